@@ -1,0 +1,142 @@
+"""The small interfaces between the pure core and the I/O edges.
+
+Owns: Protocols and the error types adapters raise. Implementations live in `shared.azure`
+(real Azure SDK clients) and `shared.local` (snapshot files, SQLite, in-memory). The core and
+the checks import only this module, never an SDK.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
+
+from shared.models import FailedOperation, Finding, OperationError
+
+# --- ARM reads -------------------------------------------------------------------------------
+
+
+class ArmError(Exception):
+    """A read that failed. `status` is the HTTP status (0 when no response arrived)."""
+
+    def __init__(self, resource_id: str, status: int, code: str, message: str) -> None:
+        super().__init__(f"{status} {code} on {resource_id}: {message[:300]}")
+        self.resource_id = resource_id
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+class ArmNotFound(ArmError):
+    """404: the resource does not exist (or the caller cannot see that it does)."""
+
+
+class ArmForbidden(ArmError):
+    """401/403: the app's identity lacks a role; checks turn this into 'cannot check: needs X'."""
+
+
+class ArmThrottled(ArmError):
+    """429 after the capped retries were used up."""
+
+
+class ArmUnavailable(ArmError):
+    """5xx, timeouts, connection failures after retries."""
+
+
+@runtime_checkable
+class ArmReader(Protocol):
+    """Read-only view of ARM. Bodies are the JSON ARM returns (camelCase, `properties` nested).
+
+    Implementations cache per run: each (id, api-version) is fetched at most once, and concurrent
+    requests for the same id share one in-flight read.
+    """
+
+    async def get(self, resource_id: str, api_version: str) -> dict[str, Any]:
+        """GET {resource_id}?api-version=. Collections return {"value": [...]} with pages joined."""
+        ...
+
+    async def activity_log(
+        self, subscription_id: str, *, correlation_id: str | None = None, resource_id: str | None = None,
+        start: datetime | None = None, end: datetime | None = None,
+    ) -> list[dict[str, Any]]:
+        """Activity Log events (Microsoft.Insights eventtypes/management/values shape)."""
+        ...
+
+    @property
+    def reads_made(self) -> int:
+        """How many HTTP GETs reached ARM (for benchmarks and the burst ratio)."""
+        ...
+
+
+# --- error retrieval -------------------------------------------------------------------------
+
+
+class ErrorNotYetAvailable(Exception):  # noqa: N818 - a state, not a bug
+    """No source has the error yet (the Activity Log lags 3-20 min); retry the work item later."""
+
+    def __init__(self, tried: Sequence[str]) -> None:
+        super().__init__("error not found yet in: " + ", ".join(tried))
+        self.tried = tuple(tried)
+
+
+class ErrorSource(Protocol):
+    async def fetch(self, op: FailedOperation) -> OperationError:
+        """The operation's error, or ErrorNotYetAvailable. ArmError for hard failures of all sources."""
+        ...
+
+
+# --- outputs ---------------------------------------------------------------------------------
+
+
+class SinkError(Exception):
+    """A sink could not take the data; `retryable` says whether a retry may help."""
+
+    def __init__(self, message: str, *, retryable: bool = True) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+class FindingsSink(Protocol):
+    async def write(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Write finding rows (column names from shared/schema/findings_table.json)."""
+        ...
+
+
+class Notifier(Protocol):
+    async def send(self, card_message: dict[str, Any]) -> None:
+        """Post a Teams message ({"type":"message","attachments":[...]}); SinkError on failure."""
+        ...
+
+
+class WorkQueue(Protocol):
+    async def enqueue(self, message: dict[str, Any], *, delay_s: int = 0) -> None:
+        ...
+
+
+class StateStore(Protocol):
+    """Noise-control state (Azure Table Storage in Azure, SQLite/in-memory offline)."""
+
+    async def get(self, partition: str, row: str) -> dict[str, Any] | None:
+        ...
+
+    async def create(self, partition: str, row: str, entity: dict[str, Any]) -> bool:
+        """Insert if absent. False when it already exists (the dedup primitive)."""
+        ...
+
+    async def upsert(self, partition: str, row: str, entity: dict[str, Any]) -> None:
+        ...
+
+    async def query(self, partition: str) -> list[dict[str, Any]]:
+        ...
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        ...
+
+
+class FindingWriter(Protocol):
+    """What the pipeline hands a finished Finding to (noise control + sinks)."""
+
+    async def publish(self, finding: Finding) -> None:
+        ...

@@ -1,0 +1,69 @@
+"""The one reader of environment variables.
+
+Every field is one app setting (upper-cased, prefix AKS_TRIAGE_) in infra/app/function.bicep and
+one key in local.settings.json.sample; tests/infra checks all three agree. Identity-based storage
+connections keep the Functions `__` convention (AzureWebJobsStorage__queueServiceUri) and are read
+by the host, not here.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_home() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "aks-triage"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="AKS_TRIAGE_", frozen=True, extra="ignore")
+
+    # ARM
+    arm_endpoint: str = "https://management.azure.com"
+    arm_concurrency: int = Field(8, ge=1, le=32, description="parallel ARM reads per process")
+    arm_retry_total: int = Field(3, ge=0, le=10)
+    arm_retry_after_cap_s: float = Field(10.0, ge=0, le=120, description="cap on ARM's Retry-After")
+    arm_cache_ttl_s: float = Field(60.0, ge=0, le=3600, description="shared read cache across work items")
+    check_timeout_s: float = Field(20.0, gt=0, le=300)
+
+    # Error retrieval
+    activity_log_source: Literal["rest", "workspace", "both"] = "rest"
+    activity_workspace_id: str | None = None  # workspace that receives the subscription Activity Log
+    error_retry_delay_s: int = Field(120, ge=1, le=3600)
+    error_deadline_min: int = Field(30, ge=1, le=1440)
+
+    # Queues and state (storage account comes from AzureWebJobsStorage / __queueServiceUri)
+    storage_account_url: str | None = None  # https://<acct>.queue.core.windows.net base, identity auth
+    storage_connection_string: SecretStr | None = None  # Azurite / local only
+    work_queue: str = "aks-triage-work"
+    state_table: str = "akstriagestate"
+
+    # Log Analytics (Logs Ingestion API)
+    logs_ingestion_endpoint: str | None = None
+    dcr_immutable_id: str | None = None
+    dcr_stream: str = "Custom-AKSTriageFindings_CL"
+    findings_workspace_id: str | None = None  # for failure history (capacity check)
+
+    # Teams
+    teams_webhook_url: SecretStr | None = None
+    teams_max_per_second: float = Field(4.0, gt=0, le=4.0)
+    workbook_url: str | None = None
+
+    # Noise control
+    group_window_min: int = Field(60, ge=1, le=10080)
+    escalate_after_h: float = Field(24.0, gt=0, le=720)
+
+    # Offline / CLI
+    home: Path = Field(default_factory=default_home)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
