@@ -150,7 +150,7 @@ def _required_str(obj: dict[str, Any], *names: str) -> str:
     raise EventError(names[0], "missing")
 
 
-def _parse_time(value: Any, field: str) -> datetime:
+def parse_time(value: Any, field: str) -> datetime:
     if value is None:
         raise EventError(field, "missing")
     if not isinstance(value, str):
@@ -221,7 +221,7 @@ def parse_event(event: dict[str, Any]) -> FailedOperation | Ignored:
     is_cloud = "specversion" in event
     event_id = _required_str(event, "id")
     event_type = _required_str(event, "type" if is_cloud else "eventType")
-    event_time = _parse_time(event.get("time" if is_cloud else "eventTime"), "time" if is_cloud else "eventTime")
+    event_time = parse_time(event.get("time" if is_cloud else "eventTime"), "time" if is_cloud else "eventTime")
     topic = event.get("source" if is_cloud else "topic")
     data = event.get("data")
     lowered = event_type.lower()
@@ -272,7 +272,7 @@ def parse_event(event: dict[str, Any]) -> FailedOperation | Ignored:
             caller=_caller(d.claims),
             http_method=method,
             api_version=api_version,
-            schema="cloudevents" if is_cloud else "eventgrid",
+            event_schema="cloudevents" if is_cloud else "eventgrid",
         )
 
     if lowered in AKS_SYSTEM_TYPES:
@@ -301,7 +301,7 @@ def parse_event(event: dict[str, Any]) -> FailedOperation | Ignored:
             resource_id=f"{cluster}/agentPools/{pool_name}" if pool_name else cluster,
             operation_name="Microsoft.ContainerService/managedClusters/agentPools/write",
             verb="upgrade",
-            schema="cloudevents" if is_cloud else "eventgrid",
+            event_schema="cloudevents" if is_cloud else "eventgrid",
         )
 
     return Ignored(event_id, event_type, f"event type not handled: {event_type[:120]}")

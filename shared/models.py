@@ -50,7 +50,7 @@ class FailedOperation(Frozen):
     caller: str | None = None
     http_method: str | None = None
     api_version: str | None = None
-    schema: Literal["eventgrid", "cloudevents", "cli"] = "eventgrid"
+    event_schema: Literal["eventgrid", "cloudevents", "cli"] = "eventgrid"
 
     @property
     def idempotency_key(self) -> str:

@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Quick start 1: set up (if needed) and run `aks-triage demo` on the embedded default.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+exec "${AKS_TRIAGE_VENV:-.venv}/bin/aks-triage" demo "$@"

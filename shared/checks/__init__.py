@@ -1,0 +1,1 @@
+"""Targeted ARM checks: one module per check (module name == check id), listed in registry.py."""

@@ -1,0 +1,139 @@
+"""Glue between Functions binding objects and the pipeline, and the Azure composition root.
+
+function_app.py imports only azure.functions and calls these; binding objects are read by duck
+typing (get_json/get_body) so this module needs no azure.functions import either. Deps are built
+once per worker process, lazily, inside the running event loop, and reused across invocations
+(one credential, one ARM client, one shared read cache).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime
+from typing import Any
+
+from shared.pipeline import Deps, IntakeResult, Outcome, intake, parse_work_item, process
+from shared.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+_deps: Deps | None = None
+_lock: asyncio.Lock | None = None
+
+
+def set_deps(deps: Deps | None) -> None:
+    """Tests and the local runner inject their own composition."""
+    global _deps
+    _deps = deps
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def event_to_dict(event: Any) -> dict[str, Any]:
+    """func.EventGridEvent / func.CloudEvent -> the wire-shaped dict the parser reads."""
+    try:
+        data = event.get_json()
+    except Exception:  # a binding with undecodable data still gets parsed and rejected clearly
+        data = getattr(event, "data", None)
+    if getattr(event, "specversion", None) is not None or hasattr(event, "source") and not hasattr(event, "topic"):
+        return {
+            "specversion": getattr(event, "specversion", "1.0"),
+            "id": getattr(event, "id", None),
+            "source": getattr(event, "source", None),
+            "type": getattr(event, "type", None),
+            "time": _iso(getattr(event, "time", None)),
+            "subject": getattr(event, "subject", None),
+            "data": data,
+        }
+    return {
+        "id": getattr(event, "id", None),
+        "topic": getattr(event, "topic", None),
+        "subject": getattr(event, "subject", None),
+        "eventType": getattr(event, "event_type", None),
+        "eventTime": _iso(getattr(event, "event_time", None)),
+        "dataVersion": getattr(event, "data_version", None),
+        "data": data,
+    }
+
+
+def build_azure_deps(settings: Settings) -> Deps:
+    """Production composition: managed identity everywhere, no keys."""
+    from shared.azure.arm import get_arm_reader
+    from shared.azure.credentials import get_credential
+    from shared.azure.queue import StorageWorkQueue
+    from shared.errors import ArmErrorSource
+    from shared.noise import NoiseControl
+    from shared.offline import Clock
+
+    credential = get_credential()
+    arm = get_arm_reader(settings)
+    conn = settings.storage_connection_string.get_secret_value() if settings.storage_connection_string else None
+    queue = StorageWorkQueue(settings.work_queue, account_url=settings.storage_account_url,
+                             connection_string=conn, credential=credential)
+    poison = StorageWorkQueue(f"{settings.work_queue}-poison", account_url=settings.storage_account_url,
+                              connection_string=conn, credential=credential)
+    workspace = None
+    if settings.activity_log_source in ("workspace", "both") and settings.activity_workspace_id:
+        from shared.azure.activity_workspace import WorkspaceActivitySource
+
+        workspace = WorkspaceActivitySource(settings.activity_workspace_id, credential=credential)
+    errors = ArmErrorSource(arm, workspace_query=workspace, mode=settings.activity_log_source)
+    from shared.azure.ingestion import build_ingestion_sink
+    from shared.azure.tables import build_table_state_store
+    from shared.notify.teams import TeamsNotifier
+
+    clock = Clock()
+    notifier: Any
+    if settings.teams_webhook_url is not None:
+        notifier = TeamsNotifier(settings.teams_webhook_url)
+    else:
+        from shared.notify.teams import LogOnlyNotifier
+
+        notifier = LogOnlyNotifier()
+    publisher = NoiseControl(build_table_state_store(settings, credential), build_ingestion_sink(settings),
+                             notifier, clock, settings)
+    return Deps(settings=settings, arm=arm, errors=errors, publisher=publisher, queue=queue,
+                dead_letters=poison, now=clock.now)
+
+
+async def get_deps() -> Deps:
+    global _deps, _lock
+    if _deps is not None:
+        return _deps
+    if _lock is None:
+        _lock = asyncio.Lock()
+    async with _lock:
+        if _deps is None:
+            from shared.redact import install_redaction
+
+            settings = get_settings()
+            if settings.teams_webhook_url is not None:
+                install_redaction(settings.teams_webhook_url.get_secret_value())
+            _deps = build_azure_deps(settings)
+    return _deps
+
+
+async def on_event(event: Any) -> IntakeResult:
+    deps = await get_deps()
+    result = await intake(event_to_dict(event), deps)
+    log.info("intake: %d enqueued, %d ignored, %d rejected", len(result.enqueued), len(result.ignored),
+             len(result.rejected))
+    return result
+
+
+async def on_work_item(message: Any) -> Outcome:
+    body = message.get_body() if hasattr(message, "get_body") else message
+    item = parse_work_item(body)  # ValueError -> the host retries, then moves it to the poison queue
+    deps = await get_deps()
+    outcome = await process(item, deps)
+    fid = outcome.finding.finding_id if outcome.finding else "-"
+    log.info("work item %s: %s %s finding=%s", item.op.event_id[:64], outcome.status, outcome.detail[:200], fid)
+    return outcome
+
+
+async def on_timer() -> Any:
+    deps = await get_deps()
+    return await deps.publisher.escalate_due()

@@ -1,0 +1,1 @@
+"""Offline implementations of the ports: snapshot ARM reader, SQLite sinks, file notifier."""

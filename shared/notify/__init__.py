@@ -1,0 +1,1 @@
+"""Notifier implementations (Teams Workflows webhook)."""

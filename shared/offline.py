@@ -1,0 +1,279 @@
+"""The embedded default: the pipeline composed with local parts, for the CLI and the demo.
+
+Owns: wiring a snapshot (or Azure) ArmReader, the local SQLite findings store and state store,
+and card files, then running diagnose on events, clusters or the bundled scenarios. Azure SDKs
+are reached only through shared.azure factories, imported lazily when Azure is actually used.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from shared.events import EventError, Ignored, iter_payload, parse_cluster_id, parse_event, parse_time
+from shared.models import CheckStatus, FailedOperation, Finding, OperationKind
+from shared.pipeline import Deps, WorkItem, diagnose, fetch_error
+from shared.ports import ArmError, ArmReader
+from shared.settings import Settings, get_settings
+
+
+class OfflineInputError(ValueError):
+    """Input for an offline run that cannot be used (message is user-facing)."""
+
+
+@dataclass
+class Clock:
+    fixed: datetime | None = None
+
+    def now(self) -> datetime:
+        return self.fixed or datetime.now(UTC)
+
+
+def resolve_home(home: str | Path | None, settings: Settings | None = None) -> Path:
+    if home:
+        return Path(home)
+    if os.environ.get("AKS_TRIAGE_HOME"):
+        return Path(os.environ["AKS_TRIAGE_HOME"])
+    return (settings or get_settings()).home
+
+
+def _arm_reader(snapshot: str | Path | None, settings: Settings) -> ArmReader:
+    if snapshot is not None:
+        from shared.local.snapshot import SnapshotArmReader, SnapshotError
+
+        try:
+            return SnapshotArmReader.from_file(snapshot)
+        except SnapshotError as err:
+            raise OfflineInputError(str(err)) from err
+    from shared.azure.arm import get_arm_reader
+
+    return get_arm_reader(settings)
+
+
+def _publisher(home: Path, settings: Settings, clock: Clock, cards_dir: Path | None = None) -> Any:
+    """Noise control over the local SQLite sinks, or over Azure sinks when they are configured."""
+    from shared.local.card_files import FileNotifier
+    from shared.local.sqlite_sink import SqliteFindingsSink
+    from shared.local.state import SqliteStateStore
+    from shared.noise import NoiseControl
+
+    home.mkdir(parents=True, exist_ok=True)
+    sink: Any = SqliteFindingsSink(home / "findings.db")
+    notifier: Any = FileNotifier(cards_dir or home / "cards")
+    if settings.logs_ingestion_endpoint and settings.dcr_immutable_id:
+        from shared.azure.ingestion import build_ingestion_sink
+
+        sink = build_ingestion_sink(settings)
+    if settings.teams_webhook_url is not None:
+        from shared.notify.teams import TeamsNotifier
+
+        notifier = TeamsNotifier(settings.teams_webhook_url)
+    return NoiseControl(SqliteStateStore(home / "state.db"), sink, notifier, clock, settings)
+
+
+def build_local_deps(snapshot: str | Path | None, home: Path, *, now: datetime | None = None,
+                     cards_dir: Path | None = None, settings: Settings | None = None) -> Deps:
+    from shared.errors import ArmErrorSource
+
+    settings = settings or get_settings()
+    clock = Clock(now)
+    arm = _arm_reader(snapshot, settings)
+    return Deps(settings=settings, arm=arm, errors=ArmErrorSource(arm, now=clock.now),
+                publisher=_publisher(home, settings, clock, cards_dir), queue=None, now=clock.now)
+
+
+async def _run(op: FailedOperation, deps: Deps, error_text: str | None) -> Finding:
+    item = WorkItem(op=op, enqueued_at=deps.now(), error_text=error_text)
+    error, notes = await fetch_error(item, deps)
+    assert error is not None  # without a queue there is no deferral: the deadline applies at once
+    finding = await diagnose(op, error, deps, notes)
+    await deps.publisher.publish(finding)
+    return finding
+
+
+async def diagnose_payload(payload: Any, *, snapshot: str | Path | None, error_text: str | None,
+                           home: str | Path | None, now: datetime | None = None,
+                           cards_dir: Path | None = None) -> list[Finding]:
+    try:
+        events = list(iter_payload(payload))
+        parsed = [parse_event(e) for e in events]
+    except EventError as err:
+        raise OfflineInputError(str(err)) from err
+    ops = [p for p in parsed if isinstance(p, FailedOperation) and p.kind is not OperationKind.WRITE_SUCCESS]
+    if not ops:
+        reasons = "; ".join(p.reason for p in parsed if isinstance(p, Ignored)) or "no events"
+        raise OfflineInputError(f"no failed AKS operation in the input ({reasons})")
+    deps = build_local_deps(snapshot, resolve_home(home), now=now, cards_dir=cards_dir)
+    return [await _run(op, deps, error_text) for op in ops]
+
+
+async def diagnose_cluster(cluster_id: str, *, snapshot: str | Path | None, error_text: str | None,
+                           home: str | Path | None) -> list[Finding]:
+    """No event: find the cluster's latest failed operation in the Activity Log, then diagnose it."""
+    try:
+        sub, rg, name, pool = parse_cluster_id(cluster_id)
+    except EventError as err:
+        raise OfflineInputError(str(err)) from err
+    deps = build_local_deps(snapshot, resolve_home(home))
+    now = deps.now()
+    correlation: str | None = None
+    when = now
+    try:
+        entries = await deps.arm.activity_log(sub, resource_id=cluster_id, start=now - timedelta(days=14), end=now)
+    except ArmError:
+        entries = []
+    failed = [e for e in entries if str((e.get("status") or {}).get("value", "")).lower() == "failed"]
+    failed.sort(key=lambda e: str(e.get("eventTimestamp", "")), reverse=True)
+    if failed:
+        correlation = str(failed[0].get("correlationId") or "") or None
+        try:
+            when = parse_time(failed[0].get("eventTimestamp"), "eventTimestamp")
+        except EventError:
+            when = now
+    from shared.events import cluster_id_of, is_guid
+
+    cid = cluster_id_of(sub, rg, name)
+    op = FailedOperation(
+        event_id=f"cli-{uuid.uuid4()}", event_type="aks-triage.OnDemand", event_time=when,
+        kind=OperationKind.ON_DEMAND, cluster_id=cid, subscription_id=sub, resource_group=rg,
+        cluster_name=name, agent_pool=pool, resource_id=cluster_id.strip(),
+        correlation_id=correlation if is_guid(correlation) else None, event_schema="cli",
+    )
+    return [await _run(op, deps, error_text)]
+
+
+# --- output ---------------------------------------------------------------------------------
+
+
+def finding_json(f: Finding) -> dict[str, Any]:
+    doc = f.model_dump(mode="json")
+    doc["code"] = f.classification.code
+    doc["checks"] = [
+        {"id": r.id, "status": r.status.value, "summary": r.summary,
+         "evidence": [e.model_dump(mode="json") for e in r.evidence],
+         "remediation": r.remediation, "docs": list(r.docs), "reason": r.reason}
+        for r in f.checks
+    ]
+    return doc
+
+
+def finding_text(f: Finding) -> str:
+    op = f.operation
+    c = f.classification
+    lines = [
+        f"{op.cluster_name} ({op.resource_group}) {op.verb} failed: {c.code}"
+        + (f" / {c.subcategory}" if c.subcategory else ""),
+        f"  {f.summary}",
+        f"  category {c.category}, transient {c.transient}, severity {f.severity}, confidence {c.confidence}",
+    ]
+    if f.root_causes:
+        lines.append("  root causes (most likely first): " + ", ".join(f.root_causes))
+    for r in f.checks:
+        mark = {CheckStatus.FAIL: "FAIL", CheckStatus.PASS: "pass", CheckStatus.ERROR: "ERR ",
+                CheckStatus.SKIPPED: "skip", CheckStatus.NOT_APPLICABLE: "n/a "}[r.status]
+        lines.append(f"    [{mark}] {r.id}: {r.summary}")
+    if f.remediation:
+        lines.append(f"  fix: {f.remediation}")
+    for url in f.docs[:4]:
+        lines.append(f"  doc: {url}")
+    return "\n".join(lines)
+
+
+def list_local_findings(*, home: str | Path | None, cluster: str | None) -> list[dict[str, Any]]:
+    from shared.local.sqlite_sink import list_findings
+
+    path = resolve_home(home) / "findings.db"
+    if not path.exists():
+        return []
+    return list_findings(path, cluster=cluster)
+
+
+def findings_table(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return "no findings stored"
+    cols = ("TimeGenerated", "ClusterName", "Operation", "ErrorCode", "RootCause", "Status", "OccurrenceCount")
+    table = [cols] + [tuple(str(r.get(c, "") or "")[:48] for c in cols) for r in rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(cols))]
+    return "\n".join("  ".join(v.ljust(widths[i]) for i, v in enumerate(row)) for row in table)
+
+
+# --- demo -----------------------------------------------------------------------------------
+
+
+async def run_demo(out: Path, *, render_png: bool = True) -> int:
+    from shared.demo import scenarios
+
+    out.mkdir(parents=True, exist_ok=True)
+    cards_dir = out / "cards"
+    for stale in ("findings.db", "state.db"):
+        (out / stale).unlink(missing_ok=True)
+    paths = scenarios()
+    rows: list[tuple[str, ...]] = [("scenario", "error code", "top root cause", "expected", "ok")]
+    ok_all = True
+    for i, folder in enumerate(paths, 1):
+        sys.stderr.write(f"[{i}/{len(paths)}] diagnosing {folder.name} ...\n")
+        sys.stderr.flush()
+        event = json.loads((folder / "event.json").read_text(encoding="utf-8"))
+        expected = json.loads((folder / "expected.json").read_text(encoding="utf-8"))
+        scenario_cards = cards_dir / folder.name
+        findings = await diagnose_payload(event, snapshot=folder / "snapshot.json", error_text=None, home=out,
+                                          cards_dir=scenario_cards)
+        f = findings[0]
+        top = f.root_causes[0] if f.root_causes else "-"
+        ok = f.classification.code == expected.get("code") and top == expected.get("first_root_cause")
+        ok_all = ok_all and ok
+        rows.append((folder.name, f.classification.code, top, str(expected.get("first_root_cause")),
+                     "yes" if ok else "NO"))
+        (out / f"{folder.name}.finding.json").write_text(json.dumps(finding_json(f), indent=2, default=str))
+        if render_png:
+            try:
+                from shared.render.preview import render_card_pngs
+
+                render_card_pngs(scenario_cards)
+            except Exception as err:  # preview is a convenience; the JSON card is the artefact
+                sys.stderr.write(f"  card preview skipped: {err}\n")
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        sys.stdout.write("  ".join(v.ljust(widths[i]) for i, v in enumerate(r)) + "\n")
+    sys.stdout.write(f"\nfindings: {out / 'findings.db'} (aks-triage findings --home {out})\n")
+    sys.stdout.write(f"cards:    {cards_dir}/\n")
+    return 0 if ok_all else 1
+
+
+async def snapshot_cluster(cluster_id: str, out: Path) -> int:
+    from shared.checks.base import CheckContext, run_checks
+    from shared.checks.registry import REGISTRY
+    from shared.models import Classification, OperationError
+    from shared.snapshot_collect import collect_snapshot
+
+    try:
+        sub, rg, name, _ = parse_cluster_id(cluster_id)
+    except EventError as err:
+        raise OfflineInputError(str(err)) from err
+    settings = get_settings()
+    arm = _arm_reader(None, settings)
+    from shared.events import cluster_id_of
+
+    cid = cluster_id_of(sub, rg, name)
+    op = FailedOperation(event_id="snapshot", event_type="aks-triage.Snapshot", event_time=datetime.now(UTC),
+                         kind=OperationKind.ON_DEMAND, cluster_id=cid, subscription_id=sub, resource_group=rg,
+                         cluster_name=name, resource_id=cid, event_schema="cli")
+    error = OperationError(code="Unknown", source="none")
+    classification = Classification(code="Unknown", entry_id="Unknown", category="unknown",
+                                    checks=tuple(REGISTRY))
+
+    async def run_all(reader: ArmReader) -> None:
+        ctx = CheckContext(operation=op, error=error, classification=classification, arm=reader,
+                           now=datetime.now(UTC))
+        await run_checks(list(REGISTRY.values()), ctx, concurrency=settings.arm_concurrency,
+                         timeout_s=settings.check_timeout_s)
+
+    snap = await collect_snapshot(cid, arm, run_all)
+    out.write_text(json.dumps(snap.to_obj(), indent=2), encoding="utf-8")
+    return len(snap.resources)

@@ -1,0 +1,1 @@
+"""Pure renderers: a Finding as Log Analytics rows and as Teams Adaptive Cards. No I/O."""
