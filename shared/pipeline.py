@@ -21,10 +21,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from shared.checks.base import API, CheckContext, run_checks
-from shared.checks.ranking import rank
-from shared.checks.registry import get_specs
-from shared.classify import classify_error
 from shared.events import EventError, Ignored, iter_payload, parse_event
 from shared.models import (
     CheckResult,
@@ -164,6 +160,8 @@ def parse_work_item(body: bytes | str) -> WorkItem:
 
 
 async def _region(arm: ArmReader, op: FailedOperation) -> str | None:
+    from shared.checks.base import API
+
     try:
         body = await arm.get(op.cluster_id, API["managedClusters"])
     except ArmError:
@@ -203,6 +201,12 @@ def _docs(classification: Classification, results: tuple[CheckResult, ...], rank
 async def diagnose(op: FailedOperation, error: OperationError, deps: Deps,
                    notes: tuple[str, ...] = ()) -> Finding:
     """Classify the error, run the checks it calls for, rank, and build the Finding."""
+    # Imported here so the intake path (Event Grid trigger) never pays for catalog and checks.
+    from shared.checks.base import CheckContext, run_checks
+    from shared.checks.ranking import rank
+    from shared.checks.registry import get_specs
+    from shared.classify import classify_error
+
     now = deps.now()
     classification = classify_error(error)
     extras = dict(deps.extras)

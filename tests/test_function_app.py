@@ -1,0 +1,177 @@
+"""The Functions app as the host sees it: indexed bindings, and invocations with binding objects
+decoded from real JSON by the converters the Python worker uses. Queues are Azurite's."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import azure.functions as func
+import pytest
+from azure.functions.eventgrid import EventGridEventInConverter
+from azure.functions.queue import QueueMessageInConverter
+from azure.functions.timer import TimerRequestConverter
+
+import function_app
+from shared import handlers
+from shared.azure.queue import StorageWorkQueue
+from shared.events import ACCEPTED_EVENT_TYPES
+from shared.pipeline import Deps, parse_work_item
+from shared.settings import Settings
+from tests.conftest import Azurite
+
+ROOT = Path(__file__).resolve().parents[1]
+EVENTS = ROOT / "tests" / "fixtures" / "events"
+
+
+_INDEXED: dict[str, Any] = {}
+
+
+def functions() -> dict[str, Any]:
+    """The worker indexes an app once; get_functions() refuses a second call, so cache it."""
+    if not _INDEXED:
+        _INDEXED.update({f.get_function_name(): f for f in function_app.app.get_functions()})
+    return _INDEXED
+
+
+def test_indexed_bindings_are_what_the_host_reads() -> None:
+    fns = functions()
+    assert set(fns) == {"on_aks_event", "on_work_item", "on_escalation_timer"}
+    eg = [json.loads(b) for b in fns["on_aks_event"].get_raw_bindings()]
+    assert eg == [{"direction": "IN", "type": "eventGridTrigger", "name": "event"}]
+    q = [json.loads(b) for b in fns["on_work_item"].get_raw_bindings()]
+    assert q[0]["type"] == "queueTrigger" and q[0]["queueName"] == Settings().work_queue
+    assert q[0]["connection"] == "AzureWebJobsStorage"
+    t = [json.loads(b) for b in fns["on_escalation_timer"].get_raw_bindings()]
+    assert t[0]["type"] == "timerTrigger" and t[0]["runOnStartup"] is False
+    for f in fns.values():
+        assert json.loads(f.get_function_json())["scriptFile"] == "function_app.py"
+
+
+def _ncrontab_ok(expr: str) -> bool:
+    """NCrontab with seconds (what the Functions host parses): 6 fields, each a list of ranges/steps."""
+    fields = expr.split()
+    if len(fields) != 6:
+        return False
+    bounds = [(0, 59), (0, 59), (0, 23), (1, 31), (1, 12), (0, 6)]
+    for text, (lo, hi) in zip(fields, bounds, strict=True):
+        for part in text.split(","):
+            m = re.fullmatch(r"(\*|\d+(?:-\d+)?)(?:/(\d+))?", part)
+            if not m:
+                return False
+            if m[1] != "*":
+                nums = [int(n) for n in m[1].split("-")]
+                if any(n < lo or n > hi for n in nums):
+                    return False
+            if m[2] is not None and int(m[2]) == 0:
+                return False
+    return True
+
+
+def test_timer_schedule_is_a_valid_ncrontab_expression() -> None:
+    assert _ncrontab_ok(function_app.ESCALATION_SCHEDULE)
+    assert not _ncrontab_ok("not a cron")
+    assert not _ncrontab_ok("0 */5 * * *")  # 5 fields: the host wants seconds too
+
+
+def test_host_json_reads_plain_json_queue_messages() -> None:
+    host = json.loads((ROOT / "host.json").read_text())
+    assert host["extensions"]["queues"]["messageEncoding"] == "none"
+    assert host["extensions"]["queues"]["maxDequeueCount"] >= 3
+
+
+def decode_event(payload: dict[str, Any]) -> Any:
+    return EventGridEventInConverter.decode(func.meta.Datum(json.dumps(payload), "json"), trigger_metadata={})
+
+
+class _NoPublisher:
+    async def publish(self, finding: Any) -> None:
+        raise AssertionError("intake must not publish")
+
+
+@pytest.fixture
+def queues(azurite: Azurite, request: pytest.FixtureRequest) -> tuple[StorageWorkQueue, StorageWorkQueue]:
+    name = re.sub(r"[^a-z0-9]", "", request.node.name.lower())[:40] or "q"
+    return (StorageWorkQueue(f"w{name}", connection_string=azurite.connection_string),
+            StorageWorkQueue(f"w{name}-poison", connection_string=azurite.connection_string))
+
+
+@pytest.mark.azurite
+@pytest.mark.parametrize("name", [
+    "eg.resources.ResourceWriteFailure.aks.subscription-topic.constructed.json",
+    "ce.resources.ResourceWriteFailure.aks.rg-topic.constructed.json",
+    "eg.containerservice.NodePoolRollingFailed.eventgrid-schema.sdk-fixture.go.json",
+    "ce.containerservice.NodePoolRollingFailed.constructed.json",
+])
+async def test_event_grid_trigger_enqueues_one_work_item(name: str, queues: tuple[StorageWorkQueue, StorageWorkQueue]) -> None:
+    work, poison = queues
+    raw = json.loads((EVENTS / name).read_text())
+    payload = raw[0] if isinstance(raw, list) else raw
+    event = decode_event(payload)
+    handlers.set_deps(Deps(settings=Settings(), arm=None, errors=None, publisher=_NoPublisher(),  # type: ignore[arg-type]
+                           queue=work, dead_letters=poison))
+    try:
+        await functions()["on_aks_event"].get_user_function()(event)
+    finally:
+        handlers.set_deps(None)
+    got = await work.receive()
+    assert len(got) == 1
+    item = parse_work_item(got[0][0])
+    assert item.op.event_id == payload["id"]
+    assert item.op.event_type in ACCEPTED_EVENT_TYPES
+    assert await poison.receive() == []
+    await work.aclose()
+    await poison.aclose()
+
+
+@pytest.mark.azurite
+async def test_malformed_event_is_dead_lettered_with_its_reason(queues: tuple[StorageWorkQueue, StorageWorkQueue]) -> None:
+    work, poison = queues
+    payload = json.loads((EVENTS / "eg.resources.ResourceWriteFailure.aks.subscription-topic.constructed.json").read_text())[0]
+    payload["data"]["resourceUri"] = 42
+    payload["subject"] = None
+    event = decode_event(payload)
+    handlers.set_deps(Deps(settings=Settings(), arm=None, errors=None, publisher=_NoPublisher(),  # type: ignore[arg-type]
+                           queue=work, dead_letters=poison))
+    try:
+        await functions()["on_aks_event"].get_user_function()(event)
+    finally:
+        handlers.set_deps(None)
+    assert await work.receive() == []
+    (body, _), = await poison.receive()
+    msg = json.loads(body)
+    assert "resourceUri" in msg["reason"]
+    assert payload["id"] in msg["payload"]
+    await work.aclose()
+    await poison.aclose()
+
+
+@pytest.mark.azurite
+async def test_ignored_event_enqueues_nothing(queues: tuple[StorageWorkQueue, StorageWorkQueue]) -> None:
+    work, poison = queues
+    payload = json.loads((EVENTS / "eg.resources.ResourceWriteSuccess.rg-topic.eventgrid-schema.json").read_text())
+    payload = payload[0] if isinstance(payload, list) else payload
+    handlers.set_deps(Deps(settings=Settings(), arm=None, errors=None, publisher=_NoPublisher(),  # type: ignore[arg-type]
+                           queue=work, dead_letters=poison))
+    try:
+        await functions()["on_aks_event"].get_user_function()(decode_event(payload))
+    finally:
+        handlers.set_deps(None)
+    assert await work.receive() == []
+    assert await poison.receive() == []
+    await work.aclose()
+    await poison.aclose()
+
+
+def decode_queue_message(body: str) -> func.QueueMessage:
+    meta = {"Id": func.meta.Datum("m1", "string"), "DequeueCount": func.meta.Datum(1, "int")}
+    return QueueMessageInConverter.decode(func.meta.Datum(body, "string"), trigger_metadata=meta)
+
+
+def test_timer_binding_decodes() -> None:
+    timer = TimerRequestConverter.decode(
+        func.meta.Datum(json.dumps({"IsPastDue": True, "Schedule": {}, "ScheduleStatus": {}}), "json"),
+        trigger_metadata={})
+    assert timer.past_due is True
