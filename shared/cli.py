@@ -20,7 +20,7 @@ EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
 
 
-class BadInput(Exception):  # noqa: N818 - user-facing condition, not a bug
+class BadInput(Exception):
     """Input the user gave cannot be used; the message is printed as is."""
 
 
@@ -57,10 +57,7 @@ def _print_json(obj: Any) -> None:
 def cmd_classify(args: argparse.Namespace) -> int:
     from shared.classify.cli import main_classify
 
-    if args.text is None or args.text == "-":
-        text = sys.stdin.read()
-    else:
-        text = args.text
+    text = sys.stdin.read() if args.text is None or args.text == "-" else args.text
     if not text.strip():
         raise BadInput("classify: no error text given (pass TEXT or - to read stdin)")
     out, code = main_classify(text, args.json)
@@ -166,8 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        code: int = args.func(args)
-        return code
+        return int(args.func(args))
     except BadInput as err:
         sys.stderr.write(f"aks-triage: {err}\n")
         return EXIT_BAD_INPUT

@@ -38,7 +38,7 @@ def event_to_dict(event: Any) -> dict[str, Any]:
         data = event.get_json()
     except Exception:  # a binding with undecodable data still gets parsed and rejected clearly
         data = getattr(event, "data", None)
-    if getattr(event, "specversion", None) is not None or hasattr(event, "source") and not hasattr(event, "topic"):
+    if getattr(event, "specversion", None) is not None or (hasattr(event, "source") and not hasattr(event, "topic")):
         return {
             "specversion": getattr(event, "specversion", "1.0"),
             "id": getattr(event, "id", None),

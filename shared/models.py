@@ -65,7 +65,8 @@ class OperationError(Frozen):
     message: str = ""
     target: str | None = None
     details: tuple[OperationError, ...] = ()
-    source: str = "unknown"  # cluster_status | agentpool_status | activity_log | azure_activity | deployment | text | none
+    # cluster_status | agentpool_status | activity_log | azure_activity | deployment | text | none
+    source: str = "unknown"
 
     def walk(self) -> list[OperationError]:
         out: list[OperationError] = [self]
@@ -100,7 +101,7 @@ class Classification(Frozen):
 
 
 class CheckStatus(StrEnum):
-    PASS = "pass"
+    PASS = "pass"  # noqa: S105 - a check status, not a password
     FAIL = "fail"
     ERROR = "error"
     SKIPPED = "skipped"

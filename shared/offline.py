@@ -191,7 +191,8 @@ def list_local_findings(*, home: str | Path | None, cluster: str | None) -> list
     path = resolve_home(home) / "findings.db"
     if not path.exists():
         return []
-    return list_findings(path, cluster=cluster)
+    rows: list[dict[str, Any]] = list_findings(path, cluster=cluster)
+    return rows
 
 
 def findings_table(rows: list[dict[str, Any]]) -> str:

@@ -71,7 +71,7 @@ class ArmReader(Protocol):
 # --- error retrieval -------------------------------------------------------------------------
 
 
-class ErrorNotYetAvailable(Exception):  # noqa: N818 - a state, not a bug
+class ErrorNotYetAvailable(Exception):
     """No source has the error yet (the Activity Log lags 3-20 min); retry the work item later."""
 
     def __init__(self, tried: Sequence[str]) -> None:

@@ -24,6 +24,8 @@ from tests.conftest import Azurite
 
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS = ROOT / "tests" / "fixtures" / "events"
+WRITE_FAILURE = "eg.resources.ResourceWriteFailure.aks.subscription-topic.constructed.json"
+Queues = tuple[StorageWorkQueue, StorageWorkQueue]
 
 
 _INDEXED: dict[str, Any] = {}
@@ -92,7 +94,7 @@ class _NoPublisher:
 
 
 @pytest.fixture
-def queues(azurite: Azurite, request: pytest.FixtureRequest) -> tuple[StorageWorkQueue, StorageWorkQueue]:
+def queues(azurite: Azurite, request: pytest.FixtureRequest) -> Queues:
     name = re.sub(r"[^a-z0-9]", "", request.node.name.lower())[:40] or "q"
     return (StorageWorkQueue(f"w{name}", connection_string=azurite.connection_string),
             StorageWorkQueue(f"w{name}-poison", connection_string=azurite.connection_string))
@@ -105,7 +107,7 @@ def queues(azurite: Azurite, request: pytest.FixtureRequest) -> tuple[StorageWor
     "eg.containerservice.NodePoolRollingFailed.eventgrid-schema.sdk-fixture.go.json",
     "ce.containerservice.NodePoolRollingFailed.constructed.json",
 ])
-async def test_event_grid_trigger_enqueues_one_work_item(name: str, queues: tuple[StorageWorkQueue, StorageWorkQueue]) -> None:
+async def test_event_grid_trigger_enqueues_one_work_item(name: str, queues: Queues) -> None:
     work, poison = queues
     raw = json.loads((EVENTS / name).read_text())
     payload = raw[0] if isinstance(raw, list) else raw
@@ -127,9 +129,9 @@ async def test_event_grid_trigger_enqueues_one_work_item(name: str, queues: tupl
 
 
 @pytest.mark.azurite
-async def test_malformed_event_is_dead_lettered_with_its_reason(queues: tuple[StorageWorkQueue, StorageWorkQueue]) -> None:
+async def test_malformed_event_is_dead_lettered_with_its_reason(queues: Queues) -> None:
     work, poison = queues
-    payload = json.loads((EVENTS / "eg.resources.ResourceWriteFailure.aks.subscription-topic.constructed.json").read_text())[0]
+    payload = json.loads((EVENTS / WRITE_FAILURE).read_text())[0]
     payload["data"]["resourceUri"] = 42
     payload["subject"] = None
     event = decode_event(payload)
@@ -149,7 +151,7 @@ async def test_malformed_event_is_dead_lettered_with_its_reason(queues: tuple[St
 
 
 @pytest.mark.azurite
-async def test_ignored_event_enqueues_nothing(queues: tuple[StorageWorkQueue, StorageWorkQueue]) -> None:
+async def test_ignored_event_enqueues_nothing(queues: Queues) -> None:
     work, poison = queues
     payload = json.loads((EVENTS / "eg.resources.ResourceWriteSuccess.rg-topic.eventgrid-schema.json").read_text())
     payload = payload[0] if isinstance(payload, list) else payload

@@ -7,6 +7,7 @@ extension's messageEncoding to "none" so the queue trigger reads exactly what we
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
@@ -34,10 +35,8 @@ class StorageWorkQueue:
 
         if self._created:
             return
-        try:
+        with contextlib.suppress(ResourceExistsError):
             await self._client.create_queue()
-        except ResourceExistsError:
-            pass
         self._created = True
 
     async def enqueue(self, message: dict[str, Any], *, delay_s: int = 0) -> None:

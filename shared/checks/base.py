@@ -65,11 +65,11 @@ class CheckContext:
             return None
 
 
-class NotApplicable(Exception):  # noqa: N818 - control flow from gather(), not a failure
+class NotApplicable(Exception):
     """Raised by gather() when the check does not apply (e.g. no authorized ranges configured)."""
 
 
-class Skip(Exception):  # noqa: N818
+class Skip(Exception):
     """Raised by gather() when the check cannot decide for a known reason (missing input)."""
 
 
@@ -107,8 +107,8 @@ async def run_one(spec: CheckSpec[Any], ctx: CheckContext, timeout_s: float) -> 
         return result(spec, CheckStatus.ERROR, "cannot check: ARM throttled the read",
                       reason=f"throttled reading {err.resource_id}")
     except ArmNotFound as err:
-        why = f"resource not found: {err.resource_id}"
-        return result(spec, CheckStatus.ERROR, f"cannot check: {why}", reason=why)
+        missing = f"resource not found: {err.resource_id}"
+        return result(spec, CheckStatus.ERROR, f"cannot check: {missing}", reason=missing)
     except ArmError as err:
         return result(spec, CheckStatus.ERROR, f"cannot check: {err.status} {err.code}", reason=str(err)[:500])
     except TimeoutError:

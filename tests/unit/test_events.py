@@ -40,7 +40,8 @@ def test_resource_failure_events_become_failed_operations(name: str, kind: Opera
     assert isinstance(op, FailedOperation)
     assert op.kind is kind
     assert op.event_schema == schema
-    assert op.cluster_id.lower().endswith("/providers/microsoft.containerservice/managedclusters/" + op.cluster_name.lower())
+    suffix = "/providers/microsoft.containerservice/managedclusters/" + op.cluster_name.lower()
+    assert op.cluster_id.lower().endswith(suffix)
     assert op.correlation_id and len(op.correlation_id) == 36
     if verb:
         assert op.verb == verb

@@ -1,0 +1,162 @@
+"""Failed Activity Log entries from the `AzureActivity` table of a Log Analytics workspace.
+
+Owns: the one KQL query the error source runs (built only from a validated GUID) and mapping its
+rows back to the REST Activity Log event shape, so `shared.errors` treats both sources alike.
+Accepts both status vocabularies (REST `Failed` / table `Failure`). `Properties_d` is a dynamic
+column, which the query API returns as a JSON string; it is parsed here.
+
+azure-monitor-query is imported lazily (inside the constructor).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from shared.azure.arm import map_status, validate_guid
+from shared.azure.credentials import LOGS_AUDIENCE
+from shared.ports import ArmForbidden, ArmUnavailable
+
+if TYPE_CHECKING:
+    from azure.core.credentials_async import AsyncTokenCredential
+
+log = logging.getLogger(__name__)
+
+MAX_ROWS = 200
+
+
+def azure_activity_query(correlation_id: str) -> str:
+    """The KQL for one correlation id. Only a validated GUID goes into the text."""
+    guid = validate_guid(correlation_id, "correlation id")
+    return (
+        "AzureActivity\n"
+        f"| where CorrelationId =~ '{guid}'\n"
+        "| where ActivityStatusValue in~ ('Failure', 'Failed')\n"
+        "| project TimeGenerated, CorrelationId, OperationNameValue, ActivityStatusValue,"
+        " ActivitySubstatusValue, ResourceIdLower = _ResourceId, SubscriptionId, ResourceGroup, Level,"
+        " Properties_d, Properties\n"
+        "| order by TimeGenerated asc\n"
+        f"| take {MAX_ROWS}"
+    )
+
+
+def _json_obj(value: Any) -> dict[str, Any] | None:
+    if isinstance(value, dict):
+        return value
+    if isinstance(value, str) and value.strip().startswith("{") and len(value) < 1_000_000:
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            return None
+        return parsed if isinstance(parsed, dict) else None
+    return None
+
+
+def row_to_event(row: dict[str, Any]) -> dict[str, Any]:
+    """One AzureActivity row -> an event in the REST eventtypes/management/values shape."""
+    props = _json_obj(row.get("Properties_d")) or _json_obj(row.get("Properties")) or {}
+    status = str(row.get("ActivityStatusValue") or "")
+    ts = row.get("TimeGenerated")
+    if isinstance(ts, datetime):
+        ts = (ts if ts.tzinfo else ts.replace(tzinfo=UTC)).astimezone(UTC).isoformat().replace("+00:00", "Z")
+    resource_id = row.get("ResourceIdLower") or row.get("_ResourceId") or row.get("ResourceId") or ""
+    return {
+        "correlationId": str(row.get("CorrelationId") or ""),
+        "eventTimestamp": ts if isinstance(ts, str) else None,
+        "resourceId": str(resource_id),
+        "subscriptionId": str(row.get("SubscriptionId") or ""),
+        "resourceGroupName": str(row.get("ResourceGroup") or ""),
+        "level": str(row.get("Level") or ""),
+        "operationName": {"value": str(row.get("OperationNameValue") or "")},
+        # Table vocabulary (Failure) -> REST vocabulary (Failed).
+        "status": {"value": "Failed" if status.lower() in ("failure", "failed") else status},
+        "subStatus": {"value": str(row.get("ActivitySubstatusValue") or "")},
+        "properties": props,
+    }
+
+
+class WorkspaceActivitySource:
+    """Reads failed AzureActivity rows for one correlation id (azure-monitor-query, async)."""
+
+    def __init__(
+        self,
+        workspace_id: str,
+        *,
+        credential: AsyncTokenCredential | None = None,
+        endpoint: str = "https://api.loganalytics.io",
+        audience: str = LOGS_AUDIENCE,
+        connection_verify: bool | str = True,
+        server_timeout_s: int = 60,
+        **client_kwargs: Any,
+    ) -> None:
+        from azure.monitor.query.aio import LogsQueryClient
+
+        self.workspace_id = validate_guid(workspace_id, "workspace id")
+        self._own_credential = credential is None
+        if credential is None:
+            from shared.azure.credentials import make_async_credential
+
+            credential = make_async_credential()
+        self._credential = credential
+        self._server_timeout_s = server_timeout_s
+        client_kwargs.setdefault("retry_total", 2)
+        self._client = LogsQueryClient(credential, endpoint=endpoint.rstrip("/"), audience=audience,
+                                       connection_verify=connection_verify, **client_kwargs)
+        self.queries_made = 0
+        self.last_partial_error: str | None = None
+
+    async def events(self, correlation_id: str, *, start: datetime, end: datetime) -> list[dict[str, Any]]:
+        """Failed entries for the correlation id between start and end, REST-shaped."""
+        from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
+        from azure.monitor.query import LogsQueryPartialResult
+
+        query = azure_activity_query(correlation_id)
+        scope = f"workspace {self.workspace_id}"
+        self.queries_made += 1
+        try:
+            result = await self._client.query_workspace(self.workspace_id, query, timespan=(start, end),
+                                                        server_timeout=self._server_timeout_s)
+        except HttpResponseError as err:
+            body: Any = None
+            if err.response is not None:
+                try:
+                    body = err.response.json()
+                except Exception:
+                    body = None
+            mapped = map_status(scope, int(err.status_code or 0), body)
+            if isinstance(mapped, ArmForbidden):
+                mapped = ArmForbidden(scope, mapped.status, mapped.code,
+                                      f"needs role Log Analytics Reader on {scope} [{mapped.code}]")
+            raise mapped from None
+        except (ServiceRequestError, ServiceResponseError) as err:
+            raise ArmUnavailable(scope, 0, "ConnectionError", f"{type(err).__name__}: {str(err)[:300]}") from None
+        if isinstance(result, LogsQueryPartialResult):
+            perr = result.partial_error
+            self.last_partial_error = f"{getattr(perr, 'code', '')}: {getattr(perr, 'message', '')}"[:500]
+            log.warning("AzureActivity query returned a partial result: %s", self.last_partial_error)
+            tables = result.partial_data or []
+        else:
+            self.last_partial_error = None
+            tables = result.tables or []
+        out: list[dict[str, Any]] = []
+        for table in tables:
+            columns = list(table.columns)
+            for row in table.rows:
+                out.append(row_to_event(dict(zip(columns, list(row), strict=False))))
+        return out
+
+    async def aclose(self) -> None:
+        await self._client.close()
+        if self._own_credential:
+            close = getattr(self._credential, "close", None)
+            if close is not None:
+                await close()
+
+    async def __aenter__(self) -> WorkspaceActivitySource:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+

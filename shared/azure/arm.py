@@ -1,0 +1,590 @@
+"""ArmReader over the real Azure SDK (azure-mgmt-resource generic reads, async).
+
+Owns: every HTTP read of ARM the app makes.
+  * `AzureArmReader` - one per process (see `get_arm_reader`): one credential, one
+    ResourceManagementClient (aiohttp session), a bounded number of concurrent requests
+    (settings.arm_concurrency), a short-lived cache shared by all work items
+    (settings.arm_cache_ttl_s; successes and 404s only) and in-flight coalescing (concurrent reads
+    of one (id, api-version) share one request, also across work items).
+  * `ArmRunReader` - the per-work-item view (`AzureArmReader.for_run()`): each (id, api-version) is
+    read at most once for the whole run whatever the TTL, every outcome (errors included) is
+    remembered for the run, and each run gets its own copy of the bodies.
+  * `CappedRetryPolicy` - azure-core's retry policy, except that ARM's Retry-After is capped at
+    settings.arm_retry_after_cap_s (azure-core sleeps for whatever the server says).
+  * error mapping: 404 -> ArmNotFound, 401/403 -> ArmForbidden ("needs role ... on scope ..."),
+    429 after retries -> ArmThrottled, 5xx / timeouts / connection errors -> ArmUnavailable.
+
+Request URLs are built only from validated values: resource ids must look like ARM ids
+(`validate_resource_id`), the Activity Log filter accepts GUIDs, parsed ids and datetimes only,
+and `nextLink`s must point at the configured ARM host (the bearer token never leaves it).
+
+azure.* is imported lazily (inside the constructor), so importing this module is cheap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import json
+import logging
+import re
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, TypeAlias
+from urllib.parse import urlsplit
+
+from shared.errortree import error_from_obj
+from shared.ports import ArmError, ArmForbidden, ArmNotFound, ArmThrottled, ArmUnavailable
+from shared.settings import Settings
+
+if TYPE_CHECKING:
+    from azure.core.credentials_async import AsyncTokenCredential
+    from azure.mgmt.resource.resources.aio import ResourceManagementClient
+
+log = logging.getLogger(__name__)
+
+ACTIVITY_LOG_API = "2015-04-01"
+MAX_PAGES = 200  # a collection or Activity Log query never follows more nextLinks than this
+ACTIVITY_DEFAULT_WINDOW = timedelta(days=7)
+ACTIVITY_MAX_WINDOW = timedelta(days=89)  # the Activity Log keeps 90 days
+
+GUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+# ARM ids: /subscriptions/<guid>/... or tenant-level /providers/...; segments of safe characters.
+_SEGMENT = r"[A-Za-z0-9][A-Za-z0-9._\-()@+,=~!$]*"
+RESOURCE_ID_RE = re.compile(rf"^(?:/subscriptions/[0-9a-fA-F-]{{36}}|/providers/{_SEGMENT})(?:/{_SEGMENT}){{0,40}}$")
+API_VERSION_RE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:-[A-Za-z0-9]+)?$")
+
+Key: TypeAlias = tuple[str, str]
+
+# The run whose reads an HTTP request counts towards (set inside the fetch task).
+_RUN_COUNTER: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("aks_triage_run_reads",
+                                                                                  default=None)
+
+
+# --- validation ------------------------------------------------------------------------------
+
+
+def normalize_id(resource_id: str) -> str:
+    return resource_id.strip().rstrip("/").lower()
+
+
+def validate_resource_id(resource_id: str) -> str:
+    """The id, stripped of surrounding whitespace and a trailing '/', or ArmError 400 InvalidResourceId."""
+    rid = resource_id.strip().rstrip("/") if isinstance(resource_id, str) else ""
+    if not rid or len(rid) > 2048 or not RESOURCE_ID_RE.match(rid) or "/../" in f"{rid}/":
+        raise ArmError(str(resource_id)[:200], 400, "InvalidResourceId",
+                       "not a well-formed ARM resource id; refusing to build a request from it")
+    return rid
+
+
+def validate_api_version(api_version: str) -> str:
+    if not isinstance(api_version, str) or not API_VERSION_RE.match(api_version):
+        raise ArmError("", 400, "InvalidApiVersion", f"not an api-version: {str(api_version)[:40]!r}")
+    return api_version
+
+
+def validate_guid(value: str, what: str = "id") -> str:
+    if not isinstance(value, str) or not GUID_RE.match(value.strip()):
+        raise ArmError("", 400, "InvalidGuid", f"{what} is not a GUID: {str(value)[:60]!r}")
+    return value.strip().lower()
+
+
+def _odata_time(value: datetime) -> str:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def activity_log_filter(*, correlation_id: str | None, resource_id: str | None, start: datetime,
+                        end: datetime) -> str:
+    """The OData $filter for eventtypes/management/values, built only from validated values.
+
+    The API accepts one of correlationId / resourceUri besides the time range; with both, the
+    correlation id goes to the server and the resource is filtered locally by the caller.
+    """
+    parts = [f"eventTimestamp ge '{_odata_time(start)}'", f"eventTimestamp le '{_odata_time(end)}'"]
+    if correlation_id:
+        parts.append(f"correlationId eq '{validate_guid(correlation_id, 'correlation id')}'")
+    elif resource_id:
+        parts.append(f"resourceUri eq '{validate_resource_id(resource_id)}'")
+    return " and ".join(parts)
+
+
+# --- error mapping ---------------------------------------------------------------------------
+
+_AUTHZ_ACTION = re.compile(r"perform action '([^']{1,300})'")
+_AUTHZ_SCOPE = re.compile(r"over scope '([^']{1,1000})'")
+
+
+def _error_code_message(body: Any, fallback_code: str) -> tuple[str, str]:
+    err = error_from_obj(body, "arm")
+    if err is None:
+        return fallback_code, body[:500] if isinstance(body, str) else ""
+    return err.code, err.message
+
+
+def forbidden_message(resource_id: str, code: str, message: str) -> str:
+    """'needs role X on scope Y' from ARM's AuthorizationFailed text where it says which action/scope."""
+    action = _AUTHZ_ACTION.search(message or "")
+    scope = _AUTHZ_SCOPE.search(message or "")
+    where = scope.group(1) if scope else resource_id
+    if action:
+        verb = action.group(1)
+        role = "Reader" if verb.lower().endswith("/read") else f"a role allowing '{verb}'"
+        return f"needs role {role} (action '{verb}') on scope {where} [{code}]"
+    return f"needs role Reader on scope {where} [{code}: {message[:200]}]"
+
+
+def map_status(resource_id: str, status: int, body: Any) -> ArmError:
+    code, message = _error_code_message(body, f"HTTP{status}")
+    if status == 404:
+        return ArmNotFound(resource_id, 404, code if code != "HTTP404" else "ResourceNotFound",
+                           message or "not found")
+    if status in (401, 403):
+        return ArmForbidden(resource_id, status, code, forbidden_message(resource_id, code, message))
+    if status == 429:
+        return ArmThrottled(resource_id, 429, code, message or "throttled after capped retries")
+    if status >= 500 or status == 408:
+        return ArmUnavailable(resource_id, status, code, message or f"ARM answered {status}")
+    return ArmError(resource_id, status, code, message)
+
+
+def map_exception(resource_id: str, err: BaseException) -> ArmError:
+    """azure-core exceptions -> port errors (called only from inside this adapter)."""
+    from azure.core.exceptions import (
+        ClientAuthenticationError,
+        HttpResponseError,
+        ServiceRequestError,
+        ServiceResponseError,
+    )
+
+    if isinstance(err, ArmError):
+        return err
+    if isinstance(err, HttpResponseError) and err.response is not None:
+        status = int(err.status_code or 0)
+        body: Any
+        try:
+            body = err.response.json()
+        except Exception:
+            try:
+                body = err.response.text()
+            except Exception:
+                body = str(err)
+        return map_status(resource_id, status, body)
+    if isinstance(err, ClientAuthenticationError):
+        # No HTTP response: the credential itself could not get a token.
+        return ArmForbidden(resource_id, 401, "CredentialUnavailable",
+                            f"the app identity could not get a token for ARM: {str(err)[:300]}")
+    if isinstance(err, (ServiceRequestError, ServiceResponseError)):
+        code = "Timeout" if "timeout" in type(err).__name__.lower() else "ConnectionError"
+        return ArmUnavailable(resource_id, 0, code, f"{type(err).__name__}: {str(err)[:300]}")
+    if isinstance(err, TimeoutError):
+        return ArmUnavailable(resource_id, 0, "Timeout", "ARM read timed out")
+    return ArmUnavailable(resource_id, 0, type(err).__name__, str(err)[:300])
+
+
+def _copy_error(err: ArmError) -> ArmError:
+    return type(err)(err.resource_id, err.status, err.code, err.message)
+
+
+# --- retry policy ----------------------------------------------------------------------------
+
+
+def make_retry_policy(*, total: int, retry_after_cap_s: float, backoff_factor: float = 0.8,
+                      backoff_max: float = 10.0) -> Any:
+    """An AsyncRetryPolicy that honours Retry-After but never sleeps longer than the cap."""
+    from azure.core.pipeline.policies import AsyncRetryPolicy
+
+    class CappedRetryPolicy(AsyncRetryPolicy):
+        """azure-core sleeps for the full Retry-After (measured: 60 s for `Retry-After: 60`). Cap it."""
+
+        def __init__(self, cap: float, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.retry_after_cap_s = cap
+
+        def get_retry_after(self, response: Any) -> float | None:
+            value = super().get_retry_after(response)
+            if value is None:
+                return None
+            # 0 means "no header" to azure-core and falls back to the exponential backoff.
+            return min(float(value), self.retry_after_cap_s)
+
+    return CappedRetryPolicy(retry_after_cap_s, retry_total=total, retry_backoff_factor=backoff_factor,
+                             retry_backoff_max=backoff_max)
+
+
+# --- caches ----------------------------------------------------------------------------------
+
+
+class _TtlCache:
+    """(id, api-version) -> JSON text or ArmNotFound, expiring after ttl seconds. SDK-free."""
+
+    def __init__(self, ttl_s: float, clock: Callable[[], float], max_entries: int = 4096) -> None:
+        self.ttl_s = ttl_s
+        self._clock = clock
+        self._max = max_entries
+        self._data: OrderedDict[Key, tuple[float, str | ArmNotFound]] = OrderedDict()
+
+    def get(self, key: Key) -> str | ArmNotFound | None:
+        item = self._data.get(key)
+        if item is None:
+            return None
+        expires, value = item
+        if self._clock() >= expires:
+            del self._data[key]
+            return None
+        return value
+
+    def put(self, key: Key, value: str | ArmNotFound) -> None:
+        if self.ttl_s <= 0:
+            return
+        self._data[key] = (self._clock() + self.ttl_s, value)
+        self._data.move_to_end(key)
+        while len(self._data) > self._max:
+            self._data.popitem(last=False)
+
+    def clear(self) -> None:
+        self._data.clear()
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+
+# --- the reader ------------------------------------------------------------------------------
+
+
+class AzureArmReader:
+    """Process-wide ARM reader. Implements ArmReader; use `for_run()` per work item."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        credential: AsyncTokenCredential | None = None,
+        base_url: str | None = None,
+        connection_verify: bool | str = True,
+        retry_backoff_factor: float = 0.8,
+        clock: Callable[[], float] = time.monotonic,
+        **client_kwargs: Any,
+    ) -> None:
+        from azure.mgmt.resource.resources.aio import ResourceManagementClient
+
+        self.settings = settings
+        self.base_url = (base_url or settings.arm_endpoint).rstrip("/")
+        self._host = urlsplit(self.base_url).netloc.lower()
+        self._own_credential = credential is None
+        if credential is None:
+            from shared.azure.credentials import make_async_credential
+
+            credential = make_async_credential()
+        self._credential: AsyncTokenCredential = credential
+        retry = make_retry_policy(total=settings.arm_retry_total,
+                                  retry_after_cap_s=settings.arm_retry_after_cap_s,
+                                  backoff_factor=retry_backoff_factor)
+        client_kwargs.setdefault("connection_timeout", 10)
+        client_kwargs.setdefault("read_timeout", max(5.0, settings.check_timeout_s))
+        # The client needs a subscription id but generic reads and send_request never use it.
+        self._client: ResourceManagementClient = ResourceManagementClient(
+            credential, "00000000-0000-0000-0000-000000000000", base_url=self.base_url,
+            connection_verify=connection_verify, retry_policy=retry, raw_response_hook=self._on_response,
+            **client_kwargs,
+        )
+        self._cache = _TtlCache(settings.arm_cache_ttl_s, clock)
+        self._inflight: dict[Key, asyncio.Task[str]] = {}
+        self._gate: asyncio.Semaphore | None = None
+        self._reads = 0
+        self.cache_hits = 0
+        self.coalesced = 0
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self._closed = False
+
+    # -- ArmReader ------------------------------------------------------------------------
+
+    @property
+    def reads_made(self) -> int:
+        return self._reads
+
+    async def get(self, resource_id: str, api_version: str) -> dict[str, Any]:
+        text = await self.get_text(resource_id, api_version)
+        body: dict[str, Any] = json.loads(text)
+        return body
+
+    async def activity_log(
+        self, subscription_id: str, *, correlation_id: str | None = None, resource_id: str | None = None,
+        start: datetime | None = None, end: datetime | None = None,
+    ) -> list[dict[str, Any]]:
+        return await self._activity_log(subscription_id, correlation_id=correlation_id,
+                                        resource_id=resource_id, start=start, end=end, counter=None)
+
+    # -- per run ----------------------------------------------------------------------------
+
+    def for_run(self) -> ArmRunReader:
+        return ArmRunReader(self)
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for task in list(self._inflight.values()):
+            task.cancel()
+        await self._client.close()
+        if self._own_credential:
+            close = getattr(self._credential, "close", None)
+            if close is not None:
+                await close()
+
+    async def __aenter__(self) -> AzureArmReader:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    def clear_cache(self) -> None:
+        self._cache.clear()
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _on_response(self, pipeline_response: Any) -> None:
+        """raw_response_hook: runs once per HTTP attempt that got a response (retries included)."""
+        if pipeline_response.http_request.method.upper() != "GET":
+            return
+        self._reads += 1
+        counter = _RUN_COUNTER.get()
+        if counter is not None:
+            counter[0] += 1
+
+    def _semaphore(self) -> asyncio.Semaphore:
+        if self._gate is None:
+            self._gate = asyncio.Semaphore(self.settings.arm_concurrency)
+        return self._gate
+
+    async def _limited(self, call: Callable[[], Awaitable[Any]]) -> Any:
+        async with self._semaphore():
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            try:
+                return await call()
+            finally:
+                self.in_flight -= 1
+
+    async def get_text(self, resource_id: str, api_version: str, counter: list[int] | None = None) -> str:
+        """The body as JSON text (shared cache, then in-flight coalescing, then one fetch)."""
+        rid = validate_resource_id(resource_id)
+        validate_api_version(api_version)
+        key: Key = (normalize_id(rid), api_version)
+        cached = self._cache.get(key)
+        if cached is not None:
+            self.cache_hits += 1
+            if isinstance(cached, ArmNotFound):
+                raise _copy_error(cached)
+            return cached
+        task = self._inflight.get(key)
+        if task is None:
+            task = asyncio.ensure_future(self._fetch_task(rid, api_version, key, counter))
+            self._inflight[key] = task
+            task.add_done_callback(lambda t, k=key: self._task_done(k, t))
+        else:
+            self.coalesced += 1
+        try:
+            # shield: a caller that times out must not cancel the read others are waiting for.
+            return await asyncio.shield(task)
+        except ArmError as err:
+            raise _copy_error(err) from None
+
+    def _task_done(self, key: Key, task: asyncio.Task[str]) -> None:
+        if self._inflight.get(key) is task:
+            del self._inflight[key]
+        if not task.cancelled():
+            task.exception()  # mark retrieved: every waiter may have gone away
+
+    async def _fetch_task(self, rid: str, api_version: str, key: Key, counter: list[int] | None) -> str:
+        _RUN_COUNTER.set(counter)
+        try:
+            body = await self._fetch(rid, api_version)
+        except ArmNotFound as err:
+            self._cache.put(key, err)
+            raise
+        text = json.dumps(body, separators=(",", ":"))
+        self._cache.put(key, text)
+        return text
+
+    async def _fetch(self, rid: str, api_version: str) -> dict[str, Any]:
+        def raw(pipeline_response: Any, _deserialized: Any, _headers: Any) -> Any:
+            return pipeline_response.http_response.json()
+
+        try:
+            first = await self._limited(lambda: self._client.resources.get_by_id(rid, api_version=api_version,
+                                                                                 cls=raw))
+        except Exception as err:
+            raise map_exception(rid, err) from None
+        if not isinstance(first, dict):
+            raise ArmUnavailable(rid, 200, "InvalidBody", "ARM answered with a non-object JSON body")
+        if "value" in first and isinstance(first.get("value"), list) and first.get("nextLink"):
+            values = list(first["value"])
+            next_link = first.get("nextLink")
+            pages = 1
+            while next_link:
+                pages += 1
+                if pages > MAX_PAGES:
+                    raise ArmUnavailable(rid, 200, "TooManyPages", f"more than {MAX_PAGES} pages")
+                page = await self._get_page(rid, str(next_link))
+                values.extend(page.get("value") or [])
+                next_link = page.get("nextLink")
+            first = {k: v for k, v in first.items() if k != "nextLink"}
+            first["value"] = values
+        return first
+
+    def _check_next_link(self, rid: str, link: str) -> str:
+        parts = urlsplit(link)
+        if parts.scheme != "https" or parts.netloc.lower() != self._host:
+            raise ArmUnavailable(rid, 200, "UntrustedNextLink",
+                                 f"nextLink points outside {self._host}; not following it")
+        return link
+
+    async def _get_page(self, rid: str, link: str) -> dict[str, Any]:
+        from azure.core.rest import HttpRequest
+
+        request = HttpRequest("GET", self._check_next_link(rid, link), headers={"Accept": "application/json"})
+        return await self._send(rid, request)
+
+    async def _send(self, rid: str, request: Any) -> dict[str, Any]:
+        try:
+            response = await self._limited(lambda: self._client.send_request(request))
+            await response.read()
+        except Exception as err:
+            raise map_exception(rid, err) from None
+        body: Any
+        try:
+            body = response.json()
+        except Exception:
+            body = response.text() if response.status_code >= 400 else None
+        if response.status_code != 200:
+            raise map_status(rid, response.status_code, body)
+        if not isinstance(body, dict):
+            raise ArmUnavailable(rid, 200, "InvalidBody", "ARM answered with a non-object JSON body")
+        return body
+
+    async def _activity_log(
+        self, subscription_id: str, *, correlation_id: str | None, resource_id: str | None,
+        start: datetime | None, end: datetime | None, counter: list[int] | None,
+    ) -> list[dict[str, Any]]:
+        from azure.core.rest import HttpRequest
+
+        sub = validate_guid(subscription_id, "subscription id")
+        rid = validate_resource_id(resource_id) if resource_id else None
+        end_t = end or datetime.now(UTC)
+        start_t = start or (end_t - ACTIVITY_DEFAULT_WINDOW)
+        if end_t - start_t > ACTIVITY_MAX_WINDOW:
+            start_t = end_t - ACTIVITY_MAX_WINDOW
+        flt = activity_log_filter(correlation_id=correlation_id, resource_id=rid, start=start_t, end=end_t)
+        scope = f"/subscriptions/{sub}/providers/Microsoft.Insights/eventtypes/management/values"
+        request = HttpRequest("GET", scope, params={"api-version": ACTIVITY_LOG_API, "$filter": flt},
+                              headers={"Accept": "application/json"})
+        token = _RUN_COUNTER.set(counter)
+        try:
+            page = await self._send(scope, request)
+            events = [e for e in page.get("value") or [] if isinstance(e, dict)]
+            next_link = page.get("nextLink")
+            pages = 1
+            while next_link and pages < MAX_PAGES:
+                pages += 1
+                page = await self._get_page(scope, str(next_link))
+                events.extend(e for e in page.get("value") or [] if isinstance(e, dict))
+                next_link = page.get("nextLink")
+        finally:
+            _RUN_COUNTER.reset(token)
+        if rid and correlation_id:
+            prefix = normalize_id(rid)
+            events = [e for e in events if normalize_id(str(e.get("resourceId", ""))).startswith(prefix)]
+        return events
+
+
+class ArmRunReader:
+    """One work item's view: read-once per (id, api-version) for the run, own body copies."""
+
+    def __init__(self, shared: AzureArmReader) -> None:
+        self._shared = shared
+        self._results: dict[Key, dict[str, Any] | ArmError] = {}
+        self._pending: dict[Key, asyncio.Future[dict[str, Any]]] = {}
+        self._counter = [0]
+
+    @property
+    def reads_made(self) -> int:
+        """HTTP GETs this run caused (reads served from the shared cache or coalesced cost nothing)."""
+        return self._counter[0]
+
+    async def get(self, resource_id: str, api_version: str) -> dict[str, Any]:
+        key: Key = (normalize_id(str(resource_id)), str(api_version))
+        done = self._results.get(key)
+        if done is not None:
+            if isinstance(done, ArmError):
+                raise _copy_error(done)
+            return done
+        fut = self._pending.get(key)
+        if fut is None:
+            fut = asyncio.get_running_loop().create_future()
+            self._pending[key] = fut
+            try:
+                text = await self._shared.get_text(resource_id, api_version, self._counter)
+                body: dict[str, Any] = json.loads(text)
+                self._results[key] = body
+                fut.set_result(body)
+            except ArmError as err:
+                self._results[key] = err
+                fut.set_exception(_copy_error(err))
+                fut.exception()
+                raise
+            except BaseException as err:  # cancelled / unexpected: let others retry, don't remember
+                fut.set_exception(err if isinstance(err, Exception) else ArmUnavailable(
+                    resource_id, 0, "Cancelled", "the first reader was cancelled"))
+                fut.exception()
+                raise
+            finally:
+                self._pending.pop(key, None)
+            return body
+        return await asyncio.shield(fut)
+
+    async def activity_log(
+        self, subscription_id: str, *, correlation_id: str | None = None, resource_id: str | None = None,
+        start: datetime | None = None, end: datetime | None = None,
+    ) -> list[dict[str, Any]]:
+        return await self._shared._activity_log(subscription_id, correlation_id=correlation_id,
+                                                resource_id=resource_id, start=start, end=end,
+                                                counter=self._counter)
+
+
+# --- process-wide factory --------------------------------------------------------------------
+
+_READER: AzureArmReader | None = None
+_READER_LOOP: asyncio.AbstractEventLoop | None = None
+
+
+def get_arm_reader(settings: Settings, **kwargs: Any) -> AzureArmReader:
+    """The process's reader, built on first use and reused across invocations.
+
+    The aiohttp session is tied to an event loop; if called from a different loop (a test, or a
+    worker restart of its loop) a new reader is built. kwargs (credential, base_url,
+    connection_verify, ...) are used only when building.
+    """
+    global _READER, _READER_LOOP
+    try:
+        loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+    except RuntimeError:
+        loop = None
+    if _READER is None or _READER._closed or (loop is not None and _READER_LOOP is not loop):
+        _READER = AzureArmReader(settings, **kwargs)
+        _READER_LOOP = loop
+    return _READER
+
+
+async def aclose() -> None:
+    """Close the process-wide reader (shutdown hook, tests)."""
+    global _READER, _READER_LOOP
+    reader, _READER, _READER_LOOP = _READER, None, None
+    if reader is not None:
+        await reader.aclose()

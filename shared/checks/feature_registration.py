@@ -1,0 +1,119 @@
+"""feature_registration: the preview feature(s) the failed request needed are Registered.
+
+Which features: the ones the classifier names in facts (`feature`, `feature_name`, `features`, as
+"Namespace/Name" or bare "Name" meaning Microsoft.ContainerService), those named in the error text
+("feature 'Microsoft.ContainerService/X' is not enabled"), and EnableAPIServerVnetIntegrationPreview
+when the cluster uses API Server VNet Integration through a preview api-version.
+Reads: GET /subscriptions/{s}/providers/Microsoft.Features/providers/{ns}/features/{name}
+(api 2021-07-01) -> properties.state (Registered / Registering / Pending / NotRegistered /
+Unregistering; spec examples use lower case, compared case-insensitively).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from shared.checks import azrefs as az
+from shared.checks.base import API, CheckContext, CheckSpec, NotApplicable, result
+from shared.models import CheckResult, CheckStatus, Evidence
+
+DOCS = (
+    "https://learn.microsoft.com/azure/aks/api-server-vnet-integration",
+    "https://learn.microsoft.com/troubleshoot/azure/azure-kubernetes/error-codes/aks-error-code-page",
+)
+VNET_FEATURE = "EnableAPIServerVnetIntegrationPreview"
+DEFAULT_NS = "Microsoft.ContainerService"
+
+
+@dataclass(frozen=True)
+class FeatureState:
+    namespace: str
+    name: str
+    resource_id: str
+    state: str | None  # None: the feature does not exist (404)
+    why: str  # why it was checked
+
+
+@dataclass(frozen=True)
+class Facts:
+    subscription_id: str
+    features: tuple[FeatureState, ...]
+
+
+def feature_id(sub: str, ns: str, name: str) -> str:
+    return f"/subscriptions/{sub}/providers/Microsoft.Features/providers/{ns}/features/{name}"
+
+
+def wanted_features(ctx: CheckContext, vnet_integration: bool) -> list[tuple[str, str, str]]:
+    out: list[tuple[str, str, str]] = []
+
+    def add(ns: str, name: str, why: str) -> None:
+        if not any(az.same(ns, a) and az.same(name, b) for a, b, _ in out):
+            out.append((ns, name, why))
+
+    for raw in az.fact_strings(ctx.classification.facts, "feature", "feature_name", "features"):
+        ns, _, name = raw.rpartition("/")
+        add(ns or DEFAULT_NS, name, "named by the error (classifier facts)")
+    for e in ctx.error.walk():
+        for ns, name in az.features_from_text(e.message):
+            add(ns, name, "named in the error message")
+    api = ctx.operation.api_version or ""
+    if vnet_integration and "preview" in api.casefold():
+        add(DEFAULT_NS, VNET_FEATURE, f"API Server VNet Integration requested with preview api-version {api}")
+    return out
+
+
+async def gather(ctx: CheckContext) -> Facts:
+    cluster = await ctx.get_or_none(ctx.operation.cluster_id, API["managedClusters"])
+    vnet = az.dig(cluster, "properties.apiServerAccessProfile.enableVnetIntegration") is True
+    wanted = wanted_features(ctx, vnet)
+    if not wanted:
+        raise NotApplicable("the error names no preview feature and no feature-gated setting is in use")
+    sub = ctx.operation.subscription_id
+    ids = [feature_id(sub, ns, name) for ns, name, _ in wanted]
+    bodies = await asyncio.gather(*(ctx.get_or_none(i, API["features"]) for i in ids))
+    states = tuple(
+        FeatureState(ns, name, rid, az.as_str(az.dig(body, "properties.state")) if body is not None else None, why)
+        for (ns, name, why), rid, body in zip(wanted, ids, bodies, strict=True))
+    return Facts(sub, states)
+
+
+def _register(f: FeatureState) -> str:
+    return (f"az feature register --namespace {f.namespace} --name {f.name}\n"
+            f"az feature show --namespace {f.namespace} --name {f.name} --query properties.state  # wait for Registered\n"
+            f"az provider register --namespace {f.namespace}")
+
+
+def evaluate(facts: Facts) -> CheckResult:
+    evidence = tuple(
+        Evidence(resource_id=f.resource_id, property="properties.state", value=f.state,
+                 note=f.why if f.state is not None else f"{f.why}; feature not found (404)")
+        for f in facts.features)
+    bad = [f for f in facts.features if f.state is not None and not az.state_is(f.state, "Registered")]
+    missing = [f for f in facts.features if f.state is None]
+    if bad:
+        pending = [f for f in bad if (f.state or "").casefold() in ("registering", "pending")]
+        desc = ", ".join(f"{f.namespace}/{f.name} is {f.state}" for f in bad)
+        summary = f"preview feature not registered: {desc}"
+        if pending and len(pending) == len(bad):
+            summary += " (registration in progress: wait for Registered, then re-register the provider)"
+        return result(SPEC, CheckStatus.FAIL, summary, evidence=evidence,
+                      remediation="\n".join(_register(f) for f in bad))
+    if missing:
+        why = "feature not found: " + ", ".join(f"{f.namespace}/{f.name}" for f in missing)
+        return result(SPEC, CheckStatus.ERROR, f"cannot check: {why}", evidence=evidence, reason=why)
+    names = ", ".join(f"{f.namespace}/{f.name}" for f in facts.features)
+    return result(SPEC, CheckStatus.PASS, f"feature(s) Registered: {names}", evidence=evidence,
+                  remediation=("if the error persists, propagate the registration: "
+                               + "; ".join(sorted({f"az provider register --namespace {f.namespace}"
+                                                   for f in facts.features}))))
+
+
+SPEC: CheckSpec[Facts] = CheckSpec(
+    id="feature_registration",
+    title="Preview feature registration",
+    docs=DOCS,
+    gather=gather,
+    evaluate=evaluate,
+)

@@ -1,0 +1,99 @@
+"""identity_role_assignments: the cluster identity holds the roles AKS needs on customer resources.
+
+Targets (from the cluster, api 2025-05-01, and the node subnet, network 2024-05-01):
+- each custom node subnet (agentPoolProfiles[].vnetSubnetID): subnets/join/action + read
+  (Network Contributor on the subnet or its VNet);
+- with kubenet, the route table on the node subnet (subnet properties.routeTable.id): Network
+  Contributor (routeTables read/write, routes read/write);
+- a custom private DNS zone (apiServerAccessProfile.privateDNSZone is a resource id, not
+  "system"/"none"): Private DNS Zone Contributor (b12aa53e-6015-4669-85d0-8515ebb3ae7f).
+Assignments: GET {target}/providers/Microsoft.Authorization/roleAssignments (2022-04-01), filtered on the
+identity's principalId; custom role definitions are read and their actions/notActions evaluated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+from shared.checks import azrefs as az
+from shared.checks.base import API, CheckContext, CheckSpec, NotApplicable, result
+from shared.checks.identity_subnet_permissions import (
+    Grants,
+    Target,
+    evaluate_grants,
+    gather_grants,
+    grant_command,
+    principal_or_skip,
+)
+from shared.models import CheckResult, CheckStatus
+
+DOCS = (
+    "https://learn.microsoft.com/troubleshoot/azure/azure-kubernetes/error-codes/customprivatednszonemissingpermissions-error",
+    "https://learn.microsoft.com/troubleshoot/azure/azure-kubernetes/create-upgrade-delete/error-code-linkedauthorizationfailed",
+)
+
+
+@dataclass(frozen=True)
+class Facts:
+    cluster_id: str
+    grants: Grants
+
+
+def _node_subnets(cluster: dict[str, Any]) -> list[str]:
+    out: list[str] = []
+    for pool in az.as_list(az.dig(cluster, "properties.agentPoolProfiles")):
+        sid = az.as_str(pool.get("vnetSubnetID")) if isinstance(pool, dict) else None
+        if sid and not any(az.same(sid, o) for o in out):
+            out.append(sid)
+    return out
+
+
+async def gather(ctx: CheckContext) -> Facts:
+    cluster = await ctx.cluster()
+    subnets = _node_subnets(cluster)
+    targets = [Target(s, "node subnet", az.SUBNET_JOIN_ACTIONS, "Network Contributor") for s in subnets]
+    plugin = str(az.dig(cluster, "properties.networkProfile.networkPlugin") or "").casefold()
+    if plugin == "kubenet" and subnets:
+        bodies = await asyncio.gather(*(ctx.get_or_none(s, API["network"]) for s in subnets))
+        for body in bodies:
+            rt = az.as_str(az.dig(body, "properties.routeTable.id"))
+            if rt and not any(az.same(rt, t.resource_id) for t in targets):
+                targets.append(Target(rt, "route table", az.ROUTE_TABLE_ACTIONS, "Network Contributor"))
+    zone = az.as_str(az.dig(cluster, "properties.apiServerAccessProfile.privateDNSZone"))
+    if zone and az.is_resource_id(zone):
+        targets.append(Target(zone, "private DNS zone", az.PRIVATE_DNS_ZONE_ACTIONS, "Private DNS Zone Contributor"))
+    if not targets:
+        raise NotApplicable("no customer-owned VNet, route table or private DNS zone: AKS manages them itself")
+    principal = principal_or_skip(cluster)
+    return Facts(ctx.operation.cluster_id, await gather_grants(ctx, principal, targets))
+
+
+def evaluate(facts: Facts) -> CheckResult:
+    verdicts = evaluate_grants(facts.grants)
+    pid = facts.grants.principal.principal_id or ""
+    evidence = tuple(v.evidence for v in verdicts)
+    missing = [v for v in verdicts if v.status == "missing"]
+    unknown = [v for v in verdicts if v.status == "undetermined"]
+    if missing:
+        what = ", ".join(f"{v.target.role} on {v.target.label} {az.name_of(v.target.resource_id)}" for v in missing)
+        return result(SPEC, CheckStatus.FAIL, f"cluster identity {pid} is missing {what}", evidence=evidence,
+                      remediation="\n".join(grant_command(pid, v.target.role, v.target.resource_id)
+                                            for v in missing))
+    if unknown:
+        why = "custom role definitions could not be read for: " + ", ".join(
+            az.name_of(v.target.resource_id) for v in unknown)
+        return result(SPEC, CheckStatus.ERROR, f"cannot check: {why}", evidence=evidence, reason=why)
+    labels = ", ".join(sorted({v.target.label for v in verdicts}))
+    return result(SPEC, CheckStatus.PASS, f"cluster identity {pid} holds the required roles ({labels})",
+                  evidence=evidence)
+
+
+SPEC: CheckSpec[Facts] = CheckSpec(
+    id="identity_role_assignments",
+    title="Cluster identity roles on VNet, route table and private DNS zone",
+    docs=DOCS,
+    gather=gather,
+    evaluate=evaluate,
+)

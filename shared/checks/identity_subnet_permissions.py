@@ -1,0 +1,197 @@
+"""identity_subnet_permissions: with API Server VNet Integration, the cluster identity must be able to
+join (and read) both the API-server subnet and the node subnets.
+
+Reads: cluster (2025-05-01: identity, apiServerAccessProfile.{enableVnetIntegration,subnetId},
+agentPoolProfiles[].vnetSubnetID); per subnet GET {subnet}/providers/Microsoft.Authorization/
+roleAssignments (2022-04-01; the list-for-scope answer includes assignments inherited from the VNet,
+resource group, subscription and management groups); custom role definitions by id.
+Decides: an assignment for the identity's principalId whose role grants
+Microsoft.Network/virtualNetworks/subnets/join/action and .../subnets/read (Network Contributor,
+Contributor, Owner, or a custom role with those actions and no notActions removing them).
+
+Also exports `gather_grants` / `evaluate_grants`, the RBAC core shared with identity_role_assignments.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from shared.checks import azrefs as az
+from shared.checks.base import API, CheckContext, CheckSpec, NotApplicable, Skip, result
+from shared.models import CheckResult, CheckStatus, Evidence
+from shared.ports import ArmForbidden, ArmNotFound
+
+DOCS = (
+    "https://learn.microsoft.com/azure/aks/api-server-vnet-integration",
+    "https://learn.microsoft.com/troubleshoot/azure/azure-kubernetes/create-upgrade-delete/error-code-linkedauthorizationfailed",
+)
+
+
+@dataclass(frozen=True)
+class Target:
+    resource_id: str
+    label: str  # "API server subnet", "node subnet", "route table", "private DNS zone"
+    actions: tuple[str, ...]  # what the identity must be allowed to do on it
+    role: str  # built-in role to grant in the remediation
+
+
+@dataclass(frozen=True)
+class TargetGrants:
+    target: Target
+    assignments: tuple[az.Assignment, ...]  # this principal's assignments covering the target
+
+
+@dataclass(frozen=True)
+class Grants:
+    principal: az.ClusterPrincipal
+    targets: tuple[TargetGrants, ...]
+    # role guid -> definition; None when the custom definition could not be read
+    roles: Mapping[str, az.RoleDef | None] = field(default_factory=dict)
+
+
+async def gather_grants(ctx: CheckContext, principal: az.ClusterPrincipal, targets: list[Target]) -> Grants:
+    """Read role assignments for every target (in parallel) and the custom roles they use."""
+    assert principal.principal_id is not None
+    pid = principal.principal_id
+    bodies = await asyncio.gather(*(
+        ctx.get(f"{t.resource_id}/providers/Microsoft.Authorization/roleAssignments", API["authorization"])
+        for t in targets))
+    per_target = [TargetGrants(t, tuple(az.assignments_for(b, pid, t.resource_id)))
+                  for t, b in zip(targets, bodies, strict=True)]
+    custom: dict[str, str] = {}
+    for tg in per_target:
+        for a in tg.assignments:
+            if a.role_guid not in az.BUILTIN_ROLES:
+                custom.setdefault(a.role_guid, a.role_definition_id)
+
+    async def read_role(rdid: str) -> az.RoleDef | None:
+        try:
+            return az.role_def_from_body(await ctx.get(rdid, API["authorization"]))
+        except (ArmNotFound, ArmForbidden):
+            return None
+
+    defs = await asyncio.gather(*(read_role(r) for r in custom.values()))
+    roles: dict[str, az.RoleDef | None] = dict(az.BUILTIN_ROLES)
+    roles.update(zip(custom.keys(), defs, strict=True))
+    return Grants(principal, tuple(per_target), roles)
+
+
+@dataclass(frozen=True)
+class TargetVerdict:
+    target: Target
+    status: str  # "granted" | "missing" | "undetermined"
+    evidence: Evidence
+
+
+def _role_name(grants: Grants, a: az.Assignment) -> str:
+    rd = grants.roles.get(a.role_guid)
+    return rd.name if rd else a.role_guid
+
+
+def evaluate_grants(grants: Grants) -> list[TargetVerdict]:
+    out = []
+    pid = grants.principal.principal_id
+    for tg in grants.targets:
+        t = tg.target
+        ok = [a for a in tg.assignments
+              if (rd := grants.roles.get(a.role_guid)) is not None and az.grants_all(rd, t.actions)]
+        unknown = [a for a in tg.assignments if grants.roles.get(a.role_guid) is None]
+        if ok:
+            a = ok[0]
+            out.append(TargetVerdict(t, "granted", Evidence(
+                resource_id=a.id or t.resource_id, property="properties.roleDefinitionId", value=_role_name(grants, a),
+                note=f"principal {pid} has {_role_name(grants, a)} at {az.scope_level(a.scope)} scope {a.scope} "
+                     f"covering {t.label} {t.resource_id}")))
+        elif unknown:
+            out.append(TargetVerdict(t, "undetermined", Evidence(
+                resource_id=t.resource_id, property="roleAssignments.roleDefinitionId",
+                value=[a.role_definition_id for a in unknown],
+                note=f"custom role definition(s) could not be read; cannot tell whether they allow {', '.join(t.actions)}")))
+        else:
+            held = sorted({_role_name(grants, a) for a in tg.assignments})
+            out.append(TargetVerdict(t, "missing", Evidence(
+                resource_id=t.resource_id, property=f"roleAssignments[principalId={pid}]",
+                value=held,
+                note=(f"no role assignment for principal {pid} at this {t.label}, its parent, resource group or "
+                      f"subscription grants {', '.join(t.actions)}"
+                      + (f" (holds only: {', '.join(held)})" if held else "")))))
+    return out
+
+
+def grant_command(principal_id: str, role: str, scope: str) -> str:
+    return (f'az role assignment create --assignee-object-id {principal_id} '
+            f'--assignee-principal-type ServicePrincipal --role "{role}" --scope {scope}')
+
+
+def principal_or_skip(cluster: dict[str, Any]) -> az.ClusterPrincipal:
+    p = az.cluster_principal(cluster)
+    if p.kind == "ServicePrincipal":
+        raise Skip(f"the cluster uses service principal (appId {p.client_id}); role assignments carry its object id, "
+                   f"which ARM does not show - run `az ad sp show --id {p.client_id} --query id -o tsv` and "
+                   "check `az role assignment list --assignee <that id> --all`")
+    if p.principal_id is None:
+        raise Skip("the cluster body shows no identity principalId (identity.principalId / "
+                   "identity.userAssignedIdentities[*].principalId)")
+    return p
+
+
+# --- the check ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Facts:
+    cluster_id: str
+    grants: Grants
+
+
+async def gather(ctx: CheckContext) -> Facts:
+    cluster = await ctx.cluster()
+    aap = az.dig(cluster, "properties.apiServerAccessProfile") or {}
+    if aap.get("enableVnetIntegration") is not True:
+        raise NotApplicable("API Server VNet Integration is not enabled "
+                            "(properties.apiServerAccessProfile.enableVnetIntegration)")
+    targets: list[Target] = []
+    api_subnet = az.as_str(aap.get("subnetId"))
+    if api_subnet:
+        targets.append(Target(api_subnet, "API server subnet", az.SUBNET_JOIN_ACTIONS, "Network Contributor"))
+    for pool in az.as_list(az.dig(cluster, "properties.agentPoolProfiles")):
+        sid = az.as_str(pool.get("vnetSubnetID")) if isinstance(pool, dict) else None
+        if sid and not any(az.same(sid, t.resource_id) for t in targets):
+            targets.append(Target(sid, "node subnet", az.SUBNET_JOIN_ACTIONS, "Network Contributor"))
+    if not targets:
+        raise NotApplicable("AKS manages the VNet and the API server subnet (no subnetId / vnetSubnetID set)")
+    principal = principal_or_skip(cluster)
+    return Facts(ctx.operation.cluster_id, await gather_grants(ctx, principal, targets))
+
+
+def evaluate(facts: Facts) -> CheckResult:
+    verdicts = evaluate_grants(facts.grants)
+    pid = facts.grants.principal.principal_id or ""
+    evidence = tuple(v.evidence for v in verdicts)
+    missing = [v for v in verdicts if v.status == "missing"]
+    unknown = [v for v in verdicts if v.status == "undetermined"]
+    who = f"{facts.grants.principal.kind} identity {pid}"
+    if missing:
+        names = ", ".join(f"{v.target.label} {az.name_of(v.target.resource_id)}" for v in missing)
+        return result(SPEC, CheckStatus.FAIL,
+                      f"{who} cannot join the {names}: no Network Contributor (or subnets/join/action + read)",
+                      evidence=evidence,
+                      remediation="\n".join(grant_command(pid, v.target.role, v.target.resource_id) for v in missing))
+    if unknown:
+        why = "custom role definitions could not be read for: " + ", ".join(
+            az.name_of(v.target.resource_id) for v in unknown)
+        return result(SPEC, CheckStatus.ERROR, f"cannot check: {why}", evidence=evidence, reason=why)
+    return result(SPEC, CheckStatus.PASS,
+                  f"{who} can join all {len(verdicts)} subnet(s) (API server and node subnets)", evidence=evidence)
+
+
+SPEC: CheckSpec[Facts] = CheckSpec(
+    id="identity_subnet_permissions",
+    title="Cluster identity can join the API server and node subnets",
+    docs=DOCS,
+    gather=gather,
+    evaluate=evaluate,
+)

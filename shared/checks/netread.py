@@ -1,0 +1,266 @@
+"""Reads shared by the network checks (all through ctx.arm, which caches and coalesces).
+
+Owns: loading the cluster as a ClusterView (a missing cluster becomes Skip, not an error: a create
+can fail before AKS writes the resource), the node subnets / VNets, and locating the device
+behind a UDR next-hop IP (node VNet, then peered VNets: the subnet holding the IP, then an Azure
+Firewall or NIC with that private IP). Pure decisions stay in the checks' evaluate().
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from shared.checks import netutil as nu
+from shared.checks.base import API, CheckContext, Skip
+from shared.models import Evidence
+from shared.ports import ArmError, ArmNotFound
+
+NET = API["network"]
+
+
+async def load_cluster(ctx: CheckContext) -> nu.ClusterView:
+    """The cluster as a ClusterView; Skip when it does not exist (yet)."""
+    try:
+        body = await ctx.cluster()
+    except ArmNotFound as err:
+        raise Skip(f"the managed cluster {ctx.operation.cluster_id} does not exist (the operation failed "
+                   "before AKS wrote it), so its network settings cannot be read") from err
+    extra: list[dict[str, Any]] = []
+    pool = ctx.operation.agent_pool
+    if pool and not any(str(p.get("name", "")).lower() == pool.lower()
+                        for p in nu.props(body).get("agentPoolProfiles") or [] if isinstance(p, dict)):
+        ap = await ctx.get_or_none(f"{ctx.operation.cluster_id}/agentPools/{pool}", API["agentPools"])
+        if ap:
+            extra.append(ap)
+    return nu.cluster_view(body, ctx.operation.cluster_id, pool, extra)
+
+
+def require_byo_vnet(view: nu.ClusterView, what: str) -> None:
+    if not view.byo_vnet:
+        raise Skip(f"node pools {', '.join(view.pools_without_subnet) or '(none)'} have no vnetSubnetID: the "
+                   f"AKS-managed VNet lives in node resource group {view.node_resource_group or '?'} and is "
+                   f"not addressable from the cluster body, so {what} was not read")
+
+
+async def get_all(ctx: CheckContext, ids: Sequence[str], api: str = NET) -> list[dict[str, Any]]:
+    """GET several resources in parallel (404 -> ArmNotFound propagates)."""
+    return list(await asyncio.gather(*(ctx.get(i, api) for i in ids)))
+
+
+async def get_all_or_none(ctx: CheckContext, ids: Sequence[str],
+                          api: str = NET) -> list[dict[str, Any] | None]:
+    return list(await asyncio.gather(*(ctx.get_or_none(i, api) for i in ids)))
+
+
+async def node_subnets(ctx: CheckContext, view: nu.ClusterView) -> list[dict[str, Any]]:
+    return await get_all(ctx, view.node_subnet_ids)
+
+
+def collection(body: dict[str, Any] | None) -> list[dict[str, Any]]:
+    vals = (body or {}).get("value")
+    return [v for v in vals if isinstance(v, dict)] if isinstance(vals, list) else []
+
+
+# --- next hop ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NextHop:
+    """What lives at a UDR next-hop IP."""
+
+    ip: str
+    kind: str  # azureFirewall | nic | loadBalancer | missing | unknown
+    resource_id: str | None = None
+    body: dict[str, Any] | None = None
+    subnet_id: str | None = None
+    note: str = ""
+
+    @property
+    def found(self) -> bool:
+        return self.kind in ("azureFirewall", "nic", "loadBalancer")
+
+
+async def _read_or_none(ctx: CheckContext, rid: str, api: str = NET) -> dict[str, Any] | None:
+    try:
+        return await ctx.get(rid, api)
+    except ArmError:
+        return None
+
+
+async def locate_next_hop(ctx: CheckContext, node_vnet: dict[str, Any], ip: str) -> NextHop:
+    """Find the device at `ip`: in the node VNet or a VNet peered with it (the hub)."""
+    addr = nu.parse_net(ip)
+    if addr is None:
+        return NextHop(ip, "unknown", note=f"next hop {ip!r} is not an IP address")
+    vp = nu.props(node_vnet)
+    candidates: list[str] = []
+    if any(nu.contains(n, addr) for n in _vnet_nets(vp)):
+        candidates.append(str(node_vnet.get("id")))
+    for peering in vp.get("virtualNetworkPeerings") or []:
+        pp = nu.props(peering)
+        remote = nu.ref_id(pp.get("remoteVirtualNetwork"))
+        space = [n for n in (nu.parse_net(x) for x in
+                             ((pp.get("remoteAddressSpace") or {}).get("addressPrefixes") or [])) if n]
+        if remote and (not space or any(nu.contains(n, addr) for n in space)):
+            candidates.append(remote)
+    if not candidates:
+        return NextHop(ip, "unknown", note=f"{ip} is in neither the node VNet nor a peered VNet "
+                                           "(on-premises, virtual WAN hub or unreadable)")
+    for vnet_id in candidates:
+        vnet = node_vnet if nu.same_id(vnet_id, node_vnet.get("id")) else await _read_or_none(ctx, vnet_id)
+        if vnet is None:
+            continue
+        for sn in nu.props(vnet).get("subnets") or []:
+            snp = nu.props(sn)
+            if not any(nu.contains(n, addr) for n in nu.nets_of(snp)):
+                continue
+            subnet_id = str(sn.get("id") or "")
+            hop, unreadable = await _device_in_subnet(ctx, snp, ip, subnet_id)
+            if hop is not None:
+                return hop
+            if unreadable:
+                return NextHop(ip, "unknown", subnet_id=subnet_id,
+                               note=f"a device in subnet {nu.name_of(subnet_id)} could not be read")
+            return NextHop(ip, "missing", subnet_id=subnet_id,
+                           note=f"subnet {nu.name_of(subnet_id)} contains {ip} but no firewall, NIC or "
+                                "load balancer there has that private IP")
+    return NextHop(ip, "unknown", note=f"could not read the VNet(s) that may contain {ip}")
+
+
+def _vnet_nets(vp: dict[str, Any]) -> list[nu.IPNet]:
+    space = (vp.get("addressSpace") or {}).get("addressPrefixes") or []
+    return [n for n in (nu.parse_net(x) for x in space) if n]
+
+
+async def _device_in_subnet(ctx: CheckContext, snp: dict[str, Any], ip: str,
+                            subnet_id: str) -> tuple[NextHop | None, bool]:
+    """(device holding `ip`, whether some candidate could not be read)."""
+    seen: set[str] = set()
+    unreadable = False
+    for cfg in snp.get("ipConfigurations") or []:
+        cid = nu.ref_id(cfg) or ""
+        low = cid.lower()
+        for marker, child, kind in (("/azurefirewalls/", "/azurefirewallipconfigurations/", "azureFirewall"),
+                                    ("/networkinterfaces/", "/ipconfigurations/", "nic"),
+                                    ("/loadbalancers/", "/frontendipconfigurations/", "loadBalancer")):
+            if f"/providers/microsoft.network{marker}" not in low:
+                continue
+            rid = cid[: low.index(child)] if child in low else cid
+            if rid.lower() in seen:
+                break
+            seen.add(rid.lower())
+            body = await _read_or_none(ctx, rid)
+            if body is None:
+                unreadable = True
+            elif _has_private_ip(body, ip):
+                return NextHop(ip, kind, rid, body, subnet_id), unreadable
+            break
+    return None, unreadable
+
+
+def _has_private_ip(body: dict[str, Any], ip: str) -> bool:
+    bp = nu.props(body)
+    for key in ("ipConfigurations", "frontendIPConfigurations"):
+        for c in bp.get(key) or []:
+            if nu.props(c).get("privateIPAddress") == ip:
+                return True
+    hub = bp.get("hubIPAddresses") or {}
+    return bool(hub.get("privateIPAddress") == ip)
+
+
+def firewall_public_ip_ids(fw: dict[str, Any]) -> list[str]:
+    out = []
+    for c in nu.props(fw).get("ipConfigurations") or []:
+        pid = nu.ref_id(nu.props(c).get("publicIPAddress"))
+        if pid:
+            out.append(pid)
+    return out
+
+
+# --- where the nodes connect to for the API server ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class ApiServerPath:
+    """The API server address as seen from the nodes, and how it was worked out."""
+
+    kind: str  # vnet_integration | private_endpoint | public
+    endpoint: nu.Endpoint
+    evidence: tuple[Evidence, ...] = ()
+    subnet_id: str | None = None  # API server subnet (VNet integration) or PE subnet
+
+
+def _fact_ip(ctx: CheckContext) -> nu.IPNet | None:
+    for key in ("apiserver_ip", "api_server_ip"):
+        net = nu.parse_net(ctx.classification.facts.get(key))
+        if net is not None and net.num_addresses == 1:
+            return net
+    return None
+
+
+async def apiserver_path(ctx: CheckContext, view: nu.ClusterView) -> ApiServerPath:
+    fact = _fact_ip(ctx)
+    fact_ev = (Evidence(property="classification.facts.apiserver_ip", value=str(fact.network_address),
+                        note="API server IP quoted in the error"),) if fact else ()
+    if view.vnet_integration:
+        ev = [Evidence(resource_id=view.id, property="properties.apiServerAccessProfile.enableVnetIntegration",
+                       value=True, note="nodes reach the API server ILB in the delegated subnet directly")]
+        net = fact
+        if view.apiserver_subnet_id:
+            subnet = await ctx.get_or_none(view.apiserver_subnet_id, NET)
+            prefix = nu.first_subnet_prefix(subnet) if subnet else None
+            if prefix is not None:
+                ev.append(Evidence(resource_id=view.apiserver_subnet_id, property="properties.addressPrefix",
+                                   value=str(prefix), note="API server subnet"))
+                if net is None or not nu.contains(prefix, net):
+                    net = prefix
+        label = f"API server ILB in {nu.name_of(view.apiserver_subnet_id or 'the AKS-managed API server subnet')}"
+        return ApiServerPath("vnet_integration", nu.vnet_endpoint(label, net), (*ev, *fact_ev),
+                             view.apiserver_subnet_id)
+    if view.private:
+        pe, pe_ev = await _apiserver_pe_ip(ctx, view)
+        net = fact or pe
+        return ApiServerPath("private_endpoint",
+                             nu.vnet_endpoint(f"API server private endpoint ({view.private_fqdn or 'private FQDN'})",
+                                              net), (*pe_ev, *fact_ev))
+    return ApiServerPath("public",
+                         nu.public_endpoint(f"API server public endpoint {view.fqdn or ''}".strip(), view.region,
+                                            fact),
+                         (Evidence(resource_id=view.id, property="properties.fqdn", value=view.fqdn),
+                          *fact_ev))
+
+
+def apiserver_pe(endpoints: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+    """The kube-apiserver private endpoint AKS creates in the node resource group."""
+    for pe in endpoints:
+        if "kube-apiserver" in str(pe.get("name", "")).lower():
+            return pe
+    return None
+
+
+def node_rg_id(view: nu.ClusterView) -> str:
+    return f"/subscriptions/{view.subscription}/resourceGroups/{view.node_resource_group}"
+
+
+async def _apiserver_pe_ip(ctx: CheckContext, view: nu.ClusterView) -> tuple[nu.IPNet | None, tuple[Evidence, ...]]:
+    if not view.node_resource_group:
+        return None, ()
+    try:
+        listing = await ctx.get(f"{node_rg_id(view)}/providers/Microsoft.Network/privateEndpoints", NET)
+    except ArmError:
+        return None, ()
+    pe = apiserver_pe(collection(listing))
+    if pe is None:
+        return None, ()
+    pp = nu.props(pe)
+    ips = [ip for c in pp.get("customDnsConfigs") or [] for ip in (c.get("ipAddresses") or [])]
+    ips += [nu.props(c).get("privateIPAddress") for c in pp.get("ipConfigurations") or []]
+    for ip in ips:
+        net = nu.parse_net(ip)
+        if net is not None:
+            return net, (Evidence(resource_id=str(pe.get("id")), property="properties.customDnsConfigs[].ipAddresses",
+                                  value=str(net.network_address), note="kube-apiserver private endpoint IP"),)
+    return None, ()
