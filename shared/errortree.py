@@ -20,7 +20,7 @@ from typing import Any
 
 from shared.models import OperationError
 
-MAX_DEPTH = 12  # tree levels, JSON-string levels included
+MAX_DEPTH = 24  # recursion levels (a JSON-string level of {"error":{..}} costs 3)
 MAX_NODES = 200
 MAX_DETAILS = 50  # children kept per node
 MAX_JSON_CHARS = 512 * 1024

@@ -284,7 +284,10 @@ def parse_event(event: dict[str, Any]) -> FailedOperation | Ignored:
             raise EventError("source" if is_cloud else "topic", err.problem) from err
         if not isinstance(data, dict):
             raise EventError("data", f"expected an object, got {type(data).__name__}")
-        pool_name = NodePoolEventData.model_validate(data).node_pool_name
+        try:
+            pool_name = NodePoolEventData.model_validate(data).node_pool_name
+        except ValidationError as err:
+            raise EventError("data.nodePoolName", err.errors()[0]["msg"]) from err
         if pool_name is not None and not re.fullmatch(r"[A-Za-z0-9-]{1,64}", pool_name):
             raise EventError("data.nodePoolName", f"not an agent pool name: {pool_name[:80]!r}")
         cluster = cluster_id_of(sub, rg, name)

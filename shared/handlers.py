@@ -62,14 +62,14 @@ def event_to_dict(event: Any) -> dict[str, Any]:
 def build_azure_deps(settings: Settings) -> Deps:
     """Production composition: managed identity everywhere, no keys."""
     from shared.azure.arm import get_arm_reader
-    from shared.azure.credentials import get_credential
+    from shared.azure.credentials import make_async_credential
     from shared.azure.queue import StorageWorkQueue
     from shared.errors import ArmErrorSource
     from shared.noise import NoiseControl
     from shared.offline import Clock
 
-    credential = get_credential()
-    arm = get_arm_reader(settings)
+    credential = make_async_credential()  # one per process, shared by every client below
+    arm = get_arm_reader(settings, credential=credential)
     conn = settings.storage_connection_string.get_secret_value() if settings.storage_connection_string else None
     queue = StorageWorkQueue(settings.work_queue, account_url=settings.storage_account_url,
                              connection_string=conn, credential=credential)
@@ -80,7 +80,7 @@ def build_azure_deps(settings: Settings) -> Deps:
         from shared.azure.activity_workspace import WorkspaceActivitySource
 
         workspace = WorkspaceActivitySource(settings.activity_workspace_id, credential=credential)
-    errors = ArmErrorSource(arm, workspace_query=workspace, mode=settings.activity_log_source)
+    errors = ArmErrorSource(arm, workspace_query=workspace, activity_log_source=settings.activity_log_source)
     from shared.azure.ingestion import build_ingestion_sink
     from shared.azure.tables import build_table_state_store
     from shared.notify.teams import TeamsNotifier
@@ -93,8 +93,8 @@ def build_azure_deps(settings: Settings) -> Deps:
         from shared.notify.teams import LogOnlyNotifier
 
         notifier = LogOnlyNotifier()
-    publisher = NoiseControl(build_table_state_store(settings, credential), build_ingestion_sink(settings),
-                             notifier, clock, settings)
+    publisher = NoiseControl(build_table_state_store(settings, credential),
+                             build_ingestion_sink(settings, credential), notifier, clock, settings)
     return Deps(settings=settings, arm=arm, errors=errors, publisher=publisher, queue=queue,
                 dead_letters=poison, now=clock.now)
 

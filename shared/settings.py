@@ -23,7 +23,8 @@ def default_home() -> Path:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="AKS_TRIAGE_", frozen=True, extra="ignore")
+    # env_ignore_empty: Bicep sets unconfigured optional settings to "" (e.g. no Teams webhook).
+    model_config = SettingsConfigDict(env_prefix="AKS_TRIAGE_", frozen=True, extra="ignore", env_ignore_empty=True)
 
     # ARM
     arm_endpoint: str = "https://management.azure.com"

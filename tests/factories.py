@@ -3,7 +3,8 @@
     op = make_operation(cluster="aks-a", event_id="e1")
     f = make_finding(op=op, code="SubnetIsFull", transient="false")
     ok = make_success(cluster="aks-a")
-All ids are realistic ARM ids; every argument has a sensible default.
+All ids are realistic ARM ids; every argument has a sensible default (a fresh event id and
+correlation id per call unless given; pass correlation_id=None for an event without one).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ def cluster_id(cluster: str = "aks-prod-01", rg: str = "rg-aks-prod", sub: str =
 
 def make_operation(
     *, cluster: str = "aks-prod-01", rg: str = "rg-aks-prod", sub: str = SUB, event_id: str | None = None,
-    correlation_id: str | None = None, kind: OperationKind = OperationKind.WRITE_FAILURE,
+    correlation_id: str | None = "auto", kind: OperationKind = OperationKind.WRITE_FAILURE,
     agent_pool: str | None = None, event_time: datetime = T0, verb: str = "update", **extra: Any,
 ) -> FailedOperation:
     cid = cluster_id(cluster, rg, sub)
@@ -59,7 +60,7 @@ def make_operation(
         resource_id=f"{cid}/agentPools/{agent_pool}" if agent_pool else cid,
         operation_name="Microsoft.ContainerService/managedClusters/write",
         verb=verb,
-        correlation_id=correlation_id or str(uuid.uuid4()),
+        correlation_id=str(uuid.uuid4()) if correlation_id == "auto" else correlation_id,
         caller="ops@contoso.example",
     )
     fields.update(extra)
@@ -111,8 +112,8 @@ def make_finding(
     )
     classification = Classification(
         code=code, entry_id=code, title=code, category=category, subcategory=subcategory,
-        severity=severity,  # type: ignore[arg-type]
-        transient=transient,  # type: ignore[arg-type]
+        severity=severity,
+        transient=transient,
         docs=docs, confidence="high", matched_on="code",
     )
     error = OperationError(code=code, message=message or f"{code}: the operation failed.", source="cluster_status")

@@ -15,7 +15,7 @@ import logging
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from shared.azure.arm import map_status, validate_guid
+from shared.azure.arm import map_status, response_body, validate_guid
 from shared.azure.credentials import LOGS_AUDIENCE
 from shared.ports import ArmForbidden, ArmUnavailable
 
@@ -119,12 +119,7 @@ class WorkspaceActivitySource:
             result = await self._client.query_workspace(self.workspace_id, query, timespan=(start, end),
                                                         server_timeout=self._server_timeout_s)
         except HttpResponseError as err:
-            body: Any = None
-            if err.response is not None:
-                try:
-                    body = err.response.json()
-                except Exception:
-                    body = None
+            body = response_body(err.response) if err.response is not None else None
             mapped = map_status(scope, int(err.status_code or 0), body)
             if isinstance(mapped, ArmForbidden):
                 mapped = ArmForbidden(scope, mapped.status, mapped.code,

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import json
 import logging
 import re
@@ -164,15 +165,7 @@ def map_exception(resource_id: str, err: BaseException) -> ArmError:
         return err
     if isinstance(err, HttpResponseError) and err.response is not None:
         status = int(err.status_code or 0)
-        body: Any
-        try:
-            body = err.response.json()
-        except Exception:
-            try:
-                body = err.response.text()
-            except Exception:
-                body = str(err)
-        return map_status(resource_id, status, body)
+        return map_status(resource_id, status, response_body(err.response, str(err)))
     if isinstance(err, ClientAuthenticationError):
         # No HTTP response: the credential itself could not get a token.
         return ArmForbidden(resource_id, 401, "CredentialUnavailable",
@@ -185,6 +178,18 @@ def map_exception(resource_id: str, err: BaseException) -> ArmError:
     return ArmUnavailable(resource_id, 0, type(err).__name__, str(err)[:300])
 
 
+def response_body(response: Any, fallback: str = "") -> Any:
+    """The JSON (or text) of an error response, whatever the transport's response type."""
+    try:
+        text = response.text()
+    except Exception:
+        return fallback
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text or fallback
+
+
 def _copy_error(err: ArmError) -> ArmError:
     return type(err)(err.resource_id, err.status, err.code, err.message)
 
@@ -192,17 +197,22 @@ def _copy_error(err: ArmError) -> ArmError:
 # --- retry policy ----------------------------------------------------------------------------
 
 
-def make_retry_policy(*, total: int, retry_after_cap_s: float, backoff_factor: float = 0.8,
-                      backoff_max: float = 10.0) -> Any:
-    """An AsyncRetryPolicy that honours Retry-After but never sleeps longer than the cap."""
+def make_retry_policy(*, total: int, retry_after_cap_s: float, budget_s: float | None = None,
+                      backoff_factor: float = 0.8, backoff_max: float = 10.0) -> Any:
+    """An AsyncRetryPolicy that honours Retry-After but never sleeps longer than the cap, and gives
+    up (returning the last 429/5xx, or raising the last connection error) rather than start a wait
+    that would end after `budget_s` from the first attempt.
+    """
+    from azure.core.pipeline import PipelineResponse
     from azure.core.pipeline.policies import AsyncRetryPolicy
 
-    class CappedRetryPolicy(AsyncRetryPolicy):
+    class CappedRetryPolicy(AsyncRetryPolicy[Any, Any]):
         """azure-core sleeps for the full Retry-After (measured: 60 s for `Retry-After: 60`). Cap it."""
 
-        def __init__(self, cap: float, **kwargs: Any) -> None:
+        def __init__(self, cap: float, budget: float | None, **kwargs: Any) -> None:
             super().__init__(**kwargs)
             self.retry_after_cap_s = cap
+            self.budget_s = budget
 
         def get_retry_after(self, response: Any) -> float | None:
             value = super().get_retry_after(response)
@@ -211,7 +221,24 @@ def make_retry_policy(*, total: int, retry_after_cap_s: float, backoff_factor: f
             # 0 means "no header" to azure-core and falls back to the exponential backoff.
             return min(float(value), self.retry_after_cap_s)
 
-    return CappedRetryPolicy(retry_after_cap_s, retry_total=total, retry_backoff_factor=backoff_factor,
+        def configure_retries(self, options: dict[str, Any]) -> dict[str, Any]:
+            settings = super().configure_retries(options)
+            settings["aks_triage_started"] = time.monotonic()
+            return settings
+
+        def increment(self, settings: dict[str, Any], response: Any = None, error: Exception | None = None) -> bool:
+            active = super().increment(settings, response=response, error=error)
+            if not active or self.budget_s is None:
+                return active
+            wait = None
+            if isinstance(response, PipelineResponse):
+                wait = self.get_retry_after(response)
+            if not wait:
+                wait = self.get_backoff_time(settings)
+            spent = time.monotonic() - settings.get("aks_triage_started", time.monotonic())
+            return bool(spent + wait <= self.budget_s)
+
+    return CappedRetryPolicy(retry_after_cap_s, budget_s, retry_total=total, retry_backoff_factor=backoff_factor,
                              retry_backoff_max=backoff_max)
 
 
@@ -280,8 +307,11 @@ class AzureArmReader:
 
             credential = make_async_credential()
         self._credential: AsyncTokenCredential = credential
+        # Retries of one read may take about half a check's time budget (but always allow one
+        # capped Retry-After wait).
         retry = make_retry_policy(total=settings.arm_retry_total,
                                   retry_after_cap_s=settings.arm_retry_after_cap_s,
+                                  budget_s=max(settings.check_timeout_s / 2, settings.arm_retry_after_cap_s + 1),
                                   backoff_factor=retry_backoff_factor)
         client_kwargs.setdefault("connection_timeout", 10)
         client_kwargs.setdefault("read_timeout", max(5.0, settings.check_timeout_s))
@@ -387,7 +417,7 @@ class AzureArmReader:
         if task is None:
             task = asyncio.ensure_future(self._fetch_task(rid, api_version, key, counter))
             self._inflight[key] = task
-            task.add_done_callback(lambda t, k=key: self._task_done(k, t))
+            task.add_done_callback(functools.partial(self._task_done, key))
         else:
             self.coalesced += 1
         try:
@@ -504,6 +534,10 @@ class AzureArmReader:
         return events
 
 
+class _InitiatorGone(Exception):
+    """The run's first reader of a key was cancelled; the others must read for themselves."""
+
+
 class ArmRunReader:
     """One work item's view: read-once per (id, api-version) for the run, own body copies."""
 
@@ -539,15 +573,17 @@ class ArmRunReader:
                 fut.set_exception(_copy_error(err))
                 fut.exception()
                 raise
-            except BaseException as err:  # cancelled / unexpected: let others retry, don't remember
-                fut.set_exception(err if isinstance(err, Exception) else ArmUnavailable(
-                    resource_id, 0, "Cancelled", "the first reader was cancelled"))
+            except BaseException:  # cancelled / unexpected: not remembered; waiters read for themselves
+                fut.set_exception(_InitiatorGone())
                 fut.exception()
                 raise
             finally:
                 self._pending.pop(key, None)
             return body
-        return await asyncio.shield(fut)
+        try:
+            return await asyncio.shield(fut)
+        except _InitiatorGone:
+            return await self.get(resource_id, api_version)
 
     async def activity_log(
         self, subscription_id: str, *, correlation_id: str | None = None, resource_id: str | None = None,

@@ -6,6 +6,7 @@ Nothing here does I/O. ARM ids compare case-insensitively; state strings ("Regis
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import re
@@ -329,8 +330,8 @@ def vm_size_info(size: str) -> VmSize:
         return VmSize(size, fam, cpus, "table")
     m = _SIZE_RE.match(key)
     if m:
-        series, cpus, features, ver = m.groups()
-        return VmSize(size, f"standard{series.upper()}{features.upper()}v{ver}Family", int(cpus), "name pattern")
+        series, vcpus, features, ver = m.groups()
+        return VmSize(size, f"standard{series.upper()}{features.upper()}v{ver}Family", int(vcpus), "name pattern")
     return VmSize(size, None, None, "unknown")
 
 
@@ -411,10 +412,8 @@ def status_message_codes(event: Mapping[str, Any]) -> set[str]:
         if isinstance(node, str):
             text = node.strip()
             if text.startswith("{") or text.startswith("["):
-                try:
+                with contextlib.suppress(ValueError):
                     walk(json.loads(text), depth + 1)
-                except ValueError:
-                    pass
             return
         if isinstance(node, Mapping):
             code = node.get("code")
@@ -464,6 +463,44 @@ def features_from_text(text: str) -> list[tuple[str, str]]:
     return out
 
 
+_DENIED_RES = (
+    re.compile(r"object id '([0-9a-fA-F-]{36})'[^\n]*?does not have permission to perform action\(s\) '([^']+)' "
+               r"on the linked scope\(s\) '([^']+)'", re.IGNORECASE),
+    re.compile(r"object id '([0-9a-fA-F-]{36})' does not have authorization to perform action '([^']+)' "
+               r"over scope '([^']+)'", re.IGNORECASE),
+)
+
+
+@dataclass(frozen=True)
+class Denied:
+    """An AuthorizationFailed / LinkedAuthorizationFailed statement: who may not do what where."""
+
+    principal_id: str
+    actions: tuple[str, ...]
+    scopes: tuple[str, ...]
+
+
+def denied_from_text(text: str) -> list[Denied]:
+    out: list[Denied] = []
+    for rx in _DENIED_RES:
+        for pid, actions, scopes in rx.findall(text):
+            acts = tuple(a.strip() for a in actions.split(",") if a.strip())
+            scs = tuple(s.strip().rstrip(".") for s in scopes.split(",") if s.strip().startswith("/"))
+            if acts and scs:
+                out.append(Denied(pid.lower(), acts, scs))
+    return out
+
+
+def role_for_actions(actions: Sequence[str]) -> str:
+    """The narrowest built-in role this project recommends for the actions an error names."""
+    low = [a.casefold() for a in actions]
+    if low and all(a.startswith("microsoft.network/privatednszones/") for a in low):
+        return "Private DNS Zone Contributor"
+    if low and all(a.startswith("microsoft.network/") for a in low):
+        return "Network Contributor"
+    return "Contributor"
+
+
 _NAMESPACE_RE = re.compile(r"not registered to use namespace\s+'?([A-Za-z0-9.]+)'?", re.IGNORECASE)
 
 
@@ -511,7 +548,7 @@ def ipv4_prefix_size(prefix: str) -> int | None:
         return None
     if not 0 <= bits <= 32:
         return None
-    return 2 ** (32 - bits)
+    return int(2 ** (32 - bits))
 
 
 def surge_nodes(max_surge: Any, count: int) -> int:

@@ -1,5 +1,6 @@
 """capacity_history: transient regional capacity (AKSCapacityHeavyUsage / AKSCapacityError / allocation
-failures): how often this cluster and region failed lately, and what to try instead.
+failures; also SkuNotAvailable / AvailabilityZoneNotSupported): how often this cluster and region failed
+lately, and what to try instead.
 
 The capacity code itself confirms the cause, so the status is FAIL whenever it applies; the check adds
 the facts that decide what to do next:
@@ -30,7 +31,8 @@ DOCS = (
 )
 REGIONAL = ("akscapacityheavyusage", "akscapacityerror")
 ALLOCATION = ("zonalallocationfailed", "allocationfailed", "overconstrainedallocationrequest")
-CAPACITY_CODES = REGIONAL + ALLOCATION
+OFFERING = ("skunotavailable", "availabilityzonenotsupported")  # size/zone not offered to the subscription
+CAPACITY_CODES = REGIONAL + ALLOCATION + OFFERING
 WINDOW = timedelta(hours=24)
 
 
@@ -129,7 +131,8 @@ async def gather(ctx: CheckContext) -> Facts:
     if code is None:
         raise NotApplicable("not a capacity or allocation error")
     cluster = await ctx.get_or_none(ctx.operation.cluster_id, API["managedClusters"]) or {}
-    region_raw = az.as_str(cluster.get("location")) or az.as_str(az.fact(ctx.classification.facts, "location", "region"))
+    region_raw = (az.as_str(cluster.get("location"))
+                  or az.as_str(az.fact(ctx.classification.facts, "location", "region")))
     region = az.normalize_region(region_raw) if region_raw else None
     pool_body: dict[str, Any] = {}
     pools = [p for p in az.as_list(az.dig(cluster, "properties.agentPoolProfiles")) if isinstance(p, dict)]
@@ -170,10 +173,20 @@ def _advice(f: Facts, persisting: bool) -> list[str]:
         else:
             lines.append("Or create the cluster in another region (--location <region>)")
         if f.private_cluster is not None:
-            other = "public (without --enable-private-cluster)" if f.private_cluster else "private (--enable-private-cluster)"
+            other = ("public (without --enable-private-cluster)" if f.private_cluster
+                     else "private (--enable-private-cluster)")
             lines.append(f"Private and public clusters draw on different capacity: try a {other} cluster")
         if f.code.casefold() == "akscapacityerror" and az.same(f.tier, "Free"):
             lines.append(f"Free tier is limited first: az aks update -g {rg} -n {name} --tier standard")
+    elif f.code.casefold() in OFFERING:
+        size = f.vm_size or "<vm size>"
+        region = f.region or "<region>"
+        lines.append(f"See where {size} is offered and restricted: az vm list-skus --location {region} "
+                     f"--size {size} --all -o table  (restrictions / zones columns)")
+        lines.append(f"Use an offered size or zones: az aks nodepool add -g {rg} --cluster-name {name} -n <newpool> "
+                     "--node-vm-size <offered size> [--zones <offered zones>]")
+        lines.append("If the subscription is restricted (NotAvailableForSubscription), request region/zone access "
+                     "through a support request")
     else:
         pool = f.pool or "<pool>"
         size = f.vm_size or "<vm size>"
@@ -223,7 +236,8 @@ def evaluate(f: Facts) -> CheckResult:
         ev.append(Evidence(property="failure_history.first_seen", value=f.first_seen.isoformat(),
                            note="earliest known capacity failure of this cluster"))
     where = f" in {f.region}" if f.region else ""
-    summary = f"{f.code}: capacity shortage{where}"
+    what = ("VM size / zone not offered" if f.code.casefold() in OFFERING else "capacity shortage")
+    summary = f"{f.code}: {what}{where}"
     summary += f" ({'; '.join(counts)})" if counts else " (failure history not available)"
     if persisting:
         summary += "; failing for more than 24 h - escalate"

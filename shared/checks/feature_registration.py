@@ -81,7 +81,8 @@ async def gather(ctx: CheckContext) -> Facts:
 
 def _register(f: FeatureState) -> str:
     return (f"az feature register --namespace {f.namespace} --name {f.name}\n"
-            f"az feature show --namespace {f.namespace} --name {f.name} --query properties.state  # wait for Registered\n"
+            f"az feature show --namespace {f.namespace} --name {f.name} --query properties.state"
+            "  # wait for Registered\n"
             f"az provider register --namespace {f.namespace}")
 
 

@@ -7,6 +7,8 @@ Targets (from the cluster, api 2025-05-01, and the node subnet, network 2024-05-
   Contributor (routeTables read/write, routes read/write);
 - a custom private DNS zone (apiServerAccessProfile.privateDNSZone is a resource id, not
   "system"/"none"): Private DNS Zone Contributor (b12aa53e-6015-4669-85d0-8515ebb3ae7f).
+- every scope an AuthorizationFailed / LinkedAuthorizationFailed message refused to the cluster
+  identity (object id in the message == the identity's principalId), with the actions it names.
 Assignments: GET {target}/providers/Microsoft.Authorization/roleAssignments (2022-04-01), filtered on the
 identity's principalId; custom role definitions are read and their actions/notActions evaluated.
 """
@@ -64,6 +66,15 @@ async def gather(ctx: CheckContext) -> Facts:
     zone = az.as_str(az.dig(cluster, "properties.apiServerAccessProfile.privateDNSZone"))
     if zone and az.is_resource_id(zone):
         targets.append(Target(zone, "private DNS zone", az.PRIVATE_DNS_ZONE_ACTIONS, "Private DNS Zone Contributor"))
+    principal = az.cluster_principal(cluster)
+    # (Linked)AuthorizationFailed names the exact actions and scopes the identity was refused.
+    for denied in az.denied_from_text("\n".join(e.message for e in ctx.error.walk())):
+        if principal.principal_id and not az.same(denied.principal_id, principal.principal_id):
+            continue  # another caller (e.g. the user running az) was refused, not the cluster identity
+        for scope in denied.scopes:
+            if not any(az.same(scope, t.resource_id) and set(denied.actions) <= set(t.actions) for t in targets):
+                targets.append(Target(scope, "scope named in the error", denied.actions,
+                                      az.role_for_actions(denied.actions)))
     if not targets:
         raise NotApplicable("no customer-owned VNet, route table or private DNS zone: AKS manages them itself")
     principal = principal_or_skip(cluster)

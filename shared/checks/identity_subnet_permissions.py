@@ -109,7 +109,8 @@ def evaluate_grants(grants: Grants) -> list[TargetVerdict]:
             out.append(TargetVerdict(t, "undetermined", Evidence(
                 resource_id=t.resource_id, property="roleAssignments.roleDefinitionId",
                 value=[a.role_definition_id for a in unknown],
-                note=f"custom role definition(s) could not be read; cannot tell whether they allow {', '.join(t.actions)}")))
+                note="custom role definition(s) could not be read; cannot tell whether they allow "
+                     f"{', '.join(t.actions)}")))
         else:
             held = sorted({_role_name(grants, a) for a in tg.assignments})
             out.append(TargetVerdict(t, "missing", Evidence(

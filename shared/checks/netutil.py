@@ -113,6 +113,24 @@ def parse_net(text: Any) -> IPNet | None:
         return None
 
 
+def parse_nets(text: Any) -> list[IPNet]:
+    """Like parse_net, plus Azure Firewall ranges '10.1.4.12-10.1.4.255' (-> covering CIDRs)."""
+    net = parse_net(text)
+    if net is not None:
+        return [net]
+    if isinstance(text, str) and text.count("-") == 1:
+        lo, _, hi = text.partition("-")
+        try:
+            first, last = ipaddress.ip_address(lo.strip()), ipaddress.ip_address(hi.strip())
+            if isinstance(first, ipaddress.IPv4Address) and isinstance(last, ipaddress.IPv4Address) and first <= last:
+                return list(ipaddress.summarize_address_range(first, last))
+            if isinstance(first, ipaddress.IPv6Address) and isinstance(last, ipaddress.IPv6Address) and first <= last:
+                return list(ipaddress.summarize_address_range(first, last))
+        except ValueError:
+            return []
+    return []
+
+
 def prefixes_of(p: dict[str, Any]) -> list[str]:
     """`addressPrefix` and/or `addressPrefixes[]` of a subnet/route properties object."""
     out: list[str] = []
@@ -216,6 +234,13 @@ def prefix_matches(prefix: str, ep: Endpoint) -> bool | None:
     low = text.lower()
     if low in ("*", "any", "0.0.0.0/0", "::/0"):
         return True
+    ranged = parse_nets(text) if "-" in text else []
+    if ranged:  # an address range: decide on the CIDRs that cover it exactly
+        if ep.net is not None:
+            if covered_by(ep.net, ranged):
+                return True
+            return None if any(overlaps(r, ep.net) for r in ranged) else False
+        return False if ep.public != ranged[0].is_global else None
     net = parse_net(text)
     if net is None:  # a service tag, e.g. Internet, VirtualNetwork, AzureCloud.westeurope
         if low in ep.tags:
@@ -576,3 +601,25 @@ DOC_PRIVATE_CLUSTER = "https://learn.microsoft.com/azure/aks/private-clusters"
 DOC_EGRESS_RULES = "https://learn.microsoft.com/azure/aks/outbound-rules-control-egress"
 DOC_VNET_LINK = "https://learn.microsoft.com/troubleshoot/azure/azure-kubernetes/error-codes/createorupdatevirtualnetworklinkfailed-error"
 DOC_EXTERNAL_RESOURCES = "https://learn.microsoft.com/troubleshoot/azure/azure-kubernetes/error-codes/subnetwithexternalresourcescannotbeusedbyotherresources-error"
+
+
+def nsg_allow_command(nsg_id: str, rules: Sequence[NsgRule], *, direction: str, before: int, name: str,
+                      protocol: str, sources: Sequence[str], destinations: Sequence[str],
+                      ports: Sequence[str]) -> str:
+    """`az network nsg rule create` for an allow rule that takes precedence over priority `before`."""
+    prio = free_priority_below(rules, direction, before)
+    rg = resource_group_of(nsg_id) or "<nsg-resource-group>"
+    cmd = (f"az network nsg rule create -g {rg} --nsg-name {name_of(nsg_id)} -n {name} "
+           f"--priority {prio if prio is not None else 100} --direction {direction.capitalize()} --access Allow "
+           f"--protocol {protocol} --source-address-prefixes {' '.join(sources)} "
+           f"--source-port-ranges '*' --destination-address-prefixes {' '.join(destinations)} "
+           f"--destination-port-ranges {' '.join(ports)}")
+    if prio is None:
+        cmd += f"  # priorities 100-{before - 1} are taken: first move the deny rule at {before} to a higher number"
+    return cmd
+
+
+def walk_summary(v: NsgVerdict) -> str:
+    if v.rule is not None:
+        return v.rule.describe()
+    return "no rule decided"

@@ -120,8 +120,8 @@ def evaluate(f: Facts) -> CheckResult:
     for s in f.subnets:
         sizes = [n for n in (az.ipv4_prefix_size(p) for p in s.prefixes) if n is not None]
         if not sizes:
-            evidence.append(Evidence(resource_id=s.subnet_id, property="properties.addressPrefix", value=list(s.prefixes),
-                                     note="no IPv4 prefix to size"))
+            evidence.append(Evidence(resource_id=s.subnet_id, property="properties.addressPrefix",
+                                     value=list(s.prefixes), note="no IPv4 prefix to size"))
             continue
         usable = sum(n - az.AZURE_RESERVED_IPS_PER_SUBNET for n in sizes)
         free = usable - s.used

@@ -1,7 +1,7 @@
 """provider_registration: Microsoft.ContainerService (and every namespace the error names) is Registered.
 
-Namespaces: Microsoft.ContainerService always; plus classifier facts `namespace`, `namespaces`,
-`resource_provider`, and the text "The subscription is not registered to use namespace 'X'"
+Namespaces: Microsoft.ContainerService always; plus classifier facts `provider_namespace` (also
+`namespace` / `namespaces`), and the text "The subscription is not registered to use namespace 'X'"
 (MissingSubscriptionRegistration). Reads GET /subscriptions/{s}/providers/{namespace} (api 2021-04-01)
 -> registrationState (Registered / Registering / NotRegistered / Unregistered, any casing) and, for
 Microsoft.ContainerService, resourceTypes[managedClusters].locations against the cluster's region.
@@ -42,7 +42,7 @@ class Facts:
 async def gather(ctx: CheckContext) -> Facts:
     facts = ctx.classification.facts
     wanted: list[tuple[str, str]] = [(AKS_NS, "AKS resource provider")]
-    named = az.fact_strings(facts, "namespace", "namespaces", "resource_provider")
+    named = az.fact_strings(facts, "provider_namespace", "namespace", "namespaces")
     for e in ctx.error.walk():
         named.extend(az.namespaces_from_text(e.message))
     for ns in named:
@@ -61,7 +61,9 @@ async def gather(ctx: CheckContext) -> Facts:
                 if isinstance(rt, dict) and az.same(az.as_str(rt.get("resourceType")), "managedClusters"):
                     locs = tuple(az.normalize_region(str(x)) for x in az.as_list(rt.get("locations")))
         state = az.as_str(body.get("registrationState")) if body is not None else None
-        out.append(ProviderState(ns, rid, state, why, locs))
+        canonical = az.as_str(body.get("namespace")) if body is not None else None  # ARM's casing
+        rid_shown = az.as_str(body.get("id")) if body is not None else None
+        out.append(ProviderState(canonical or ns, rid_shown or rid, state, why, locs))
     return Facts(sub, az.normalize_region(region_raw) if region_raw else None, tuple(out))
 
 
@@ -80,8 +82,8 @@ def evaluate(facts: Facts) -> CheckResult:
         desc = ", ".join(f"{p.namespace} is {p.state}" for p in bad)
         return result(SPEC, CheckStatus.FAIL, f"resource provider not registered: {desc}", evidence=tuple(evidence),
                       remediation="\n".join(
-                          f"az provider register --namespace {p.namespace} --subscription {facts.subscription_id} --wait"
-                          for p in bad))
+                          f"az provider register --namespace {p.namespace} "
+                          f"--subscription {facts.subscription_id} --wait" for p in bad))
     if region_bad:
         return result(SPEC, CheckStatus.FAIL,
                       f"region {facts.region} is not offered for Microsoft.ContainerService/managedClusters",

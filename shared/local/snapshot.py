@@ -25,17 +25,11 @@ def normalize_id(resource_id: str) -> str:
 
 
 def _parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    text = value.strip().replace("Z", "+00:00")
-    if "." in text:
-        head, _, tail = text.partition(".")
-        digits = "".join(ch for ch in tail if ch.isdigit())
-        rest = tail[len(digits):]
-        text = f"{head}.{digits[:6]}{rest}"
+    from shared.events import EventError, parse_time
+
     try:
-        return datetime.fromisoformat(text)
-    except ValueError:
+        return parse_time(value, "eventTimestamp")
+    except EventError:
         return None
 
 

@@ -137,12 +137,14 @@ def _text(text: str, **props: Any) -> dict[str, Any]:
     return {"type": "TextBlock", "text": text, "wrap": True, **props}
 
 
-def _verbatim(text: str, *, monospace: bool = False, **props: Any) -> dict[str, Any]:
+def _verbatim(text: str, *, monospace: bool = False, subtle: bool = False) -> dict[str, Any]:
     """Text shown exactly as given: a TextRun never processes markdown."""
     run: dict[str, Any] = {"type": "TextRun", "text": text}
     if monospace:
         run["fontType"] = "Monospace"
-    return {"type": "RichTextBlock", "inlines": [run], **props}
+    if subtle:
+        run["isSubtle"] = True
+    return {"type": "RichTextBlock", "inlines": [run]}
 
 
 def _fact(title: str, value: object, limit: int = 300) -> dict[str, str]:
@@ -268,7 +270,7 @@ def _finding_body(f: Finding, b: Budget, *, headline: str, style: str, colour: s
         body.append(_verbatim(clean_text(f.remediation, limit=b.remediation_chars), monospace=True))
     if f.error.message and b.message_chars > 0:
         body.append(_text("Error message", weight="Bolder", separator=True, spacing="Medium"))
-        body.append(_verbatim(clean_text(f.error.message, limit=b.message_chars), isSubtle=True))
+        body.append(_verbatim(clean_text(f.error.message, limit=b.message_chars), subtle=True))
     elif f.error.message:
         trimmed = True
     if trimmed:
@@ -370,7 +372,8 @@ def resolved_card(*, cluster_name: str, cluster_id: str, groups: Sequence[Resolv
     ]
     if facts:
         body.append({"type": "FactSet", "facts": facts})
-    actions = [{"type": "Action.OpenUrl", "title": "Open cluster in portal", "url": portal_url(cluster_id, portal_base)}]
+    actions = [{"type": "Action.OpenUrl", "title": "Open cluster in portal",
+                "url": portal_url(cluster_id, portal_base)}]
     wb = _safe_url(workbook_url) if workbook_url else None
     if wb:
         actions.append({"type": "Action.OpenUrl", "title": "Open workbook", "url": wb})

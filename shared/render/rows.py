@@ -89,14 +89,22 @@ def json_size(value: Any) -> int:
 def cut_list(values: Sequence[Any], max_bytes: int = MAX_FIELD_BYTES) -> list[Any]:
     """A prefix of `values` whose JSON fits, with a trailing marker string naming what was dropped."""
     out = list(values)
-    if json_size(out) <= max_bytes:
+    sizes = [json_size(v) for v in out]
+    if 2 + sum(sizes) + max(0, len(sizes) - 1) <= max_bytes:
         return out
-    while out:
-        out.pop()
-        candidate = [*out, f"…[truncated {len(values) - len(out)} items]"]
-        if json_size(candidate) <= max_bytes:
-            return candidate
-    return [f"…[truncated {len(values)} items]"]
+    budget = max_bytes - 2 - len(f',"…[truncated {len(out)} items]"'.encode())
+    keep = used = 0
+    for size in sizes:
+        need = size + (1 if keep else 0)
+        if used + need > budget:
+            break
+        used += need
+        keep += 1
+    candidate = [*out[:keep], f"…[truncated {len(out) - keep} items]"]
+    while keep and json_size(candidate) > max_bytes:  # only if the estimate was off
+        keep -= 1
+        candidate = [*out[:keep], f"…[truncated {len(out) - keep} items]"]
+    return candidate
 
 
 def _evidence_value(value: Any, limit: int) -> Any:

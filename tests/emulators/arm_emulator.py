@@ -22,18 +22,30 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
 from pytest_httpserver import HTTPServer
 from werkzeug.wrappers import Request, Response
 
-from shared.local.snapshot import Snapshot, _parse_time, normalize_id
+from shared.local.snapshot import Snapshot, normalize_id
 
 ACTIVITY_SUFFIX = "/providers/microsoft.insights/eventtypes/management/values"
 _FILTER_EQ = re.compile(r"(\w+)\s+eq\s+'([^']*)'", re.IGNORECASE)
 _FILTER_TS = re.compile(r"eventTimestamp\s+(ge|le)\s+'([^']*)'", re.IGNORECASE)
 _WS_QUERY = re.compile(r"^/v1/workspaces/([^/]+)/query$", re.IGNORECASE)
+_TS = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:\d{2})?$")
+
+
+def parse_ts(value: Any) -> datetime | None:
+    """ARM timestamps: 7-digit fractions, 'Z' or an offset; naive values are UTC."""
+    m = _TS.match(value.strip()) if isinstance(value, str) else None
+    if not m:
+        return None
+    frac = (m.group(2) or "0")[:6].ljust(6, "0")
+    tz = m.group(3) or "Z"
+    return datetime.fromisoformat(f"{m.group(1)}.{frac}{'+00:00' if tz == 'Z' else tz}")
 
 
 @dataclass
@@ -223,14 +235,15 @@ class ArmEmulator:
         sub = nid.split("/")[2] if nid.startswith("/subscriptions/") else ""
         flt = request.args.get("$filter", "")
         eq = {k.lower(): v for k, v in _FILTER_EQ.findall(flt)}
-        ts = {op.lower(): _parse_time(v) for op, v in _FILTER_TS.findall(flt)}
-        if "ge" not in ts or "le" not in ts:
+        ts = {op.lower(): parse_ts(v) for op, v in _FILTER_TS.findall(flt)}
+        start, end = ts.get("ge"), ts.get("le")
+        if start is None or end is None:
             return _json({"error": {"code": "BadRequest", "message": (
                 "The $filter must contain eventTimestamp ge and le.")}}, 400)
         events = self.snapshot.find_activity(
             correlation_id=eq.get("correlationid"),
-            resource_id=eq.get("resourceuri") or eq.get("resourceid"),
-            start=ts["ge"], end=ts["le"])
+            resource_id=eq.get("resourceuri") or eq.get("resourceid"))
+        events = [e for e in events if (t := parse_ts(e.get("eventTimestamp"))) is None or start <= t <= end]
         events = [e for e in events
                   if not sub or str(e.get("subscriptionId") or sub).lower() == sub
                   or str(e.get("resourceId", "")).lower().startswith(f"/subscriptions/{sub}")]

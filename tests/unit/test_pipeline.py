@@ -17,6 +17,7 @@ from shared.settings import Settings
 
 EVENTS = Path(__file__).resolve().parents[1] / "fixtures" / "events"
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+WRITE_FAILURE = "eg.resources.ResourceWriteFailure.aks.subscription-topic.constructed.json"
 
 
 class RecordingQueue:
@@ -72,7 +73,7 @@ def deps(errors: Any, queue: RecordingQueue | None, publisher: RecordingPublishe
 
 async def test_intake_enqueues_a_work_item_per_failure_and_ignores_the_rest() -> None:
     q, pub = RecordingQueue(), RecordingPublisher()
-    failure = json.loads((EVENTS / "eg.resources.ResourceWriteFailure.aks.subscription-topic.constructed.json").read_text())
+    failure = json.loads((EVENTS / WRITE_FAILURE).read_text())
     other = json.loads((EVENTS / "eg.resources.ResourceWriteSuccess.rg-topic.eventgrid-schema.json").read_text())
     other = other if isinstance(other, list) else [other]
     result = await intake(failure + other, deps(NotYet(), q, pub))

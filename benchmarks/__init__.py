@@ -1,0 +1,34 @@
+"""Benchmarks for issue 7: cold start, intake latency, diagnosis latency, ARM read budget, classifier.
+
+Run `python -m benchmarks [--json] [--fast] [--only NAME ...]`. Each component runs in its own fresh
+interpreter (so imports, caches and peak RSS of one never colour another) and returns a dict of
+figures; the runner joins them, compares them with TARGETS and prints a table or one JSON object.
+Not part of the Function App (excluded from deployment by .funcignore); unit tests never time
+anything, CI runs `--fast` only to keep this command working.
+"""
+
+from __future__ import annotations
+
+# key -> (comparison, target). "<=": lower is better; ">=": higher is better.
+# peak_rss_mb is reported without a target (the issue sets none).
+TARGETS: dict[str, tuple[str, float]] = {
+    "cold_import_s": ("<=", 0.5),
+    "cold_import_rss_mb": ("<=", 80.0),
+    "intake_p99_ms": ("<=", 50.0),
+    "diagnose_latency_ratio": ("<=", 1.2),
+    "burst_reads_ratio": ("<=", 1.2),
+    "classify_msgs_per_s": (">=", 2000.0),
+    "classify_1mb_ms": ("<=", 100.0),
+}
+
+# The keys the issue asks for, in display order.
+KEYS: tuple[str, ...] = (
+    "cold_import_s",
+    "cold_import_rss_mb",
+    "intake_p99_ms",
+    "diagnose_latency_ratio",
+    "burst_reads_ratio",
+    "classify_msgs_per_s",
+    "classify_1mb_ms",
+    "peak_rss_mb",
+)

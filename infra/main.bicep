@@ -1,0 +1,358 @@
+// aks-triage: diagnose failed AKS operations from Event Grid events.
+// `azd up` deploys this template twice: first without the Event Grid subscriptions (the function
+// code does not exist yet), then - from the postdeploy hook, after the code is deployed - with
+// deployEventSubscriptions=true. See infra/README.md.
+targetScope = 'subscription'
+
+@minLength(1)
+@maxLength(64)
+@description('azd environment name; used for the resource token and the azd-env-name tag.')
+param environmentName string
+
+@minLength(1)
+@description('Region for the app and its monitoring resources (must offer Flex Consumption).')
+@allowed([
+  'australiaeast'
+  'australiasoutheast'
+  'brazilsouth'
+  'canadacentral'
+  'centralindia'
+  'centralus'
+  'eastasia'
+  'eastus'
+  'eastus2'
+  'francecentral'
+  'germanywestcentral'
+  'italynorth'
+  'japaneast'
+  'koreacentral'
+  'northcentralus'
+  'northeurope'
+  'norwayeast'
+  'southafricanorth'
+  'southcentralus'
+  'southeastasia'
+  'southindia'
+  'spaincentral'
+  'swedencentral'
+  'uaenorth'
+  'uksouth'
+  'ukwest'
+  'westcentralus'
+  'westeurope'
+  'westus'
+  'westus2'
+  'westus3'
+])
+@metadata({
+  azd: {
+    type: 'location'
+  }
+})
+param location string
+
+@description('Comma-separated ids of the subscriptions to monitor. Empty = the deployment subscription.')
+param monitoredSubscriptionIds string = ''
+
+@description('Resource id of an existing Log Analytics workspace (same region as `location`). Empty = create one.')
+param existingWorkspaceResourceId string = ''
+
+@description('Where the app looks up the error of a failed operation (Settings.activity_log_source).')
+@allowed(['rest', 'workspace', 'both'])
+param activityLogSource string = 'rest'
+
+@description('Resource id of the workspace that receives the subscriptions\' Activity Log (needed for activityLogSource workspace/both).')
+param activityWorkspaceResourceId string = ''
+
+@secure()
+@description('Teams Workflows webhook URL, stored in Key Vault. Empty = no Teams cards.')
+param teamsWebhookUrl string = ''
+
+@description('Comma-separated email addresses for Azure Monitor alerts.')
+param alertEmails string = ''
+
+@secure()
+@description('Optional webhook for the action group (PagerDuty, Opsgenie, Logic App, ...).')
+param alertWebhookUrl string = ''
+
+@description('Create the Event Grid subscriptions to the function. Set by the postdeploy hook once the code is deployed.')
+param deployEventSubscriptions bool = false
+
+@description('Comma-separated AKS cluster ids that get a per-cluster system topic for NodePoolRollingFailed (optional).')
+param aksClusterIds string = ''
+
+@minValue(30)
+@maxValue(730)
+param logRetentionDays int = 30
+
+@minValue(30)
+@maxValue(4383)
+@description('Total retention (interactive + archive) of the findings table.')
+param findingsTotalRetentionDays int = 365
+
+@minValue(40)
+@maxValue(1000)
+param maximumInstanceCount int = 40
+
+@minValue(0)
+param alwaysReadyInstances int = 0
+
+// Optional name overrides (azd template convention).
+param resourceGroupName string = ''
+param functionAppName string = ''
+param storageAccountName string = ''
+param keyVaultName string = ''
+
+var abbrs = loadJsonContent('abbreviations.json')
+var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
+var tags = {
+  'azd-env-name': environmentName
+  application: 'aks-triage'
+}
+var serviceName = 'triage'
+var appName = !empty(functionAppName) ? functionAppName : '${abbrs.webSitesFunctions}aks-triage-${resourceToken}'
+var deploymentContainerName = 'app-package-${take(resourceToken, 10)}'
+var cleanedSubscriptions = replace(replace(monitoredSubscriptionIds, ' ', ''), ';', ',')
+var subscriptionIds = empty(cleanedSubscriptions) ? [subscription().subscriptionId] : split(cleanedSubscriptions, ',')
+var cleanedClusters = replace(aksClusterIds, ' ', '')
+var clusterIds = empty(cleanedClusters) ? [] : split(cleanedClusters, ',')
+// Second pass only (deployEventSubscriptions): loop over an empty list in the first pass.
+var eventSubscriptionTargets = deployEventSubscriptions ? subscriptionIds : []
+var aksTopicTargets = deployEventSubscriptions ? clusterIds : []
+var cleanedEmails = replace(alertEmails, ' ', '')
+var emails = empty(cleanedEmails) ? [] : split(cleanedEmails, ',')
+var useExistingWorkspace = !empty(existingWorkspaceResourceId)
+var topicResourceGroupName = '${abbrs.resourcesResourceGroups}aks-triage-events-${environmentName}'
+// ARM endpoint of this cloud, without the trailing slash (Settings.arm_endpoint).
+var armEndpoint = endsWith(environment().resourceManager, '/') ? substring(environment().resourceManager, 0, length(environment().resourceManager) - 1) : environment().resourceManager
+
+resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
+  name: !empty(resourceGroupName) ? resourceGroupName : '${abbrs.resourcesResourceGroups}${environmentName}'
+  location: location
+  tags: tags
+}
+
+module identity 'app/identity.bicep' = {
+  name: 'identity'
+  scope: rg
+  params: {
+    name: '${abbrs.managedIdentityUserAssignedIdentities}aks-triage-${resourceToken}'
+    location: location
+    tags: tags
+  }
+}
+
+module storage 'app/storage.bicep' = {
+  name: 'storage'
+  scope: rg
+  params: {
+    name: !empty(storageAccountName) ? storageAccountName : '${abbrs.storageStorageAccounts}${resourceToken}'
+    location: location
+    tags: tags
+    deploymentContainerName: deploymentContainerName
+  }
+}
+
+module newWorkspace 'app/workspace.bicep' = if (!useExistingWorkspace) {
+  name: 'workspace'
+  scope: rg
+  params: {
+    name: '${abbrs.operationalInsightsWorkspaces}${resourceToken}'
+    location: location
+    tags: tags
+    retentionInDays: logRetentionDays
+  }
+}
+
+var workspaceId = useExistingWorkspace ? existingWorkspaceResourceId : newWorkspace.outputs.id
+var workspaceName = last(split(workspaceId, '/'))
+var workspaceSubscription = useExistingWorkspace ? split(existingWorkspaceResourceId, '/')[2] : subscription().subscriptionId
+var workspaceResourceGroup = useExistingWorkspace ? split(existingWorkspaceResourceId, '/')[4] : rg.name
+
+module findingsTable 'app/findings-table.bicep' = {
+  name: 'findings-table'
+  scope: resourceGroup(workspaceSubscription, workspaceResourceGroup)
+  params: {
+    workspaceName: workspaceName
+    retentionInDays: logRetentionDays
+    totalRetentionInDays: findingsTotalRetentionDays
+  }
+}
+
+module monitoring 'app/monitoring.bicep' = {
+  name: 'monitoring'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    workspaceId: findingsTable.outputs.workspaceId
+    findingsTableName: findingsTable.outputs.tableName
+    applicationInsightsName: '${abbrs.insightsComponents}${resourceToken}'
+    dataCollectionEndpointName: '${abbrs.insightsDataCollectionEndpoints}${resourceToken}'
+    dataCollectionRuleName: '${abbrs.insightsDataCollectionRules}aks-triage-${resourceToken}'
+  }
+}
+
+module keyVault 'app/keyvault.bicep' = {
+  name: 'keyvault'
+  scope: rg
+  params: {
+    name: !empty(keyVaultName) ? keyVaultName : '${abbrs.keyVaultVaults}${resourceToken}'
+    location: location
+    tags: tags
+    teamsWebhookUrl: teamsWebhookUrl
+  }
+}
+
+module findingsReader 'app/workspace-reader.bicep' = {
+  name: 'findings-workspace-reader'
+  scope: resourceGroup(workspaceSubscription, workspaceResourceGroup)
+  params: {
+    workspaceName: workspaceName
+    principalId: identity.outputs.principalId
+  }
+}
+
+module activityReader 'app/workspace-reader.bicep' = if (!empty(activityWorkspaceResourceId)) {
+  name: 'activity-workspace-reader'
+  scope: resourceGroup(split(activityWorkspaceResourceId, '/')[2], split(activityWorkspaceResourceId, '/')[4])
+  params: {
+    workspaceName: last(split(activityWorkspaceResourceId, '/'))
+    principalId: identity.outputs.principalId
+  }
+}
+
+module function 'app/function.bicep' = {
+  name: 'function'
+  scope: rg
+  params: {
+    name: appName
+    location: location
+    tags: tags
+    planName: '${abbrs.webServerFarms}${resourceToken}'
+    serviceName: serviceName
+    identityId: identity.outputs.id
+    identityClientId: identity.outputs.clientId
+    storageBlobEndpoint: storage.outputs.blobEndpoint
+    storageQueueEndpoint: storage.outputs.queueEndpoint
+    storageTableEndpoint: storage.outputs.tableEndpoint
+    deploymentContainerName: storage.outputs.deploymentContainerName
+    applicationInsightsConnectionString: monitoring.outputs.applicationInsightsConnectionString
+    maximumInstanceCount: maximumInstanceCount
+    alwaysReadyInstances: alwaysReadyInstances
+    armEndpoint: armEndpoint
+    activityLogSource: activityLogSource
+    activityWorkspaceId: empty(activityWorkspaceResourceId) ? '' : activityReader.outputs.customerId
+    workQueueName: storage.outputs.workQueueName
+    stateTableName: storage.outputs.stateTableName
+    logsIngestionEndpoint: monitoring.outputs.logsIngestionEndpoint
+    dcrImmutableId: monitoring.outputs.dataCollectionRuleImmutableId
+    dcrStream: monitoring.outputs.stream
+    findingsWorkspaceId: findingsReader.outputs.customerId
+    teamsWebhookReference: keyVault.outputs.teamsWebhookReference
+    workbookUrl: monitoring.outputs.workbookUrl
+  }
+}
+
+module rbac 'app/rbac.bicep' = {
+  name: 'rbac'
+  scope: rg
+  params: {
+    principalId: identity.outputs.principalId
+    storageAccountName: storage.outputs.name
+    dataCollectionRuleName: monitoring.outputs.dataCollectionRuleName
+    applicationInsightsName: monitoring.outputs.applicationInsightsName
+    keyVaultName: keyVault.outputs.name
+    teamsSecretName: keyVault.outputs.teamsSecretName
+    teamsSecretCreated: keyVault.outputs.teamsSecretCreated
+  }
+}
+
+module alerts 'app/alerts.bicep' = {
+  name: 'alerts'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    actionGroupName: '${abbrs.insightsActionGroups}aks-triage-${resourceToken}'
+    actionGroupShortName: 'akstriage'
+    alertEmails: emails
+    alertWebhookUrl: alertWebhookUrl
+    workspaceId: findingsTable.outputs.workspaceId
+    applicationInsightsId: monitoring.outputs.applicationInsightsId
+    rulePrefix: '${abbrs.insightsScheduledQueryRules}aks-triage-'
+  }
+}
+
+// One system topic (+ Reader for the app) per monitored subscription.
+module monitored 'app/monitored-subscription.bicep' = [for (sub, i) in subscriptionIds: {
+  name: 'aks-triage-monitored-${i}-${resourceToken}'
+  scope: subscription(sub)
+  params: {
+    resourceGroupName: topicResourceGroupName
+    location: location
+    tags: tags
+    principalId: identity.outputs.principalId
+    topicName: '${abbrs.eventGridSystemTopics}aks-triage-${take(uniqueString(sub, environmentName), 8)}'
+    actionGroupId: alerts.outputs.actionGroupId
+    alertNamePrefix: '${abbrs.insightsMetricAlerts}aks-triage-'
+  }
+}]
+
+module deadLetterAccess 'app/deadletter-access.bicep' = {
+  name: 'deadletter-access'
+  scope: rg
+  params: {
+    storageAccountName: storage.outputs.name
+    containerName: storage.outputs.deadLetterContainerName
+    principalIds: [for (sub, i) in subscriptionIds: monitored[i].outputs.topicPrincipalId]
+  }
+}
+
+// Second pass only: Event Grid validates that the function exists when the subscription is created.
+module eventSubscriptions 'app/eventgrid-subscription.bicep' = [for (sub, i) in eventSubscriptionTargets: {
+  name: 'aks-triage-eventsub-${i}-${resourceToken}'
+  scope: resourceGroup(sub, topicResourceGroupName)
+  dependsOn: [
+    deadLetterAccess
+    rbac
+  ]
+  params: {
+    topicName: monitored[i].outputs.topicName
+    functionAppId: function.outputs.id
+    deadLetterStorageAccountId: storage.outputs.id
+    deadLetterContainerName: storage.outputs.deadLetterContainerName
+  }
+}]
+
+module aksTopics 'app/aks-system-topic.bicep' = [for (clusterId, i) in aksTopicTargets: {
+  name: 'aks-triage-akstopic-${i}-${resourceToken}'
+  scope: resourceGroup(split(clusterId, '/')[2], split(clusterId, '/')[4])
+  params: {
+    clusterId: clusterId
+    functionAppId: function.outputs.id
+    deadLetterStorageAccountId: storage.outputs.id
+    deadLetterContainerName: storage.outputs.deadLetterContainerName
+    tags: tags
+  }
+}]
+
+// azd exports these as environment variables (and the hook reads them).
+output AZURE_LOCATION string = location
+output AZURE_TENANT_ID string = tenant().tenantId
+output AZURE_RESOURCE_GROUP string = rg.name
+output AZURE_FUNCTION_APP_NAME string = function.outputs.name
+output AZURE_FUNCTION_APP_ID string = function.outputs.id
+output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
+output AZURE_STORAGE_ACCOUNT_ID string = storage.outputs.id
+output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
+output AZURE_LOG_ANALYTICS_WORKSPACE_ID string = findingsTable.outputs.workspaceId
+output AZURE_MANAGED_IDENTITY_CLIENT_ID string = identity.outputs.clientId
+output APPLICATIONINSIGHTS_CONNECTION_STRING string = monitoring.outputs.applicationInsightsConnectionString
+output AKS_TRIAGE_LOGS_INGESTION_ENDPOINT string = monitoring.outputs.logsIngestionEndpoint
+output AKS_TRIAGE_DCR_IMMUTABLE_ID string = monitoring.outputs.dataCollectionRuleImmutableId
+output AKS_TRIAGE_DCR_STREAM string = monitoring.outputs.stream
+output AKS_TRIAGE_FINDINGS_WORKSPACE_ID string = findingsReader.outputs.customerId
+output AKS_TRIAGE_WORKBOOK_URL string = monitoring.outputs.workbookUrl
+output MONITORED_SUBSCRIPTION_IDS string = join(subscriptionIds, ',')
+output EVENT_SUBSCRIPTIONS_DEPLOYED bool = deployEventSubscriptions

@@ -1,0 +1,127 @@
+"""FindingsSink over the Azure Monitor Logs Ingestion API (DCE/DCR -> AKSTriageFindings_CL).
+
+Owns: uploading finding rows with the async `LogsIngestionClient` (managed identity, token scope
+https://monitor.azure.com/.default). The SDK gzips and splits at 1 MiB uncompressed, so each
+request stays under the service's 1 MB limit; rows are cut to 64 KB per field upstream
+(shared.render.rows). `on_error` collects every failed chunk, so one bad chunk does not stop the
+others (without it the SDK raises on the first failure and silently skips the rest); afterwards a
+SinkError says how many rows failed and whether a retry can help (429/5xx/network: yes;
+400/401/403/404/413: no). azure-core retries 408/429/5xx itself first, with `Retry-After` capped
+here so a long throttle cannot hold a Function for minutes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from shared.ports import SinkError
+
+if TYPE_CHECKING:
+    from azure.core.credentials_async import AsyncTokenCredential
+
+    from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+
+RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+
+
+class IngestionError(SinkError):
+    """Some rows were not accepted. `failed_rows` are exactly those rows (for a targeted retry)."""
+
+    def __init__(self, message: str, *, retryable: bool, failed_rows: list[dict[str, Any]],
+                 statuses: tuple[int, ...]) -> None:
+        super().__init__(message, retryable=retryable)
+        self.failed_rows = failed_rows
+        self.statuses = statuses
+
+
+def _capped_retry_policy(retry_total: int, retry_after_cap_s: float, backoff_max_s: float) -> Any:
+    from azure.core.pipeline.policies import AsyncRetryPolicy
+
+    class CappedRetryPolicy(AsyncRetryPolicy):  # type: ignore[type-arg]
+        """azure-core honours Retry-After without a ceiling; a Function cannot wait that long."""
+
+        def get_retry_after(self, response: Any) -> float | None:
+            value = super().get_retry_after(response)
+            return None if value is None else min(float(value), retry_after_cap_s)
+
+    return CappedRetryPolicy(retry_total=retry_total, retry_backoff_max=backoff_max_s)
+
+
+class LogsIngestionSink:
+    """FindingsSink writing rows to a DCR stream. Create once per process; `close()` at shutdown."""
+
+    def __init__(self, endpoint: str, rule_id: str, stream: str, credential: AsyncTokenCredential, *,
+                 connection_verify: str | bool | None = None, retry_total: int = 3,
+                 retry_after_cap_s: float = 10.0, backoff_max_s: float = 8.0, **client_kwargs: Any) -> None:
+        from azure.monitor.ingestion.aio import LogsIngestionClient
+
+        if not endpoint.lower().startswith("https://"):
+            raise ValueError("the Logs Ingestion endpoint must be https (bearer tokens are never sent in clear)")
+        kwargs: dict[str, Any] = dict(client_kwargs)
+        if connection_verify is not None:
+            kwargs["connection_verify"] = connection_verify
+        self.rule_id = rule_id
+        self.stream = stream
+        self._client = LogsIngestionClient(
+            endpoint=endpoint, credential=credential,
+            retry_policy=_capped_retry_policy(retry_total, retry_after_cap_s, backoff_max_s), **kwargs)
+
+    async def close(self) -> None:
+        await self._client.close()
+
+    async def __aenter__(self) -> LogsIngestionSink:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def write(self, rows: Sequence[dict[str, Any]]) -> None:
+        from azure.core.exceptions import HttpResponseError
+
+        if not rows:
+            return
+        failures: list[Any] = []
+
+        async def on_error(error: Any) -> None:  # LogsUploadError: .error, .failed_logs
+            failures.append(error)
+
+        try:
+            await self._client.upload(rule_id=self.rule_id, stream_name=self.stream, logs=list(rows),
+                                      on_error=on_error)
+        except (ValueError, TypeError) as err:  # rows the SDK cannot serialise: a bug, not an outage
+            raise SinkError(f"Logs Ingestion rejected the rows before sending: {err}", retryable=False) from err
+        if not failures:
+            return
+        failed_rows: list[dict[str, Any]] = []
+        statuses: list[int] = []
+        reasons: list[str] = []
+        retryable = True
+        for failure in failures:
+            cause = failure.error
+            failed_rows.extend(dict(r) for r in failure.failed_logs)
+            status = int(getattr(cause, "status_code", 0) or 0) if isinstance(cause, HttpResponseError) else 0
+            statuses.append(status)
+            code = getattr(getattr(cause, "error", None), "code", None) or type(cause).__name__
+            reasons.append(f"{status or 'no response'} {code}")
+            if status and status not in RETRYABLE_STATUS:
+                retryable = False
+        message = (f"Logs Ingestion: {len(failed_rows)} of {len(rows)} rows failed in {len(failures)} "
+                   f"chunk(s): {', '.join(sorted(set(reasons)))}")
+        log.error("%s (retryable=%s)", message, retryable)
+        raise IngestionError(message, retryable=retryable, failed_rows=failed_rows, statuses=tuple(statuses))
+
+
+def build_ingestion_sink(settings: Settings, credential: AsyncTokenCredential | None = None) -> LogsIngestionSink:
+    """The production sink from settings (DCE endpoint, DCR immutable id, stream)."""
+    if not settings.logs_ingestion_endpoint or not settings.dcr_immutable_id:
+        raise ValueError("AKS_TRIAGE_LOGS_INGESTION_ENDPOINT and AKS_TRIAGE_DCR_IMMUTABLE_ID must both be set")
+    if credential is None:
+        from shared.azure.credentials import make_async_credential
+
+        credential = make_async_credential()
+    return LogsIngestionSink(settings.logs_ingestion_endpoint, settings.dcr_immutable_id, settings.dcr_stream,
+                             credential)

@@ -1,0 +1,137 @@
+"""StateStore over Azure Table Storage (noise-control state; Azurite in tests).
+
+Owns: mapping the StateStore port onto one table. `create` is insert-if-absent (the service
+answers 409 -> ResourceExistsError -> False: the dedup primitive, atomic across instances);
+`get`/`query` return plain dicts carrying the entity's `_etag`; `replace_if_match` is an
+If-Match replace (412 -> ResourceModifiedError -> False) for optimistic concurrency on groups.
+Values must be str / bool / int (32-bit) / float; None values are dropped (Tables has no null).
+Other service errors propagate unchanged: noise control treats them as "state store down".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from azure.core.credentials_async import AsyncTokenCredential
+
+    from shared.settings import Settings
+
+ETAG = "_etag"
+_KEYS = ("PartitionKey", "RowKey")
+
+
+def _entity(partition: str, row: str, values: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {"PartitionKey": partition, "RowKey": row}
+    for k, v in values.items():
+        if k == ETAG or k in _KEYS or v is None:
+            continue
+        out[k] = v
+    return out
+
+
+def _plain(entity: Any) -> dict[str, Any]:
+    out = {k: v for k, v in dict(entity).items() if k not in _KEYS}
+    etag = getattr(entity, "metadata", {}).get("etag")
+    if etag:
+        out[ETAG] = etag
+    return out
+
+
+def table_endpoint(account_url: str) -> str:
+    """A table endpoint from any of the account's service URLs (queue/blob -> table)."""
+    url = account_url.rstrip("/")
+    for service in (".queue.", ".blob.", ".dfs.", ".file."):
+        if service in url:
+            return url.replace(service, ".table.", 1)
+    return url
+
+
+class TableStateStore:
+    """`account` is a connection string (Azurite, local) or a table endpoint URL (managed identity)."""
+
+    def __init__(self, account: str, table_name: str, credential: AsyncTokenCredential | None = None,
+                 **client_kwargs: Any) -> None:
+        from azure.data.tables.aio import TableClient
+
+        if "AccountName=" in account or "UseDevelopmentStorage" in account:
+            self._client = TableClient.from_connection_string(account, table_name, **client_kwargs)
+        else:
+            if credential is None:
+                raise ValueError("a table endpoint URL needs a credential")
+            self._client = TableClient(table_endpoint(account), table_name, credential=credential, **client_kwargs)
+        self.table_name = table_name
+        self._ready = False
+        self._lock = asyncio.Lock()
+
+    async def close(self) -> None:
+        await self._client.close()
+
+    async def _ensure(self) -> None:
+        if self._ready:
+            return
+        from azure.core.exceptions import ResourceExistsError
+
+        async with self._lock:
+            if not self._ready:
+                with contextlib.suppress(ResourceExistsError):
+                    await self._client.create_table()
+                self._ready = True
+
+    async def get(self, partition: str, row: str) -> dict[str, Any] | None:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        await self._ensure()
+        try:
+            return _plain(await self._client.get_entity(partition, row))
+        except ResourceNotFoundError:
+            return None
+
+    async def create(self, partition: str, row: str, entity: dict[str, Any]) -> bool:
+        from azure.core.exceptions import ResourceExistsError
+
+        await self._ensure()
+        try:
+            await self._client.create_entity(_entity(partition, row, entity))
+        except ResourceExistsError:
+            return False
+        return True
+
+    async def upsert(self, partition: str, row: str, entity: dict[str, Any]) -> None:
+        from azure.data.tables import UpdateMode
+
+        await self._ensure()
+        await self._client.upsert_entity(_entity(partition, row, entity), mode=UpdateMode.REPLACE)
+
+    async def replace_if_match(self, partition: str, row: str, entity: dict[str, Any], etag: str) -> bool:
+        from azure.core import MatchConditions
+        from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
+        from azure.data.tables import UpdateMode
+
+        await self._ensure()
+        try:
+            await self._client.update_entity(_entity(partition, row, entity), mode=UpdateMode.REPLACE, etag=etag,
+                                             match_condition=MatchConditions.IfNotModified)
+        except (ResourceModifiedError, ResourceNotFoundError):
+            return False
+        return True
+
+    async def query(self, partition: str) -> list[dict[str, Any]]:
+        await self._ensure()
+        pages = self._client.query_entities("PartitionKey eq @pk", parameters={"pk": partition})
+        return [_plain(e) async for e in pages]
+
+
+def build_table_state_store(settings: Settings, credential: AsyncTokenCredential | None = None) -> TableStateStore:
+    """Production: the Functions storage account over managed identity; local: a connection string."""
+    if settings.storage_connection_string is not None:
+        return TableStateStore(settings.storage_connection_string.get_secret_value(), settings.state_table)
+    if not settings.storage_account_url:
+        raise ValueError("AKS_TRIAGE_STORAGE_ACCOUNT_URL (or a connection string) is needed for the state table")
+    if credential is None:
+        from shared.azure.credentials import make_async_credential
+
+        credential = make_async_credential()
+    return TableStateStore(settings.storage_account_url, settings.state_table, credential)

@@ -1,0 +1,145 @@
+"""Load the packaged error catalog once per process.
+
+Owns: reading shared/catalog/catalog.json (the only I/O the classifier does) and the lookup indexes
+built from it. Both are cached: the catalog is immutable data shipped with the code.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from shared.catalog.schema import Catalog, Entry, ExitStatus
+
+CATALOG_PATH = Path(__file__).with_name("catalog.json")
+
+
+@lru_cache(maxsize=1)
+def load_catalog() -> Catalog:
+    return Catalog.model_validate(json.loads(CATALOG_PATH.read_text(encoding="utf-8")))
+
+
+def squeeze(text: str) -> str:
+    """Lower-case text with all whitespace removed: patterns survive line wrapping and re-indenting."""
+    return "".join(text.lower().split())
+
+
+@dataclass(frozen=True)
+class CompiledPattern:
+    entry_id: str
+    text: str
+    weight: int
+    parts: tuple[str, ...]  # squeezed pieces between '*' wildcards
+
+
+@dataclass
+class CatalogIndex:
+    """Lookups derived from the catalog; built once."""
+
+    catalog: Catalog
+    by_id: dict[str, Entry] = field(default_factory=dict)
+    # lower-cased code -> (entry id, reported code). Canonical codes and aliases report the canonical
+    # code; variant codes report themselves.
+    codes: dict[str, tuple[str, str]] = field(default_factory=dict)
+    code_regexes: list[tuple[re.Pattern[str], str]] = field(default_factory=list)
+    wrappers: dict[str, tuple[str, str]] = field(default_factory=dict)  # lower -> (code, entry id)
+    generics: dict[str, tuple[str, str | None]] = field(default_factory=dict)
+    patterns: list[CompiledPattern] = field(default_factory=list)
+    single_patterns: list[CompiledPattern] = field(default_factory=list)  # no '*': one substring test
+    multi_patterns: list[CompiledPattern] = field(default_factory=list)
+    # One regex for every pattern's first piece (see _trie_regex) and, per matched string, the
+    # first pieces it starts with (a piece that is a prefix of another is matched via the longer one).
+    first_piece_rx: re.Pattern[str] | None = None
+    prefixes_of: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    by_first_piece: dict[str, list[CompiledPattern]] = field(default_factory=dict)
+    linux_exit: dict[int, ExitStatus] = field(default_factory=dict)
+    windows_exit: dict[int, ExitStatus] = field(default_factory=dict)
+    linux_exit_entry: dict[int, str] = field(default_factory=dict)
+    windows_exit_entry: dict[int, str] = field(default_factory=dict)
+    cse_entries: frozenset[str] = frozenset()  # entries that are a specific CSE failure
+    fallback_id: str = "Unclassified"
+
+    def known(self, code: str) -> bool:
+        low = code.lower()
+        return low in self.codes or low in self.wrappers or low in self.generics or self.regex_entry(code) is not None
+
+    def regex_entry(self, code: str) -> str | None:
+        for rx, entry_id in self.code_regexes:
+            if rx.fullmatch(code):
+                return entry_id
+        return None
+
+
+_Trie = dict[str, "_Trie"]
+
+
+def _trie_regex(words: list[str]) -> str:
+    """Alternation of `words` folded into a prefix trie: the engine tests one branch per character
+    instead of every word at every position (hundreds of separate substring searches cost ~10x
+    more on a typical message). Longest alternative first; no quantifiers, so no backtracking blow-up."""
+    trie: _Trie = {}
+    for w in words:
+        node = trie
+        for ch in w:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def build(node: _Trie) -> str:
+        ends = "" in node
+        branches = [re.escape(ch) + build(child) for ch, child in sorted(node.items()) if ch]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        return f"(?:{body})?" if ends else body
+
+    return build(trie)
+
+
+@lru_cache(maxsize=1)
+def catalog_index() -> CatalogIndex:
+    cat = load_catalog()
+    idx = CatalogIndex(catalog=cat)
+    for e in cat.entries:
+        idx.by_id[e.id] = e
+        if e.role == "fallback":
+            idx.fallback_id = e.id
+            continue
+        for c in (e.code, *e.aliases):
+            idx.codes.setdefault(c.lower(), (e.id, e.code))
+        for c in e.variant_codes:
+            idx.codes.setdefault(c.lower(), (e.id, c))
+        for rx in e.code_regexes:
+            idx.code_regexes.append((re.compile(rx), e.id))
+        for p in e.patterns:
+            parts = tuple(squeeze(x) for x in p.text.split("*") if squeeze(x))
+            if parts:
+                idx.patterns.append(CompiledPattern(e.id, p.text, p.weight, parts))
+        for s in e.linux_exit_statuses:
+            idx.linux_exit_entry[s] = e.id
+        for s in e.windows_exit_statuses:
+            idx.windows_exit_entry[s] = e.id
+    for code, entry_id in cat.wrapper_codes.items():
+        idx.wrappers[code.lower()] = (code, entry_id)
+    for code, default in cat.generic_codes.items():
+        idx.generics[code.lower()] = (code, default)
+    # A wrapper or generic name must never shadow as a specific code (AgentPoolOperationWrappers'
+    # canonical code is itself a wrapper).
+    for low in list(idx.codes):
+        if low in idx.wrappers or low in idx.generics:
+            del idx.codes[low]
+    firsts = sorted({p.parts[0] for p in idx.patterns})
+    idx.first_piece_rx = re.compile(_trie_regex(firsts))
+    for cp in idx.patterns:
+        idx.by_first_piece.setdefault(cp.parts[0], []).append(cp)
+    for w in firsts:
+        idx.prefixes_of[w] = tuple(x for x in firsts if w.startswith(x))
+    idx.single_patterns = [p for p in idx.patterns if len(p.parts) == 1]
+    idx.multi_patterns = [p for p in idx.patterns if len(p.parts) > 1]
+    idx.linux_exit = {x.status: x for x in cat.cse_exit_statuses.linux}
+    idx.windows_exit = {x.status: x for x in cat.cse_exit_statuses.windows}
+    idx.cse_entries = frozenset({*idx.linux_exit_entry.values(), *idx.windows_exit_entry.values(),
+                                 "VMExtensionProvisioningTimeout"})
+    return idx

@@ -1,0 +1,130 @@
+"""Schema of the error catalog (shared/catalog/catalog.json).
+
+Owns: the pydantic models the catalog file must satisfy. Our own data, so every model forbids
+unknown keys: a typo in the JSON fails loudly at load time instead of silently dropping a rule.
+Cross-field rules (unique ids, known check ids, doc URL hosts, examples that classify back to their
+entry) are checked by tests/unit/test_catalog.py, because some need the classifier.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+Transient = Literal["true", "false", "depends"]
+Severity = Literal["critical", "error", "warning", "info"]
+Role = Literal["cause", "wrapper", "fallback"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Pattern(_Model):
+    """A message fragment, matched case- and whitespace-insensitively; '*' = up to 80 chars of anything."""
+
+    text: str = Field(min_length=2)
+    # 3 = identifies the entry on its own; 2 = strong hint; 1 = only counts together with other evidence.
+    weight: int = Field(ge=1, le=3)
+
+
+class Subcategory(_Model):
+    """A sub-cause recognised from diagnostic text; the first matching one (in order) wins."""
+
+    id: str
+    match: tuple[str, ...]
+    # Tried only after no subcategory matched on `match` (tool exit codes, generic words like "timeout").
+    weak_match: tuple[str, ...] = ()
+    cause: str | None = None  # cause id in Entry.causes this subcategory points at
+    checks: tuple[str, ...] = ()  # checks to run for this sub-cause (replace the entry's list)
+    transient: Transient | None = None  # overrides the entry's value when set
+
+
+class Cause(_Model):
+    id: str
+    text: str
+    transient: Transient
+    checks: tuple[str, ...] = ()
+
+
+class Example(_Model):
+    """An error as ARM reports it; `code` None = the message arrives without a code."""
+
+    code: str | None
+    message: str = Field(min_length=1)
+    # False when only the code identifies the failure (no documented message text to match on).
+    message_only: bool = True
+
+
+class Entry(_Model):
+    id: str = Field(min_length=1)
+    code: str = Field(min_length=1)  # canonical code reported for this entry
+    documented: bool  # a Microsoft article names the code
+    title: str
+    category: str
+    severity: Severity
+    transient: Transient
+    role: Role = "cause"
+    operations: tuple[str, ...] = ()
+    aliases: tuple[str, ...] = ()  # other spellings / RP names; reported as `code`
+    variant_codes: tuple[str, ...] = ()  # distinct codes of the same failure; reported as observed
+    code_regexes: tuple[str, ...] = ()  # full-match shapes, e.g. <Feature>FeatureFlagNotEnabled
+    generic_hosts: tuple[str, ...] = ()  # generic codes this entry arrives under (OperationNotAllowed, ...)
+    supersedes: tuple[str, ...] = ()  # codes this entry beats when its own patterns match
+    related: tuple[str, ...] = ()
+    linux_exit_statuses: tuple[int, ...] = ()
+    windows_exit_statuses: tuple[int, ...] = ()
+    patterns: tuple[Pattern, ...] = ()
+    subcategories: tuple[Subcategory, ...] = ()
+    default_subcategory: str | None = None
+    causes: tuple[Cause, ...] = ()
+    checks: tuple[str, ...] = ()
+    guidance: str = ""
+    docs: tuple[str, ...] = ()
+    examples: tuple[Example, ...] = ()
+
+    @field_validator("docs")
+    @classmethod
+    def _https_docs(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for url in v:
+            if not url.startswith(("https://learn.microsoft.com/", "https://aka.ms/")):
+                raise ValueError(f"doc URL must be https on learn.microsoft.com or aka.ms: {url}")
+        return v
+
+
+class ExitStatus(_Model):
+    """One AgentBaker CSE exit status: constant name and meaning; entry_id when an article covers it."""
+
+    status: int = Field(ge=0, le=255)
+    name: str
+    meaning: str
+    entry_id: str | None = None
+
+
+class ExitStatusTables(_Model):
+    linux: tuple[ExitStatus, ...]
+    windows: tuple[ExitStatus, ...]
+
+
+class CatalogSource(_Model):
+    reference: str
+    reference_counts: dict[str, int]
+    agentbaker_linux: str
+    agentbaker_windows: str
+
+
+class Catalog(_Model):
+    version: int
+    source: CatalogSource
+    connectivity_subcategories: tuple[str, ...]
+    wrapper_codes: dict[str, str]  # container code -> entry used when nothing is inside
+    generic_codes: dict[str, str | None]  # generic code -> default entry (None = Unclassified)
+    entries: tuple[Entry, ...]
+    cse_exit_statuses: ExitStatusTables
+
+    def entry(self, entry_id: str) -> Entry:
+        for e in self.entries:
+            if e.id == entry_id:
+                return e
+        raise KeyError(entry_id)

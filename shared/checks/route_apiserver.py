@@ -1,0 +1,171 @@
+"""route_apiserver: where does the node subnet route traffic for the API server?
+
+Why: a UDR can blackhole (next hop None) or divert (VirtualAppliance) node -> API server traffic:
+exit 51 "Connection timed out" / "No route to host". Picks the route Azure would use for the API
+server address from the node subnet's route table (`routes[].properties.{addressPrefix,
+nextHopType,nextHopIpAddress}`) plus the system routes (VNet address space -> VnetLocal, peered
+VNets -> VNetPeering, 0.0.0.0/0 -> Internet): longest prefix wins, a UDR wins a tie. For a
+VirtualAppliance hop it checks that a device with that private IP exists (Azure Firewall, NIC with
+IP forwarding, or internal load balancer frontend, found through the node VNet and its peerings).
+Also checks outboundType userDefinedRouting consistency: the node subnet needs a 0.0.0.0/0 route.
+Doc: https://learn.microsoft.com/troubleshoot/azure/azure-kubernetes/error-codes/vmextensionerror-k8sapiserverconnfail
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from shared.checks import netread
+from shared.checks import netutil as nu
+from shared.checks.base import CheckContext, CheckSpec, result
+from shared.models import CheckResult, CheckStatus, Evidence
+
+
+@dataclass(frozen=True)
+class Hop:
+    ip: str
+    kind: str  # azureFirewall | nic | loadBalancer | missing | unknown
+    resource_id: str | None = None
+    provisioning_state: str | None = None
+    ip_forwarding: bool | None = None  # NICs only
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class SubnetRoute:
+    subnet_id: str
+    route_table_id: str | None
+    udrs: tuple[nu.Route, ...]
+    match: nu.RouteMatch
+    hop: Hop | None = None
+
+
+@dataclass(frozen=True)
+class Facts:
+    cluster_id: str
+    outbound_type: str
+    destination: nu.Endpoint
+    path_evidence: tuple[Evidence, ...]
+    subnets: tuple[SubnetRoute, ...]
+
+
+def _vnet_system_routes(vnet: dict[str, Any]) -> list[nu.Route]:
+    vp = nu.props(vnet)
+    own = [str(x) for x in (vp.get("addressSpace") or {}).get("addressPrefixes") or []]
+    peered = [str(x) for p in vp.get("virtualNetworkPeerings") or []
+              for x in ((nu.props(p).get("remoteAddressSpace") or {}).get("addressPrefixes") or [])]
+    return nu.system_routes(own, peered)
+
+
+def hop_of(h: netread.NextHop) -> Hop:
+    p = nu.props(h.body)
+    fwd = p.get("enableIPForwarding") if h.kind == "nic" else None
+    return Hop(h.ip, h.kind, h.resource_id, p.get("provisioningState") if h.body else None,
+               bool(fwd) if fwd is not None else (False if h.kind == "nic" else None), h.note)
+
+
+async def gather(ctx: CheckContext) -> Facts:
+    view = await netread.load_cluster(ctx)
+    netread.require_byo_vnet(view, "the node subnet route table")
+    subnets = await netread.node_subnets(ctx, view)
+    vnets = dict(zip((nu.norm_id(v) for v in view.node_vnet_ids),
+                     await netread.get_all(ctx, view.node_vnet_ids), strict=True))
+    rt_ids = [nu.ref_id(nu.props(s).get("routeTable")) for s in subnets]
+    rts = {nu.norm_id(i): b for i, b in zip([i for i in rt_ids if i],
+                                             await netread.get_all(ctx, [i for i in rt_ids if i]), strict=True)}
+    path = await netread.apiserver_path(ctx, view)
+    out: list[SubnetRoute] = []
+    for sid, rt_id in zip(view.node_subnet_ids, rt_ids, strict=True):
+        vnet = vnets[nu.norm_id(nu.vnet_id_of(sid))]
+        udrs = nu.udr_routes(rts[nu.norm_id(rt_id)]) if rt_id else []
+        match = nu.route_for([*udrs, *_vnet_system_routes(vnet)], path.endpoint)
+        hop = None
+        r = match.route
+        if r is not None and r.next_hop_type.lower() == "virtualappliance" and r.next_hop_ip:
+            hop = hop_of(await netread.locate_next_hop(ctx, vnet, r.next_hop_ip))
+        out.append(SubnetRoute(sid, rt_id, tuple(udrs), match, hop))
+    return Facts(view.id, view.outbound_type, path.endpoint, path.evidence, tuple(out))
+
+
+def _rt_args(rt_id: str) -> str:
+    return f"-g {nu.resource_group_of(rt_id)} --route-table-name {nu.name_of(rt_id)}"
+
+
+def evaluate(f: Facts) -> CheckResult:
+    ev: list[Evidence] = list(f.path_evidence)
+    fails: list[tuple[str, str]] = []  # (summary, remediation) on the API server path
+    consistency: list[tuple[str, str]] = []  # outboundType vs routes, reported after the path
+    unsure: list[str] = []
+    udr_outbound = f.outbound_type.lower() == "userdefinedrouting"
+    for s in f.subnets:
+        name = nu.name_of(s.subnet_id)
+        default = next((r for r in s.udrs if r.prefix == "0.0.0.0/0"), None)
+        if udr_outbound and default is None:
+            ev.append(Evidence(resource_id=s.route_table_id or s.subnet_id,
+                               property="properties.routes" if s.route_table_id else "properties.routeTable",
+                               value=[r.as_value() for r in s.udrs] if s.route_table_id else None,
+                               note="outboundType userDefinedRouting needs a 0.0.0.0/0 route on the node subnet"))
+            fix = (f"az network route-table route create {_rt_args(s.route_table_id)} -n default-egress "
+                   "--address-prefix 0.0.0.0/0 --next-hop-type VirtualAppliance "
+                   "--next-hop-ip-address <firewall-private-ip>"
+                   if s.route_table_id else
+                   f"az network vnet subnet update --ids {s.subnet_id} --route-table <route-table-id-with-0.0.0.0/0>")
+            consistency.append((f"outboundType userDefinedRouting but subnet {name} has no 0.0.0.0/0 route: "
+                          "the nodes have no egress", fix))
+        r = s.match.route
+        if r is None:
+            continue
+        ev.append(Evidence(resource_id=r.id or s.route_table_id or s.subnet_id,
+                           property="properties.routes[]" if not r.system else "system route",
+                           value=r.as_value(), note=f"route used from {name} to the {f.destination.describe()}"))
+        for m in s.match.maybe:
+            ev.append(Evidence(resource_id=m.id or s.route_table_id, property="properties.routes[]", value=m.as_value(),
+                               note="may cover the API server address (not known exactly)"))
+        hop_type = r.next_hop_type.lower()
+        if hop_type == "none":
+            fails.append((f"{r.describe()} on subnet {name} drops traffic to the {f.destination.describe()} "
+                          "(next hop None = blackhole)",
+                          f"az network route-table route delete {_rt_args(s.route_table_id or '')} -n {r.name}"
+                          "  # or point it at your firewall: --next-hop-type VirtualAppliance"))
+            continue
+        if hop_type == "virtualappliance" and s.hop is not None:
+            h = s.hop
+            ev.append(Evidence(resource_id=h.resource_id, property="next hop device", value=h.kind,
+                               note=h.note or f"holds {h.ip}"))
+            if h.kind == "missing":
+                fails.append((f"{r.describe()} on subnet {name}: nothing at {h.ip} ({h.note})",
+                              f"az network route-table route update {_rt_args(s.route_table_id or '')} -n {r.name} "
+                              "--next-hop-ip-address <existing-appliance-private-ip>"))
+            elif h.provisioning_state and h.provisioning_state.lower() != "succeeded":
+                fails.append((f"next hop {h.ip} is {h.kind} {nu.name_of(h.resource_id or '')} in provisioningState "
+                              f"{h.provisioning_state}", f"az resource show --ids {h.resource_id}"))
+            elif h.kind == "nic" and h.ip_forwarding is False:
+                fails.append((f"next hop {h.ip} is NIC {nu.name_of(h.resource_id or '')} without IP forwarding: it "
+                              "drops traffic it does not own",
+                              f"az network nic update --ids {h.resource_id} --ip-forwarding true"))
+            elif h.kind == "unknown":
+                unsure.append(f"{r.describe()} on {name}: appliance at {h.ip} not verified ({h.note})")
+        elif s.match.maybe:
+            unsure.append(f"{name}: more specific routes may apply: "
+                          + "; ".join(m.describe() for m in s.match.maybe))
+    fails += consistency
+    if fails:
+        summary = fails[0][0] + (f" (+{len(fails) - 1} more)" if len(fails) > 1 else "")
+        return result(SPEC, CheckStatus.FAIL, summary, evidence=tuple(ev),
+                      remediation="\n".join(dict.fromkeys(fx for _, fx in fails)))
+    if unsure:
+        why = " | ".join(unsure)
+        return result(SPEC, CheckStatus.SKIPPED, f"skipped: {why}", evidence=tuple(ev), reason=why)
+    used = "; ".join(s.match.route.describe() for s in f.subnets if s.match.route is not None)
+    return result(SPEC, CheckStatus.PASS, f"the route to the {f.destination.describe()} is usable: {used}",
+                  evidence=tuple(ev))
+
+
+SPEC: CheckSpec[Facts] = CheckSpec(
+    id="route_apiserver",
+    title="Node subnet route to the API server",
+    docs=(nu.DOC_CONNFAIL, nu.DOC_EGRESS),
+    gather=gather,
+    evaluate=evaluate,
+)

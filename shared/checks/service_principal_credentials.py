@@ -1,0 +1,142 @@
+"""service_principal_credentials: the cluster's identity exists and its credential is usable.
+
+Reads the cluster (2025-05-01): identity.{type,principalId,userAssignedIdentities},
+properties.servicePrincipalProfile.clientId ("msi" = managed identity); for a user-assigned identity,
+GET the identity resource (Microsoft.ManagedIdentity 2023-01-31) -> exists, properties.principalId.
+A service principal's secret expiry is in Microsoft Graph, not ARM: the check then decides only from
+the error (AADSTS7000222 / InvalidClientSecret = expired, AADSTS7000215 = wrong secret value,
+ServicePrincipalNotFound / AADSTS700016 = missing) and otherwise is skipped, saying why.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shared.checks import azrefs as az
+from shared.checks.base import CheckContext, CheckSpec, result
+from shared.models import CheckResult, CheckStatus, Evidence
+
+DOCS = (
+    "https://learn.microsoft.com/troubleshoot/azure/azure-kubernetes/error-codes/bad-request-or-invalid-client-secret-error",
+    "https://learn.microsoft.com/troubleshoot/azure/azure-kubernetes/error-codes/serviceprincipalvalidationclienterror-error",
+    "https://learn.microsoft.com/troubleshoot/azure/azure-kubernetes/create-upgrade-delete/missing-or-invalid-service-principal",
+)
+MANAGED_IDENTITY_API = "2023-01-31"
+
+
+@dataclass(frozen=True)
+class Facts:
+    cluster_id: str
+    resource_group: str
+    cluster_name: str
+    principal: az.ClusterPrincipal
+    sp_client_id_raw: str | None  # servicePrincipalProfile.clientId as ARM shows it
+    error_signal: str | None  # "expired" | "invalid" | "not_found"
+    error_text: str | None  # the error snippet that decided error_signal
+    uai_exists: bool | None  # user-assigned identity resource found (None: not applicable)
+    uai_principal_now: str | None
+
+
+def _signal(ctx: CheckContext) -> tuple[str | None, str | None]:
+    codes = {ctx.classification.code.casefold(), ctx.classification.entry_id.casefold()}
+    texts = []
+    for e in ctx.error.walk():
+        codes.add(e.code.casefold())
+        texts.append(f"{e.code}: {e.message}")
+    blob = "\n".join(texts)
+    low = blob.casefold()
+    if "aadsts7000222" in low or "invalidclientsecret" in low or "badrequest.invalidclientsecret" in codes \
+            or ("client secret" in low and "expired" in low):
+        return "expired", _snippet(blob, ("AADSTS7000222", "InvalidClientSecret", "expired"))
+    if "aadsts7000215" in low or "serviceprincipalvalidationclienterror" in codes:
+        return "invalid", _snippet(blob, ("AADSTS7000215", "ServicePrincipalValidationClientError"))
+    if "serviceprincipalnotfound" in codes or "aadsts700016" in low:
+        return "not_found", _snippet(blob, ("ServicePrincipalNotFound", "AADSTS700016"))
+    return None, None
+
+
+def _snippet(blob: str, needles: tuple[str, ...]) -> str:
+    low = blob.casefold()
+    for n in needles:
+        i = low.find(n.casefold())
+        if i >= 0:
+            return blob[max(0, i - 60): i + 160].strip()
+    return blob[:200]
+
+
+async def gather(ctx: CheckContext) -> Facts:
+    cluster = await ctx.cluster()
+    p = az.cluster_principal(cluster)
+    signal, text = _signal(ctx)
+    exists: bool | None = None
+    now_pid: str | None = None
+    if p.kind == "UserAssigned" and p.resource_id:
+        body = await ctx.get_or_none(p.resource_id, MANAGED_IDENTITY_API)
+        exists = body is not None
+        now_pid = az.as_str(az.dig(body, "properties.principalId")) if body else None
+    return Facts(ctx.operation.cluster_id, ctx.operation.resource_group, ctx.operation.cluster_name, p,
+                 az.as_str(az.dig(cluster, "properties.servicePrincipalProfile.clientId")), signal, text,
+                 exists, now_pid)
+
+
+def evaluate(f: Facts) -> CheckResult:
+    p = f.principal
+    rg, name = f.resource_group, f.cluster_name
+    sp_ev = Evidence(resource_id=f.cluster_id, property="properties.servicePrincipalProfile.clientId",
+                     value=f.sp_client_id_raw)
+    if p.kind in ("SystemAssigned", "UserAssigned"):
+        ev = [Evidence(resource_id=f.cluster_id, property="identity.type", value=p.kind,
+                       note=f"principalId {p.principal_id}"), sp_ev]
+        if p.kind == "UserAssigned" and f.uai_exists is False:
+            uai = az.name_of(p.resource_id or "")
+            return result(SPEC, CheckStatus.FAIL, f"the cluster's user-assigned identity {uai} no longer exists",
+                          evidence=tuple(ev),
+                          remediation=(f"az identity create -g {az.resource_group_of(p.resource_id or '')} "
+                                       f"-n {az.name_of(p.resource_id or '')}\n"
+                                       f"az aks update -g {rg} -n {name} --assign-identity <new identity id>"))
+        if p.kind == "UserAssigned" and f.uai_principal_now and not az.same(f.uai_principal_now, p.principal_id):
+            ev.append(Evidence(resource_id=p.resource_id, property="properties.principalId", value=f.uai_principal_now,
+                               note=f"cluster still records principalId {p.principal_id}"))
+            return result(SPEC, CheckStatus.FAIL, "the user-assigned identity was recreated: its principalId changed, "
+                          "so role assignments made for the old one no longer apply", evidence=tuple(ev),
+                          remediation=f"az aks update -g {rg} -n {name} --assign-identity {p.resource_id}")
+        return result(SPEC, CheckStatus.PASS, f"cluster uses a {p.kind} managed identity (no secret to expire)",
+                      evidence=tuple(ev))
+    if p.kind == "ServicePrincipal":
+        cid = p.client_id
+        ev = [sp_ev]
+        if f.error_text:
+            ev.append(Evidence(property="error.message", value=f.error_text, note="the error confirms the cause"))
+        reset = (f"az ad app credential reset --id {cid} --query password -o tsv  # new secret\n"
+                 f"az aks update-credentials -g {rg} -n {name} --reset-service-principal "
+                 f"--service-principal {cid} --client-secret <new secret>")
+        if f.error_signal == "expired":
+            return result(SPEC, CheckStatus.FAIL, f"service principal {cid} secret has expired (AADSTS7000222)",
+                          evidence=tuple(ev), remediation=reset)
+        if f.error_signal == "invalid":
+            return result(SPEC, CheckStatus.FAIL, f"service principal {cid} was given an invalid secret "
+                          "(the secret ID instead of its value?)", evidence=tuple(ev), remediation=reset)
+        if f.error_signal == "not_found":
+            return result(SPEC, CheckStatus.FAIL, f"service principal {cid} was not found in the tenant "
+                          "(deleted, or not yet replicated)", evidence=tuple(ev),
+                          remediation=(f"az ad sp show --id {cid}  # must succeed; if new, wait and retry\n"
+                                       f"or move to a managed identity: az aks update -g {rg} -n {name} "
+                                       "--enable-managed-identity"))
+        why = (f"service principal {cid}: secret expiry lives in Microsoft Graph, not ARM; check with "
+               f"`az ad app credential list --id {cid} --query \"[].endDateTime\"`")
+        return result(SPEC, CheckStatus.SKIPPED, f"skipped: {why}", evidence=tuple(ev), reason=why)
+    if f.sp_client_id_raw and f.sp_client_id_raw.casefold() == "msi":
+        why = "servicePrincipalProfile.clientId is 'msi' but the cluster body has no identity block to check"
+        return result(SPEC, CheckStatus.SKIPPED, f"skipped: {why}", evidence=(sp_ev,), reason=why)
+    return result(SPEC, CheckStatus.FAIL, "the cluster has neither a managed identity nor a service principal",
+                  evidence=(sp_ev, Evidence(resource_id=f.cluster_id, property="identity", value=None)),
+                  remediation=f"az aks update -g {rg} -n {name} --enable-managed-identity")
+
+
+SPEC: CheckSpec[Facts] = CheckSpec(
+    id="service_principal_credentials",
+    title="Cluster service principal / managed identity credentials",
+    docs=DOCS,
+    gather=gather,
+    evaluate=evaluate,
+)

@@ -1,0 +1,439 @@
+"""Classification: OperationError tree (+ raw text) -> the most specific catalog entry.
+
+Owns: gathering evidence (codes with their depth, CSE exit status / name, message fragments) and
+deciding between candidates. Decision order, most specific first:
+
+1. Node bootstrap (CSE): an explicit CSE name (`CSE failed with 'VMExtensionError_X'`, a code field
+   holding one), then a documented exit status, then a CSE name mentioned in a link.
+2. A specific catalog code (not a wrapper, not a generic code), innermost first; unless another
+   entry's own fragments match and that entry supersedes the code (PDB drain vs the 429 /
+   KubernetesAPICallFailed codes wrapping it).
+3. Message fragments alone (error arrived without a code, or under a generic code such as
+   OperationNotAllowed / BadRequest).
+4. Low-confidence fallbacks: an undocumented exit status (VMExtensionProvisioningError + the
+   AgentBaker meaning), an unknown but code-shaped code, a generic code, a wrapper, nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from shared.catalog.loader import CatalogIndex, CompiledPattern, catalog_index
+from shared.catalog.schema import Entry, Subcategory
+from shared.classify.facts import extract_facts
+from shared.classify.normalizer import parse_error_text, text_codes
+from shared.classify.text import EXIT_RX, WINDOWS_HINTS, WORD_RX, flatten, preclean, squeeze, window
+from shared.models import Classification, Confidence, OperationError, Transient
+
+MAX_NODES = 400
+MAX_TEXT = 256 * 1024  # characters of node text gathered from a tree before windowing
+_GAP = 80  # max squeezed characters between the pieces of a '*' pattern
+_URL_RX = re.compile(r"https?://(?:aka\.ms|learn\.microsoft\.com)/[A-Za-z0-9/_#.%?=&-]{2,200}")
+
+
+@dataclass(frozen=True)
+class CodeObs:
+    code: str  # as written in the error
+    depth: float  # tree depth; codes found inside a node's message sit half a level below it
+    order: int  # position in reading order (tie-break: first seen wins)
+    origin: str  # "field" (a code field / explicit Code= layout) | "mention" (word in free text)
+
+
+@dataclass
+class Evidence:
+    codes: list[CodeObs] = field(default_factory=list)
+    text: str = ""  # flattened, windowed text of the whole error
+    squeezed: str = ""
+    exit_statuses: list[int] = field(default_factory=list)
+    windows: bool = False
+    pattern_scores: dict[str, int] = field(default_factory=dict)
+    pattern_best: dict[str, CompiledPattern] = field(default_factory=dict)
+    pattern_max: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Decision:
+    entry_id: str
+    code: str
+    confidence: Confidence
+    matched_on: str
+    exit_status: int | None = None
+    facts: dict[str, Any] = field(default_factory=dict)
+    title: str | None = None
+
+
+# --- evidence ---------------------------------------------------------------------------------
+
+
+def _walk(err: OperationError) -> list[tuple[OperationError, int]]:
+    """(node, depth) in reading order; iterative so a deep tree cannot exhaust the stack."""
+    out: list[tuple[OperationError, int]] = []
+    stack: list[tuple[OperationError, int]] = [(err, 0)]
+    while stack and len(out) < MAX_NODES:
+        node, depth = stack.pop()
+        out.append((node, depth))
+        stack.extend((d, depth + 1) for d in reversed(node.details))
+    return out
+
+
+def _gather(err: OperationError, raw: str | None, idx: CatalogIndex) -> Evidence:
+    """Evidence from a tree; with `raw` (the pasted text the tree came from) the text is taken from
+    the paste alone, which already holds every message, instead of from the nodes a second time."""
+    ev = Evidence()
+    parts: list[str] = []
+    size = 0
+    order = 0
+    for node, depth in _walk(err):
+        code = node.code.strip()
+        if code and code.lower() not in ("unknown", "multipleerrorsoccurred"):
+            ev.codes.append(CodeObs(code, float(depth), order, "field"))
+            order += 1
+        if node.message and size < MAX_TEXT:
+            msg = node.message[: MAX_TEXT - size]
+            size += len(msg)
+            if raw is None:
+                parts.append(f"{code}: {msg}" if code else msg)
+            # `Code="X"` text inside a message sits half a level below the node that holds it.
+            # (parse_error_text already turned such text into child nodes when `raw` is given.)
+            if raw is None and ("ode" in msg or "(" in msg or "rror" in msg):
+                flat_msg = flatten(window(msg))
+                for inner, _s, _e in text_codes(flat_msg, idx):
+                    ev.codes.append(CodeObs(inner, depth + 0.5, order, "field"))
+                    order += 1
+        elif code and raw is None:
+            parts.append(code)
+    if raw is not None:
+        parts.append(raw[:MAX_TEXT])
+    ev.text = flatten(window(preclean("\n".join(parts))))
+    ev.squeezed = squeeze(ev.text)
+    low = ev.text.lower()
+    ev.windows = any(h in low for h in WINDOWS_HINTS)
+
+    # Known codes named anywhere in the text (URLs included: error-code-<name> doc links). The set
+    # intersection runs in C; only the few hits are looked at one by one.
+    hits = set(WORD_RX.findall(low)) & idx.codes.keys()
+    if hits:
+        seen: set[str] = {c.code.lower() for c in ev.codes}
+        for word in WORD_RX.findall(ev.text):
+            wl = word.lower()
+            if wl in hits and wl not in seen and _mention_matches(word, idx):
+                seen.add(wl)
+                ev.codes.append(CodeObs(word, 99.0, order, "mention"))
+                order += 1
+
+    ev.exit_statuses = [int(m.group(1)) for m in EXIT_RX.finditer(ev.text)][:20] if "xit" in ev.text else []
+
+    sq = ev.squeezed
+    found: set[str] = set()
+    rx = idx.first_piece_rx
+    pos = 0
+    # Overlapping matches: restart one character after each match start. Between matches the
+    # engine skips ahead with its own fast scan, so this costs one search per hit.
+    while rx is not None:
+        m = rx.search(sq, pos)
+        if m is None:
+            break
+        found.update(idx.prefixes_of[m.group(0)])
+        pos = m.start() + 1
+    for piece in found:
+        for p in idx.by_first_piece[piece]:
+            if len(p.parts) == 1 or _pattern_hit(p, sq):
+                _score(ev, p)
+    return ev
+
+
+def _score(ev: Evidence, p: CompiledPattern) -> None:
+    ev.pattern_scores[p.entry_id] = ev.pattern_scores.get(p.entry_id, 0) + p.weight
+    if p.weight > ev.pattern_max.get(p.entry_id, 0):
+        ev.pattern_max[p.entry_id] = p.weight
+        ev.pattern_best[p.entry_id] = p
+
+
+def _mention_matches(word: str, idx: CatalogIndex) -> bool:
+    """A bare word naming a catalog code. Plain English words (Throttled) must match case exactly."""
+    low = word.lower()
+    if low not in idx.codes:
+        return False
+    entry_id, reported = idx.codes[low]
+    distinctive = "_" in word or sum(ch.isupper() for ch in word) >= 2 or len(word) >= 14
+    if distinctive:
+        return True
+    entry = idx.by_id[entry_id]
+    return word in (entry.code, *entry.aliases, *entry.variant_codes, reported)
+
+
+def _pattern_hit(p: CompiledPattern, squeezed: str) -> bool:
+    pos = squeezed.find(p.parts[0])
+    if len(p.parts) == 1 or pos < 0:
+        return pos >= 0
+    while pos >= 0:
+        cur = pos + len(p.parts[0])
+        ok = True
+        for part in p.parts[1:]:
+            nxt = squeezed.find(part, cur, cur + _GAP + len(part))
+            if nxt < 0:
+                ok = False
+                break
+            cur = nxt + len(part)
+        if ok:
+            return True
+        pos = squeezed.find(p.parts[0], pos + 1)
+    return False
+
+
+# --- resolution -------------------------------------------------------------------------------
+
+
+def _resolve_code(code: str, idx: CatalogIndex) -> tuple[str, str] | None:
+    """(entry id, reported code) for a specific catalog code; None for wrappers, generics, unknowns."""
+    low = code.lower()
+    if low in idx.wrappers or low in idx.generics:
+        return None
+    hit = idx.codes.get(low)
+    if hit is not None:
+        return hit
+    regex_entry = idx.regex_entry(code)
+    if regex_entry is not None:
+        return regex_entry, code
+    return None
+
+
+def _pattern_candidates(ev: Evidence, idx: CatalogIndex, generic_present: set[str]) -> list[tuple[int, int, str]]:
+    """(score, max weight, entry id) of entries whose fragments qualify, best first."""
+    out: list[tuple[int, int, str]] = []
+    for entry_id, score in ev.pattern_scores.items():
+        entry = idx.by_id[entry_id]
+        if entry.role != "cause":
+            continue
+        hosted = any(h.lower() in generic_present for h in entry.generic_hosts)
+        if ev.pattern_max.get(entry_id, 0) >= 3 or score >= 4 or (hosted and score >= 2):
+            out.append((score, ev.pattern_max.get(entry_id, 0), entry_id))
+    out.sort(key=lambda t: (-t[0], -t[1]))
+    return out
+
+
+def _exit_entry(status: int, ev: Evidence, idx: CatalogIndex) -> str | None:
+    if ev.windows and status in idx.windows_exit_entry:
+        return idx.windows_exit_entry[status]
+    if not ev.windows:
+        return idx.linux_exit_entry.get(status)
+    return None
+
+
+def _decide(ev: Evidence, idx: CatalogIndex) -> Decision:
+    field_codes = [c for c in ev.codes if c.origin == "field"]
+    generic_present = {c.code.lower() for c in ev.codes if c.code.lower() in idx.generics}
+    specific: list[tuple[CodeObs, str, str]] = []
+    for obs in ev.codes:
+        hit = _resolve_code(obs.code, idx)
+        if hit is not None:
+            specific.append((obs, hit[0], hit[1]))
+    patterns = _pattern_candidates(ev, idx, generic_present)
+
+    # 1. Node bootstrap (CSE).
+    cse_field = [s for s in specific if s[1] in idx.cse_entries and s[0].origin == "field"]
+    if cse_field:
+        obs, entry_id, reported = max(cse_field, key=lambda s: (s[0].depth, -s[0].order))
+        return Decision(entry_id, reported, "high", f"cse_name:{obs.code}", _first_exit(ev))
+    for status in ev.exit_statuses:
+        exit_entry = _exit_entry(status, ev, idx)
+        if exit_entry is not None:
+            conf: Confidence = "medium" if status == 124 else "high"
+            return Decision(exit_entry, idx.by_id[exit_entry].code, conf, f"exit_status:{status}", status)
+    cse_mention = [s for s in specific if s[1] in idx.cse_entries]
+    if cse_mention:
+        obs, entry_id, reported = cse_mention[0]
+        # A doc link naming the failure plus the entry's own message text is as good as a code.
+        conf1: Confidence = "high" if ev.pattern_max.get(entry_id, 0) >= 3 else "medium"
+        return Decision(entry_id, reported, conf1, f"cse_mention:{obs.code}", _first_exit(ev))
+
+    # 2. Specific codes, innermost explicit one first.
+    explicit = [s for s in specific if s[0].origin == "field"]
+    mentioned = [s for s in specific if s[0].origin == "mention"]
+    chosen = max(explicit, key=lambda s: (s[0].depth, -s[0].order)) if explicit else None
+    if chosen is None and mentioned:
+        chosen = mentioned[0]
+    if chosen is not None:
+        obs, entry_id, reported = chosen
+        for _score_total, top, pid in patterns:
+            entry = idx.by_id[pid]
+            supersedes = {c.lower() for c in entry.supersedes}
+            beats_code = obs.code.lower() in supersedes or idx.by_id[entry_id].code.lower() in supersedes
+            if pid != entry_id and top >= 3 and (beats_code or obs.origin == "mention"):
+                best = ev.pattern_best[pid]
+                return Decision(pid, entry.code, "high" if beats_code else "medium",
+                                f"message:{best.text}")
+        conf2: Confidence = "high" if obs.origin == "field" else "medium"
+        layer = "code" if obs.origin == "field" else "code_mention"
+        return Decision(entry_id, reported, conf2, f"{layer}:{obs.code}")
+
+    # 3. Message fragments.
+    if patterns:
+        score, _top, pid = patterns[0]
+        entry = idx.by_id[pid]
+        host = next((h for h in entry.generic_hosts if h.lower() in generic_present), None)
+        best = ev.pattern_best[pid]
+        conf3: Confidence = "high" if host or score >= 6 else "medium"
+        layer = f"generic+message:{host}|" if host else "message:"
+        return Decision(pid, entry.code, conf3, f"{layer}{best.text}")
+
+    # 4. Fallbacks.
+    for status in ev.exit_statuses:
+        row = (idx.windows_exit if ev.windows else idx.linux_exit).get(status)
+        if row is not None and status != 0:
+            facts = {"cse_constant": row.name, "cse_meaning": row.meaning}
+            title = f"Node bootstrap (CSE) failed: exit status {status} ({row.name})"
+            return Decision("VMExtensionProvisioningError", "VMExtensionProvisioningError", "medium",
+                            f"exit_status_table:{status}", status, facts, title)
+    unknown = [c for c in field_codes
+               if c.code.lower() not in idx.wrappers and c.code.lower() not in idx.generics
+               and not idx.known(c.code) and _CODE_OK.fullmatch(c.code)]
+    if unknown:
+        obs = max(unknown, key=lambda c: (c.depth, -c.order))
+        return Decision(idx.fallback_id, obs.code, "low", f"unknown_code:{obs.code}")
+    containers = [c for c in field_codes if c.code.lower() in idx.wrappers or c.code.lower() in idx.generics]
+    if containers:
+        obs = max(containers, key=lambda c: (_container_rank(c.code, idx), c.depth, -c.order))
+        low = obs.code.lower()
+        if low in idx.wrappers:
+            name, entry_id = idx.wrappers[low]
+            return Decision(entry_id, name, "low", f"wrapper:{name}", _first_exit(ev))
+        name, default = idx.generics[low]
+        entry_id = default or idx.fallback_id
+        code = idx.by_id[entry_id].code if default else name
+        return Decision(entry_id, code, "low", f"generic_code:{name}")
+    return Decision(idx.fallback_id, idx.by_id[idx.fallback_id].code, "low", "fallback")
+
+
+_CODE_OK = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{1,100}")
+# ARM deployment envelopes say nothing about the cause; HTTP-status names say little more.
+_ENVELOPES = frozenset({"deploymentfailed", "invalidtemplatedeployment", "resourceoperationfailure",
+                        "resourcedeploymentfailure", "multipleerrorsoccurred"})
+
+
+def _container_rank(code: str, idx: CatalogIndex) -> int:
+    """Which container says most when nothing specific was found: a CSE wrapper (node bootstrap)
+    beats an agent-pool wrapper or a generic code with a default entry, which beat HTTP-ish
+    generics (Conflict, BadRequest), which beat deployment envelopes."""
+    low = code.lower()
+    if low in _ENVELOPES:
+        return 0
+    if low in idx.wrappers:
+        return 3 if idx.wrappers[low][1] == "VMExtensionProvisioningError" else 2
+    return 2 if idx.generics.get(low, ("", None))[1] else 1
+
+
+def _first_exit(ev: Evidence) -> int | None:
+    return ev.exit_statuses[0] if ev.exit_statuses else None
+
+
+# --- result -----------------------------------------------------------------------------------
+
+
+def _subcategory(entry: Entry, squeezed: str) -> Subcategory | None:
+    """First sub-cause whose telling phrase appears; then the same on the weaker phrases."""
+    for attr in ("match", "weak_match"):
+        for sub in entry.subcategories:
+            for frag in getattr(sub, attr):
+                if squeeze(frag) in squeezed:
+                    return sub
+    return None
+
+
+def _quoted_links(text: str) -> list[str]:
+    out: list[str] = []
+    if "aka.ms/" not in text and "learn.microsoft.com/" not in text:
+        return out
+    for m in _URL_RX.finditer(text[:65536]):
+        url = m.group(0).rstrip(".,;)'\"]")
+        if url.lower().startswith("http://"):
+            url = "https://" + url[7:]
+        out.append(url)
+        if len(out) >= 8:
+            break
+    return out
+
+
+def _build(decision: Decision, ev: Evidence, idx: CatalogIndex) -> Classification:
+    entry = idx.by_id[decision.entry_id]
+    sub = _subcategory(entry, ev.squeezed)
+    sub_id = sub.id if sub else entry.default_subcategory
+    transient: Transient = sub.transient if sub and sub.transient else entry.transient
+    checks = sub.checks if sub and sub.checks else entry.checks
+    causes = list(entry.causes)
+    if sub and sub.cause:
+        causes.sort(key=lambda c: c.id != sub.cause)
+    docs: list[str] = []
+    seen: set[str] = set()
+    for url in (*entry.docs, *_quoted_links(ev.text)):
+        key = url.lower().rstrip("/")
+        if key not in seen:
+            seen.add(key)
+            docs.append(url)
+    facts = extract_facts(ev.text)
+    facts.update(decision.facts)
+    exit_status = decision.exit_status
+    if exit_status is not None:
+        facts["os"] = "windows" if ev.windows else "linux"
+        row = (idx.windows_exit if ev.windows else idx.linux_exit).get(exit_status)
+        if row is not None:
+            facts.setdefault("cse_constant", row.name)
+            facts.setdefault("cse_meaning", row.meaning)
+    if sub and sub.cause:
+        facts["cause"] = sub.cause
+    wrappers: list[str] = []
+    for obs in ev.codes:
+        low = obs.code.lower()
+        if obs.origin == "field" and (low in idx.wrappers or low in idx.generics) \
+                and low != decision.code.lower() and obs.code not in wrappers:
+            wrappers.append(obs.code)
+    return Classification(
+        code=decision.code,
+        entry_id=entry.id,
+        title=decision.title or entry.title,
+        category=entry.category,
+        subcategory=sub_id,
+        severity=entry.severity,
+        transient=transient,
+        exit_status=exit_status,
+        docs=tuple(docs),
+        checks=tuple(checks),
+        facts=facts,
+        confidence=decision.confidence,
+        matched_on=decision.matched_on,
+        causes=tuple(c.text for c in causes),
+        guidance=entry.guidance,
+        wrapper_codes=tuple(wrappers[:10]),
+    )
+
+
+def _fallback(message: str = "") -> Classification:
+    idx = catalog_index()
+    entry = idx.by_id[idx.fallback_id]
+    return Classification(code=entry.code, entry_id=entry.id, title=entry.title, category=entry.category,
+                          transient=entry.transient, docs=entry.docs, checks=entry.checks, confidence="low",
+                          matched_on="fallback", guidance=entry.guidance)
+
+
+def classify_error(err: OperationError) -> Classification:
+    """Classify a normalised ARM error tree. Never raises."""
+    try:
+        idx = catalog_index()
+        ev = _gather(err, None, idx)
+        return _build(_decide(ev, idx), ev, idx)
+    except Exception:  # a classification must always come back; the pipeline depends on it
+        return _fallback()
+
+
+def classify_text(text: str) -> Classification:
+    """Classify pasted error text in any shape (JSON, az CLI, Terraform, PowerShell, prose). Never raises."""
+    try:
+        idx = catalog_index()
+        raw = text if isinstance(text, str) else str(text)
+        tree = parse_error_text(raw)
+        ev = _gather(tree, raw, idx)
+        return _build(_decide(ev, idx), ev, idx)
+    except Exception:
+        return _fallback()

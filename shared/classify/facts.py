@@ -1,0 +1,240 @@
+"""Facts pulled out of error text for checks and remediation.
+
+Owns: node / API-server IPs and FQDN, region, VM size, quota family / limit / usage / requested,
+subnet id, policy assignment id, Kubernetes versions, correlation id, and a few identifiers other
+checks use (principal, action, scope, provider namespace, feature name, HTTP status).
+Only facts actually present are returned; each regex is anchored on a literal and bounded.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+# Azure public-cloud region names (lower case, no spaces) plus sovereign ones seen in AKS errors.
+REGIONS = frozenset((
+    "eastus", "eastus2", "westus", "westus2", "westus3", "centralus", "northcentralus", "southcentralus",
+    "westcentralus", "canadacentral", "canadaeast", "brazilsouth", "brazilsoutheast", "mexicocentral",
+    "chilecentral", "northeurope", "westeurope", "uksouth", "ukwest", "francecentral", "francesouth",
+    "germanywestcentral", "germanynorth", "switzerlandnorth", "switzerlandwest", "norwayeast", "norwaywest",
+    "swedencentral", "swedensouth", "polandcentral", "italynorth", "spaincentral", "austriaeast",
+    "belgiumcentral", "denmarkeast", "israelcentral", "qatarcentral", "uaenorth", "uaecentral",
+    "southafricanorth", "southafricawest", "centralindia", "southindia", "westindia", "jioindiawest",
+    "jioindiacentral", "eastasia", "southeastasia", "japaneast", "japanwest", "koreacentral", "koreasouth",
+    "australiaeast", "australiasoutheast", "australiacentral", "australiacentral2", "newzealandnorth",
+    "indonesiacentral", "malaysiawest", "taiwannorth", "usgovvirginia", "usgovarizona", "usgovtexas",
+    "chinaeast", "chinaeast2", "chinaeast3", "chinanorth", "chinanorth2", "chinanorth3", "eastus2euap",
+    "centraluseuap",
+))
+
+FACTS_CHARS = 64 * 1024  # facts sit near the top of an error; CSE stdout beyond this adds none
+
+_IP = r"(?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3}"
+_GUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+_ARM_SEG = r"[^/\s\"',;()\[\]{}]{1,90}"
+# The fact regexes run on the lower-cased text (case-sensitive patterns with lower-case literals
+# get the regex engine's fast prefix scan; `(?i)` patterns do not) and values are cut from the
+# original text at the same offsets, so ids keep their casing.
+
+_FQDN_RX = re.compile(r"\b([a-z0-9][a-z0-9-]{0,80}\.(?:privatelink|hcp|portal\.hcp)\.([a-z0-9]{3,30})\.azmk8s\.io)\b")
+_API_IP_RXS = (
+    re.compile(r"(?:api server at|api[- ]?server(?: ip)?[:= ]{1,3}|connect to|dial tcp)[ \t'\"]{0,3}(" + _IP + r")"),
+    re.compile(r"tcp[ \t]{1,3}(" + _IP + r"):443"),
+)
+_NODE_IP_RX = re.compile(r"(?:node ip|node_ip|nodeip|source ip|from node|private ip)[ \t:=\"']{0,4}(" + _IP + r")")
+_REGION_RXS = (
+    re.compile(r"(?:region|location|locations/)[ \t:'\"=]{0,4}([a-z][a-z0-9 ]{2,30}?)(?=[\s.,;'\")\]/]|$)"),
+)
+_VM_SIZE_RX = re.compile(r"\b(Standard_[A-Za-z0-9_]{2,40}|Basic_[A-Za-z0-9_]{2,20})\b")
+_FAMILY_RX = re.compile(r"(standard[a-z0-9]{1,30}family|total regional (?:low priority )?cores|lowprioritycores|"
+                        r"regional vcpu)\b")
+_QUOTA_NUM_RXS = {
+    "quota_limit": re.compile(r"current limit[ \t:]{1,3}(\d{1,7})"),
+    "quota_usage": re.compile(r"current usage[ \t:]{1,3}(\d{1,7})"),
+    "quota_requested": re.compile(r"(?:additional required|requested quota|vcpu quota requested)[ \t:]{1,3}(\d{1,7})"),
+    "quota_new_limit": re.compile(r"new limit required[ \t:]{1,3}(\d{1,7})"),
+    "quota_remaining": re.compile(r"(?:remaining|left regional vcpu quota)[ \t:]{1,3}(\d{1,7})"),
+}
+_SUBNET_RX = re.compile(r"(/subscriptions/" + _ARM_SEG + r"/resourcegroups/" + _ARM_SEG +
+                        r"/providers/microsoft\.network/virtualnetworks/" + _ARM_SEG + r"/subnets/[a-z0-9._-]{1,80})")
+_ADDR_PREFIX_RX = re.compile(r"address prefix[ \t]{1,3}(" + _IP + r"/\d{1,2})")
+_IP_COUNT_RX = re.compile(r"enough capacity for[ \t]{1,3}(\d{1,6})[ \t]{1,3}ip")
+_POLICY_ASSIGN_RX = re.compile(r"/providers/microsoft\.authorization/policyassignments/[a-z0-9._-]{1,128}")
+_POLICY_DEF_RX = re.compile(r"/providers/microsoft\.authorization/policy(?:set)?definitions/[a-z0-9._-]{1,128}")
+# The scope in front of a policy id, matched against the text just before it (anchored at its end).
+_POLICY_SCOPE_RX = re.compile(r"(?:/subscriptions/" + _ARM_SEG + r"(?:/resourcegroups/" + _ARM_SEG + r")?|"
+                              r"/providers/microsoft\.management/managementgroups/" + _ARM_SEG + r")$")
+# Kubernetes minor versions >= 1.10. The literal "1." comes first (fast scan); the preceding
+# character is checked in Python so IP addresses ("10.1.28.3") and "TLS 1.2" stay out.
+_K8S_VER_RX = re.compile(r"1\.[1-9]\d(?:\.\d{1,3})?(?![\d.]*\.\d)(?!\d)")
+_UPGRADE_RX = re.compile(r"version[ \t]{1,3}(1\.\d{2}(?:\.\d{1,3})?)[ \t]{1,3}to[ \t]{1,3}(1\.\d{2}(?:\.\d{1,3})?)")
+_CORRELATION_RX = re.compile(r"(?:correlation[ _-]?id|tracking id|activity id|x-ms-correlation-request-id)"
+                             r"[\"' \t]{0,3}(?:is|:|=)?[\"' \t:]{0,4}(" + _GUID + r")")
+_PRINCIPAL_RX = re.compile(r"(?:object id|principal id|objectid)[\"' \t:=]{1,4}(" + _GUID + r")")
+_CLIENT_RX = re.compile(r"(?:the client|clientid|client id|app)[\"' \t:=]{1,4}(" + _GUID + r")")
+_ACTION_RX = re.compile(r"perform action[ \t]{1,3}'([a-z0-9./_-]{3,200})'")
+_SCOPE_RX = re.compile(r"(?:over scope|on the linked scope\(s\)|on scope)[ \t]{1,3}'(/[^'\s]{3,600})'")
+_NAMESPACE_RX = re.compile(r"namespace[ \t]{1,3}'?(microsoft\.[a-z0-9]{2,60})")
+_FEATURE_RX = re.compile(r"feature[ \t]{1,3}'?(microsoft\.[a-z]{2,40}/[a-z0-9_.-]{2,100})")
+_HTTP_RXS = (re.compile(r"(?:status(?: ?code)?|http)[ \t]{0,2}[=:]?[ \t]{0,2}[\"']?([1-5]\d\d)(?!\d)"),)
+_TARGET_RX = re.compile(r"\btarget[ \t]{0,2}[=:][ \t]{0,2}\"?([a-z][a-z0-9_.\[\]]{1,120})")
+
+
+def normalise_region(raw: str) -> str | None:
+    low = "".join(raw.lower().split())
+    return low if low in REGIONS else None
+
+
+class _Text:
+    """The original text and its lower-case twin; offsets agree when lower() kept the length."""
+
+    def __init__(self, text: str) -> None:
+        self.orig = text
+        self.low = text.lower()
+        self.same = len(self.low) == len(text)
+
+    def cut(self, m: re.Match[str], group: int = 1) -> str:
+        return self.orig[m.start(group): m.end(group)] if self.same else m.group(group)
+
+
+def _first(rx: re.Pattern[str], t: _Text) -> str | None:
+    m = rx.search(t.low)
+    return t.cut(m) if m else None
+
+
+def _policy_id(rx: re.Pattern[str], t: _Text) -> str | None:
+    m = rx.search(t.low)
+    if m is None:
+        return None
+    start = m.start()
+    scope = _POLICY_SCOPE_RX.search(t.low, max(0, start - 400), start)
+    if scope is not None:
+        start = scope.start()
+    return t.orig[start: m.end()] if t.same else t.low[start: m.end()]
+
+
+def _gate(low: str, *needles: str) -> bool:
+    """Cheap substring pre-check: most fact regexes have no literal prefix, so skip them unless
+    their anchor word is present (keeps extraction well under a millisecond per message)."""
+    return any(n in low for n in needles)
+
+
+def extract_facts(text: str) -> dict[str, Any]:
+    """Facts found in (already flattened, windowed) error text."""
+    t = _Text(text[:FACTS_CHARS])
+    low = t.low
+    facts: dict[str, Any] = {}
+
+    if "azmk8s.io" in low:
+        fqdn_m = _FQDN_RX.search(low)
+        if fqdn_m:
+            facts["api_server_fqdn"] = fqdn_m.group(1).lower()
+            region = normalise_region(fqdn_m.group(2))
+            if region:
+                facts["region"] = region
+    if _gate(low, "api server at", "apiserver", "api server", "connect to", "dial tcp", "tcp "):
+        for rx in _API_IP_RXS:
+            ip = _first(rx, t)
+            if ip:
+                facts["api_server_ip"] = ip
+                break
+    if _gate(low, "node ip", "node_ip", "nodeip", "source ip", "from node", "private ip"):
+        node_ip = _first(_NODE_IP_RX, t)
+        if node_ip:
+            facts["node_ip"] = node_ip
+    if "region" not in facts and _gate(low, "region", "location"):
+        for rx in _REGION_RXS:
+            for m in rx.finditer(low):
+                region = normalise_region(m.group(1))
+                if region:
+                    facts["region"] = region
+                    break
+            if "region" in facts:
+                break
+
+    if "standard_" in low or "basic_" in low:
+        sizes = list(dict.fromkeys(_VM_SIZE_RX.findall(t.orig)))[:5]
+        if sizes:
+            facts["vm_size"] = sizes[0]
+            if len(sizes) > 1:
+                facts["vm_sizes"] = sizes
+    if _gate(low, "family", "cores", "vcpu"):
+        family = _first(_FAMILY_RX, t)
+        if family:
+            facts["quota_family"] = family
+        for key, rx in _QUOTA_NUM_RXS.items():
+            num = _first(rx, t)
+            if num is not None:
+                facts[key] = int(num)
+
+    if "/subnets/" in low and "virtualnetworks" in low:
+        subnet = _first(_SUBNET_RX, t)
+        if subnet:
+            facts["subnet_id"] = subnet.rstrip(".")
+    if "address prefix" in low:
+        prefix = _first(_ADDR_PREFIX_RX, t)
+        if prefix:
+            facts["subnet_prefix"] = prefix
+    if "enough capacity for" in low:
+        count = _first(_IP_COUNT_RX, t)
+        if count:
+            facts["ips_requested"] = int(count)
+
+    if "policyassignments/" in low:
+        assignment = _policy_id(_POLICY_ASSIGN_RX, t)
+        if assignment:
+            facts["policy_assignment_id"] = assignment
+    if "definitions/" in low:
+        definition = _policy_id(_POLICY_DEF_RX, t)
+        if definition:
+            facts["policy_definition_id"] = definition
+
+    if "1." in low:
+        versions = list(dict.fromkeys(m.group(0) for m in _K8S_VER_RX.finditer(low, 0, 16384)
+                                      if m.start() == 0 or low[m.start() - 1] not in "0123456789."))[:8]
+        if versions:
+            facts["kubernetes_versions"] = versions
+        if " to " in low:
+            up = _UPGRADE_RX.search(low)
+            if up:
+                facts["current_version"], facts["target_version"] = up.group(1), up.group(2)
+
+    if _gate(low, "correlation", "tracking id", "activity id"):
+        corr = _first(_CORRELATION_RX, t)
+        if corr:
+            facts["correlation_id"] = corr.lower()
+    if _gate(low, "object id", "principal id", "objectid"):
+        principal = _first(_PRINCIPAL_RX, t)
+        if principal:
+            facts["principal_id"] = principal.lower()
+    if _gate(low, "the client", "clientid", "client id", "app '"):
+        client = _first(_CLIENT_RX, t)
+        if client:
+            facts["client_id"] = client.lower()
+    if "perform action" in low:
+        action = _first(_ACTION_RX, t)
+        if action:
+            facts["action"] = action
+    if "scope" in low:
+        scope = _first(_SCOPE_RX, t)
+        if scope:
+            facts["scope"] = scope
+    if "namespace" in low:
+        namespace = _first(_NAMESPACE_RX, t)
+        if namespace:
+            facts["provider_namespace"] = namespace
+    if "feature" in low:
+        feature = _first(_FEATURE_RX, t)
+        if feature:
+            facts["feature"] = feature.rstrip(".")
+    if _gate(low, "statuscode", "status code", "status=", "status:", "unexpected status", "http "):
+        for rx in _HTTP_RXS:
+            status = _first(rx, t)
+            if status:
+                facts["http_status"] = int(status)
+                break
+    if "target" in low:
+        target = _first(_TARGET_RX, t)
+        if target:
+            facts["target"] = target
+    return facts

@@ -1,0 +1,172 @@
+"""Text clean-up shared by the normaliser and the evidence extractors.
+
+Owns: bounding the input (hostile 1 MB pastes), stripping terminal decoration (Terraform box
+characters, PowerShell error-record noise), collapsing escape levels of JSON-in-JSON, and the
+code-shaped-token regexes. Every regex here is linear: literal anchors, bounded repeats, no nested
+quantifiers, so run time grows with input size and not faster.
+"""
+
+from __future__ import annotations
+
+import re
+
+# The analysed window: ARM error bodies are kilobytes; anything past this is CSE stdout noise or an
+# attack. Head keeps the outer error, tail keeps a truncated inner one.
+WINDOW_HEAD = 96 * 1024
+WINDOW_TAIL = 32 * 1024
+
+
+def window(text: str) -> str:
+    if len(text) <= WINDOW_HEAD + WINDOW_TAIL:
+        return text
+    return text[:WINDOW_HEAD] + "\n" + text[-WINDOW_TAIL:]
+
+
+_TF_BOX = re.compile(r"(?m)^[ \t]*[│╷╵┃|][ \t]?")
+_PS_NOISE = re.compile(
+    r"(?m)^[ \t]*(?:At line:\d+[^\n]*|At [^\n]{0,200}char:\d+[^\n]*|\+[ \t]{0,8}(?:CategoryInfo|FullyQualifiedErrorId)"
+    r"[^\n]*|\+ [^\n]*|\+ ?~+[^\n]*)$"
+)
+_PS_PREFIX = re.compile(r"(?m)^[ \t]*[A-Za-z][\w.-]{0,40} : (?=ERROR|\(|Code|Deployment|Operation|The |Long running)")
+# A PowerShell error record starts with the command name: `az : ERROR: ...`, `New-AzAksCluster : ...`.
+_PS_START = re.compile(r"[ \t]*[A-Za-z][\w.-]{0,40} : (?:ERROR|\(|Code|Operation|Long running)")
+_BACKSLASHES = re.compile(r"\\+")
+_ESCAPES = (
+    ('\\"', '"'), ("\\'", "'"), ("\\n", "\n"), ("\\r", " "), ("\\t", " "), ("\\/", "/"),
+    ("\\u0027", "'"), ("\\u0022", '"'), ("\\u003c", "<"), ("\\u003e", ">"), ("\\u0026", "&"),
+    ("\\u003C", "<"), ("\\u003E", ">"),
+)
+
+
+def _ps_record_unwrap(text: str) -> str:
+    """PowerShell prints its first error record (`az : ERROR: ...` up to `At line:`) hard-wrapped at
+    the console width, cutting words and codes in half. Lines exactly as long as the longest line
+    of the record were cut there: join each to the next without a separator."""
+    end = text.find("\nAt line:")
+    if end < 0:
+        end = len(text)  # trailer cut off by the paste: the whole text is the record
+    if end > 256 * 1024:
+        return text
+    block = text[:end].split("\n")
+    width = max(len(x) for x in block)
+    if len(block) < 2 or width < 60:
+        return text
+    joined = "".join(x if len(x) == width and i + 1 < len(block) else x + "\n" for i, x in enumerate(block))
+    return joined.rstrip("\n") + text[end:]
+
+
+def preclean(text: str) -> str:
+    """Remove decoration that wraps pasted errors: Terraform's box drawing, PowerShell's record noise.
+
+    PowerShell's `+ CategoryInfo : ... (ERROR: (SubnetI...:String)` line holds a cut-off copy of the
+    code, which must not be read as a code of its own.
+    """
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    # Unwrap first: line lengths are only meaningful before other decoration is stripped.
+    powershell = "CategoryInfo" in text or "At line:" in text or "FullyQualifiedErrorId" in text
+    if powershell or _PS_START.match(text):
+        text = _ps_record_unwrap(text)
+    if "│" in text or "╷" in text or "┃" in text:
+        text = _TF_BOX.sub("", text)
+    if powershell:
+        text = _PS_NOISE.sub("", text)
+    if " : " in text:
+        text = _PS_PREFIX.sub("", text)
+    return text
+
+
+def flatten(text: str) -> str:
+    """Collapse every escape level: `\\\\\\"` (JSON-in-JSON-in-JSON) and `\\"` both become `"`.
+
+    Runs of backslashes are first squashed to one (a single linear regex with a literal
+    replacement), then the few escapes that matter are replaced with plain `str.replace`, so a
+    megabyte of backslashes costs one pass.
+    """
+    if "\\" not in text:
+        return text
+    text = _BACKSLASHES.sub(r"\\", text)
+    for old, new in _ESCAPES:
+        if old in text:
+            text = text.replace(old, new)
+    return text
+
+
+def squeeze(text: str) -> str:
+    """Lower case, no whitespace: message fragments still match after line wrapping / re-indenting."""
+    return "".join(text.lower().split())
+
+
+# Code-shaped tokens in free text, one regex per layout. Each runs on the lower-cased text and
+# starts with a literal, so the regex engine scans for that literal at C speed; the code itself is
+# cut from the original text at the same offsets.
+#   code: X / Code="X" / "code": "X" / 'code': 'X' / SubCode: X / ErrorCode: X / (Code:X)
+#   (X) message          (az CLI, newer layout; also PowerShell `az : ERROR: (X) ...`)
+#   with error: X: msg   (Terraform azurerm on go-azure-sdk)
+#   Azure Error: X       (older msrestazure / az CLI)
+#   CSE failed with 'X'  (newer AKS RP text)
+#   CSE Error: X         (Windows CSE)
+_CODE_RXS = (
+    re.compile(r"code[\"']?[ \t]{0,3}[:=][ \t]{0,3}[\"'(]?[ \t]{0,2}([a-z][a-z0-9_]{1,100})"),
+    re.compile(r"\(([a-z][a-z0-9_]{2,100})\)(?=[\s:]|$)"),
+    re.compile(r"with error:[ \t]{0,3}([a-z][a-z0-9_]{2,100}):"),
+    re.compile(r"azure error:[ \t]{0,3}([a-z][a-z0-9_]{2,100})"),
+    re.compile(r"cse failed with '([a-z0-9_]{3,100})'"),
+    re.compile(r"cse error:[ \t]{0,3}([a-z0-9_]{3,100})"),
+)
+_CODE_KEY_PREFIXES = ("internalerror", "error", "sub")
+
+
+def _code_key_ok(low: str, start: int) -> bool:
+    """`code` must start a word, optionally after error/sub/internalError (not StatusCode, ExitCode)."""
+    for prefix in _CODE_KEY_PREFIXES:
+        if low.startswith(prefix, start - len(prefix)) and start >= len(prefix):
+            start -= len(prefix)
+            break
+    return start == 0 or not (low[start - 1].isalnum() or low[start - 1] == "_")
+
+
+def find_codes(text: str, limit: int = 40) -> list[tuple[str, int, int]]:
+    """(code as written, start, end) of explicit codes in `text`, in order of appearance."""
+    low = text.lower()
+    same = len(low) == len(text)
+    hits: list[tuple[int, int, int, int]] = []
+    for i, rx in enumerate(_CODE_RXS):
+        n = 0
+        for m in rx.finditer(low):
+            if i == 0 and not _code_key_ok(low, m.start()):
+                continue
+            hits.append((m.start(), m.end(), m.start(1), m.end(1)))
+            n += 1
+            if n >= limit:
+                break
+    hits.sort()
+    return [((text if same else low)[s1:e1], s, e) for s, e, s1, e1 in hits[:limit]]
+
+
+# An unknown word only counts as a code when it is shaped like one: CamelCase with two or more
+# humps (QuotaExceeded), or an UPPER/lower name with underscores (ERR_..., ErrCode_...).
+_CODE_SHAPE = re.compile(r"[A-Z][a-z0-9]+(?:[A-Z][A-Za-z0-9]*)+|[A-Za-z][A-Za-z0-9]*_[A-Za-z0-9_]+")
+_NOT_CODES = frozenset(
+    w.lower() for w in (
+        "Message", "Status", "None", "Null", "True", "False", "Details", "Target", "Minimum", "Code", "Error",
+        "InnerError", "ErrorMessage", "ErrorCode", "StatusCode", "ActivityId", "RequestId", "CorrelationId",
+        "ResourceGroup", "ResourceGroupName", "SubscriptionId", "ExitCode", "Output", "ExecDuration",
+        "KernelStartTime", "CSEStartTime", "GuestAgentStartTime", "SystemdSummary", "BootDatapoints",
+        "ClientError", "ServerError", "NotSpecified", "RemoteException", "NativeCommandError", "String",
+        "PowerShell", "Microsoft", "Azure", "Kubernetes", "ManagedCluster", "AgentPool", "HTTP", "OK",
+    )
+)
+
+
+def code_shaped(token: str) -> bool:
+    return token.lower() not in _NOT_CODES and bool(_CODE_SHAPE.fullmatch(token))
+
+
+WORD_RX = re.compile(r"[A-Za-z][A-Za-z0-9_]{4,120}")
+
+EXIT_RX = re.compile(
+    r"(?i:exit status[=: ][ \t]{0,2}|\"?exitcode\"?[ \t]{0,2}[:=][ \t]{0,2}[\"|]?[ \t]{0,2}|exit code:[ \t]{0,2})"
+    r"(\d{1,3})(?!\d)"
+)
+WINDOWS_HINTS = ("windows_cse_error", "exitcode: |", "customscriptextension", "windowscsehelper", "c:\\azuredata",
+                 "c:/azuredata", "exitcode:|")

@@ -1,0 +1,562 @@
+"""Noise control between the pipeline and the sinks: dedup, grouping, escalation, resolution.
+
+Owns the publishing rules (FindingWriter.publish, resolve, escalate_due):
+- Idempotency: each event is claimed in the state store under `operation.idempotency_key`
+  (insert-if-absent). A completed event is a no-op, so a redelivered event gives one row and one
+  card. Twin events of one failure (same FindingId, e.g. the cluster and agent-pool events of one
+  correlation id) collapse to the first.
+- Crash safety: the event entity records its steps (`card_sent`, `row_written`) and holds a short
+  lease. A retry of the same work item after a crash or a sink failure redoes only the missing
+  steps; a concurrent duplicate delivery, while the lease is held, backs off.
+- Grouping: (cluster id, error code) is a group. The first finding of a window (default 60 min,
+  started by the card) posts a card; later ones in the window update the count (their rows are
+  still written, OccurrenceCount = the count in the window, AlertSent = false). The group's
+  decision for an event is stored with the group, so a retry never counts an event twice.
+- Escalation (timer): an open group of a transient (or maybe-transient) error that is still open
+  after `escalate_after_h` (default 24 h) is escalated once: one escalation card, one row with
+  Status=escalated. The timer also finishes notices a crash interrupted and re-sends cards that
+  failed to post.
+- Resolution: a later ResourceWriteSuccess for the cluster resolves its open groups: one short
+  resolved card per success event and one row with Status=resolved per group.
+- State store down: publish falls back to sending (card + row) without dedup and logs a warning:
+  duplicates are better than silence.
+- Sink failures: a FindingsSink error is raised (the queue retries the work item; the step flags
+  make the retry write only what is missing). A Notifier error is logged, the row says
+  AlertSent=false, the group is marked `card_pending` for the timer to retry; never raised.
+Group updates use optimistic concurrency (etag) when the store offers `replace_if_match`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal, Protocol
+
+from shared.models import FailedOperation, Finding
+from shared.ports import Clock, FindingsSink, Notifier, SinkError, StateStore
+from shared.render.card import PORTAL_BASE, ResolvedGroup, escalation_card, finding_card, resolved_card
+from shared.render.rows import finding_to_row, iso_z
+
+log = logging.getLogger(__name__)
+
+P_EVENT = "event"
+P_GROUP = "group"
+ETAG = "_etag"
+RECENT_MAX = 50  # event decisions remembered per group (retry idempotency)
+STORED_FINDING_CHARS = 30_000  # Table string properties hold 32K UTF-16 characters
+OPEN = ("open", "escalated")
+
+
+class NoiseSettings(Protocol):
+    """The part of shared.settings.Settings noise control reads (read-only, so frozen models fit)."""
+
+    @property
+    def group_window_min(self) -> int: ...
+
+    @property
+    def escalate_after_h(self) -> float: ...
+
+    @property
+    def workbook_url(self) -> str | None: ...
+
+
+class ConditionalStateStore(StateStore, Protocol):
+    async def replace_if_match(self, partition: str, row: str, entity: dict[str, Any], etag: str) -> bool:
+        ...
+
+
+class StateDown(Exception):
+    """The state store failed; the cause is chained."""
+
+
+def group_key(cluster_id: str, error_code: str) -> str:
+    return hashlib.sha256(f"{cluster_id.strip().lower()}|{error_code.strip().lower()}".encode()).hexdigest()[:32]
+
+
+def _parse(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def pack_finding(f: Finding) -> str:
+    """The finding as JSON small enough for one Table property (evidence, then checks, dropped first)."""
+    variants = (
+        f,
+        f.model_copy(update={"checks": tuple(c.model_copy(update={"evidence": c.evidence[:3]}) for c in f.checks)}),
+        f.model_copy(update={"checks": tuple(c.model_copy(update={"evidence": ()}) for c in f.checks)}),
+        f.model_copy(update={"checks": (), "error": f.error.model_copy(
+            update={"message": f.error.message[:2000], "details": ()})}),
+    )
+    for variant in variants:
+        text = variant.model_dump_json()
+        if _utf16_len(text) <= STORED_FINDING_CHARS:
+            return text
+    slim = f.model_copy(update={
+        "checks": (), "summary": f.summary[:2000], "remediation": (f.remediation or "")[:2000] or None,
+        "error": f.error.model_copy(update={"message": f.error.message[:500], "details": ()}),
+        "notes": (), "docs": f.docs[:5],
+    })
+    return slim.model_dump_json()
+
+
+@dataclass(frozen=True)
+class PublishOutcome:
+    action: Literal["new", "grouped", "duplicate", "in_progress", "fallback"]
+    finding_id: str
+    group_key: str
+    occurrence_count: int = 0
+    row_written: bool = False  # by this call
+    card_sent: bool = False  # by this call
+    alert_failed: bool = False
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class ResolveOutcome:
+    resolved: tuple[str, ...] = ()  # error codes of the groups this event resolved
+    card_sent: bool = False
+    rows_written: int = 0
+    duplicate: bool = False
+    detail: str = ""
+
+
+@dataclass
+class EscalateOutcome:
+    escalated: list[str] = field(default_factory=list)  # "<cluster name>/<error code>"
+    resolved: list[str] = field(default_factory=list)  # closed because the recheck says fixed
+    cards_retried: int = 0
+    notices_completed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Decision:
+    send_card: bool
+    count: int  # occurrences in the window, including this one
+    total: int
+    status: str
+    first_seen: datetime
+    twin_of: str | None = None  # event key of an earlier event with the same FindingId
+
+
+Recheck = Callable[[Finding], Awaitable[bool]]
+
+
+class NoiseControl:
+    """FindingWriter with noise control. One per process; safe for concurrent use."""
+
+    def __init__(self, state: StateStore, sink: FindingsSink, notifier: Notifier, clock: Clock,
+                 settings: NoiseSettings, *, portal_base: str = PORTAL_BASE, lease_s: float = 300.0,
+                 escalate_transient: tuple[str, ...] = ("true", "depends")) -> None:
+        self.state = state
+        self.sink = sink
+        self.notifier = notifier
+        self.clock = clock
+        self.window = timedelta(minutes=settings.group_window_min)
+        self.escalate_after = timedelta(hours=settings.escalate_after_h)
+        self.workbook_url = settings.workbook_url
+        self.portal_base = portal_base
+        self.lease = timedelta(seconds=lease_s)
+        self.escalate_transient = escalate_transient
+        self.last_outcome: PublishOutcome | None = None
+
+    # --- state helpers ---------------------------------------------------------------------
+
+    async def _call(self, coro: Awaitable[Any]) -> Any:
+        try:
+            return await coro
+        except Exception as err:  # any failure of the store, whatever its SDK
+            raise StateDown(f"{type(err).__name__}: {str(err)[:300]}") from err
+
+    async def _replace(self, partition: str, row: str, entity: dict[str, Any], etag: str | None) -> bool:
+        body = {k: v for k, v in entity.items() if k != ETAG}
+        replace = getattr(self.state, "replace_if_match", None)
+        if replace is not None and etag:
+            return bool(await self._call(replace(partition, row, body, etag)))
+        await self._call(self.state.upsert(partition, row, body))
+        return True
+
+    async def _claim_event(self, key: str, now: datetime, extra: dict[str, Any]
+                           ) -> tuple[Literal["new", "resume", "done", "busy"], dict[str, Any]]:
+        entity = {"status": "claimed", "row_written": False, "card_sent": False,
+                  "lease_until": iso_z(now + self.lease), "claimed_at": iso_z(now), **extra}
+        if await self._call(self.state.create(P_EVENT, key, entity)):
+            return "new", entity
+        ev = await self._call(self.state.get(P_EVENT, key))
+        if ev is None:  # deleted in between: take it
+            await self._call(self.state.upsert(P_EVENT, key, entity))
+            return "new", entity
+        if ev.get("status") == "done":
+            return "done", ev
+        lease = _parse(ev.get("lease_until"))
+        if lease is not None and lease > now:
+            return "busy", ev
+        taken = {**ev, "lease_until": iso_z(now + self.lease)}
+        if await self._replace(P_EVENT, key, taken, ev.get(ETAG)):
+            return "resume", taken
+        return "busy", ev
+
+    async def _save_event(self, key: str, ev: dict[str, Any], **changes: Any) -> None:
+        ev.update(changes)
+        await self._call(self.state.upsert(P_EVENT, key, {k: v for k, v in ev.items() if k != ETAG}))
+
+    async def _save_event_quietly(self, key: str, ev: dict[str, Any], **changes: Any) -> None:
+        try:
+            await self._save_event(key, ev, **changes)
+        except StateDown as err:
+            log.warning("state store: could not record event %s step %s: %s", key, changes, err)
+
+    async def _mutate_group(self, gk: str, mutate: Callable[[dict[str, Any]], dict[str, Any] | None],
+                            attempts: int = 8) -> tuple[dict[str, Any] | None, bool]:
+        """Read-modify-write of one group under its etag -> (entity now, changed by this call).
+
+        `mutate` returns None for "no change"; it is re-applied to a fresh read after a conflict.
+        """
+        for _ in range(attempts):
+            g = await self._call(self.state.get(P_GROUP, gk))
+            if g is None:
+                return None, False
+            new = mutate(dict(g))
+            if new is None:
+                return g, False
+            if await self._replace(P_GROUP, gk, new, g.get(ETAG)):
+                return new, True
+        raise StateDown(f"group {gk}: too much contention")
+
+    # --- publish ---------------------------------------------------------------------------
+
+    async def publish(self, finding: Finding) -> None:
+        self.last_outcome = await self.publish_detailed(finding)
+
+    async def publish_detailed(self, f: Finding) -> PublishOutcome:
+        now = self.clock.now()
+        key = f.operation.idempotency_key
+        gk = group_key(f.operation.cluster_id, f.classification.code)
+        try:
+            claim, ev = await self._claim_event(key, now, {"kind": "finding", "group": gk, "finding_id": f.finding_id})
+        except StateDown as err:
+            return await self._fallback(f, gk, err)
+        if claim == "done":
+            return PublishOutcome("duplicate", f.finding_id, gk, int(ev.get("count", 0) or 0),
+                                  detail="event already published")
+        if claim == "busy":
+            return PublishOutcome("in_progress", f.finding_id, gk,
+                                  detail="another delivery of this event holds the lease")
+        try:
+            return await self._publish_claimed(f, key, gk, ev, now)
+        except (Exception, asyncio.CancelledError):
+            # Whatever failed, the queue's retry of this work item must be able to resume at once
+            # (a kept lease would make it look like a concurrent duplicate and be dropped).
+            await self._save_event_quietly(key, ev, lease_until="")
+            raise
+
+    async def _publish_claimed(self, f: Finding, key: str, gk: str, ev: dict[str, Any],
+                               now: datetime) -> PublishOutcome:
+        try:
+            decision = await self._join_group(f, gk, key, now)
+            if decision.twin_of is not None:
+                await self._save_event(key, ev, status="done", twin_of=decision.twin_of)
+                return PublishOutcome("duplicate", f.finding_id, gk, decision.count,
+                                      detail=f"same finding as event {decision.twin_of}")
+            if "count" not in ev:
+                await self._save_event(key, ev, count=decision.count, send_card=decision.send_card)
+        except StateDown as err:
+            return await self._fallback(f, gk, err)
+
+        current = f.model_copy(update={"status": decision.status, "occurrence_count": decision.count})
+        card_now = alert_failed = False
+        alert_sent = bool(ev.get("card_sent"))
+        if decision.send_card and not alert_sent:
+            message = finding_card(current, portal_base=self.portal_base, workbook_url=self.workbook_url,
+                                   window_min=int(self.window.total_seconds() // 60),
+                                   total_occurrences=decision.total, first_seen=decision.first_seen)
+            if await self._notify(message, what=f"finding {f.finding_id}"):
+                alert_sent = card_now = True
+                await self._save_event_quietly(key, ev, card_sent=True)
+            else:
+                alert_failed = True
+                await self._flag_card_pending(gk, key)
+        row_now = False
+        if not ev.get("row_written"):
+            row = finding_to_row(current, alert_sent=alert_sent and decision.send_card, time_generated=now)
+            await self.sink.write([row])  # raises: the caller releases the lease, the queue retries
+            row_now = True
+        await self._save_event_quietly(key, ev, row_written=True, status="done", lease_until="")
+        outcome = PublishOutcome("new" if decision.send_card else "grouped", f.finding_id, gk, decision.count,
+                                 row_written=row_now, card_sent=card_now, alert_failed=alert_failed)
+        log.info("published %s: %s, count %d, row %s, card %s", f.finding_id, outcome.action, decision.count,
+                 row_now, card_now)
+        return outcome
+
+    async def _join_group(self, f: Finding, gk: str, key: str, now: datetime) -> _Decision:
+        op = f.operation
+        for _ in range(8):
+            g = await self._call(self.state.get(P_GROUP, gk))
+            recent: list[list[Any]] = json.loads(g.get("recent") or "[]") if g else []
+            for ek, _fid, send, count, status in recent:
+                if ek == key:  # this event was counted before a crash/retry: same decision
+                    return _Decision(bool(send), int(count), int(g.get("total_count", count) if g else count),
+                                     str(status), _parse(g.get("first_seen") if g else None) or now)
+            if g is not None and g.get("status") in OPEN:
+                for ek, fid, *_ in recent:
+                    if fid == f.finding_id:
+                        return _Decision(False, int(g.get("window_count", 1)), int(g.get("total_count", 1)),
+                                         str(g["status"]), _parse(g.get("first_seen")) or now, twin_of=str(ek))
+            fresh = g is None or g.get("status") not in OPEN
+            window_start = None if fresh or g is None else _parse(g.get("window_start"))
+            if fresh or g is None:
+                send, count, total, status, first = True, 1, 1, "open", now
+                recent, start = [], now
+            elif window_start is None or now - window_start >= self.window:
+                send, count, total = True, 1, int(g.get("total_count", 0)) + 1
+                status, first, start = str(g["status"]), _parse(g.get("first_seen")) or now, now
+            else:
+                send, count, total = False, int(g.get("window_count", 0)) + 1, int(g.get("total_count", 0)) + 1
+                status, first, start = str(g["status"]), _parse(g.get("first_seen")) or now, window_start
+            recent = [*recent, [key, f.finding_id, send, count, status]][-RECENT_MAX:]
+            entity: dict[str, Any] = {} if fresh or g is None else {k: v for k, v in g.items() if k != ETAG}
+            if fresh:
+                entity = {"first_seen": iso_z(now), "escalated_at": "", "resolved_at": "", "resolved_by": "",
+                          "card_pending": False, "notice": ""}
+            entity.update({
+                "cluster_id": op.cluster_id, "cluster_name": op.cluster_name, "agent_pool": op.agent_pool or "",
+                "error_code": f.classification.code, "transient": f.classification.transient,
+                "severity": f.severity, "status": status, "last_seen": iso_z(now), "window_start": iso_z(start),
+                "window_count": count, "total_count": total, "recent": json.dumps(recent),
+                "finding": pack_finding(f),
+            })
+            if g is None:
+                ok = await self._call(self.state.create(P_GROUP, gk, entity))
+            else:
+                ok = await self._replace(P_GROUP, gk, entity, g.get(ETAG))
+            if ok:
+                return _Decision(send, count, total, status, first)
+        raise StateDown(f"group {gk}: too much contention")
+
+    async def _notify(self, message: dict[str, Any], *, what: str) -> bool:
+        try:
+            await self.notifier.send(message)
+        except Exception as err:  # the row still goes out; the timer retries the card
+            retry = getattr(err, "retryable", None)
+            log.warning("Teams card for %s not sent (%s%s): %s", what, type(err).__name__,
+                        "" if retry is None else f", retryable={retry}", str(err)[:300])
+            return False
+        return True
+
+    async def _flag_card_pending(self, gk: str, key: str) -> None:
+        def flag(g: dict[str, Any]) -> dict[str, Any]:
+            return {**g, "card_pending": True, "pending_event": key}
+
+        try:
+            await self._mutate_group(gk, flag)
+        except StateDown as err:
+            log.warning("state store: could not flag the failed card of group %s for retry: %s", gk, err)
+
+    async def _fallback(self, f: Finding, gk: str, err: StateDown) -> PublishOutcome:
+        log.warning("state store unavailable (%s): publishing %s without dedup or grouping", err, f.finding_id)
+        current = f.model_copy(update={"status": "open", "occurrence_count": max(1, f.occurrence_count)})
+        message = finding_card(current, portal_base=self.portal_base, workbook_url=self.workbook_url)
+        sent = await self._notify(message, what=f"finding {f.finding_id}")
+        await self.sink.write([finding_to_row(current, alert_sent=sent, time_generated=self.clock.now())])
+        return PublishOutcome("fallback", f.finding_id, gk, current.occurrence_count, row_written=True,
+                              card_sent=sent, alert_failed=not sent, detail=str(err)[:300])
+
+    # --- resolution ------------------------------------------------------------------------
+
+    async def resolve(self, op: FailedOperation) -> ResolveOutcome:
+        """A later successful write on the cluster: resolve its open groups, one short notice."""
+        now = self.clock.now()
+        key = op.idempotency_key
+        try:
+            claim, ev = await self._claim_event(key, now, {"kind": "resolve", "cluster": op.cluster_id[:512]})
+        except StateDown as err:
+            log.warning("state store unavailable (%s): cannot tell which findings %s resolves; no notice sent",
+                        err, op.cluster_name)
+            return ResolveOutcome(detail=f"state store unavailable: {err}")
+        if claim in ("done", "busy"):
+            return ResolveOutcome(duplicate=True, detail=f"success event {claim}")
+        try:
+            return await self._resolve_claimed(op, key, ev, now)
+        except (Exception, asyncio.CancelledError):
+            await self._save_event_quietly(key, ev, lease_until="")
+            raise
+
+    async def _resolve_claimed(self, op: FailedOperation, key: str, ev: dict[str, Any],
+                               now: datetime) -> ResolveOutcome:
+        try:
+            groups = await self._call(self.state.query(P_GROUP))
+            mine = [g for g in groups if str(g.get("cluster_id", "")).lower() == op.cluster_id.lower()]
+            if op.agent_pool:  # an agent-pool write fixes that pool's failures, not the cluster's
+                mine = [g for g in mine if str(g.get("agent_pool", "")).lower() == op.agent_pool.lower()]
+            resolved: list[dict[str, Any]] = []
+            for g in mine:
+                if g.get("status") in OPEN:
+                    def close(x: dict[str, Any]) -> dict[str, Any] | None:
+                        if x.get("status") not in OPEN:
+                            return None
+                        return {**x, "prev_status": x.get("status"), "status": "resolved", "resolved_at": iso_z(now),
+                                "resolved_by": key, "card_pending": False, "notice": ""}
+
+                    g = (await self._mutate_group(self._gk(g), close))[0] or g
+                if g.get("resolved_by") == key:
+                    resolved.append(g)
+        except StateDown as err:
+            # Success events are frequent and a resolution notice is not worth a poison queue: log, drop.
+            log.warning("state store unavailable (%s): cannot tell which findings %s resolves; no notice sent",
+                        err, op.cluster_name)
+            await self._save_event_quietly(key, ev, lease_until="")
+            return ResolveOutcome(detail=f"state store unavailable: {err}")
+        if not resolved:
+            await self._save_event_quietly(key, ev, status="done", lease_until="")
+            return ResolveOutcome(detail="no open findings for this cluster")
+        findings = [self._unpack(g) for g in resolved]
+        card_now = False
+        alert_sent = bool(ev.get("card_sent"))
+        if not alert_sent:
+            message = resolved_card(
+                cluster_name=op.cluster_name, cluster_id=op.cluster_id, resolved_at=op.event_time,
+                event_type=op.event_type, portal_base=self.portal_base, workbook_url=self.workbook_url,
+                groups=[ResolvedGroup(str(g.get("error_code", "")), _parse(g.get("first_seen")) or now,
+                                      int(g.get("total_count", 1)), str(g.get("prev_status", "open")))
+                        for g in resolved])
+            if await self._notify(message, what=f"resolution of {op.cluster_name}"):
+                alert_sent = card_now = True
+                await self._save_event_quietly(key, ev, card_sent=True)
+        rows = 0
+        if not ev.get("row_written"):
+            batch = [finding_to_row(f.model_copy(update={"status": "resolved",
+                                                        "occurrence_count": int(g.get("total_count", 1))}),
+                                    alert_sent=alert_sent, time_generated=now)
+                     for f, g in zip(findings, resolved, strict=True) if f is not None]
+            await self.sink.write(batch)  # raises: the caller releases the lease, the queue retries
+            rows = len(batch)
+        await self._save_event_quietly(key, ev, row_written=True, status="done", lease_until="")
+        codes = tuple(str(g.get("error_code", "")) for g in resolved)
+        log.info("resolved %s on %s (card %s)", ", ".join(codes), op.cluster_name, card_now)
+        return ResolveOutcome(codes, card_sent=card_now, rows_written=rows)
+
+    @staticmethod
+    def _gk(g: dict[str, Any]) -> str:
+        return group_key(str(g.get("cluster_id", "")), str(g.get("error_code", "")))
+
+    @staticmethod
+    def _unpack(g: dict[str, Any]) -> Finding | None:
+        try:
+            return Finding.model_validate_json(g.get("finding") or "")
+        except ValueError:
+            log.warning("group %s/%s: stored finding unreadable", g.get("cluster_name"), g.get("error_code"))
+            return None
+
+    # --- escalation timer ------------------------------------------------------------------
+
+    async def escalate_due(self, recheck: Recheck | None = None) -> EscalateOutcome:
+        """Timer: escalate long-open transient groups once; finish interrupted notices; retry failed cards.
+
+        `recheck(finding) -> still failing?` lets the caller confirm against ARM before escalating;
+        a group it reports fixed is resolved quietly (row only). Without it an open group counts as
+        still failing (no success event has closed it).
+        """
+        now = self.clock.now()
+        out = EscalateOutcome()
+        try:
+            groups = await self._call(self.state.query(P_GROUP))
+        except StateDown as err:
+            log.error("escalation run skipped: state store unavailable: %s", err)
+            out.errors.append(f"state store unavailable: {err}")
+            return out
+        for g in groups:
+            gk = self._gk(g)
+            label = f"{g.get('cluster_name')}/{g.get('error_code')}"
+            try:
+                if g.get("notice"):
+                    if await self._complete_notice(gk, g, now):
+                        out.notices_completed += 1
+                    continue
+                if g.get("card_pending") and g.get("status") in OPEN and await self._retry_card(gk, g):
+                    out.cards_retried += 1
+                first = _parse(g.get("first_seen"))
+                due = (g.get("status") == "open" and not g.get("escalated_at") and first is not None
+                       and str(g.get("transient", "")) in self.escalate_transient
+                       and now - first >= self.escalate_after)
+                if not due:
+                    continue
+                finding = self._unpack(g)
+                if recheck is not None and finding is not None and not await recheck(finding):
+                    kind, status = "quiet_resolve", "resolved"
+                else:
+                    kind, status = "escalation", "escalated"
+
+                def claim(x: dict[str, Any], kind: str = kind, status: str = status) -> dict[str, Any] | None:
+                    if x.get("status") != "open" or x.get("escalated_at") or x.get("notice"):
+                        return None
+                    stamp = {"escalated_at": iso_z(now)} if status == "escalated" else {"resolved_at": iso_z(now)}
+                    return {**x, "status": status, **stamp, "notice": kind, "notice_card": kind == "quiet_resolve",
+                            "notice_row": False, "prev_status": x.get("status")}
+
+                claimed, changed = await self._mutate_group(gk, claim)
+                if claimed is None or not changed:
+                    continue  # another timer run (or a resolution) got there first
+                await self._complete_notice(gk, claimed, now)
+                (out.escalated if kind == "escalation" else out.resolved).append(label)
+            except StateDown as err:
+                out.errors.append(f"{label}: state store: {err}")
+                log.warning("escalation of %s: state store: %s", label, err)
+            except SinkError as err:
+                out.errors.append(f"{label}: sink: {err}")
+                log.warning("escalation of %s: findings sink failed, next run finishes it: %s", label, err)
+        return out
+
+    async def _retry_card(self, gk: str, g: dict[str, Any]) -> bool:
+        f = self._unpack(g)
+        if f is None:
+            return False
+        current = f.model_copy(update={"status": g.get("status", "open"),
+                                       "occurrence_count": int(g.get("window_count", 1))})
+        message = finding_card(current, portal_base=self.portal_base, workbook_url=self.workbook_url,
+                               window_min=int(self.window.total_seconds() // 60),
+                               total_occurrences=int(g.get("total_count", 1)), first_seen=_parse(g.get("first_seen")))
+        if not await self._notify(message, what=f"retry of {g.get('cluster_name')}/{g.get('error_code')}"):
+            return False
+        await self._mutate_group(gk, lambda x: {**x, "card_pending": False} if x.get("card_pending") else None)
+        return True
+
+    async def _complete_notice(self, gk: str, g: dict[str, Any], now: datetime) -> bool:
+        """Send the card and write the row of a claimed notice (escalation / quiet resolve); resumable."""
+        kind = str(g.get("notice"))
+        f = self._unpack(g)
+        total = int(g.get("total_count", 1))
+        alert_sent = bool(g.get("notice_card")) and kind == "escalation"
+        if f is None:
+            await self._mutate_group(gk, lambda x: {**x, "notice": ""})
+            return False
+        if kind == "escalation" and not g.get("notice_card"):
+            first = _parse(g.get("first_seen")) or now
+            message = escalation_card(f.model_copy(update={"status": "escalated", "occurrence_count": total}),
+                                      open_since=first, now=now, occurrences=total, portal_base=self.portal_base,
+                                      workbook_url=self.workbook_url)
+            alert_sent = await self._notify(message, what=f"escalation of {g.get('cluster_name')}")
+            if alert_sent:
+                await self._mutate_group(gk, lambda x: {**x, "notice_card": True})
+        if not g.get("notice_row"):
+            status = "escalated" if kind == "escalation" else "resolved"
+            row = finding_to_row(f.model_copy(update={"status": status, "occurrence_count": total}),
+                                 alert_sent=alert_sent, time_generated=now)
+            await self.sink.write([row])  # SinkError: the notice stays open; the next run finishes it
+            await self._mutate_group(gk, lambda x: {**x, "notice_row": True})
+        done, _ = await self._mutate_group(
+            gk, lambda x: {**x, "notice": ""} if x.get("notice_row") and x.get("notice_card") else None)
+        return bool(done is not None and not done.get("notice"))

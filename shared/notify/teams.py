@@ -1,0 +1,194 @@
+"""Notifier: post Teams messages (Adaptive Cards) to a Teams Workflows (Power Automate) webhook.
+
+Owns the delivery rules:
+- 200 and 202 are success (Workflows answers 202 Accepted; legacy connectors 200 "1").
+- A legacy connector that is throttled answers 200 with "Microsoft Teams endpoint returned HTTP
+  error 429" in the body: treated as 429.
+- 429: wait `Retry-After` (seconds or HTTP date), capped; 5xx/408 and transport errors:
+  exponential backoff with jitter, capped. Then give up with SinkError(retryable=True).
+- Other 4xx: SinkError(retryable=False) at once (bad card, revoked or wrong URL).
+- Never more than `max_per_second` posts in any one-second window (4/s, the Teams webhook
+  limit), across all concurrent senders of this notifier (per process).
+- At most 28 KB per message, measured on the exact bytes posted.
+- The URL is a secret (its `sig=` grants posting): it is held as SecretStr, never logged and never
+  put into exception messages; the process-wide redaction filter is told about it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import random
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from pydantic import SecretStr
+
+from shared.ports import SinkError
+from shared.redact import install_redaction
+from shared.render.card import MAX_CARD_BYTES, encode_message
+
+log = logging.getLogger(__name__)
+
+LEGACY_THROTTLE_MARKER = "HTTP error 429"
+RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+
+
+class RateLimiter:
+    """At most `rate` requests per `period` as the *receiver* sees them, across concurrent tasks.
+
+    Spacing request starts is not enough: TLS handshakes and server queues bunch arrivals up. So a
+    slot is held from the start of a request until `period` after it completes; with `capacity`
+    slots, any window of `period` seconds can contain at most `capacity` arrivals. Call
+    `acquire()` before the request and `release()` after it (whatever its outcome).
+    """
+
+    def __init__(self, rate: float, period: float = 1.0, *, monotonic: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep, poll_s: float = 0.01) -> None:
+        if rate <= 0:
+            raise ValueError("rate must be positive")
+        self.capacity = max(1, int(rate * period))
+        self.period = self.capacity / rate  # e.g. 4/s -> 4 per 1.0 s; 0.5/s -> 1 per 2.0 s
+        self._in_flight = 0
+        self._cooling: deque[float] = deque()  # when finished requests stop counting (ascending)
+        self._lock = asyncio.Lock()  # waiters are served in arrival order
+        self._monotonic = monotonic
+        self._sleep = sleep
+        self._poll = poll_s
+
+    async def acquire(self) -> None:
+        async with self._lock:
+            while True:
+                now = self._monotonic()
+                while self._cooling and self._cooling[0] <= now:
+                    self._cooling.popleft()
+                if self._in_flight + len(self._cooling) < self.capacity:
+                    self._in_flight += 1
+                    return
+                wait = self._cooling[0] - now if self._cooling else self._poll
+                await self._sleep(max(0.001, wait))
+
+    def release(self) -> None:
+        self._in_flight = max(0, self._in_flight - 1)
+        self._cooling.append(self._monotonic() + self.period)
+
+
+def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
+    """`Retry-After` as seconds: delta-seconds or an HTTP date; None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+class TeamsNotifier:
+    """Notifier over httpx. Pass `client` to share a connection pool (the caller then closes it)."""
+
+    def __init__(self, url: SecretStr, client: httpx.AsyncClient | None = None, *, max_per_second: float = 4.0,
+                 retries: int = 4, backoff_base_s: float = 1.0, backoff_max_s: float = 20.0,
+                 retry_after_cap_s: float = 30.0, timeout_s: float = 15.0,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+        secret = url.get_secret_value().strip()
+        if not secret.lower().startswith("https://"):
+            raise ValueError("the Teams webhook URL must be an https URL")  # never echo the value
+        install_redaction(secret)
+        self._url = SecretStr(secret)
+        self._client = client
+        self._own_client = client is None
+        self._limiter = RateLimiter(max_per_second, sleep=sleep)
+        self._retries = retries
+        self._backoff_base = backoff_base_s
+        self._backoff_max = backoff_max_s
+        self._retry_after_cap = retry_after_cap_s
+        self._timeout = timeout_s
+        self._sleep = sleep
+        self.posts = 0  # HTTP requests made (tests and metrics)
+
+    def __repr__(self) -> str:
+        return "TeamsNotifier(url=**********)"
+
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=self._timeout, follow_redirects=False)
+        return self._client
+
+    async def aclose(self) -> None:
+        if self._own_client and self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    def _backoff(self, attempt: int) -> float:
+        delay = min(self._backoff_max, self._backoff_base * (2 ** attempt))
+        return float(delay * (0.5 + random.random() / 2))  # noqa: S311 - jitter, not crypto
+
+    async def send(self, card_message: dict[str, Any]) -> None:
+        body = encode_message(card_message)
+        if len(body) > MAX_CARD_BYTES:
+            raise SinkError(f"card is {len(body)} bytes, over the {MAX_CARD_BYTES}-byte Teams limit",
+                            retryable=False)
+        last = "no attempt made"
+        for attempt in range(self._retries + 1):
+            await self._limiter.acquire()
+            self.posts += 1
+            try:
+                resp = await self._http().post(self._url.get_secret_value(), content=body,
+                                               headers={"Content-Type": "application/json"})
+                text = resp.text[:500] if resp.status_code != 202 else ""
+            except httpx.TransportError as err:
+                # The text of httpx errors can contain the URL: report the type only, never chain it.
+                last = f"transport error {type(err).__name__}"
+                delay = self._backoff(attempt)
+            except httpx.HTTPError as err:
+                raise SinkError(f"Teams webhook: {type(err).__name__}", retryable=False) from None
+            else:
+                status = resp.status_code
+                if status in (200, 202) and LEGACY_THROTTLE_MARKER not in text:
+                    return
+                if status in (200, 202):
+                    status = 429  # legacy connector throttling reported in a 200 body
+                if status not in RETRYABLE_STATUS:
+                    raise SinkError(f"Teams webhook rejected the card: HTTP {status}: {text[:200]}",
+                                    retryable=False)
+                last = f"HTTP {status}"
+                delay = self._backoff(attempt)
+                if status == 429:
+                    after = retry_after_seconds(resp.headers.get("Retry-After"))
+                    if after is not None:
+                        delay = min(after, self._retry_after_cap)
+            finally:
+                self._limiter.release()
+            if attempt < self._retries:
+                log.warning("Teams webhook: %s, retry %d/%d in %.1fs", last, attempt + 1, self._retries, delay)
+                await self._sleep(delay)
+        raise SinkError(f"Teams webhook failed after {self._retries + 1} attempts: {last}", retryable=True)
+
+
+class LogOnlyNotifier:
+    """Notifier used when no webhook is configured: logs a one-line digest of each card."""
+
+    def __init__(self) -> None:
+        self.sent: list[dict[str, Any]] = []
+
+    async def send(self, card_message: dict[str, Any]) -> None:
+        self.sent.append(card_message)
+        try:
+            headline = card_message["attachments"][0]["content"]["body"][0]["items"][0]["text"]
+        except (KeyError, IndexError, TypeError):
+            headline = "(card)"
+        log.info("no Teams webhook configured; card not posted: %s (%d bytes)", str(headline)[:200],
+                 len(encode_message(card_message)))

@@ -1,0 +1,71 @@
+"""The embedded findings store: same rows in SQLite, read back by `aks-triage findings`."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from shared.local.card_files import FileNotifier
+from shared.local.sqlite_sink import SqliteFindingsSink, list_findings
+from shared.noise import NoiseControl
+from shared.ports import SinkError
+from shared.render.card import finding_card
+from shared.render.rows import finding_to_row, table_schema
+from tests.factories import make_finding, make_operation
+from tests.sinks.conftest import FakeClock, NoiseTestSettings
+
+
+async def test_rows_round_trip(tmp_path: Path) -> None:
+    db = tmp_path / "home" / "findings.db"
+    sink = SqliteFindingsSink(db)
+    rows = [finding_to_row(make_finding(), alert_sent=True),
+            finding_to_row(make_finding(op=make_operation(cluster="aks-b"), code="QuotaExceeded"), alert_sent=False)]
+    await sink.write(rows)
+    back = list_findings(db)
+    assert back == rows  # dynamic columns come back as lists/dicts, booleans as bool
+    assert list(back[0]) == list(table_schema().names)
+    assert [r["ErrorCode"] for r in list_findings(db, cluster="AKS-B")] == ["QuotaExceeded"]
+    assert len(list_findings(db, cluster=rows[0]["ClusterId"].upper())) == 1
+    assert list_findings(tmp_path / "missing.db") == []
+
+
+async def test_unknown_columns_are_refused(tmp_path: Path) -> None:
+    sink = SqliteFindingsSink(tmp_path / "f.db")
+    with pytest.raises(SinkError) as info:
+        await sink.write([{**finding_to_row(make_finding(), alert_sent=True), "Bogus": 1}])
+    assert info.value.retryable is False
+
+
+async def test_an_older_file_gains_new_columns(tmp_path: Path) -> None:
+    db = tmp_path / "old.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute('CREATE TABLE findings (_seq INTEGER PRIMARY KEY AUTOINCREMENT, "TimeGenerated" TEXT)')
+        conn.execute('INSERT INTO findings ("TimeGenerated") VALUES (\'2026-01-01T00:00:00.000Z\')')
+    await SqliteFindingsSink(db).write([finding_to_row(make_finding(), alert_sent=True)])
+    rows = list_findings(db)
+    assert len(rows) == 2 and rows[0]["ClusterName"] is None and rows[1]["ClusterName"] == "aks-prod-01"
+
+
+async def test_replaying_an_event_offline_gives_one_row_and_one_card_file(tmp_path: Path) -> None:
+    """The CLI composition: SQLite state + SQLite findings + card files."""
+    from shared.local.state import SqliteStateStore
+
+    cards = FileNotifier(tmp_path / "cards")
+    nc = NoiseControl(SqliteStateStore(tmp_path / "state.db"), SqliteFindingsSink(tmp_path / "findings.db"), cards,
+                      FakeClock(), NoiseTestSettings())
+    f = make_finding(op=make_operation(event_id="evt-replay"))
+    await nc.publish(f)
+    await nc.publish(f)
+    assert len(list_findings(tmp_path / "findings.db")) == 1
+    files = sorted((tmp_path / "cards").glob("*.json"))
+    assert [p.name for p in files] == ["001-aks-update-failed-aks-prod-01-subnetisfull.json"]
+    assert files[0].read_text(encoding="utf-8").startswith("{")
+
+
+async def test_file_notifier_numbers_files(tmp_path: Path) -> None:
+    n = FileNotifier(tmp_path)
+    await n.send(finding_card(make_finding()))
+    await n.send(finding_card(make_finding(code="QuotaExceeded")))
+    assert [p.name[:4] for p in n.written] == ["001-", "002-"]

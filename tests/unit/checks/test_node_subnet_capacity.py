@@ -1,0 +1,102 @@
+"""node_subnet_capacity over the 2025-05-01 cluster / agent pool bodies and the SubnetGet spec body."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from shared.checks.node_subnet_capacity import SPEC
+from shared.models import CheckStatus
+from tests.unit.checks.platform_support import CLUSTER_ID, NODE_SUBNET, body, make_ctx, run
+
+
+def ipconfigs(n: int) -> list[dict[str, str]]:
+    return [{"id": f"{NODE_SUBNET}/../nic{i}/ipConfigurations/ipconfig{i}"} for i in range(n)]
+
+
+def world(*, plugin_mode: str | None = "overlay", prefix: str | None = "10.226.1.0/24", used: int = 3,
+          pool: dict[str, Any] | None = None, extra_pools: list[dict[str, Any]] | None = None,
+          prefixes: list[str] | None = None) -> dict[str, Any]:
+    c = body("cluster.vnetint-uai")
+    net = c["properties"]["networkProfile"]
+    if plugin_mode is None:
+        net.pop("networkPluginMode", None)
+    elif plugin_mode == "kubenet":
+        net["networkPlugin"] = "kubenet"
+        net.pop("networkPluginMode", None)
+    c["properties"]["agentPoolProfiles"][0].update(pool or {})
+    c["properties"]["agentPoolProfiles"].extend(extra_pools or [])
+    s = body("subnet.nodes")
+    if prefix is None:
+        s["properties"].pop("addressPrefix")
+    else:
+        s["properties"]["addressPrefix"] = prefix
+    if prefixes is not None:
+        s["properties"]["addressPrefixes"] = prefixes
+    s["properties"]["ipConfigurations"] = ipconfigs(used)
+    return {CLUSTER_ID: c, NODE_SUBNET: s}
+
+
+CNI = None  # Azure CNI (flat): networkPlugin azure without networkPluginMode
+CASES = [
+    ("overlay-roomy", dict(), "update", CheckStatus.PASS, None),
+    ("cni-flat-roomy", dict(plugin_mode=CNI, used=93), "update", CheckStatus.PASS, None),
+    ("cni-flat-upgrade-surge-does-not-fit", dict(plugin_mode=CNI, prefix="10.226.1.0/25", used=93), "upgrade",
+     CheckStatus.FAIL, "has 30 free IPs, the next upgrade step needs 31"),
+    ("cni-flat-autoscale-max-too-big", dict(plugin_mode=CNI, used=93,
+                                            pool={"enableAutoScaling": True, "minCount": 3, "maxCount": 10}),
+     "scale", CheckStatus.FAIL, "holds 251 usable IPs but its pools need 434"),
+    ("kubenet-full", dict(plugin_mode="kubenet", prefix="10.226.1.0/28", used=11), "scale", CheckStatus.FAIL,
+     "has 0 free IPs, the next scale step needs 1"),
+    ("cni-with-pod-subnet-uses-one-ip", dict(plugin_mode=CNI, prefix="10.226.1.0/28", used=3,
+                                             pool={"podSubnetID": NODE_SUBNET.replace("nodes", "pods")}),
+     "upgrade", CheckStatus.PASS, None),
+    ("surge-as-count", dict(plugin_mode="kubenet", prefix="10.226.1.0/28", used=3,
+                            pool={"upgradeSettings": {"maxSurge": "9"}}),
+     "upgrade", CheckStatus.FAIL, "has 8 free IPs, the next upgrade step needs 9"),
+    ("address-prefixes-array", dict(prefix=None, prefixes=["10.226.1.0/27", "10.226.2.0/27"], used=3), "update",
+     CheckStatus.PASS, None),
+    ("two-pools-share-the-subnet", dict(plugin_mode=CNI, used=93, extra_pools=[
+        {"name": "user1", "count": 4, "maxPods": 30, "vnetSubnetID": NODE_SUBNET.upper(), "mode": "User"}]),
+     "update", CheckStatus.FAIL, "need 279"),
+]
+
+
+@pytest.mark.parametrize(("kw", "verb", "status", "text"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+async def test_table(kw: dict[str, Any], verb: str, status: CheckStatus, text: str | None) -> None:
+    res = await run(SPEC, make_ctx(world(**kw), verb=verb, agent_pool="system"))
+    assert res.status is status, res
+    if text:
+        assert text in res.summary
+    if status is CheckStatus.FAIL:
+        rem = res.remediation or ""
+        assert "az network vnet subnet create -g rg-network --vnet-name vnet-spoke-aks -n snet-aks-nodes-2" in rem
+        assert f"--vnet-subnet-id {NODE_SUBNET}-2" in rem
+
+
+async def test_evidence_shows_the_ip_math() -> None:
+    res = await run(SPEC, make_ctx(world(plugin_mode=CNI, prefix="10.226.1.0/25", used=93), verb="upgrade",
+                                   agent_pool="system"))
+    math = next(e for e in res.evidence if e.property == "properties.addressPrefix / ipConfigurations")
+    assert math.resource_id == NODE_SUBNET
+    assert math.value == {"prefixes": ["10.226.1.0/25"], "usable": 123, "used": 93, "free": 30}
+
+
+async def test_pool_missing_from_profiles_is_read_from_the_agent_pool() -> None:
+    res_map = world(plugin_mode=CNI, prefix="10.226.1.0/26", used=0)
+    ap = body("agentpool.user1")  # user1: count 3, maxPods 30, maxSurge 33%, on the node subnet
+    res_map[f"{CLUSTER_ID}/agentPools/user1"] = ap
+    res = await run(SPEC, make_ctx(res_map, verb="upgrade", agent_pool="user1"))
+    assert res.status is CheckStatus.FAIL  # 59 usable < (3 system + 1) * 31 + (3 user1 + 1) * 31
+    assert "user1" in (next(e.note for e in res.evidence if e.property.startswith("agentPoolProfiles")) or "")
+
+
+async def test_aks_managed_vnet_is_not_applicable() -> None:
+    res = await run(SPEC, make_ctx({CLUSTER_ID: body("cluster.spec-kubenet-sp")}))
+    assert res.status is CheckStatus.NOT_APPLICABLE
+
+
+async def test_ipv6_only_subnet_is_skipped() -> None:
+    res = await run(SPEC, make_ctx(world(prefix="fd00:db8:deca::/64"), agent_pool="system"))
+    assert res.status is CheckStatus.SKIPPED

@@ -1,0 +1,83 @@
+"""vcpu_quota over Microsoft.Compute usages (Usage_List 2024-07-01 shape) and the fixture cluster."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from shared.checks.vcpu_quota import SPEC
+from shared.models import CheckStatus
+from tests.unit.checks.platform_support import CLUSTER_ID, SUB, body, deny, make_ctx, run
+
+USAGES = f"/subscriptions/{SUB}/providers/Microsoft.Compute/locations/westeurope/usages"
+DSV2_MSG = ("Operation could not be completed as it results in exceeding approved standardDSv2Family Cores quota. "
+            "Additional details - Deployment Model: Resource Manager, Location: westeurope, Current Limit: 10, "
+            "Current Usage: 8, Additional Required: 4, (Minimum) New Limit Required: 12. Submit a request for Quota "
+            "increase at https://aka.ms/ProdportalCRP/#blade/Microsoft_Azure_Capacity/UsageAndQuota.ReactView")
+
+
+def world(pool: dict[str, Any] | None = None, usage_edit: dict[str, int] | None = None) -> dict[str, Any]:
+    c = body("cluster.vnetint-uai")
+    c["properties"]["agentPoolProfiles"][0].update(pool or {})
+    u = body("usages.compute.westeurope")
+    for item in u["value"]:
+        if item["name"]["value"] in (usage_edit or {}):
+            item["currentValue"] = (usage_edit or {})[item["name"]["value"]]
+    return {CLUSTER_ID: c, USAGES: u}
+
+
+CASES = [
+    ("ddsv5-scale-fits", {}, None, "", {}, "scale", CheckStatus.PASS, "14 more Standard_D4ds_v5 node(s) fit"),
+    ("dsv2-from-message", {"vmSize": "Standard_DS2_v2"}, None, DSV2_MSG, {}, "scale", CheckStatus.FAIL,
+     "Standard DSv2 Family vCPUs in westeurope: 8/10 used, Standard_DS2_v2 needs 4 more"),
+    ("family-and-need-from-facts", {}, None, "", {"quota_family": "standardDSv5Family", "quota_requested": 30},
+     "create", CheckStatus.FAIL, "Standard DSv5 Family vCPUs in westeurope: 24/50 used"),
+    ("regional-quota-fact-is-not-a-family", {}, {"cores": 90}, "",
+     {"quota_family": "Total Regional Cores", "quota_requested": 16}, "scale", CheckStatus.FAIL,
+     "Total Regional vCPUs in westeurope: 90/100 used, Standard_D4ds_v5 needs 16 more"),
+    ("regional-exhausted", {}, {"cores": 98}, "", {}, "scale", CheckStatus.FAIL,
+     "Total Regional vCPUs in westeurope: 98/100 used, Standard_D4ds_v5 needs 4 more"),
+    ("upgrade-surge-100pct", {"count": 30, "upgradeSettings": {"maxSurge": "100%"}}, None, "", {}, "upgrade",
+     CheckStatus.FAIL, "needs 120 more"),
+    ("table-size-with-count-surge", {"vmSize": "Standard_DS2_v2", "upgradeSettings": {"maxSurge": "2"}}, None, "", {},
+     "upgrade", CheckStatus.FAIL, "Standard_DS2_v2 needs 4 more"),
+    ("unknown-size-no-facts", {"vmSize": "Standard_NC24ads_A100_v4"}, None, "", {}, "scale", CheckStatus.SKIPPED,
+     "not in the built-in table"),
+    ("family-name-case-insensitive", {}, None, "", {"quota_family": "STANDARDddsV5FAMILY", "quota_requested": 4},
+     "scale", CheckStatus.PASS, "vCPU quota has room"),
+]
+
+
+@pytest.mark.parametrize(("pool", "usage_edit", "msg", "facts", "verb", "status", "text"), [c[1:] for c in CASES],
+                         ids=[c[0] for c in CASES])
+async def test_table(pool: dict[str, Any], usage_edit: dict[str, int] | None, msg: str, facts: dict[str, Any],
+                     verb: str, status: CheckStatus, text: str) -> None:
+    res = await run(SPEC, make_ctx(world(pool, usage_edit), code="QuotaExceeded", message=msg, facts=facts,
+                                   verb=verb, agent_pool="system"))
+    assert res.status is status, res
+    assert text in res.summary
+    if status is CheckStatus.FAIL:
+        assert (f"--scope /subscriptions/{SUB}/providers/Microsoft.Compute/locations/westeurope"
+                in (res.remediation or ""))
+
+
+async def test_message_numbers_set_the_new_limit() -> None:
+    res = await run(SPEC, make_ctx(world({"vmSize": "Standard_DS2_v2"}), code="QuotaExceeded", message=DSV2_MSG,
+                                   agent_pool="system"))
+    assert "az quota update --resource-name standardDSv2Family" in (res.remediation or "")
+    assert "--limit-object value=12 --resource-type dedicated" in (res.remediation or "")
+    fam = next(e for e in res.evidence if e.property == "value[name.value=='standardDSv2Family']")
+    assert fam.value == {"currentValue": 8, "limit": 10}
+    assert fam.resource_id == USAGES
+
+
+async def test_usages_forbidden_is_an_error() -> None:
+    res = await run(SPEC, deny(make_ctx(world(), code="QuotaExceeded", agent_pool="system"), "/usages"))
+    assert res.status is CheckStatus.ERROR
+
+
+async def test_region_unknown_is_skipped() -> None:
+    res = await run(SPEC, make_ctx({}, code="QuotaExceeded"))
+    assert res.status is CheckStatus.SKIPPED
+    assert "region unknown" in (res.reason or "")
