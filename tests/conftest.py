@@ -29,6 +29,19 @@ AZURITE_ACCOUNT = "devstoreaccount1"
 AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 
 
+_INDEXED: dict[str, Any] = {}
+
+
+def indexed_functions() -> dict[str, Any]:
+    """function_app as the worker indexes it. get_functions() refuses a second call in one process
+    (it would register the names twice), so every test shares this one index."""
+    if not _INDEXED:
+        import function_app
+
+        _INDEXED.update({f.get_function_name(): f for f in function_app.app.get_functions()})
+    return _INDEXED
+
+
 def load_json(relative: str) -> Any:
     return json.loads((FIXTURES / relative).read_text(encoding="utf-8"))
 

@@ -20,7 +20,7 @@ from shared.azure.queue import StorageWorkQueue
 from shared.events import ACCEPTED_EVENT_TYPES
 from shared.pipeline import Deps, parse_work_item
 from shared.settings import Settings
-from tests.conftest import Azurite
+from tests.conftest import Azurite, indexed_functions
 
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS = ROOT / "tests" / "fixtures" / "events"
@@ -28,14 +28,8 @@ WRITE_FAILURE = "eg.resources.ResourceWriteFailure.aks.subscription-topic.constr
 Queues = tuple[StorageWorkQueue, StorageWorkQueue]
 
 
-_INDEXED: dict[str, Any] = {}
-
-
 def functions() -> dict[str, Any]:
-    """The worker indexes an app once; get_functions() refuses a second call, so cache it."""
-    if not _INDEXED:
-        _INDEXED.update({f.get_function_name(): f for f in function_app.app.get_functions()})
-    return _INDEXED
+    return indexed_functions()
 
 
 def test_indexed_bindings_are_what_the_host_reads() -> None:

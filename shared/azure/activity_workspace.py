@@ -10,14 +10,16 @@ azure-monitor-query is imported lazily (inside the constructor).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from shared.azure.arm import map_status, response_body, validate_guid
+from shared.azure.arm import get_arm_reader, map_status, response_body, validate_guid
 from shared.azure.credentials import LOGS_AUDIENCE
 from shared.ports import ArmForbidden, ArmUnavailable
+from shared.settings import Settings
 
 if TYPE_CHECKING:
     from azure.core.credentials_async import AsyncTokenCredential
@@ -155,3 +157,36 @@ class WorkspaceActivitySource:
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
+
+
+_SOURCE: WorkspaceActivitySource | None = None
+_SOURCE_LOOP: asyncio.AbstractEventLoop | None = None
+
+
+def get_workspace_source(settings: Settings, **kwargs: Any) -> WorkspaceActivitySource | None:
+    """The process's AzureActivity source, or None when settings do not ask for one.
+
+    Built on first use with the ARM reader's credential (one credential per process); rebuilt when
+    called from another event loop. kwargs (endpoint, connection_verify, credential...) apply when
+    building.
+    """
+    global _SOURCE, _SOURCE_LOOP
+    if settings.activity_log_source == "rest" or not settings.activity_workspace_id:
+        return None
+    try:
+        loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+    except RuntimeError:
+        loop = None
+    if _SOURCE is None or (loop is not None and _SOURCE_LOOP is not loop):
+        if "credential" not in kwargs:
+            kwargs["credential"] = get_arm_reader(settings).credential
+        _SOURCE = WorkspaceActivitySource(settings.activity_workspace_id, **kwargs)
+        _SOURCE_LOOP = loop
+    return _SOURCE
+
+
+async def aclose_workspace_source() -> None:
+    global _SOURCE, _SOURCE_LOOP
+    source, _SOURCE, _SOURCE_LOOP = _SOURCE, None, None
+    if source is not None:
+        await source.aclose()

@@ -29,6 +29,7 @@ import functools
 import json
 import logging
 import re
+import sys
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -242,6 +243,31 @@ def make_retry_policy(*, total: int, retry_after_cap_s: float, budget_s: float |
                              retry_backoff_max=backoff_max)
 
 
+def make_transport(connection_verify: bool | str, **kwargs: Any) -> Any:
+    """azure-core's aiohttp transport, reusing one SSLContext when `connection_verify` is a CA path.
+
+    azure-core builds a new SSLContext per request for a CA path (`ssl.create_default_context(
+    cafile=...)`), and aiohttp pools connections per SSL context, so every request paid a new
+    TCP + TLS handshake plus a CA-file load (measured ~10 ms per GET). With True/False nothing changes.
+    """
+    from azure.core.pipeline.transport import AioHttpTransport
+
+    class ReusableSslTransport(AioHttpTransport):  # type: ignore[misc]  # the transport module is untyped (Any)
+        def __init__(self, **kw: Any) -> None:
+            super().__init__(**kw)
+            self._ssl_contexts: dict[str, Any] = {}
+
+        def _build_ssl_config(self, cert: Any, verify: Any) -> Any:
+            if cert or not isinstance(verify, str):
+                return super()._build_ssl_config(cert, verify)
+            ctx = self._ssl_contexts.get(verify)
+            if ctx is None:
+                ctx = self._ssl_contexts[verify] = super()._build_ssl_config(cert, verify)
+            return ctx
+
+    return ReusableSslTransport(connection_verify=connection_verify, **kwargs)
+
+
 # --- caches ----------------------------------------------------------------------------------
 
 
@@ -313,8 +339,10 @@ class AzureArmReader:
                                   retry_after_cap_s=settings.arm_retry_after_cap_s,
                                   budget_s=max(settings.check_timeout_s / 2, settings.arm_retry_after_cap_s + 1),
                                   backoff_factor=retry_backoff_factor)
-        client_kwargs.setdefault("connection_timeout", 10)
-        client_kwargs.setdefault("read_timeout", max(5.0, settings.check_timeout_s))
+        timeouts = {"connection_timeout": client_kwargs.pop("connection_timeout", 10),
+                    "read_timeout": client_kwargs.pop("read_timeout", max(5.0, settings.check_timeout_s))}
+        if "transport" not in client_kwargs:
+            client_kwargs["transport"] = make_transport(connection_verify, **timeouts)
         # The client needs a subscription id but generic reads and send_request never use it.
         self._client: ResourceManagementClient = ResourceManagementClient(
             credential, "00000000-0000-0000-0000-000000000000", base_url=self.base_url,
@@ -336,6 +364,11 @@ class AzureArmReader:
     @property
     def reads_made(self) -> int:
         return self._reads
+
+    @property
+    def credential(self) -> AsyncTokenCredential:
+        """The process's credential (share it with the other Azure clients; the reader closes it)."""
+        return self._credential
 
     async def get(self, resource_id: str, api_version: str) -> dict[str, Any]:
         text = await self.get_text(resource_id, api_version)
@@ -619,8 +652,11 @@ def get_arm_reader(settings: Settings, **kwargs: Any) -> AzureArmReader:
 
 
 async def aclose() -> None:
-    """Close the process-wide reader (shutdown hook, tests)."""
+    """Close the process-wide reader, and the workspace source sharing its credential (shutdown, tests)."""
     global _READER, _READER_LOOP
+    workspace = sys.modules.get("shared.azure.activity_workspace")
+    if workspace is not None:
+        await workspace.aclose_workspace_source()
     reader, _READER, _READER_LOOP = _READER, None, None
     if reader is not None:
         await reader.aclose()

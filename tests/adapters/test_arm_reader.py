@@ -135,6 +135,19 @@ async def test_429_forever_becomes_throttled_after_capped_retries(world: Snapsho
     assert elapsed < 2.0, elapsed
 
 
+async def test_retries_stop_at_the_time_budget(world: Snapshot, make_reader: MakeReader,
+                                               arm_emulator: ArmEmulator) -> None:  # noqa: F811
+    """retry_total=10 but the budget (max(check_timeout/2, cap+1) = 1.4 s) stops after ~3 waits."""
+    arm_emulator.throttle(CLUSTER_ID, times=-1, retry_after="60")
+    reader = make_reader(arm_retry_after_cap_s=0.4, arm_retry_total=10, check_timeout_s=1)
+    t0 = time.perf_counter()
+    with pytest.raises(ArmThrottled):
+        await reader.get(CLUSTER_ID, API)
+    elapsed = time.perf_counter() - t0
+    assert 3 <= len(arm_emulator.log) <= 5
+    assert elapsed < 2.0, elapsed
+
+
 async def test_500_becomes_unavailable_after_retries(world: Snapshot, make_reader: MakeReader,
                                                      arm_emulator: ArmEmulator) -> None:  # noqa: F811
     arm_emulator.fail(500, CLUSTER_ID)

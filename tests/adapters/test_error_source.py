@@ -364,3 +364,22 @@ def test_module_imports_no_sdk() -> None:
     assert out.stdout.strip() == "[]"
 
 
+
+
+async def test_process_wide_workspace_source_shares_the_arm_credential(
+        arm_emulator: ArmEmulator, fake_credential: FakeAsyncCredential) -> None:  # noqa: F811
+    from shared.azure import activity_workspace, arm
+
+    assert activity_workspace.get_workspace_source(Settings(activity_log_source="rest")) is None
+    assert activity_workspace.get_workspace_source(Settings(activity_log_source="both")) is None  # no workspace id
+    settings = Settings(activity_log_source="workspace", activity_workspace_id=WORKSPACE)
+    try:
+        reader = arm.get_arm_reader(settings, credential=fake_credential, base_url=arm_emulator.base_url,
+                                    connection_verify=arm_emulator.ca_file)
+        ws = activity_workspace.get_workspace_source(settings, endpoint=arm_emulator.base_url,
+                                                     connection_verify=arm_emulator.ca_file)
+        assert ws is not None and ws is activity_workspace.get_workspace_source(settings)
+        assert ws._credential is reader.credential is fake_credential
+    finally:
+        await arm.aclose()
+    assert activity_workspace._SOURCE is None and arm._READER is None

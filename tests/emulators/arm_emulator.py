@@ -13,6 +13,10 @@ side. Serves:
 Fault injection per id (prefix match, case-insensitive) or globally: 403 AuthorizationFailed,
 429 with Retry-After N times, 500, 404, latency. Every request is logged with its arrival time and
 the concurrency seen (`max_in_flight`).
+
+Runs on `tests.emulators.https_server.KeepAliveHTTPSServer` (keep-alive, like ARM; the `arm_server`
+fixture) or on a pytest-httpserver `HTTPServer(threaded=True)` (werkzeug closes every connection,
+so each request pays a TCP + TLS handshake).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug.wrappers import Request, Response
 
 from shared.local.snapshot import Snapshot, normalize_id
+from tests.emulators.https_server import KeepAliveHTTPSServer
 
 ACTIVITY_SUFFIX = "/providers/microsoft.insights/eventtypes/management/values"
 _FILTER_EQ = re.compile(r"(\w+)\s+eq\s+'([^']*)'", re.IGNORECASE)
@@ -75,13 +80,16 @@ class LoggedRequest:
 class ArmEmulator:
     """State of the fake ARM; one HTTPS server per session, `reset()` between tests."""
 
-    def __init__(self, server: HTTPServer, ca_file: str) -> None:
+    def __init__(self, server: HTTPServer | KeepAliveHTTPSServer, ca_file: str) -> None:
         self.server = server
         self.ca_file = ca_file
         self.base_url = f"https://127.0.0.1:{server.port}"
         self._lock = threading.Lock()
         self.reset()
-        server.expect_request(re.compile(".*")).respond_with_handler(self._handle)
+        if isinstance(server, KeepAliveHTTPSServer):
+            server.set_handler(self._handle)
+        else:  # pytest-httpserver (werkzeug; closes every connection)
+            server.expect_request(re.compile(".*")).respond_with_handler(self._handle)
 
     # -- configuration -------------------------------------------------------------------------
 

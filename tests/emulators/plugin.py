@@ -12,9 +12,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from pytest_httpserver import HTTPServer
 
 from tests.emulators.arm_emulator import ArmEmulator
+from tests.emulators.https_server import KeepAliveHTTPSServer
 
 
 class FakeAsyncCredential:
@@ -43,8 +43,8 @@ class FakeAsyncCredential:
 
 @pytest.fixture(scope="session")
 def arm_server(tls: Any) -> Iterator[ArmEmulator]:
-    """One threaded HTTPS server for the whole session (stopping one costs ~0.5 s)."""
-    server = HTTPServer(host="127.0.0.1", port=0, ssl_context=tls.server_context, threaded=True)
+    """One threaded keep-alive HTTPS server for the whole session."""
+    server = KeepAliveHTTPSServer(host="127.0.0.1", port=0, ssl_context=tls.server_context)
     server.start()
     try:
         yield ArmEmulator(server, tls.ca_file)

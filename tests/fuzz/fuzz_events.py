@@ -15,8 +15,8 @@ from __future__ import annotations
 import json
 import re
 import sys
-from pathlib import Path
 from datetime import UTC, datetime
+from pathlib import Path
 
 import atheris
 

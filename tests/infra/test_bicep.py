@@ -17,6 +17,7 @@ import pytest
 from shared import events
 from shared.models import Finding
 from shared.settings import Settings
+from tests.conftest import indexed_functions
 from tests.infra.conftest import (
     INFRA,
     REPO,
@@ -278,9 +279,8 @@ def test_function_app_registers_the_functions_infra_points_at():
     """Cross-check with function_app.py once it exists (the lead owns it)."""
     if not (REPO / "function_app.py").is_file():
         pytest.skip("function_app.py not written yet")
-    import function_app
 
-    functions = {f.get_function_name(): f for f in function_app.app.get_functions()}
+    functions = indexed_functions()
     assert {"on_aks_event", "on_work_item", "on_escalation_timer"} <= set(functions)
     queue_bindings = [b for b in functions["on_work_item"].get_bindings() if b.type == "queueTrigger"]
     assert [b.queue_name for b in queue_bindings] == ["aks-triage-work"]

@@ -91,7 +91,8 @@ class TeamsReceiver(_Receiver):
     @property
     def url(self) -> str:
         # A realistic Workflows URL: the sig= query parameter is the secret that grants posting.
-        return f"{self.base_url}{self.PATH}?api-version=2016-06-01&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig=SECRETsig0123456789abcdef"
+        return (f"{self.base_url}{self.PATH}?api-version=2016-06-01&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0"
+                "&sig=SECRETsig0123456789abcdef")
 
     def _handle(self, request: Request) -> Response:
         with self.lock:

@@ -22,7 +22,6 @@ Logs Ingestion API, so these are at-least-once by nature; see SECURITY.md/README
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -40,11 +39,11 @@ REDELIVER_AFTER_KILL = timedelta(minutes=10)  # the host receives with a 10 min 
 MAX_DEQUEUE = 5
 
 
-class WorkerKilled(BaseException):  # noqa: N818 - models the process dying
+class WorkerKilled(BaseException):
     """Nothing in the app may catch this: it is the worker process being killed."""
 
 
-class StepFailed(Exception):  # noqa: N818
+class StepFailed(Exception):
     """An ordinary exception raised by one step (e.g. a bug, a transient error)."""
 
 
@@ -161,7 +160,7 @@ async def _scenario(*, target: int | None, when: str, model: str, env: dict[str,
             attempts += 1
             try:
                 await handlers.on_work_item(msg.content)
-            except (Exception, WorkerKilled) as err:  # noqa: BLE001 - the host catches everything
+            except (Exception, WorkerKilled) as err:
                 if isinstance(err, WorkerKilled):
                     clock.advance(REDELIVER_AFTER_KILL)
                     await q.update_message(msg, visibility_timeout=0)
@@ -180,7 +179,7 @@ async def _scenario(*, target: int | None, when: str, model: str, env: dict[str,
             clock.advance(timedelta(minutes=15))
             try:
                 await built.publisher.escalate_due()
-            except (Exception, WorkerKilled):  # noqa: BLE001
+            except (Exception, WorkerKilled):
                 continue
     finally:
         handlers.set_deps(None)
@@ -244,7 +243,7 @@ async def _run_until_done(q: Any, clock: FakeClock, handler: Any) -> tuple[int, 
         attempts += 1
         try:
             outcome = await handler(msg.content)
-        except Exception as err:  # noqa: BLE001
+        except Exception as err:
             if msg.dequeue_count >= MAX_DEQUEUE:
                 poisoned.append(f"{type(err).__name__}: {err}")
                 await q.delete_message(msg)
@@ -283,7 +282,8 @@ async def test_exception_after_claim_is_retried_not_dropped(env: dict[str, Any],
         return real(*a, **kw)
 
     monkeypatch.setattr(shared.noise, "finding_card", flaky_card)
-    arm, ingestion, teams, azurite, tls, cred = (env[k] for k in ("arm", "ingestion", "teams", "azurite", "tls", "cred"))
+    arm, ingestion, teams, azurite, tls, cred = (env[k] for k in
+                                                 ("arm", "ingestion", "teams", "azurite", "tls", "cred"))
     ingestion.rows.clear()
     teams.cards.clear()
     clock = FakeClock(datetime.now(UTC).replace(microsecond=0))

@@ -86,8 +86,8 @@ def walk(node: Any, out: dict[str, list[str]]) -> None:
 def render_markdown(texts: list[str], linkify: bool = False) -> list[str]:
     if shutil.which("node") is None or not (ROOT / "node_modules" / "markdown-it").exists():
         pytest.fail("node + node_modules/markdown-it are needed (npm ci)")
-    proc = subprocess.run(["node", str(Path(__file__).with_name("render_markdown.js"))]
-                          + (["linkify"] if linkify else []),
+    script = str(Path(__file__).with_name("render_markdown.js"))
+    proc = subprocess.run(["node", script, *(["linkify"] if linkify else [])],
                           input=json.dumps(texts), capture_output=True, text=True, cwd=ROOT, timeout=60, check=True)
     return json.loads(proc.stdout)
 
@@ -123,7 +123,8 @@ def test_md_escape_output_renders_as_plain_text() -> None:
     import random
 
     rng = random.Random(8)
-    alphabet = list("[]()!<>*_~`#-+=.|&;:/\\\"' \n\t") + ["https://", "<at>", "</at>", "javascript:", "a", "1", "\u202e"]
+    alphabet = [*"[]()!<>*_~`#-+=.|&;:/\\\"' \n\t", "https://", "<at>", "</at>", "javascript:", "a", "1",
+                "\u202e"]
     texts = ["".join(rng.choice(alphabet) for _ in range(rng.randrange(1, 60))) for _ in range(1000)]
     escaped = [md_escape(t) for t in texts]
     for src, esc, out in zip(texts, escaped, render_markdown(escaped), strict=True):
