@@ -16,19 +16,15 @@ from typing import Any
 
 
 def main(argv: list[str]) -> int:
-    from pytest_httpserver import HTTPServer
-
     from tests.emulators.arm_emulator import ArmEmulator
+    from tests.emulators.https_server import KeepAliveHTTPSServer
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    # Note: werkzeug answers every request with `Connection: close`, so each request the benchmarks
-    # make pays a new TCP + TLS handshake (ARM keeps connections alive). Forcing keep-alive on this
-    # server made some pooled requests hang until the client's read timeout, so the benchmarks keep
-    # the emulator as the tests use it and measure that per-request cost instead
-    # (diagnose_request_floor_ms).
+    # Keep-alive like ARM: werkzeug's `Connection: close` made every request pay a new TCP + TLS
+    # handshake (~20 ms), which is not what production sees (diagnose_request_floor_ms still reports it).
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(argv[0], argv[1])
-    server = HTTPServer(host="127.0.0.1", port=0, ssl_context=ctx, threaded=True)
+    server = KeepAliveHTTPSServer(host="127.0.0.1", port=0, ssl_context=ctx)
     server.start()
     emu = ArmEmulator(server, "")
     out = sys.stdout

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -68,6 +69,7 @@ def build_azure_deps(settings: Settings) -> Deps:
     from shared.noise import NoiseControl
     from shared.offline import Clock
 
+    clock = Clock()
     credential = make_async_credential()  # one per process, shared by every client below
     arm = get_arm_reader(settings, credential=credential)
     conn = settings.storage_connection_string.get_secret_value() if settings.storage_connection_string else None
@@ -80,12 +82,12 @@ def build_azure_deps(settings: Settings) -> Deps:
         from shared.azure.activity_workspace import WorkspaceActivitySource
 
         workspace = WorkspaceActivitySource(settings.activity_workspace_id, credential=credential)
-    errors = ArmErrorSource(arm, workspace_query=workspace, activity_log_source=settings.activity_log_source)
+    errors = ArmErrorSource(arm, workspace_query=workspace, now=clock.now,
+                            activity_log_source=settings.activity_log_source)
     from shared.azure.ingestion import build_ingestion_sink
     from shared.azure.tables import build_table_state_store
     from shared.notify.teams import TeamsNotifier
 
-    clock = Clock()
     notifier: Any
     if settings.teams_webhook_url is not None:
         notifier = TeamsNotifier(settings.teams_webhook_url)
@@ -124,10 +126,26 @@ async def on_event(event: Any) -> IntakeResult:
     return result
 
 
+def _per_run(deps: Deps) -> Deps:
+    """A work item's own view of ARM: each resource read once per item (errors included), on top of
+    the process-wide cache that coalesces bursts across items."""
+    for_run = getattr(deps.arm, "for_run", None)
+    if for_run is None:
+        return deps
+    from shared.errors import ArmErrorSource
+
+    run_arm = for_run()
+    errors = deps.errors
+    if isinstance(errors, ArmErrorSource):
+        errors = ArmErrorSource(run_arm, workspace_query=errors.workspace_query, now=errors.now,
+                                activity_log_source=errors.activity_log_source)
+    return replace(deps, arm=run_arm, errors=errors)
+
+
 async def on_work_item(message: Any) -> Outcome:
     body = message.get_body() if hasattr(message, "get_body") else message
     item = parse_work_item(body)  # ValueError -> the host retries, then moves it to the poison queue
-    deps = await get_deps()
+    deps = _per_run(await get_deps())
     outcome = await process(item, deps)
     fid = outcome.finding.finding_id if outcome.finding else "-"
     log.info("work item %s: %s %s finding=%s", item.op.event_id[:64], outcome.status, outcome.detail[:200], fid)

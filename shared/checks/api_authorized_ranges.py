@@ -86,7 +86,15 @@ async def gather(ctx: CheckContext) -> Facts:
     required: list[Source] = []
     unknown: list[str] = []
     notes: list[str] = []
-    subnets: list[dict[str, Any]] = await netread.node_subnets(ctx, view) if view.byo_vnet else []
+    subnets: list[dict[str, Any]] = []
+    vnets: list[dict[str, Any]] | Exception = []
+    if view.byo_vnet and not view.vnet_integration and view.outbound_type.lower() == "userdefinedrouting":
+        # _udr_egress may need the node VNets: their ids come from the cluster body (subnet id minus
+        # /subnets/<name>), so read them with the subnets. A read error surfaces only if they are used.
+        subnets, vnets = await netread.in_order(netread.node_subnets(ctx, view),
+                                                netread.captured(netread.get_all(ctx, view.node_vnet_ids)))
+    elif view.byo_vnet:
+        subnets = await netread.node_subnets(ctx, view)
     if view.vnet_integration:
         if not view.byo_vnet:
             unknown.append("node subnets are AKS-managed (no vnetSubnetID); their CIDR is not readable")
@@ -98,9 +106,15 @@ async def gather(ctx: CheckContext) -> Facts:
         nat_ids = [n for n in (nu.ref_id(nu.props(s).get("natGateway")) for s in subnets) if n]
         ot = view.outbound_type.lower()
         if nat_ids:
-            for nat_id in dict.fromkeys(x.lower() for x in nat_ids):
-                real = next(n for n in nat_ids if n.lower() == nat_id)
-                required += await _nat_gateway_ips(ctx, real, unknown)
+            reals = [next(n for n in nat_ids if n.lower() == nat_id)
+                     for nat_id in dict.fromkeys(x.lower() for x in nat_ids)]
+            # One branch per NAT gateway, each with its own unknowns, merged in the original order.
+            nat_unknowns: list[list[str]] = [[] for _ in reals]
+            nat_sources = await netread.all_in_order(_nat_gateway_ips(ctx, real, unk)
+                                                     for real, unk in zip(reals, nat_unknowns, strict=True))
+            for srcs, unk in zip(nat_sources, nat_unknowns, strict=True):
+                required += srcs
+                unknown += unk
         elif ot == "loadbalancer":
             lb = view.network_profile.get("loadBalancerProfile") or {}
             eff = [i for i in (nu.ref_id(x) for x in lb.get("effectiveOutboundIPs") or []) if i]
@@ -115,7 +129,7 @@ async def gather(ctx: CheckContext) -> Facts:
         elif ot == "userassignednatgateway":
             unknown.append("outboundType userAssignedNATGateway but no node subnet has a natGateway")
         elif ot == "userdefinedrouting":
-            required += await _udr_egress(ctx, view, subnets, unknown)
+            required += await _udr_egress(ctx, view, subnets, vnets, unknown)
         else:
             unknown.append(f"outboundType {view.outbound_type}: no egress path to a public endpoint")
     return Facts(view.id, view.resource_group, view.name, view.authorized_ranges, view.outbound_type,
@@ -123,29 +137,39 @@ async def gather(ctx: CheckContext) -> Facts:
 
 
 async def _udr_egress(ctx: CheckContext, view: nu.ClusterView, subnets: list[dict[str, Any]],
-                      unknown: list[str]) -> list[Source]:
+                      node_vnets: list[dict[str, Any]] | Exception, unknown: list[str]) -> list[Source]:
+    """`node_vnets`: the bodies of view.node_vnet_ids, read ahead (or the error reading them)."""
     if not view.byo_vnet:
         unknown.append("userDefinedRouting without readable node subnets")
         return []
-    out: list[Source] = []
-    vnets = {nu.norm_id(v): b for v, b in zip(view.node_vnet_ids,
-                                               await netread.get_all(ctx, view.node_vnet_ids), strict=True)}
-    for sid, sn in zip(view.node_subnet_ids, subnets, strict=True):
+    vnets = {nu.norm_id(v): b for v, b in zip(view.node_vnet_ids, netread.unwrap(node_vnets), strict=True)}
+
+    async def egress(sid: str, sn: dict[str, Any]) -> tuple[list[Source], list[str]]:
+        out: list[Source] = []
+        unk: list[str] = []
         rt_id = nu.ref_id(nu.props(sn).get("routeTable"))
         rt = await ctx.get_or_none(rt_id, NET) if rt_id else None
         default = next((r for r in nu.udr_routes(rt or {}) if r.prefix == "0.0.0.0/0"), None)
         if default is None or default.next_hop_type.lower() != "virtualappliance" or not default.next_hop_ip:
-            unknown.append(f"subnet {nu.name_of(sid)} has no 0.0.0.0/0 route to a virtual appliance")
-            continue
+            unk.append(f"subnet {nu.name_of(sid)} has no 0.0.0.0/0 route to a virtual appliance")
+            return out, unk
         hop = await netread.locate_next_hop(ctx, vnets[nu.norm_id(nu.vnet_id_of(sid))], default.next_hop_ip)
         if hop.kind == "azureFirewall" and hop.body is not None and hop.resource_id:
             pips = netread.firewall_public_ip_ids(hop.body)
             if not pips:
-                unknown.append(f"Azure Firewall {nu.name_of(hop.resource_id)} has no public IP configuration")
-            out += await _public_ips(ctx, pips, f"Azure Firewall {nu.name_of(hop.resource_id)} public IP", unknown)
+                unk.append(f"Azure Firewall {nu.name_of(hop.resource_id)} has no public IP configuration")
+            out += await _public_ips(ctx, pips, f"Azure Firewall {nu.name_of(hop.resource_id)} public IP", unk)
         else:
-            unknown.append(f"next hop {default.next_hop_ip} is not an Azure Firewall we can read "
-                           f"({hop.note or hop.kind}); its egress IP is unknown")
+            unk.append(f"next hop {default.next_hop_ip} is not an Azure Firewall we can read "
+                       f"({hop.note or hop.kind}); its egress IP is unknown")
+        return out, unk
+
+    # The node subnets are independent: one branch each, results (and unknowns) in subnet order.
+    out: list[Source] = []
+    for srcs, unk in await netread.all_in_order(egress(sid, sn) for sid, sn in
+                                                zip(view.node_subnet_ids, subnets, strict=True)):
+        out += srcs
+        unknown += unk
     return out
 
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from shared.checks import azrefs as az
 from shared.checks.base import API, CheckContext, CheckSpec, NotApplicable, result
+from shared.checks.netread import in_order
 from shared.models import CheckResult, CheckStatus, Evidence
 from shared.ports import ArmError
 
@@ -130,7 +131,10 @@ async def gather(ctx: CheckContext) -> Facts:
     code = _capacity_code(ctx)
     if code is None:
         raise NotApplicable("not a capacity or allocation error")
-    cluster = await ctx.get_or_none(ctx.operation.cluster_id, API["managedClusters"]) or {}
+    # The Activity Log query needs only the operation, not the cluster body: both at once.
+    cluster_body, activity = await in_order(ctx.get_or_none(ctx.operation.cluster_id, API["managedClusters"]),
+                                            _activity_failures(ctx, code))
+    cluster = cluster_body or {}
     region_raw = (az.as_str(cluster.get("location"))
                   or az.as_str(az.fact(ctx.classification.facts, "location", "region")))
     region = az.normalize_region(region_raw) if region_raw else None
@@ -141,7 +145,6 @@ async def gather(ctx: CheckContext) -> Facts:
     elif len(pools) == 1:
         pool_body = pools[0]
     hist = _history(ctx, code, region)
-    activity = await _activity_failures(ctx, code)
     private = az.dig(cluster, "properties.apiServerAccessProfile.enablePrivateCluster")
     return Facts(
         cluster_id=ctx.operation.cluster_id, cluster_name=ctx.operation.cluster_name,

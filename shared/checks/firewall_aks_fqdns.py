@@ -138,9 +138,10 @@ async def gather(ctx: CheckContext) -> Facts:
     view = await netread.load_cluster(ctx)
     if not view.byo_vnet:
         raise NotApplicable("AKS-managed VNet: no customer route table, so no firewall on the egress path")
-    subnets = await netread.node_subnets(ctx, view)
-    vnets = dict(zip((nu.norm_id(v) for v in view.node_vnet_ids),
-                     await netread.get_all(ctx, view.node_vnet_ids), strict=True))
+    # The node VNet ids come from the cluster body: read them with the subnets.
+    subnets, vnet_bodies = await netread.in_order(netread.node_subnets(ctx, view),
+                                                  netread.get_all(ctx, view.node_vnet_ids))
+    vnets = dict(zip((nu.norm_id(v) for v in view.node_vnet_ids), vnet_bodies, strict=True))
     hop: netread.NextHop | None = None
     sid = ""
     for sid, sn in zip(view.node_subnet_ids, subnets, strict=True):
@@ -158,16 +159,23 @@ async def gather(ctx: CheckContext) -> Facts:
         raise NotApplicable(f"the next hop {hop.ip} is not an Azure Firewall ({hop.kind}); its rules are not in ARM")
     fw = hop.body
     policy_id = nu.ref_id(nu.props(fw).get("firewallPolicy"))
-    if policy_id:
-        policy = await ctx.get(policy_id, netread.NET)
-        rules: list[FwRule] = []
-        base_id = nu.ref_id(nu.props(policy).get("basePolicy"))
-        if base_id:  # parent policy rules are processed before the child's
-            rules += policy_rules(netread.collection(await ctx.get(f"{base_id}/ruleCollectionGroups", netread.NET)), 0)
-        rules += policy_rules(netread.collection(await ctx.get(f"{policy_id}/ruleCollectionGroups", netread.NET)), 1)
-    else:
-        rules = classic_rules(fw)
-    path = await netread.apiserver_path(ctx, view)
+
+    async def firewall_rules() -> list[FwRule]:
+        if not policy_id:
+            return classic_rules(fw)
+
+        async def base_rules() -> list[FwRule]:
+            policy = await ctx.get(policy_id, netread.NET)
+            base_id = nu.ref_id(nu.props(policy).get("basePolicy"))
+            if not base_id:
+                return []
+            return policy_rules(netread.collection(await ctx.get(f"{base_id}/ruleCollectionGroups", netread.NET)), 0)
+
+        # The policy's own rule collection groups do not depend on the policy body (only the base does).
+        base, own = await netread.in_order(base_rules(), ctx.get(f"{policy_id}/ruleCollectionGroups", netread.NET))
+        return base + policy_rules(netread.collection(own), 1)  # parent policy rules come first
+
+    rules, path = await netread.in_order(firewall_rules(), netread.apiserver_path(ctx, view))
     api_via_fw: nu.Endpoint | None = None
     if path.kind != "public":
         sn_vnet = vnets[nu.norm_id(nu.vnet_id_of(sid))]

@@ -15,13 +15,13 @@ profile; node pools not newer than the control plane and at most 3 minors behind
 
 from __future__ import annotations
 
-import asyncio
 import re
 from dataclasses import dataclass
 from typing import Any
 
 from shared.checks import azrefs as az
 from shared.checks.base import API, CheckContext, CheckSpec, result
+from shared.checks.netread import in_order
 from shared.models import CheckResult, CheckStatus, Evidence
 
 DOCS = (
@@ -72,16 +72,20 @@ def _offered(body: dict[str, Any] | None) -> tuple[dict[str, tuple[str, ...]] | 
 
 
 async def gather(ctx: CheckContext) -> Facts:
-    cluster = await ctx.cluster()
-    region_raw = az.as_str(cluster.get("location"))
-    region = az.normalize_region(region_raw) if region_raw else None
     profile_id = f"{ctx.operation.cluster_id}/upgradeProfiles/default"
-    versions_id = (f"/subscriptions/{ctx.operation.subscription_id}/providers/Microsoft.ContainerService/"
-                   f"locations/{region}/kubernetesVersions") if region else None
-    async def read_versions() -> dict[str, Any] | None:
-        return await ctx.get_or_none(versions_id, API["containerserviceMeta"]) if versions_id else None
 
-    profile, versions = await asyncio.gather(ctx.get_or_none(profile_id, API["managedClusters"]), read_versions())
+    async def cluster_and_versions() -> tuple[dict[str, Any], str | None, str | None, dict[str, Any] | None]:
+        cluster = await ctx.cluster()
+        region_raw = az.as_str(cluster.get("location"))
+        region = az.normalize_region(region_raw) if region_raw else None
+        versions_id = (f"/subscriptions/{ctx.operation.subscription_id}/providers/Microsoft.ContainerService/"
+                       f"locations/{region}/kubernetesVersions") if region else None
+        versions = await ctx.get_or_none(versions_id, API["containerserviceMeta"]) if versions_id else None
+        return cluster, region, versions_id, versions
+
+    # The upgrade profile's id is the cluster id's child: it does not wait for the cluster body.
+    (cluster, region, versions_id, versions), profile = await in_order(
+        cluster_and_versions(), ctx.get_or_none(profile_id, API["managedClusters"]))
     props = cluster.get("properties") or {}
     current = az.as_str(props.get("currentKubernetesVersion")) or az.as_str(props.get("kubernetesVersion"))
     desired = az.as_str(props.get("kubernetesVersion"))

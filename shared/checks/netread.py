@@ -9,9 +9,9 @@ Firewall or NIC with that private IP). Pure decisions stay in the checks' evalua
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar, overload
 
 from shared.checks import netutil as nu
 from shared.checks.base import API, CheckContext, Skip
@@ -19,6 +19,9 @@ from shared.models import Evidence
 from shared.ports import ArmError, ArmNotFound
 
 NET = API["network"]
+T = TypeVar("T")
+U = TypeVar("U")
+V = TypeVar("V")
 
 
 async def load_cluster(ctx: CheckContext) -> nu.ClusterView:
@@ -43,6 +46,50 @@ def require_byo_vnet(view: nu.ClusterView, what: str) -> None:
         raise Skip(f"node pools {', '.join(view.pools_without_subnet) or '(none)'} have no vnetSubnetID: the "
                    f"AKS-managed VNet lives in node resource group {view.node_resource_group or '?'} and is "
                    f"not addressable from the cluster body, so {what} was not read")
+
+
+@overload
+async def in_order(a: Awaitable[T], b: Awaitable[U], /) -> tuple[T, U]: ...
+@overload
+async def in_order(a: Awaitable[T], b: Awaitable[U], c: Awaitable[V], /) -> tuple[T, U, V]: ...
+async def in_order(*aws: Awaitable[Any]) -> tuple[Any, ...]:
+    """Run independent reads concurrently; results in argument order.
+
+    Every branch runs to completion; then the exception of the first failing branch *in argument
+    order* is raised as is (not an ExceptionGroup), so a check raises exactly what it raised when
+    it awaited the branches one after the other (a Skip/NotApplicable/ArmError surfaces unchanged).
+    """
+    results = await asyncio.gather(*aws, return_exceptions=True)
+    for r in results:
+        if isinstance(r, BaseException):
+            raise r
+    return tuple(results)
+
+
+async def all_in_order(aws: Iterable[Awaitable[T]]) -> list[T]:
+    """`in_order` for a loop of same-typed independent branches (e.g. one per node subnet)."""
+    results = await asyncio.gather(*aws, return_exceptions=True)
+    out: list[T] = []
+    for r in results:
+        if isinstance(r, BaseException):
+            raise r
+        out.append(r)
+    return out
+
+
+async def captured(aw: Awaitable[T]) -> T | Exception:
+    """A read issued ahead of need: its exception is returned, to be raised only where (if) the
+    result is used - see `unwrap`."""
+    try:
+        return await aw
+    except Exception as err:  # re-raised by unwrap() at the point of use
+        return err
+
+
+def unwrap(value: T | Exception) -> T:
+    if isinstance(value, Exception):
+        raise value
+    return value
 
 
 async def get_all(ctx: CheckContext, ids: Sequence[str], api: str = NET) -> list[dict[str, Any]]:

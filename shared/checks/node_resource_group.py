@@ -17,6 +17,7 @@ from typing import Any
 
 from shared.checks import azrefs as az
 from shared.checks.base import API, CheckContext, CheckSpec, Skip, result
+from shared.checks.netread import in_order
 from shared.models import CheckResult, CheckStatus, Evidence
 from shared.ports import ArmForbidden
 
@@ -67,14 +68,18 @@ def _tag(tags: Any, key: str) -> str | None:
 
 
 async def gather(ctx: CheckContext) -> Facts:
-    cluster = await ctx.cluster()
-    nrg = az.as_str(az.dig(cluster, "properties.nodeResourceGroup"))
-    if not nrg:
-        raise Skip("the cluster body has no properties.nodeResourceGroup")
-    rid = az.rg_id(ctx.operation.subscription_id, nrg)
     crg = az.rg_id(ctx.operation.subscription_id, ctx.operation.resource_group)
-    rg, locks_body, crg_locks_body = await asyncio.gather(
-        ctx.get_or_none(rid, API["resources"]), _locks(ctx, rid), _locks(ctx, crg))
+
+    async def node_rg() -> tuple[str, list[Any]]:
+        cluster = await ctx.cluster()
+        nrg = az.as_str(az.dig(cluster, "properties.nodeResourceGroup"))
+        if not nrg:
+            raise Skip("the cluster body has no properties.nodeResourceGroup")
+        rid = az.rg_id(ctx.operation.subscription_id, nrg)
+        return rid, await asyncio.gather(ctx.get_or_none(rid, API["resources"]), _locks(ctx, rid))
+
+    # The cluster resource group's locks do not depend on the cluster body.
+    (rid, (rg, locks_body)), crg_locks_body = await in_order(node_rg(), _locks(ctx, crg))
     readable = locks_body is not False and crg_locks_body is not False
     locks = _lock_list(locks_body)
     seen = {lk.id.casefold() for lk in locks}

@@ -49,8 +49,8 @@ async def subnet_nsgs(ctx: CheckContext, view: nu.ClusterView) -> tuple[SubnetNs
     subnets = await netread.node_subnets(ctx, view)
     nsg_ids = [nu.ref_id(nu.props(s).get("networkSecurityGroup")) for s in subnets]
     rt_ids = [nu.ref_id(nu.props(s).get("routeTable")) for s in subnets]
-    nsgs = await netread.get_all(ctx, [i for i in nsg_ids if i])
-    rts = await netread.get_all_or_none(ctx, [i for i in rt_ids if i])
+    nsgs, rts = await netread.in_order(netread.get_all(ctx, [i for i in nsg_ids if i]),
+                                       netread.get_all_or_none(ctx, [i for i in rt_ids if i]))
     by_nsg = {nu.norm_id(i): b for i, b in zip([i for i in nsg_ids if i], nsgs, strict=True)}
     by_rt = {nu.norm_id(i): b for i, b in zip([i for i in rt_ids if i], rts, strict=True)}
     out: list[SubnetNsg] = []
@@ -64,8 +64,7 @@ async def subnet_nsgs(ctx: CheckContext, view: nu.ClusterView) -> tuple[SubnetNs
 
 async def gather(ctx: CheckContext) -> Facts:
     view = await netread.load_cluster(ctx)
-    subnets = await subnet_nsgs(ctx, view)
-    path = await netread.apiserver_path(ctx, view)
+    subnets, path = await netread.in_order(subnet_nsgs(ctx, view), netread.apiserver_path(ctx, view))
     return Facts(view.id, view.region, path.kind, path.endpoint, path.evidence, subnets)
 
 

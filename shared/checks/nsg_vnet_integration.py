@@ -15,6 +15,7 @@ Doc: https://learn.microsoft.com/azure/aks/api-server-vnet-integration
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from shared.checks import netread
 from shared.checks import netutil as nu
@@ -43,13 +44,23 @@ async def gather(ctx: CheckContext) -> Facts:
     if not view.apiserver_subnet_id:
         raise NotApplicable("the API server subnet is AKS-managed (apiServerAccessProfile.subnetId is empty); "
                             "AKS manages its NSG")
-    subnet = await ctx.get_or_none(view.apiserver_subnet_id, netread.NET)
-    if subnet is None:
-        raise Skip(f"the API server subnet {view.apiserver_subnet_id} does not exist (see apiserver_subnet)")
-    nodes = await subnet_nsgs(ctx, view)
-    nsg_id = nu.ref_id(nu.props(subnet).get("networkSecurityGroup"))
-    rules = tuple(nu.nsg_rules(await ctx.get(nsg_id, netread.NET))) if nsg_id else ()
-    return Facts(view.id, view.apiserver_subnet_id, tuple(nu.prefixes_of(nu.props(subnet))), nsg_id, rules, nodes)
+    api_subnet_id = view.apiserver_subnet_id
+
+    async def nsg_rules(nsg_id: str) -> tuple[nu.NsgRule, ...]:
+        return tuple(nu.nsg_rules(await ctx.get(nsg_id, netread.NET)))
+
+    async def apiserver_side() -> tuple[dict[str, Any], str | None, tuple[nu.NsgRule, ...] | Exception]:
+        subnet = await ctx.get_or_none(api_subnet_id, netread.NET)
+        if subnet is None:
+            raise Skip(f"the API server subnet {api_subnet_id} does not exist (see apiserver_subnet)")
+        nsg_id = nu.ref_id(nu.props(subnet).get("networkSecurityGroup"))
+        # An error reading this NSG surfaced after the node side's before: keep it for unwrap below.
+        return subnet, nsg_id, (await netread.captured(nsg_rules(nsg_id)) if nsg_id else ())
+
+    # The API-server subnet -> NSG chain does not wait for the node subnets and their NSGs.
+    (subnet, nsg_id, rules), nodes = await netread.in_order(apiserver_side(), subnet_nsgs(ctx, view))
+    return Facts(view.id, api_subnet_id, tuple(nu.prefixes_of(nu.props(subnet))), nsg_id,
+                 netread.unwrap(rules), nodes)
 
 
 @dataclass(frozen=True)

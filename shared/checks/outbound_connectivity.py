@@ -70,17 +70,29 @@ async def gather(ctx: CheckContext) -> Facts:
     bootstrap = nu.props(view.body).get("bootstrapProfile") or {}
     subnets: list[NodeSubnet] = []
     if view.byo_vnet:
-        nsgs = await subnet_nsgs(ctx, view)
-        bodies = await netread.node_subnets(ctx, view)
-        for s, body in zip(nsgs, bodies, strict=True):
+
+        async def read_or_none(rid: str | None) -> dict[str, Any] | None:
+            return await ctx.get_or_none(rid, netread.NET) if rid else None
+
+        async def egress(body: dict[str, Any]) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+            sp = nu.props(body)
+            return await netread.in_order(read_or_none(nu.ref_id(sp.get("routeTable"))),
+                                          read_or_none(nu.ref_id(sp.get("natGateway"))))
+
+        async def egress_all() -> tuple[list[dict[str, Any]], list[tuple[dict[str, Any] | None,
+                                                                         dict[str, Any] | None]]]:
+            bodies = await netread.node_subnets(ctx, view)
+            return bodies, await netread.all_in_order(egress(b) for b in bodies)
+
+        # The NAT gateways (and route tables) of the subnets do not wait for the subnets' NSGs.
+        nsgs, (bodies, reads) = await netread.in_order(subnet_nsgs(ctx, view), egress_all())
+        for s, body, (rt, nat) in zip(nsgs, bodies, reads, strict=True):
             sp = nu.props(body)
             rt_id = nu.ref_id(sp.get("routeTable"))
-            rt = await ctx.get_or_none(rt_id, netread.NET) if rt_id else None
             default = next((r for r in nu.udr_routes(rt or {}) if r.prefix == "0.0.0.0/0"), None)
             nat_id = nu.ref_id(sp.get("natGateway"))
             state, pips = None, 0
             if nat_id:
-                nat = await ctx.get_or_none(nat_id, netread.NET)
                 np2 = nu.props(nat)
                 state = str(np2.get("provisioningState") or "") if nat else "missing"
                 pips = len(np2.get("publicIpAddresses") or []) + len(np2.get("publicIpPrefixes") or [])

@@ -13,6 +13,7 @@ Doc: https://learn.microsoft.com/troubleshoot/azure/azure-kubernetes/error-codes
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from shared.checks import netread
 from shared.checks import netutil as nu
@@ -63,10 +64,14 @@ async def gather(ctx: CheckContext) -> Facts:
     if setting.lower() == "none":
         raise NotApplicable("privateDNSZone is 'none': the API server name is resolved by your own DNS")
     netread.require_byo_vnet(view, "the node VNet to compare with the zone links")
+    links_read: dict[str, Any] | Exception | None = None
     if nu.id_segment(setting, "privateDnsZones"):
         zone_id: str | None = setting
         searched = setting
-        if await ctx.get_or_none(setting, DNS) is None:
+        # The links are read with the zone (its id is the setting); used only if the zone exists.
+        zone, links_read = await netread.in_order(
+            ctx.get_or_none(setting, DNS), netread.captured(ctx.get(f"{setting}/virtualNetworkLinks", DNS)))
+        if zone is None:
             zone_id = None
     else:
         if not view.node_resource_group:
@@ -80,7 +85,8 @@ async def gather(ctx: CheckContext) -> Facts:
         zone_id = str(zone.get("id")) if zone else None
     links: tuple[Link, ...] = ()
     if zone_id:
-        items = netread.collection(await ctx.get(f"{zone_id}/virtualNetworkLinks", DNS))
+        items = netread.collection(netread.unwrap(links_read) if links_read is not None
+                                   else await ctx.get(f"{zone_id}/virtualNetworkLinks", DNS))
         links = tuple(Link(str(x.get("id") or ""), nu.ref_id(nu.props(x).get("virtualNetwork")) or "",
                            str(nu.props(x).get("virtualNetworkLinkState") or ""),
                            str(nu.props(x).get("provisioningState") or "")) for x in items)

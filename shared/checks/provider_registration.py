@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from shared.checks import azrefs as az
 from shared.checks.base import API, CheckContext, CheckSpec, result
+from shared.checks.netread import in_order
 from shared.models import CheckResult, CheckStatus, Evidence
 
 DOCS = (
@@ -49,10 +50,11 @@ async def gather(ctx: CheckContext) -> Facts:
         if not any(az.same(ns, w) for w, _ in wanted):
             wanted.append((ns, "named by the error"))
     sub = ctx.operation.subscription_id
-    cluster = await ctx.get_or_none(ctx.operation.cluster_id, API["managedClusters"])
-    region_raw = az.as_str((cluster or {}).get("location")) or az.as_str(az.fact(facts, "location", "region"))
     ids = [f"/subscriptions/{sub}/providers/{ns}" for ns, _ in wanted]
-    bodies = await asyncio.gather(*(ctx.get_or_none(i, API["providers"]) for i in ids))
+    # The provider reads do not depend on the cluster body (only the region shown does).
+    cluster, bodies = await in_order(ctx.get_or_none(ctx.operation.cluster_id, API["managedClusters"]),
+                                     asyncio.gather(*(ctx.get_or_none(i, API["providers"]) for i in ids)))
+    region_raw = az.as_str((cluster or {}).get("location")) or az.as_str(az.fact(facts, "location", "region"))
     out = []
     for (ns, why), rid, body in zip(wanted, ids, bodies, strict=True):
         locs: tuple[str, ...] = ()

@@ -68,15 +68,21 @@ def hop_of(h: netread.NextHop) -> Hop:
 async def gather(ctx: CheckContext) -> Facts:
     view = await netread.load_cluster(ctx)
     netread.require_byo_vnet(view, "the node subnet route table")
-    subnets = await netread.node_subnets(ctx, view)
-    vnets = dict(zip((nu.norm_id(v) for v in view.node_vnet_ids),
-                     await netread.get_all(ctx, view.node_vnet_ids), strict=True))
-    rt_ids = [nu.ref_id(nu.props(s).get("routeTable")) for s in subnets]
-    rts = {nu.norm_id(i): b for i, b in zip([i for i in rt_ids if i],
-                                             await netread.get_all(ctx, [i for i in rt_ids if i]), strict=True)}
-    path = await netread.apiserver_path(ctx, view)
-    out: list[SubnetRoute] = []
-    for sid, rt_id in zip(view.node_subnet_ids, rt_ids, strict=True):
+
+    async def route_tables() -> tuple[list[str | None], list[dict[str, Any]], list[dict[str, Any]]]:
+        # The node VNet ids come from the cluster body (subnet id minus /subnets/<name>): no need
+        # to wait for the subnets to read them.
+        subnets, vnet_bodies = await netread.in_order(netread.node_subnets(ctx, view),
+                                                      netread.get_all(ctx, view.node_vnet_ids))
+        rt_ids = [nu.ref_id(nu.props(s).get("routeTable")) for s in subnets]
+        return rt_ids, vnet_bodies, await netread.get_all(ctx, [i for i in rt_ids if i])
+
+    (rt_ids, vnet_bodies, rt_bodies), path = await netread.in_order(route_tables(),
+                                                                    netread.apiserver_path(ctx, view))
+    vnets = dict(zip((nu.norm_id(v) for v in view.node_vnet_ids), vnet_bodies, strict=True))
+    rts = {nu.norm_id(i): b for i, b in zip([i for i in rt_ids if i], rt_bodies, strict=True)}
+
+    async def subnet_route(sid: str, rt_id: str | None) -> SubnetRoute:
         vnet = vnets[nu.norm_id(nu.vnet_id_of(sid))]
         udrs = nu.udr_routes(rts[nu.norm_id(rt_id)]) if rt_id else []
         match = nu.route_for([*udrs, *_vnet_system_routes(vnet)], path.endpoint)
@@ -84,7 +90,10 @@ async def gather(ctx: CheckContext) -> Facts:
         r = match.route
         if r is not None and r.next_hop_type.lower() == "virtualappliance" and r.next_hop_ip:
             hop = hop_of(await netread.locate_next_hop(ctx, vnet, r.next_hop_ip))
-        out.append(SubnetRoute(sid, rt_id, tuple(udrs), match, hop))
+        return SubnetRoute(sid, rt_id, tuple(udrs), match, hop)
+
+    out = await netread.all_in_order(subnet_route(sid, rt_id)
+                                     for sid, rt_id in zip(view.node_subnet_ids, rt_ids, strict=True))
     return Facts(view.id, view.outbound_type, path.endpoint, path.evidence, tuple(out))
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from shared.checks import azrefs as az
 from shared.checks.base import API, CheckContext, CheckSpec, Skip, result
+from shared.checks.netread import in_order
 from shared.models import CheckResult, CheckStatus, Evidence
 
 DOCS = (
@@ -66,10 +67,17 @@ async def gather(ctx: CheckContext) -> Facts:
     pools = _pools(cluster)
     target = ctx.operation.agent_pool
     chosen = [p for p in pools if target and az.same(az.as_str(p.get("name")), target)]
-    if target and not chosen:
-        body = await ctx.get_or_none(f"{ctx.operation.cluster_id}/agentPools/{target}", API["agentPools"])
-        if body is not None:
-            chosen = [{"name": body.get("name") or target, **(body.get("properties") or {})}]
+    usages_id = f"/subscriptions/{ctx.operation.subscription_id}/providers/Microsoft.Compute/locations/{region}/usages"
+
+    async def pool_body() -> dict[str, Any] | None:
+        if target and not chosen:
+            return await ctx.get_or_none(f"{ctx.operation.cluster_id}/agentPools/{target}", API["agentPools"])
+        return None
+
+    # The usages need only the region: read them with the agent pool (when that is read at all).
+    body, usages = await in_order(pool_body(), ctx.get(usages_id, API["compute"]))
+    if body is not None:
+        chosen = [{"name": body.get("name") or target, **(body.get("properties") or {})}]
     if not chosen:
         chosen = pools
     fact_size = az.as_str(az.fact(facts, "vm_size", "vmSize"))
@@ -103,10 +111,8 @@ async def gather(ctx: CheckContext) -> Facts:
             need, nsrc = None, "vCPUs of the size unknown"
         needs.append(SizeNeed(size, az.as_str(p.get("name")), family, fsrc, info.vcpus, need, nsrc))
 
-    usages_id = f"/subscriptions/{ctx.operation.subscription_id}/providers/Microsoft.Compute/locations/{region}/usages"
-    body = await ctx.get(usages_id, API["compute"])
-    regional = az.find_usage(body, "cores", "Total Regional vCPUs")
-    fams = tuple((n, az.find_usage(body, n.family) if n.family else None) for n in needs)
+    regional = az.find_usage(usages, "cores", "Total Regional vCPUs")
+    fams = tuple((n, az.find_usage(usages, n.family) if n.family else None) for n in needs)
     return Facts(ctx.operation.subscription_id, region, usages_id, regional, fams)
 
 

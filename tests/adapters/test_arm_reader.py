@@ -334,7 +334,7 @@ async def test_invalid_ids_never_reach_arm(bad: str, make_reader: MakeReader,
 async def test_activity_filter_is_built_only_from_validated_values(kwargs: dict[str, str], make_reader: MakeReader,
                                                                    arm_emulator: ArmEmulator) -> None:  # noqa: F811
     with pytest.raises(ArmError):
-        await make_reader().activity_log(SUB, **kwargs)
+        await make_reader().activity_log(SUB, **kwargs)  # type: ignore[arg-type]  # str-valued kwargs by design
     with pytest.raises(ArmError):
         await make_reader().activity_log("not-a-guid", correlation_id=CORRELATION)
     assert arm_emulator.log == []

@@ -206,16 +206,16 @@ class ArmEmulator:
             return _json({"error": {"code": "MethodNotAllowed", "message": "read-only emulator"}}, 405)
         if nid.endswith(ACTIVITY_SUFFIX):
             return self._activity(nid, request)
-        body = self.snapshot.resources.get(nid)
-        if body is None:
-            body = self._collection(nid)
-        if body is None:
+        found = self.snapshot.resources.get(nid)
+        if found is None:
+            found = self._collection(nid)
+        if found is None:
             return _json({"error": {"code": "ResourceNotFound", "message": (
                 f"The Resource '{path}' was not found. For more details please go to "
                 "https://aka.ms/ARMResourceNotFoundFix")}}, 404)
-        if isinstance(body.get("value"), list):
-            return self._paged(request, body, body["value"])
-        return _json(body)
+        if isinstance(found.get("value"), list):
+            return self._paged(request, found, found["value"])
+        return _json(found)
 
     def _collection(self, nid: str) -> dict[str, Any] | None:
         """{parent}/{childType} -> children stored in the snapshot, like ARM's list."""

@@ -256,15 +256,11 @@ async def _run_until_done(q: Any, clock: FakeClock, handler: Any) -> tuple[int, 
     return attempts, poisoned, outcomes
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (shared/noise.py + shared/pipeline.py): an exception after NoiseControl claimed the event keeps "
-    "its 300 s lease; the host retries after 30 s, publish() sees the lease as another delivery "
-    "('in_progress'), process() returns normally, the host deletes the message: no row, no card, no poison. "
-    "Remove this mark when fixed."))
 async def test_exception_after_claim_is_retried_not_dropped(env: dict[str, Any], monkeypatch: Any) -> None:
     """An ordinary exception between the event claim and completion (here: the card renderer
     failing once) must lead to a retry that finishes the work - not to a retry that sees its own
     lease as "another delivery in progress", returns success, and lets the host delete the message.
+    (Regression test: this test found that bug; NoiseControl now releases the lease on any failure.)
     """
     from azure.storage.queue.aio import QueueClient
 
