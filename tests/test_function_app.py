@@ -171,3 +171,51 @@ def test_timer_binding_decodes() -> None:
         func.meta.Datum(json.dumps({"IsPastDue": True, "Schedule": {}, "ScheduleStatus": {}}), "json"),
         trigger_metadata={})
     assert timer.past_due is True
+
+
+@pytest.mark.azurite
+async def test_event_to_finding_through_both_functions(queues: Queues, tmp_path: Path) -> None:
+    """Event Grid trigger -> Azurite queue -> queue trigger (binding decoded from the real message)
+    -> diagnosis on the seed snapshot -> one row in the local findings store, one card file."""
+    from shared.demo import scenarios
+    from shared.errors import ArmErrorSource
+    from shared.local.card_files import FileNotifier
+    from shared.local.snapshot import SnapshotArmReader
+    from shared.local.sqlite_sink import SqliteFindingsSink, list_findings
+    from shared.local.state import MemoryStateStore
+    from shared.noise import NoiseControl
+    from shared.offline import Clock
+
+    work, poison = queues
+    (folder,) = [p for p in scenarios() if p.name == "apiserver-connfail-authorized-ranges"]
+    expected = json.loads((folder / "expected.json").read_text())
+    event = json.loads((folder / "event.json").read_text())
+    event = event[0] if isinstance(event, list) else event
+    arm = SnapshotArmReader.from_file(folder / "snapshot.json")
+    clock = Clock()
+    settings = Settings()
+    publisher = NoiseControl(MemoryStateStore(), SqliteFindingsSink(tmp_path / "findings.db"),
+                             FileNotifier(tmp_path / "cards"), clock, settings)
+    handlers.set_deps(Deps(settings=settings, arm=arm, errors=ArmErrorSource(arm, now=clock.now),
+                           publisher=publisher, queue=work, dead_letters=poison, now=clock.now))
+    try:
+        await functions()["on_aks_event"].get_user_function()(decode_event(event))
+        (body, receipt), = await work.receive()
+        message = decode_queue_message(body)
+        await functions()["on_work_item"].get_user_function()(message)
+        await work.delete(receipt)
+        # At-least-once: the same message delivered again must not add a row or a card.
+        await functions()["on_work_item"].get_user_function()(decode_queue_message(body))
+        timer = TimerRequestConverter.decode(
+            func.meta.Datum(json.dumps({"IsPastDue": False, "Schedule": {}, "ScheduleStatus": {}}), "json"),
+            trigger_metadata={})
+        await functions()["on_escalation_timer"].get_user_function()(timer)
+    finally:
+        handlers.set_deps(None)
+    rows = list_findings(tmp_path / "findings.db")
+    assert len(rows) == 1
+    assert rows[0]["ErrorCode"] == expected["code"] and rows[0]["RootCause"] == expected["first_root_cause"]
+    assert len(list((tmp_path / "cards").glob("*.json"))) == 1
+    assert await work.receive() == [] and await poison.receive() == []
+    await work.aclose()
+    await poison.aclose()
