@@ -73,7 +73,7 @@ if skipped:
     print("The vulnerability database was not reachable for them (reasons: " + "; ".join(reasons) + "). "
           "This is NOT a clean result.", file=sys.stderr)
     if os.environ.get("AKS_TRIAGE_AUDIT_OFFLINE_OK") == "1":
-        print("AKS_TRIAGE_AUDIT_OFFLINE_OK=1: treated as a warning (never set this in CI).", file=sys.stderr)
+        print("AKS_TRIAGE_AUDIT_OFFLINE_OK=1: treated as a warning (only where the vulnerability data cannot be reached).", file=sys.stderr)
     else:
         code = code or 3
 if rc != 0 and not vulnerable and not skipped:

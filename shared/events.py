@@ -43,12 +43,15 @@ ACCEPTED_OPERATION_PREFIXES: tuple[str, ...] = (
 
 MAX_EVENT_BYTES = 1_048_576  # Event Grid's own limit per event is 1 MB
 
+# ARM's own limits: resource group names <= 90 characters, cluster names <= 63, agent pool names
+# <= 12 (Linux; Windows 6). Anything longer is not an ARM id and never reaches a query or a queue.
 _CLUSTER_ID = re.compile(
-    r"^/subscriptions/(?P<sub>[^/]+)/resourcegroups/(?P<rg>[^/]+)/providers/"
-    r"microsoft\.containerservice/managedclusters/(?P<name>[^/]+)"
-    r"(?:/agentpools/(?P<pool>[^/]+))?/?$",
+    r"^/subscriptions/(?P<sub>[0-9a-fA-F-]{36})/resourcegroups/(?P<rg>[-\w.()]{1,90})/providers/"
+    r"microsoft\.containerservice/managedclusters/(?P<name>[A-Za-z0-9][-\w]{0,62})"
+    r"(?:/agentpools/(?P<pool>[A-Za-z0-9]{1,12}))?/?$",
     re.IGNORECASE,
 )
+_API_VERSION = re.compile(r"\d{4}-\d{2}-\d{2}(?:-[A-Za-z0-9]{1,20})?")
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _OID_CLAIM = "http://schemas.microsoft.com/identity/claims/objectidentifier"
 _UPN_CLAIMS = (
@@ -124,6 +127,8 @@ def iter_payload(raw: Any) -> Iterator[dict[str, Any]]:
             raw = json.loads(raw)
         except json.JSONDecodeError as err:
             raise EventError("$", f"not JSON ({err.msg} at line {err.lineno} column {err.colno})") from err
+        except RecursionError as err:
+            raise EventError("$", "JSON nested too deeply") from err
     if isinstance(raw, list):
         for i, item in enumerate(raw):
             if not isinstance(item, dict):
@@ -161,16 +166,18 @@ def parse_time(value: Any, field: str) -> datetime:
     # Event Grid sends 7 fractional digits; Python accepts at most 6.
     text = re.sub(r"(\.\d{6})\d+", r"\1", text)
     try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError as err:
-        raise EventError(field, f"not an ISO 8601 time: {value[:64]!r}") from err
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        parsed = datetime.fromisoformat(text[:64])
+        # Normalised to UTC here: an offset that overflows on conversion is not a usable time.
+        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+    except (ValueError, OverflowError) as err:
+        raise EventError(field, f"not a usable ISO 8601 time: {value[:64]!r}") from err
 
 
 def parse_cluster_id(resource_id: str) -> tuple[str, str, str, str | None]:
     """(subscription, resource group, cluster name, agent pool) or EventError."""
-    m = _CLUSTER_ID.match(resource_id.strip())
-    if not m:
+    text = resource_id.strip() if len(resource_id) <= 1024 else ""
+    m = _CLUSTER_ID.match(text)
+    if not m or not is_guid(m["sub"]):
         raise EventError("resourceUri", f"not an AKS cluster or agent pool id: {resource_id[:200]!r}")
     return m["sub"], m["rg"], m["name"], m["pool"]
 
@@ -241,18 +248,19 @@ def parse_event(event: dict[str, Any]) -> FailedOperation | Ignored:
             raise EventError("data.resourceUri", "missing")
         if "/providers/microsoft.containerservice/managedclusters/" not in uri.lower():
             return Ignored(event_id, event_type, f"not an AKS resource: {uri[:200]}")
-        try:
-            sub, rg, name, pool = parse_cluster_id(uri)
-        except EventError:
+        if re.search(r"/managedclusters/[^/]+/(?!agentpools/)[^/]+", uri, re.IGNORECASE) and not re.search(
+                r"/agentpools/[^/]+/?$", uri, re.IGNORECASE):
             # A child we do not diagnose (e.g. maintenanceConfigurations) is not an error.
             return Ignored(event_id, event_type, f"AKS child resource not handled: {uri[:200]}")
+        sub, rg, name, pool = parse_cluster_id(uri)
         method = url = None
         if isinstance(d.http_request, dict):
             method = d.http_request.get("method") if isinstance(d.http_request.get("method"), str) else None
             url = d.http_request.get("url") if isinstance(d.http_request.get("url"), str) else None
         api_version = None
         if url and "api-version=" in url:
-            api_version = url.split("api-version=", 1)[1].split("&", 1)[0][:32]
+            candidate = url.split("api-version=", 1)[1].split("&", 1)[0]
+            api_version = candidate if _API_VERSION.fullmatch(candidate) else None
         correlation = d.correlation_id if is_guid(d.correlation_id) else None
         return FailedOperation(
             event_id=event_id[:128],

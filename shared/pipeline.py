@@ -32,13 +32,13 @@ from shared.models import (
     OperationKind,
     fingerprint,
 )
-from shared.ports import ArmError, ArmNotFound, ArmReader, ErrorNotYetAvailable, ErrorSource, WorkQueue
+from shared.ports import ArmError, ArmNotFound, ArmReader, ErrorNotYetAvailable, ErrorSource, SinkError, WorkQueue
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 
 WORK_ITEM_VERSION = 1
-MAX_DEAD_LETTER_CHARS = 48_000  # Storage queue messages are capped at 64 KB
+MAX_DEAD_LETTER_CHARS = 24_000  # Storage queue messages are capped at 64 KB; JSON escaping can double
 
 
 class WorkItem(BaseModel):
@@ -132,7 +132,14 @@ async def intake(raw: Any, deps: Deps) -> IntakeResult:
         item = WorkItem(op=parsed, enqueued_at=deps.now())
         if deps.queue is None:
             raise RuntimeError("intake needs a work queue")
-        await deps.queue.enqueue(item.model_dump(mode="json"))
+        try:
+            await deps.queue.enqueue(item.model_dump(mode="json"))
+        except SinkError as err:
+            if err.retryable:
+                raise  # storage trouble: let Event Grid redeliver the batch
+            await _dead_letter(deps, f"cannot enqueue: {err}", _safe_json(event))
+            rejected.append(str(err))
+            continue
         enqueued.append(parsed.idempotency_key)
     return IntakeResult(tuple(enqueued), tuple(ignored), tuple(rejected))
 

@@ -103,8 +103,10 @@ def queues(azurite: Azurite, request: pytest.FixtureRequest) -> Queues:
 ])
 async def test_event_grid_trigger_enqueues_one_work_item(name: str, queues: Queues) -> None:
     work, poison = queues
-    raw = json.loads((EVENTS / name).read_text())
-    payload = raw[0] if isinstance(raw, list) else raw
+    from tests.unit.test_events import load
+
+    raw = load(name)
+    payload = raw[0] if isinstance(raw, list) else raw  # type: ignore[index]
     event = decode_event(payload)
     handlers.set_deps(Deps(settings=Settings(), arm=None, errors=None, publisher=_NoPublisher(),  # type: ignore[arg-type]
                            queue=work, dead_letters=poison))

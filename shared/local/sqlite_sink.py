@@ -86,7 +86,7 @@ class SqliteFindingsSink:
                 ensure_table(conn, self._schema)
                 self._ready = True
             # Identifiers come from the packaged schema file, quoted; values are bound parameters.
-            sql = (f"INSERT INTO {TABLE} ({', '.join(_q(n) for n in names)}) "  # noqa: S608
+            sql = (f"INSERT INTO {TABLE} ({', '.join(_q(n) for n in names)}) "  # noqa: S608  # nosec B608
                    f"VALUES ({', '.join('?' for _ in names)})")
             conn.executemany(sql, [
                 tuple(_to_sql(row.get(c.name), c.type) for c in self._schema.columns) for row in rows
@@ -112,7 +112,8 @@ def list_findings(path: str | Path, cluster: str | None = None) -> list[dict[str
         if not have:
             return []
         cols = [c for c in schema.columns if c.name in have]
-        sql = f"SELECT {', '.join(_q(c.name) for c in cols)} FROM {TABLE}"  # noqa: S608 - schema identifiers
+        # Identifiers come from the packaged schema and are quoted by _q; values are bound parameters.
+        sql = f"SELECT {', '.join(_q(c.name) for c in cols)} FROM {TABLE}"  # noqa: S608  # nosec B608
         params: tuple[str, ...] = ()
         if cluster:
             sql += ' WHERE lower("ClusterName") = lower(?) OR lower("ClusterId") = lower(?)'

@@ -30,7 +30,7 @@ import httpx
 from pydantic import SecretStr
 
 from shared.ports import SinkError
-from shared.redact import install_redaction
+from shared.redact import install_redaction, redact
 from shared.render.card import MAX_CARD_BYTES, encode_message
 
 log = logging.getLogger(__name__)
@@ -162,7 +162,9 @@ class TeamsNotifier:
                 if status in (200, 202):
                     status = 429  # legacy connector throttling reported in a 200 body
                 if status not in RETRYABLE_STATUS:
-                    raise SinkError(f"Teams webhook rejected the card: HTTP {status}: {text[:200]}",
+                    # The endpoint may echo the request URL (with its sig=) in the body: redact it
+                    # here, since exception text ends up in findings notes and host logs.
+                    raise SinkError(f"Teams webhook rejected the card: HTTP {status}: {redact(text[:200])}",
                                     retryable=False)
                 last = f"HTTP {status}"
                 delay = self._backoff(attempt)

@@ -111,8 +111,6 @@ def test_nodepool_name_of_wrong_type_is_an_event_error(pool: Any) -> None:
     assert "nodePoolName" in str(info.value)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    'BUG shared/events.py iter_payload: json.loads RecursionError escapes (not EventError)'))
 def test_deeply_nested_json_is_an_event_error() -> None:
     """100,000 nested arrays: json.loads raises RecursionError, which must not escape."""
     deep = '{"id": "x", "data": ' + "[" * 100_000 + "]" * 100_000 + "}"
@@ -141,9 +139,6 @@ def test_non_guid_correlation_and_tenant_ids_are_dropped() -> None:
     assert op.correlation_id is None and op.tenant_id is None
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    'BUG shared/events.py: non-GUID subscription accepted; the work item then fails 400 '
-    'InvalidResourceId 5 times before the poison queue'))
 def test_subscription_id_in_resource_uri_must_be_a_guid() -> None:
     """A non-GUID subscription is not an ARM id: reject at intake (dead-letter, no retries), instead of
     enqueueing work that fails with 400 InvalidResourceId five times and lands in the poison queue."""
@@ -157,9 +152,6 @@ def test_subscription_id_in_resource_uri_must_be_a_guid() -> None:
     assert isinstance(r, Ignored), f"accepted a non-GUID subscription: {r!r}"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    'BUG shared/events.py: api_version taken verbatim from httpRequest.url (cut at 32 chars), not '
-    'validated'))
 def test_api_version_from_the_request_url_is_validated() -> None:
     url = f"https://management.azure.com{cluster_id(3)}?api-version=2024-01-01'|take 1&x=1"
     op = parse_event(base_event(httpRequest={"method": "PUT", "url": url}))
@@ -168,9 +160,6 @@ def test_api_version_from_the_request_url_is_validated() -> None:
 
 
 @pytest.mark.parametrize("when", ["9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+23:59"])
-@pytest.mark.xfail(strict=True, reason=(
-    'BUG shared/events.py parse_time: times that overflow on conversion to UTC are accepted; the card'
-    ' renderer then raises OverflowError'))
 def test_extreme_event_times_are_rejected_or_usable(when: str) -> None:
     """An accepted event time must be convertible to UTC: the card renders it in UTC, and an
     OverflowError there fails the work item every time (then, see the crash tests, it is lost)."""
@@ -209,10 +198,6 @@ def _deps(queue: _Queue, dead: _Queue) -> Any:
 
 
 @pytest.mark.parametrize("size", [70_000, 1_100_000])
-@pytest.mark.xfail(strict=True, reason=(
-    'BUG shared/events.py + shared/pipeline.py intake: unbounded cluster/RG names make the WorkItem '
-    'exceed 64 KB; StorageWorkQueue raises SinkError and intake raises (batch retried by Event Grid, '
-    'then dropped)'))
 def test_huge_event_is_dead_lettered_not_raised(size: int) -> None:
     """A 70 KB / 1.1 MB cluster name (ARM allows 63 characters) must not make intake raise: a raise
     makes Event Grid retry the delivery for 24 h and then drop it (no dead-letter by default)."""

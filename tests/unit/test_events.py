@@ -13,8 +13,16 @@ from shared.models import FailedOperation, OperationKind
 EVENTS = Path(__file__).resolve().parent.parent / "fixtures" / "events"
 
 
+# Public samples carry placeholders where ids go; real events carry GUIDs and names ARM accepts.
+PLACEHOLDERS = {"{subscription-id}": "9f3c1f4e-8a8b-4c55-9d51-3c2d2b0b7e11", "{resource-group}": "rg-aks",
+                "{cluster}": "aks-1"}
+
+
 def load(name: str) -> object:
-    return json.loads((EVENTS / name).read_text(encoding="utf-8"))
+    text = (EVENTS / name).read_text(encoding="utf-8")
+    for placeholder, value in PLACEHOLDERS.items():
+        text = text.replace(placeholder, value)
+    return json.loads(text)
 
 
 @pytest.mark.parametrize(
@@ -67,7 +75,8 @@ def test_nodepool_rolling_failed_takes_cluster_from_topic(name: str) -> None:
     (op,) = parse_events(load(name))
     assert isinstance(op, FailedOperation)
     assert op.kind is OperationKind.NODEPOOL_ROLLING_FAILED
-    assert op.cluster_name == "{cluster}"  # the subject is only the name; the id came from topic/source
+    assert op.cluster_name == "aks-1"  # the subject is only the name; the id came from topic/source
+    assert op.subscription_id == PLACEHOLDERS["{subscription-id}"]
     assert op.agent_pool == "nodepool1"
     assert op.resource_id.endswith("/agentPools/nodepool1")
 
@@ -131,6 +140,13 @@ def test_malformed_events_name_the_field(mutate, field) -> None:  # type: ignore
 def test_payloads_that_are_not_events_raise_event_error(payload: bytes | str) -> None:
     with pytest.raises(EventError):
         parse_events(payload)
+
+
+def test_placeholder_ids_of_public_samples_are_not_arm_ids() -> None:
+    raw = json.loads((EVENTS / "ce.containerservice.NodePoolRollingFailed.constructed.json").read_text())
+    with pytest.raises(EventError) as info:
+        parse_event(raw)
+    assert info.value.field == "source"
 
 
 def test_nodepool_event_with_bad_topic_is_rejected() -> None:
