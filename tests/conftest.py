@@ -8,12 +8,7 @@ package.json), HTTPS emulators use a real TLS stack with a throwaway CA passed e
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import socket
 import ssl
-import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,13 +16,10 @@ from typing import Any
 
 import pytest
 
+from tests.azurite_support import Azurite, AzuriteMissing, run_azurite
+
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-
-# Azurite's published development account (documented, not a secret).
-AZURITE_ACCOUNT = "devstoreaccount1"
-AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
-
 
 _INDEXED: dict[str, Any] = {}
 
@@ -44,12 +36,6 @@ def indexed_functions() -> dict[str, Any]:
 
 def load_json(relative: str) -> Any:
     return json.loads((FIXTURES / relative).read_text(encoding="utf-8"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass(frozen=True)
@@ -71,61 +57,11 @@ def tls(tmp_path_factory: pytest.TempPathFactory) -> TlsMaterial:
     return TlsMaterial(str(ca_file), ctx)
 
 
-@dataclass(frozen=True)
-class Azurite:
-    blob_port: int
-    queue_port: int
-    table_port: int
-
-    @property
-    def connection_string(self) -> str:
-        return (
-            f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};AccountKey={AZURITE_KEY};"
-            f"BlobEndpoint=http://127.0.0.1:{self.blob_port}/{AZURITE_ACCOUNT};"
-            f"QueueEndpoint=http://127.0.0.1:{self.queue_port}/{AZURITE_ACCOUNT};"
-            f"TableEndpoint=http://127.0.0.1:{self.table_port}/{AZURITE_ACCOUNT};"
-        )
-
-    @property
-    def queue_url(self) -> str:
-        return f"http://127.0.0.1:{self.queue_port}/{AZURITE_ACCOUNT}"
-
-    @property
-    def table_url(self) -> str:
-        return f"http://127.0.0.1:{self.table_port}/{AZURITE_ACCOUNT}"
-
-
-def _wait_port(port: int, deadline: float) -> None:
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise RuntimeError(f"Azurite did not open port {port}")
-
-
 @pytest.fixture(scope="session")
 def azurite() -> Iterator[Azurite]:
     """One in-memory Azurite for the session, on loopback with ephemeral ports."""
-    binary = ROOT / "node_modules" / ".bin" / "azurite"
-    if not binary.exists() or shutil.which("node") is None:
-        pytest.fail("Azurite is not installed: run `npm ci` in the repo root (the README's test command does)")
-    ports = Azurite(free_port(), free_port(), free_port())
-    proc = subprocess.Popen(
-        [str(binary), "--silent", "--skipApiVersionCheck", "--disableProductStyleUrl", "--inMemoryPersistence",
-         "--blobHost", "127.0.0.1", "--blobPort", str(ports.blob_port),
-         "--queueHost", "127.0.0.1", "--queuePort", str(ports.queue_port),
-         "--tableHost", "127.0.0.1", "--tablePort", str(ports.table_port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ},
-    )
     try:
-        deadline = time.monotonic() + 30
-        for p in (ports.blob_port, ports.queue_port, ports.table_port):
-            _wait_port(p, deadline)
-        yield ports
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        with run_azurite() as ports:
+            yield ports
+    except AzuriteMissing as err:
+        pytest.fail(str(err))

@@ -167,7 +167,7 @@ async def test_transient_500_is_retried(world: Snapshot, make_reader: MakeReader
 
 async def test_connection_refused_is_unavailable(fake_credential: FakeAsyncCredential,  # noqa: F811
                                                  arm_emulator: ArmEmulator) -> None:  # noqa: F811
-    from tests.conftest import free_port
+    from tests.azurite_support import free_port
 
     reader = AzureArmReader(Settings(arm_retry_total=0), credential=fake_credential,
                             base_url=f"https://127.0.0.1:{free_port()}", connection_verify=arm_emulator.ca_file)

@@ -204,7 +204,7 @@ async def test_webhook_url_never_logged(server: HTTPServer, receiver: Receiver, 
 
 
 async def test_connection_refused_is_retryable_and_hides_the_url(client: httpx.AsyncClient) -> None:
-    from tests.conftest import free_port
+    from tests.azurite_support import free_port
 
     n = TeamsNotifier(SecretStr(f"https://127.0.0.1:{free_port()}{WORKFLOW_PATH}?{QUERY}"), client, retries=1,
                       backoff_base_s=0.01)
