@@ -142,11 +142,41 @@ def _per_run(deps: Deps) -> Deps:
     return replace(deps, arm=run_arm, errors=errors)
 
 
+# host.json extensions.queues.maxDequeueCount (a test keeps the two equal).
+MAX_DEQUEUE_COUNT = 5
+
+
+async def _dead_letter_work_item(deps: Deps, body: bytes | str, reason: str) -> None:
+    from shared.redact import redact
+
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes | bytearray) else str(body)
+    assert deps.dead_letters is not None
+    await deps.dead_letters.enqueue({"reason": redact(reason)[:2000], "payload": text[:24_000]})
+
+
 async def on_work_item(message: Any) -> Outcome:
+    """Queue trigger body. The host moves a message that keeps failing to the poison queue without
+    saying why, so on the last attempt (and for unreadable messages at once) we dead-letter it
+    ourselves with the reason and let the host delete it."""
     body = message.get_body() if hasattr(message, "get_body") else message
-    item = parse_work_item(body)  # ValueError -> the host retries, then moves it to the poison queue
-    deps = _per_run(await get_deps())
-    outcome = await process(item, deps)
+    deps = await get_deps()
+    try:
+        item = parse_work_item(body)
+    except ValueError as err:
+        if deps.dead_letters is None:
+            raise
+        await _dead_letter_work_item(deps, body, str(err))
+        return Outcome("ignored", detail=f"dead-lettered: {err}")
+    attempt = int(getattr(message, "dequeue_count", None) or 1)
+    try:
+        outcome = await process(item, _per_run(deps))
+    except Exception as err:
+        if attempt < MAX_DEQUEUE_COUNT or deps.dead_letters is None:
+            raise
+        reason = f"failed {attempt} times, last: {type(err).__name__}: {str(err)[:1000]}"
+        log.error("work item %s dead-lettered: %s", item.op.event_id[:64], reason)
+        await _dead_letter_work_item(deps, body, reason)
+        return Outcome("ignored", detail=f"dead-lettered: {reason}")
     fid = outcome.finding.finding_id if outcome.finding else "-"
     log.info("work item %s: %s %s finding=%s", item.op.event_id[:64], outcome.status, outcome.detail[:200], fid)
     return outcome

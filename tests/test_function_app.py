@@ -17,7 +17,7 @@ from azure.functions.timer import TimerRequestConverter
 import function_app
 from shared import handlers
 from shared.azure.queue import StorageWorkQueue
-from shared.events import ACCEPTED_EVENT_TYPES
+from shared.events import ACCEPTED_EVENT_TYPES, Ignored
 from shared.pipeline import Deps, parse_work_item
 from shared.settings import Settings
 from tests.conftest import Azurite, indexed_functions
@@ -219,5 +219,48 @@ async def test_event_to_finding_through_both_functions(queues: Queues, tmp_path:
     assert rows[0]["ErrorCode"] == expected["code"] and rows[0]["RootCause"] == expected["first_root_cause"]
     assert len(list((tmp_path / "cards").glob("*.json"))) == 1
     assert await work.receive() == [] and await poison.receive() == []
+    await work.aclose()
+    await poison.aclose()
+
+
+def test_handler_dead_letter_threshold_matches_host_json() -> None:
+    host = json.loads((ROOT / "host.json").read_text())
+    assert host["extensions"]["queues"]["maxDequeueCount"] == handlers.MAX_DEQUEUE_COUNT
+
+
+class _FailingErrors:
+    async def fetch(self, op: Any) -> Any:
+        raise RuntimeError("ARM is on fire")
+
+
+@pytest.mark.azurite
+async def test_work_item_failing_on_its_last_attempt_is_dead_lettered_with_reason(queues: Queues) -> None:
+    from shared.events import parse_events
+    from shared.local.snapshot import Snapshot, SnapshotArmReader
+    from shared.pipeline import WorkItem
+    from tests.unit.test_events import load
+
+    work, poison = queues
+    (op,) = parse_events(load(WRITE_FAILURE))
+    assert not isinstance(op, Ignored)
+    body = WorkItem(op=op, enqueued_at=op.event_time).model_dump_json()
+    handlers.set_deps(Deps(settings=Settings(), arm=SnapshotArmReader(Snapshot({}, [])), errors=_FailingErrors(),
+                           publisher=_NoPublisher(), queue=work, dead_letters=poison))
+    fn = functions()["on_work_item"].get_user_function()
+    try:
+        early = decode_queue_message(body)
+        with pytest.raises(RuntimeError):
+            await fn(early)  # not the last attempt: raise so the host retries
+        last = QueueMessageInConverter.decode(func.meta.Datum(body, "string"), trigger_metadata={
+            "Id": func.meta.Datum("m1", "string"), "DequeueCount": func.meta.Datum(5, "int")})
+        await fn(last)  # last attempt: dead-lettered with the reason, the host deletes it
+        await fn(decode_queue_message("{not a work item"))  # unreadable: dead-lettered at once
+    finally:
+        handlers.set_deps(None)
+    got = [json.loads(b) for b, _ in await poison.receive()]
+    assert len(got) == 2
+    assert "ARM is on fire" in got[0]["reason"] and "failed 5 times" in got[0]["reason"]
+    assert op.event_id in got[0]["payload"]
+    assert "invalid work item" in got[1]["reason"]
     await work.aclose()
     await poison.aclose()
