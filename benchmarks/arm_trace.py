@@ -176,7 +176,14 @@ class TracingArmReader:
             rec.finished = time.monotonic()
             _observe(depth)
 
-    def __getattr__(self, name: str) -> Any:  # for_run, aclose, ... of the inner reader
+    def for_run(self) -> TracingArmReader:
+        """The handler gives each work item its own view (shared/handlers._per_run): trace that view
+        into this tracer's log, so the burst still counts every read the checks ask for."""
+        view = TracingArmReader(self.inner.for_run())
+        view.reads, view._depth_of, view._seq = self.reads, self._depth_of, self._seq
+        return view
+
+    def __getattr__(self, name: str) -> Any:  # aclose, counters, ... of the inner reader
         return getattr(self.inner, name)
 
     # -- results ------------------------------------------------------------------------------
