@@ -22,11 +22,10 @@ from typing import Any
 from shared.checks import azrefs as az
 from shared.checks.base import API, CheckContext, CheckSpec, NotApplicable, result
 from shared.checks.identity_subnet_permissions import (
+    GrantOutcome,
     Grants,
     Target,
-    evaluate_grants,
     gather_grants,
-    grant_command,
     principal_or_skip,
 )
 from shared.models import CheckResult, CheckStatus
@@ -82,23 +81,18 @@ async def gather(ctx: CheckContext) -> Facts:
 
 
 def evaluate(facts: Facts) -> CheckResult:
-    verdicts = evaluate_grants(facts.grants)
+    out = GrantOutcome.of(facts.grants)
     pid = facts.grants.principal.principal_id or ""
-    evidence = tuple(v.evidence for v in verdicts)
-    missing = [v for v in verdicts if v.status == "missing"]
-    unknown = [v for v in verdicts if v.status == "undetermined"]
-    if missing:
-        what = ", ".join(f"{v.target.role} on {v.target.label} {az.name_of(v.target.resource_id)}" for v in missing)
-        return result(SPEC, CheckStatus.FAIL, f"cluster identity {pid} is missing {what}", evidence=evidence,
-                      remediation="\n".join(grant_command(pid, v.target.role, v.target.resource_id)
-                                            for v in missing))
-    if unknown:
-        why = "custom role definitions could not be read for: " + ", ".join(
-            az.name_of(v.target.resource_id) for v in unknown)
-        return result(SPEC, CheckStatus.ERROR, f"cannot check: {why}", evidence=evidence, reason=why)
-    labels = ", ".join(sorted({v.target.label for v in verdicts}))
+    if out.missing:
+        what = ", ".join(f"{v.target.role} on {v.target.label} {az.name_of(v.target.resource_id)}"
+                         for v in out.missing)
+        return result(SPEC, CheckStatus.FAIL, f"cluster identity {pid} is missing {what}", evidence=out.evidence,
+                      remediation=out.grant_commands(pid))
+    if out.unknown:
+        return out.undetermined(SPEC)
+    labels = ", ".join(sorted({v.target.label for v in out.verdicts}))
     return result(SPEC, CheckStatus.PASS, f"cluster identity {pid} holds the required roles ({labels})",
-                  evidence=evidence)
+                  evidence=out.evidence)
 
 
 SPEC: CheckSpec[Facts] = CheckSpec(

@@ -127,6 +127,31 @@ def grant_command(principal_id: str, role: str, scope: str) -> str:
             f'--assignee-principal-type ServicePrincipal --role "{role}" --scope {scope}')
 
 
+@dataclass(frozen=True)
+class GrantOutcome:
+    """Verdicts of a grants read, split the way both identity checks report them."""
+
+    verdicts: list[TargetVerdict]
+    evidence: tuple[Evidence, ...]
+    missing: list[TargetVerdict]
+    unknown: list[TargetVerdict]
+
+    @classmethod
+    def of(cls, grants: Grants) -> GrantOutcome:
+        verdicts = evaluate_grants(grants)
+        return cls(verdicts, tuple(v.evidence for v in verdicts),
+                   [v for v in verdicts if v.status == "missing"],
+                   [v for v in verdicts if v.status == "undetermined"])
+
+    def grant_commands(self, principal_id: str) -> str:
+        return "\n".join(grant_command(principal_id, v.target.role, v.target.resource_id) for v in self.missing)
+
+    def undetermined(self, spec: CheckSpec[Any]) -> CheckResult:
+        why = "custom role definitions could not be read for: " + ", ".join(
+            az.name_of(v.target.resource_id) for v in self.unknown)
+        return result(spec, CheckStatus.ERROR, f"cannot check: {why}", evidence=self.evidence, reason=why)
+
+
 def principal_or_skip(cluster: dict[str, Any]) -> az.ClusterPrincipal:
     p = az.cluster_principal(cluster)
     if p.kind == "ServicePrincipal":
@@ -169,24 +194,19 @@ async def gather(ctx: CheckContext) -> Facts:
 
 
 def evaluate(facts: Facts) -> CheckResult:
-    verdicts = evaluate_grants(facts.grants)
+    out = GrantOutcome.of(facts.grants)
     pid = facts.grants.principal.principal_id or ""
-    evidence = tuple(v.evidence for v in verdicts)
-    missing = [v for v in verdicts if v.status == "missing"]
-    unknown = [v for v in verdicts if v.status == "undetermined"]
     who = f"{facts.grants.principal.kind} identity {pid}"
-    if missing:
-        names = ", ".join(f"{v.target.label} {az.name_of(v.target.resource_id)}" for v in missing)
+    if out.missing:
+        names = ", ".join(f"{v.target.label} {az.name_of(v.target.resource_id)}" for v in out.missing)
         return result(SPEC, CheckStatus.FAIL,
                       f"{who} cannot join the {names}: no Network Contributor (or subnets/join/action + read)",
-                      evidence=evidence,
-                      remediation="\n".join(grant_command(pid, v.target.role, v.target.resource_id) for v in missing))
-    if unknown:
-        why = "custom role definitions could not be read for: " + ", ".join(
-            az.name_of(v.target.resource_id) for v in unknown)
-        return result(SPEC, CheckStatus.ERROR, f"cannot check: {why}", evidence=evidence, reason=why)
+                      evidence=out.evidence, remediation=out.grant_commands(pid))
+    if out.unknown:
+        return out.undetermined(SPEC)
     return result(SPEC, CheckStatus.PASS,
-                  f"{who} can join all {len(verdicts)} subnet(s) (API server and node subnets)", evidence=evidence)
+                  f"{who} can join all {len(out.verdicts)} subnet(s) (API server and node subnets)",
+                  evidence=out.evidence)
 
 
 SPEC: CheckSpec[Facts] = CheckSpec(
