@@ -52,7 +52,7 @@ if mode != "app":
     extra["first_intake_import_cpu_s"] = c3 - c2
     if mode == "all":
         mods = ["shared.azure.arm", "azure.mgmt.resource.resources.aio", "azure.identity.aio",
-                "shared.classify", "shared.checks.registry", "shared.checks.ranking", "shared.errors",
+                "shared.classify", "shared.checks.registry", "shared.checklib.ranking", "shared.errors",
                 "shared.noise", "shared.azure.tables", "shared.azure.ingestion", "shared.notify.teams"]
         missing = []
         t4, c4 = time.perf_counter(), time.process_time()

@@ -50,7 +50,7 @@ async def request_floor(reader: Any, emu: Any, resource_id: str, n: int = 15) ->
     """Median seconds of one GET through the same reader with no injected latency: what each request
     costs on top of the 50 ms here (client pipeline, TCP + TLS handshake - the emulator closes every
     connection -, the emulator's own handling, and the machine's load)."""
-    from shared.checks.base import API
+    from shared.checklib.base import API
 
     emu.set_latency(0.0)
     times = []

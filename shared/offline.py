@@ -248,7 +248,7 @@ async def run_demo(out: Path, *, render_png: bool = True) -> int:
 
 
 async def snapshot_cluster(cluster_id: str, out: Path) -> int:
-    from shared.checks.base import CheckContext, run_checks
+    from shared.checklib.base import CheckContext, run_checks
     from shared.checks.registry import REGISTRY
     from shared.models import Classification, OperationError
     from shared.snapshot_collect import collect_snapshot

@@ -167,7 +167,7 @@ def parse_work_item(body: bytes | str) -> WorkItem:
 
 
 async def _region(arm: ArmReader, op: FailedOperation) -> str | None:
-    from shared.checks.base import API
+    from shared.checklib.base import API
 
     try:
         body = await arm.get(op.cluster_id, API["managedClusters"])
@@ -209,8 +209,8 @@ async def diagnose(op: FailedOperation, error: OperationError, deps: Deps,
                    notes: tuple[str, ...] = ()) -> Finding:
     """Classify the error, run the checks it calls for, rank, and build the Finding."""
     # Imported here so the intake path (Event Grid trigger) never pays for catalog and checks.
-    from shared.checks.base import CheckContext, run_checks
-    from shared.checks.ranking import rank
+    from shared.checklib.base import CheckContext, run_checks
+    from shared.checklib.ranking import rank
     from shared.checks.registry import get_specs
     from shared.classify import classify_error
 
@@ -281,7 +281,7 @@ async def process(item: WorkItem, deps: Deps) -> Outcome:
     error, notes = await fetch_error(item, deps)
     if error is None:
         assert deps.queue is not None  # fetch_error only defers when a queue exists
-        delay = deps.settings.error_retry_delay_s
+        delay = deps.settings.error_retry_delay_s(item.attempt)
         await deps.queue.enqueue(
             item.model_copy(update={"attempt": item.attempt + 1}).model_dump(mode="json"), delay_s=delay)
         return Outcome("deferred", detail=f"retry in {delay}s (attempt {item.attempt + 1}): {', '.join(notes)}")

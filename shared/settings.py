@@ -11,10 +11,12 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+MAX_RETRY_STEPS = 16
 
 
 def default_home() -> Path:
@@ -37,7 +39,10 @@ class Settings(BaseSettings):
     # Error retrieval
     activity_log_source: Literal["rest", "workspace", "both"] = "rest"
     activity_workspace_id: str | None = None  # workspace that receives the subscription Activity Log
-    error_retry_delay_s: int = Field(120, ge=1, le=3600)
+    # Delay before re-reading an error that is not in any source yet, by attempt (the last entry
+    # repeats). The Activity Log lags the failure by minutes: short first steps catch an entry that
+    # arrives soon without polling the slow ones every few seconds. App setting: "15,30,60,120".
+    error_retry_schedule_s: Annotated[tuple[int, ...], NoDecode] = (15, 30, 60, 120)
     error_deadline_min: int = Field(30, ge=1, le=1440)
 
     # Queues and state (storage account comes from AzureWebJobsStorage / __queueServiceUri)
@@ -63,6 +68,25 @@ class Settings(BaseSettings):
 
     # Offline / CLI
     home: Path = Field(default_factory=default_home)
+
+    @field_validator("error_retry_schedule_s", mode="before")
+    @classmethod
+    def _split_schedule(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(int(part) for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("error_retry_schedule_s")
+    @classmethod
+    def _check_schedule(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if not 1 <= len(value) <= MAX_RETRY_STEPS or any(not 1 <= d <= 3600 for d in value):
+            raise ValueError(f"1 to {MAX_RETRY_STEPS} delays, each 1-3600 s (e.g. 15,30,60,120)")
+        return value
+
+    def error_retry_delay_s(self, attempt: int) -> int:
+        """Delay before retry number `attempt + 1` (attempt counts the reads already made, from 0)."""
+        schedule = self.error_retry_schedule_s
+        return schedule[min(max(attempt, 0), len(schedule) - 1)]
 
 
 @lru_cache(maxsize=1)

@@ -19,9 +19,9 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-from shared.checks import netread
-from shared.checks import netutil as nu
-from shared.checks.base import CheckContext, CheckSpec, NotApplicable, result
+from shared.checklib import netread
+from shared.checklib import netutil as nu
+from shared.checklib.base import CheckContext, CheckSpec, NotApplicable, result
 from shared.models import CheckResult, CheckStatus, Evidence
 
 NET = netread.NET

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from shared.checks import netread
-from shared.checks import netutil as nu
-from shared.checks.base import CheckContext, CheckSpec, NotApplicable, Skip, result
+from shared.checklib import netread
+from shared.checklib import netutil as nu
+from shared.checklib.base import CheckContext, CheckSpec, NotApplicable, Skip, result
 from shared.models import CheckResult, CheckStatus, Evidence
 
 MIN_PREFIX = 28

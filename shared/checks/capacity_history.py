@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from shared.checks import azrefs as az
-from shared.checks.base import API, CheckContext, CheckSpec, NotApplicable, result
-from shared.checks.netread import in_order
+from shared.checklib import azrefs as az
+from shared.checklib.base import API, CheckContext, CheckSpec, NotApplicable, result
+from shared.checklib.netread import in_order
 from shared.models import CheckResult, CheckStatus, Evidence
 from shared.ports import ArmError
 

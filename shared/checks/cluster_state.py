@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from shared.checks import netread
-from shared.checks.base import CheckContext, CheckSpec, result
+from shared.checklib import netread
+from shared.checklib.base import CheckContext, CheckSpec, result
 from shared.models import CheckResult, CheckStatus, Evidence
 
 _IN_FLIGHT = {"creating", "updating", "upgrading", "scaling", "starting", "stopping", "deleting",

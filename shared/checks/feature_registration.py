@@ -14,8 +14,8 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from shared.checks import azrefs as az
-from shared.checks.base import API, CheckContext, CheckSpec, NotApplicable, result
+from shared.checklib import azrefs as az
+from shared.checklib.base import API, CheckContext, CheckSpec, NotApplicable, result
 from shared.models import CheckResult, CheckStatus, Evidence
 
 DOCS = (

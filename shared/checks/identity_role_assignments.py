@@ -19,9 +19,9 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-from shared.checks import azrefs as az
-from shared.checks.base import API, CheckContext, CheckSpec, NotApplicable, result
-from shared.checks.identity_subnet_permissions import (
+from shared.checklib import azrefs as az
+from shared.checklib.base import API, CheckContext, CheckSpec, NotApplicable, result
+from shared.checklib.grants import (
     GrantOutcome,
     Grants,
     Target,

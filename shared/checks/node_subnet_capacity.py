@@ -16,8 +16,8 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-from shared.checks import azrefs as az
-from shared.checks.base import API, CheckContext, CheckSpec, NotApplicable, result
+from shared.checklib import azrefs as az
+from shared.checklib.base import API, CheckContext, CheckSpec, NotApplicable, result
 from shared.models import CheckResult, CheckStatus, Evidence
 
 DOCS = (

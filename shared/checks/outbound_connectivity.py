@@ -19,9 +19,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from shared.checks import netread
-from shared.checks import netutil as nu
-from shared.checks.base import CheckContext, CheckSpec, result
+from shared.checklib import netread
+from shared.checklib import netutil as nu
+from shared.checklib.base import CheckContext, CheckSpec, result
 from shared.checks.nsg_apiserver_egress import SubnetNsg, source_endpoint, subnet_nsgs, with_udr_tags
 from shared.models import CheckResult, CheckStatus, Evidence
 

@@ -17,8 +17,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from shared.checks import azrefs as az
-from shared.checks.base import API, CheckContext, CheckSpec, Skip, result
+from shared.checklib import azrefs as az
+from shared.checklib.base import API, CheckContext, CheckSpec, Skip, result
 from shared.models import CheckResult, CheckStatus, Evidence
 from shared.ports import ArmForbidden, ArmNotFound
 

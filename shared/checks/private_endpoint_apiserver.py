@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from shared.checks import netread
-from shared.checks import netutil as nu
-from shared.checks.base import CheckContext, CheckSpec, NotApplicable, Skip, result
+from shared.checklib import netread
+from shared.checklib import netutil as nu
+from shared.checklib.base import CheckContext, CheckSpec, NotApplicable, Skip, result
 from shared.models import CheckResult, CheckStatus, Evidence
 
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from shared.checks import azrefs as az
-from shared.checks.base import API, CheckContext, CheckSpec, Skip, result
+from shared.checklib import azrefs as az
+from shared.checklib.base import API, CheckContext, CheckSpec, Skip, result
 from shared.models import CheckResult, CheckStatus, Evidence
 
 DOCS = (

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.checks.base import CheckSpec
+from shared.checklib.base import CheckSpec
 
 # --- network / connectivity checks ---
 # (lines added by the checks modules: `from shared.checks import x` + `x.SPEC,` below)

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from shared.checks import azrefs as az
-from shared.checks.base import CheckContext, CheckSpec, result
+from shared.checklib import azrefs as az
+from shared.checklib.base import CheckContext, CheckSpec, result
 from shared.models import CheckResult, CheckStatus, Evidence
 
 DOCS = (

@@ -17,9 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from shared.checks import netread
-from shared.checks import netutil as nu
-from shared.checks.base import API, CheckContext, CheckSpec, NotApplicable, result
+from shared.checklib import netread
+from shared.checklib import netutil as nu
+from shared.checklib.base import API, CheckContext, CheckSpec, NotApplicable, result
 from shared.checks.private_dns_zone_link import zone_for
 from shared.models import CheckResult, CheckStatus, Evidence
 

@@ -19,7 +19,7 @@ RETRY_AFTER_CAP_S = 0.3  # every sink caps Retry-After at this in the tests (pro
 def make_settings(**overrides: Any) -> Settings:
     values: dict[str, Any] = dict(
         arm_retry_total=3, arm_retry_after_cap_s=RETRY_AFTER_CAP_S, arm_cache_ttl_s=0.0, arm_concurrency=8,
-        check_timeout_s=5.0, error_retry_delay_s=1, error_deadline_min=30, group_window_min=60,
+        check_timeout_s=5.0, error_retry_schedule_s=(1,), error_deadline_min=30, group_window_min=60,
         teams_max_per_second=4.0, escalate_after_h=24.0,
     )
     values.update(overrides)

@@ -67,7 +67,7 @@ def op_from_fixture(event_time: datetime) -> FailedOperation:
 
 def deps(errors: Any, queue: RecordingQueue | None, publisher: RecordingPublisher) -> Deps:
     arm = SnapshotArmReader(Snapshot({}, []))
-    return Deps(settings=Settings(error_retry_delay_s=90, error_deadline_min=30), arm=arm, errors=errors,
+    return Deps(settings=Settings(error_retry_schedule_s=(90,), error_deadline_min=30), arm=arm, errors=errors,
                 publisher=publisher, queue=queue, dead_letters=queue, now=lambda: NOW)
 
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from shared.checks.base import CheckContext, CheckSpec, run_one
+from shared.checklib.base import CheckContext, CheckSpec, run_one
 from shared.local.snapshot import Snapshot, SnapshotArmReader
 from shared.models import CheckResult, Classification, FailedOperation, OperationError, OperationKind
 

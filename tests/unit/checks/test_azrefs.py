@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.checks import azrefs as az
+from shared.checklib import azrefs as az
 
 SUB = "00000000-0000-0000-0000-000000000000"
 SUBNET = f"/subscriptions/{SUB}/resourceGroups/rg-network/providers/Microsoft.Network/virtualNetworks/v/subnets/s"

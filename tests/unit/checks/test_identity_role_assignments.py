@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from shared.checks import azrefs as az
+from shared.checklib import azrefs as az
 from shared.checks.identity_role_assignments import SPEC
 from shared.models import CheckStatus
 from tests.unit.checks.platform_support import (

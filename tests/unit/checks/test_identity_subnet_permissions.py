@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from shared.checks import azrefs as az
+from shared.checklib import azrefs as az
 from shared.checks.identity_subnet_permissions import SPEC
 from shared.models import CheckStatus
 from tests.unit.checks.platform_support import (

@@ -6,7 +6,7 @@ import ipaddress
 
 import pytest
 
-from shared.checks import netutil as nu
+from shared.checklib import netutil as nu
 from tests.unit.checks.net_support import load, rule
 
 NET = ipaddress.ip_network

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from shared.checks.base import CheckContext, run_checks
-from shared.checks.ranking import PROFILES, profile_for, rank
+from shared.checklib.base import CheckContext, run_checks
+from shared.checklib.ranking import PROFILES, profile_for, rank
 from shared.checks.registry import REGISTRY
 from shared.demo import scenarios
 from shared.events import parse_events

@@ -13,8 +13,8 @@ from collections.abc import Awaitable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar, overload
 
-from shared.checks import netutil as nu
-from shared.checks.base import API, CheckContext, Skip
+from shared.checklib import netutil as nu
+from shared.checklib.base import API, CheckContext, Skip
 from shared.models import Evidence
 from shared.ports import ArmError, ArmNotFound
 
