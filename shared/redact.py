@@ -14,12 +14,18 @@ import re
 import threading
 import traceback
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 REDACTED = "***"
 
 _BEARER = re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9\-._~+/]+=*")
-_SIG = re.compile(r"(?i)\b(sig|signature|access_token|client_secret)=([^&\s\"'<>]+)")
+_KEYS = r"sig|signature|access_token|refresh_token|id_token|client_secret|password"
+# key=value in a URL, also when the URL itself was JSON-escaped (\u0026sig=) or percent-encoded
+# (%26sig%3D): the key may follow any non-letter, the value ends at the next separator in any form.
+_SIG = re.compile(r"(?i)(?<![a-z])(" + _KEYS + r")(=|%3D)((?:(?!%26|\\u0026)[^&\s\"'<>\\])+)")
+# "sig": "value" in JSON, 'sig': 'value' in a Python repr
+_SIG_PAIR = re.compile(r"(?i)([\"'])(" + _KEYS + r")\1(\s*:\s*)([\"'])((?:(?!\4)[^\\]|\\.)*)\4")
+_SENSITIVE = frozenset(_KEYS.split("|"))
 _JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")
 
 _lock = threading.Lock()
@@ -37,6 +43,10 @@ def _variants(secret: str) -> set[str]:
     if parts is not None and parts.scheme and parts.netloc and parts.query:
         out.add(f"{parts.scheme}://{parts.netloc}{parts.path}?{parts.query}")
         out.add(parts.query)
+        # the bare value of each sensitive parameter, as written and decoded/encoded
+        for key, value in parse_qsl(parts.query, keep_blank_values=False):
+            if key.lower() in _SENSITIVE:
+                out.update({value, quote(value, safe=""), quote(value, safe="/+="), unquote(value)})
     return {v for v in out if len(v) >= 8}
 
 
@@ -55,7 +65,9 @@ def redact(text: str) -> str:
         if s in text:
             text = text.replace(s, REDACTED)
     text = _BEARER.sub(lambda m: m.group(1) + REDACTED, text)
-    text = _SIG.sub(lambda m: f"{m.group(1)}={REDACTED}", text)
+    text = _SIG.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
+    text = _SIG_PAIR.sub(lambda m: f"{m.group(1)}{m.group(2)}{m.group(1)}{m.group(3)}{m.group(4)}{REDACTED}{m.group(4)}",
+                         text)
     return _JWT.sub(REDACTED, text)
 
 
