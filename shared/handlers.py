@@ -112,8 +112,9 @@ async def get_deps() -> Deps:
             from shared.redact import install_redaction
 
             settings = get_settings()
-            if settings.teams_webhook_url is not None:
-                install_redaction(settings.teams_webhook_url.get_secret_value())
+            # Always installed: bearer tokens and SAS signatures are redacted even with no webhook.
+            hook = settings.teams_webhook_url
+            install_redaction(*([hook.get_secret_value()] if hook is not None else []))
             _deps = build_azure_deps(settings)
     return _deps
 
