@@ -66,8 +66,8 @@ def redact(text: str) -> str:
             text = text.replace(s, REDACTED)
     text = _BEARER.sub(lambda m: m.group(1) + REDACTED, text)
     text = _SIG.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
-    text = _SIG_PAIR.sub(lambda m: f"{m.group(1)}{m.group(2)}{m.group(1)}{m.group(3)}{m.group(4)}{REDACTED}{m.group(4)}",
-                         text)
+    text = _SIG_PAIR.sub(
+        lambda m: f"{m.group(1)}{m.group(2)}{m.group(1)}{m.group(3)}{m.group(4)}{REDACTED}{m.group(4)}", text)
     return _JWT.sub(REDACTED, text)
 
 

@@ -48,7 +48,8 @@ def test_redaction_is_installed_without_any_secret_configured() -> None:
         "h.build_azure_deps = lambda settings: object()\n"
         "asyncio.run(h.get_deps())\n"
         "buf = io.StringIO(); logging.basicConfig(stream=buf, level=logging.INFO, force=True)\n"
-        "logging.getLogger('azure.core').info('GET https://x.blob.core.windows.net/c?sv=1&sig=%s', 'QUJDREVGR0hJSktMTU5PUA')\n"
+        "logging.getLogger('azure.core').info('GET https://x.blob.core.windows.net/c?sv=1&sig=%s',"
+        " 'QUJDREVGR0hJSktMTU5PUA')\n"
         "logging.getLogger('httpx').info('Authorization: Bearer %s', 'dG9rZW4tdmFsdWUtMTIzNDU2')\n"
         "sys.stdout.write(buf.getvalue())\n"
     )
