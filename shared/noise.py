@@ -18,8 +18,15 @@ Owns the publishing rules (FindingWriter.publish, resolve, escalate_due):
   failed to post.
 - Resolution: a later ResourceWriteSuccess for the cluster resolves its open groups: one short
   resolved card per success event and one row with Status=resolved per group.
-- State store down: publish falls back to sending (card + row) without dedup and logs a warning:
-  duplicates are better than silence.
+- Leases and redelivery: the lease (default 25 s) is shorter than the queue's redelivery interval
+  (host.json visibilityTimeout, 30 s), so the host's retry after a crash finds it expired and
+  resumes. A delivery that meets a live lease raises LeaseHeld: the message returns later (and
+  goes to poison at its last dequeue) instead of being completed as success. Every sink and store
+  call has a deadline, and the whole publish one below the lease, so a slow sink cannot outlive it.
+- Replay: the decision (card or not, count, status) is stored on the event entity when taken; a
+  retry replays it exactly, however many events joined the group meanwhile.
+- State store down: publish raises StateDown and the queue retries the work item later (the SDK
+  has already retried); nothing is sent ungrouped, so an outage cannot flood the channel.
 - Sink failures: a FindingsSink error is raised (the queue retries the work item; the step flags
   make the retry write only what is missing). A Notifier error is logged, the row says
   AlertSent=false, the group is marked `card_pending` for the timer to retry; never raised.
@@ -71,7 +78,16 @@ class ConditionalStateStore(StateStore, Protocol):
 
 
 class StateDown(Exception):
-    """The state store failed; the cause is chained."""
+    """The state store failed; the cause is chained. Retry the work item later."""
+
+
+class LeaseHeld(Exception):
+    """Another delivery of this event holds its lease until `until`: retry later, never complete."""
+
+    def __init__(self, key: str, until: datetime) -> None:
+        super().__init__(f"another run holds event {key[:64]} until {iso_z(until)}")
+        self.key = key
+        self.until = until
 
 
 def group_key(cluster_id: str, error_code: str) -> str:
@@ -160,7 +176,7 @@ class NoiseControl:
     """FindingWriter with noise control. One per process; safe for concurrent use."""
 
     def __init__(self, state: StateStore, sink: FindingsSink, notifier: Notifier, clock: Clock,
-                 settings: NoiseSettings, *, portal_base: str = PORTAL_BASE, lease_s: float = 300.0,
+                 settings: NoiseSettings, *, portal_base: str = PORTAL_BASE, lease_s: float = 25.0,
                  escalate_transient: tuple[str, ...] = ("true", "depends")) -> None:
         self.state = state
         self.sink = sink
@@ -171,14 +187,18 @@ class NoiseControl:
         self.workbook_url = settings.workbook_url
         self.portal_base = portal_base
         self.lease = timedelta(seconds=lease_s)
+        # One sink or store call may take a third of the lease, the whole publish 80% of it: the
+        # work is finished (or abandoned and the lease released) before a redelivery can resume it.
+        self.call_deadline_s = lease_s / 3
+        self.publish_deadline_s = lease_s * 0.8
         self.escalate_transient = escalate_transient
-        self.last_outcome: PublishOutcome | None = None
 
     # --- state helpers ---------------------------------------------------------------------
 
     async def _call(self, coro: Awaitable[Any]) -> Any:
         try:
-            return await coro
+            async with asyncio.timeout(self.call_deadline_s):
+                return await coro
         except Exception as err:  # any failure of the store, whatever its SDK
             raise StateDown(f"{type(err).__name__}: {str(err)[:300]}") from err
 
@@ -239,25 +259,27 @@ class NoiseControl:
 
     # --- publish ---------------------------------------------------------------------------
 
-    async def publish(self, finding: Finding) -> None:
-        self.last_outcome = await self.publish_detailed(finding)
+    async def publish(self, finding: Finding) -> PublishOutcome:
+        """Publish one finding and say what happened. Raises StateDown / LeaseHeld / SinkError for
+        the queue to retry the work item later."""
+        return await self.publish_detailed(finding)
 
     async def publish_detailed(self, f: Finding) -> PublishOutcome:
         now = self.clock.now()
         key = f.operation.idempotency_key
         gk = group_key(f.operation.cluster_id, f.classification.code)
-        try:
-            claim, ev = await self._claim_event(key, now, {"kind": "finding", "group": gk, "finding_id": f.finding_id})
-        except StateDown as err:
-            return await self._fallback(f, gk, err)
+        claim, ev = await self._claim_event(key, now, {"kind": "finding", "group": gk, "finding_id": f.finding_id})
         if claim == "done":
             return PublishOutcome("duplicate", f.finding_id, gk, int(ev.get("count", 0) or 0),
                                   detail="event already published")
         if claim == "busy":
-            return PublishOutcome("in_progress", f.finding_id, gk,
-                                  detail="another delivery of this event holds the lease")
+            raise LeaseHeld(key, _parse(ev.get("lease_until")) or now + self.lease)
         try:
-            return await self._publish_claimed(f, key, gk, ev, now)
+            async with asyncio.timeout(self.publish_deadline_s):
+                return await self._publish_claimed(f, key, gk, ev, now)
+        except TimeoutError as err:
+            await self._save_event_quietly(key, ev, lease_until="")
+            raise StateDown(f"publish of {f.finding_id} exceeded {self.publish_deadline_s:.0f} s") from err
         except (Exception, asyncio.CancelledError):
             # Whatever failed, the queue's retry of this work item must be able to resume at once
             # (a kept lease would make it look like a concurrent duplicate and be dropped).
@@ -266,16 +288,16 @@ class NoiseControl:
 
     async def _publish_claimed(self, f: Finding, key: str, gk: str, ev: dict[str, Any],
                                now: datetime) -> PublishOutcome:
-        try:
+        decision = self._stored_decision(ev, now)
+        if decision is None:  # StateDown propagates: the queue retries, nothing goes out ungrouped
             decision = await self._join_group(f, gk, key, now)
             if decision.twin_of is not None:
                 await self._save_event(key, ev, status="done", twin_of=decision.twin_of)
                 return PublishOutcome("duplicate", f.finding_id, gk, decision.count,
                                       detail=f"same finding as event {decision.twin_of}")
-            if "count" not in ev:
-                await self._save_event(key, ev, count=decision.count, send_card=decision.send_card)
-        except StateDown as err:
-            return await self._fallback(f, gk, err)
+            await self._save_event(key, ev, count=decision.count, send_card=decision.send_card,
+                                   total=decision.total, group_status=decision.status,
+                                   first_seen=iso_z(decision.first_seen))
 
         current = f.model_copy(update={"status": decision.status, "occurrence_count": decision.count})
         card_now = alert_failed = False
@@ -293,7 +315,7 @@ class NoiseControl:
         row_now = False
         if not ev.get("row_written"):
             row = finding_to_row(current, alert_sent=alert_sent and decision.send_card, time_generated=now)
-            await self.sink.write([row])  # raises: the caller releases the lease, the queue retries
+            await self._write([row])  # raises: the caller releases the lease, the queue retries
             row_now = True
         await self._save_event_quietly(key, ev, row_written=True, status="done", lease_until="")
         outcome = PublishOutcome("new" if decision.send_card else "grouped", f.finding_id, gk, decision.count,
@@ -301,6 +323,15 @@ class NoiseControl:
         log.info("published %s: %s, count %d, row %s, card %s", f.finding_id, outcome.action, decision.count,
                  row_now, card_now)
         return outcome
+
+    @staticmethod
+    def _stored_decision(ev: dict[str, Any], now: datetime) -> _Decision | None:
+        """The decision a previous delivery of this event took and recorded, replayed exactly."""
+        if "count" not in ev or "send_card" not in ev:
+            return None
+        count = int(ev.get("count") or 1)
+        return _Decision(bool(ev["send_card"]), count, int(ev.get("total") or count),
+                         str(ev.get("group_status") or "open"), _parse(ev.get("first_seen")) or now)
 
     async def _join_group(self, f: Finding, gk: str, key: str, now: datetime) -> _Decision:
         op = f.operation
@@ -349,13 +380,21 @@ class NoiseControl:
 
     async def _notify(self, message: dict[str, Any], *, what: str) -> bool:
         try:
-            await self.notifier.send(message)
+            async with asyncio.timeout(self.call_deadline_s):
+                await self.notifier.send(message)
         except Exception as err:  # the row still goes out; the timer retries the card
             retry = getattr(err, "retryable", None)
             log.warning("Teams card for %s not sent (%s%s): %s", what, type(err).__name__,
                         "" if retry is None else f", retryable={retry}", str(err)[:300])
             return False
         return True
+
+    async def _write(self, rows: list[dict[str, Any]]) -> None:
+        try:
+            async with asyncio.timeout(self.call_deadline_s):
+                await self.sink.write(rows)
+        except TimeoutError as err:
+            raise SinkError(f"findings sink: no answer within {self.call_deadline_s:.0f} s") from err
 
     async def _flag_card_pending(self, gk: str, key: str) -> None:
         def flag(g: dict[str, Any]) -> dict[str, Any]:
@@ -365,15 +404,6 @@ class NoiseControl:
             await self._mutate_group(gk, flag)
         except StateDown as err:
             log.warning("state store: could not flag the failed card of group %s for retry: %s", gk, err)
-
-    async def _fallback(self, f: Finding, gk: str, err: StateDown) -> PublishOutcome:
-        log.warning("state store unavailable (%s): publishing %s without dedup or grouping", err, f.finding_id)
-        current = f.model_copy(update={"status": "open", "occurrence_count": max(1, f.occurrence_count)})
-        message = finding_card(current, portal_base=self.portal_base, workbook_url=self.workbook_url)
-        sent = await self._notify(message, what=f"finding {f.finding_id}")
-        await self.sink.write([finding_to_row(current, alert_sent=sent, time_generated=self.clock.now())])
-        return PublishOutcome("fallback", f.finding_id, gk, current.occurrence_count, row_written=True,
-                              card_sent=sent, alert_failed=not sent, detail=str(err)[:300])
 
     # --- resolution ------------------------------------------------------------------------
 
@@ -442,7 +472,7 @@ class NoiseControl:
                                                         "occurrence_count": int(g.get("total_count", 1))}),
                                     alert_sent=alert_sent, time_generated=now)
                      for f, g in zip(findings, resolved, strict=True) if f is not None]
-            await self.sink.write(batch)  # raises: the caller releases the lease, the queue retries
+            await self._write(batch)  # raises: the caller releases the lease, the queue retries
             rows = len(batch)
         await self._save_event_quietly(key, ev, row_written=True, status="done", lease_until="")
         codes = tuple(str(g.get("error_code", "")) for g in resolved)
@@ -555,7 +585,7 @@ class NoiseControl:
             status = "escalated" if kind == "escalation" else "resolved"
             row = finding_to_row(f.model_copy(update={"status": status, "occurrence_count": total}),
                                  alert_sent=alert_sent, time_generated=now)
-            await self.sink.write([row])  # SinkError: the notice stays open; the next run finishes it
+            await self._write([row])  # SinkError: the notice stays open; the next run finishes it
             await self._mutate_group(gk, lambda x: {**x, "notice_row": True})
         done, _ = await self._mutate_group(
             gk, lambda x: {**x, "notice": ""} if x.get("notice_row") and x.get("notice_card") else None)

@@ -294,8 +294,6 @@ async def test_exception_after_claim_is_retried_not_dropped(env: dict[str, Any],
         handlers.set_deps(built.deps)
         await intake(event, built.deps)
         attempts, poisoned, outcomes = await _run_until_done(q, clock, handlers.on_work_item)
-        last = built.publisher.last_outcome
-        outcomes.append(f"last publish: {getattr(last, 'action', None)} ({getattr(last, 'detail', '')})")
     finally:
         handlers.set_deps(None)
         await q.delete_queue()
