@@ -166,8 +166,8 @@ module newWorkspace 'app/workspace.bicep' = if (!useExistingWorkspace) {
 
 var workspaceId = useExistingWorkspace ? existingWorkspaceResourceId : newWorkspace.outputs.id
 var workspaceName = last(split(workspaceId, '/'))
-var workspaceSubscription = !empty(existingWorkspaceResourceId) ? split(existingWorkspaceResourceId, '/')[2] : subscription().subscriptionId
-var workspaceResourceGroup = !empty(existingWorkspaceResourceId) ? split(existingWorkspaceResourceId, '/')[4] : rg.name
+var workspaceSubscription = useExistingWorkspace ? split(existingWorkspaceResourceId, '/')[2] : subscription().subscriptionId
+var workspaceResourceGroup = useExistingWorkspace ? split(existingWorkspaceResourceId, '/')[4] : rg.name
 
 module findingsTable 'app/findings-table.bicep' = {
   name: 'findings-table'
@@ -215,8 +215,7 @@ module findingsReader 'app/workspace-reader.bicep' = {
 
 module activityReader 'app/workspace-reader.bicep' = if (!empty(activityWorkspaceResourceId)) {
   name: 'activity-workspace-reader'
-  // ARM evaluates a conditional module's scope before its condition: guard the split for the '' default.
-  scope: resourceGroup(empty(activityWorkspaceResourceId) ? subscription().subscriptionId : split(activityWorkspaceResourceId, '/')[2], empty(activityWorkspaceResourceId) ? rg.name : split(activityWorkspaceResourceId, '/')[4])
+  scope: resourceGroup(split(activityWorkspaceResourceId, '/')[2], split(activityWorkspaceResourceId, '/')[4])
   params: {
     workspaceName: last(split(activityWorkspaceResourceId, '/'))
     principalId: identity.outputs.principalId
@@ -328,7 +327,7 @@ module eventSubscriptions 'app/eventgrid-subscription.bicep' = [for (sub, i) in 
 
 module aksTopics 'app/aks-system-topic.bicep' = [for (clusterId, i) in aksTopicTargets: {
   name: 'aks-triage-akstopic-${i}-${resourceToken}'
-  scope: resourceGroup(empty(clusterId) ? subscription().subscriptionId : split(clusterId, '/')[2], empty(clusterId) ? rg.name : split(clusterId, '/')[4])
+  scope: resourceGroup(split(clusterId, '/')[2], split(clusterId, '/')[4])
   params: {
     clusterId: clusterId
     functionAppId: function.outputs.id

@@ -19,7 +19,6 @@ from shared.models import Finding
 from shared.settings import Settings
 from tests.conftest import indexed_functions
 from tests.infra.conftest import (
-    walk,
     INFRA,
     REPO,
     SCHEMA_FILE,
@@ -538,96 +537,3 @@ def test_rows_the_code_writes_have_exactly_the_stream_columns(findings_schema):
     assert [(c.name, c.type) for c in schema.columns] == [(c["name"], c["type"]) for c in findings_schema["columns"]]
     row = finding_to_row(make_finding(), alert_sent=False)
     assert list(row) == [c["name"] for c in findings_schema["columns"]]
-
-
-def _names_in(node: object) -> set[str]:
-    return {n for n in walk(node) if isinstance(n, str)}
-
-
-def _empty_tested(condition: object) -> tuple[set[str], bool]:
-    """Names `empty(x)` tests in a condition, and whether the condition is negated (`!empty(x)`)."""
-    negated = isinstance(condition, dict) and condition.get("operator", {}).get("type") == "not"
-    inner = condition["operator"]["operands"]["bool_value"] if negated else condition  # type: ignore[index]
-    names = {c["item_to_test"] for c in functions_called(inner, "empty") if isinstance(c["item_to_test"], str)}
-    return names, negated
-
-
-def _unguarded_indexes(node: object, derived: set[str], guarded: frozenset[str]) -> list[object]:
-    """Index accessors into a derived value outside the branch an `empty()` test protects."""
-    found: list[object] = []
-    if isinstance(node, dict):
-        op = node.get("operator", {}) if isinstance(node.get("operator"), dict) else {}
-        if op.get("type") == "conditional":
-            ops = op["operands"]
-            names, negated = _empty_tested(ops["condition"])
-            safe_branch = "true_value" if negated else "false_value"
-            found += _unguarded_indexes(ops["condition"], derived, guarded)
-            for branch in ("true_value", "false_value"):
-                extra = frozenset(names) if branch == safe_branch else frozenset()
-                found += _unguarded_indexes(ops[branch], derived, guarded | extra)
-            return found
-        if op.get("type") == "index_accessor":
-            hit = (_names_in(op["operands"]["operand_1"]) & derived) - guarded
-            if hit:
-                found.append(node)
-        for value in node.values():
-            found += _unguarded_indexes(value, derived, guarded)
-    elif isinstance(node, list):
-        for value in node:
-            found += _unguarded_indexes(value, derived, guarded)
-    return found
-
-
-def _derived_from_empty_defaults(tpl: dict) -> set[str]:
-    """Parameters defaulting to '' plus every variable and loop item computed from them."""
-    derived = {k for k, v in tpl.get("parameters", {}).items() if v.get("default") == ""}
-    loops = [n for n in walk(tpl) if isinstance(n, dict) and isinstance(n.get("loop_type"), dict)]
-    changed = True
-    while changed:
-        changed = False
-        for name, var in tpl.get("variables", {}).items():
-            if name not in derived and _names_in(var["value"]) & derived:
-                derived.add(name)
-                changed = True
-        for loop in loops:
-            detail = loop["loop_type"]["detail"]
-            item = detail.get("item_name")
-            if item and item not in derived and _names_in(detail.get("iterable_name", detail)) & derived:
-                derived.add(item)
-                changed = True
-    return derived
-
-
-@pytest.mark.parametrize("path", bicep_files(), ids=lambda p: p.relative_to(INFRA).as_posix())
-def test_no_array_index_into_an_empty_default_outside_an_empty_guard(path: Path):
-    # ARM evaluates a conditional module's scope (and implicit dependsOn) before its condition, so
-    # split('', '/')[2] fails the whole deployment with "array index out of bounds".
-    tpl = parse_bicep(path)
-    derived = _derived_from_empty_defaults(tpl)
-    # A variable that is exactly `!empty(p)` / `empty(p)` (e.g. useExistingWorkspace) guards like the call.
-    aliases = {k: v["value"] for k, v in tpl.get("variables", {}).items()
-               if functions_called(v["value"], "empty") and len(_names_in(v["value"])) <= 2}
-    def inline(node: object) -> object:
-        if isinstance(node, dict):
-            return {k: inline(v) for k, v in node.items()}
-        if isinstance(node, list):
-            return [inline(v) for v in node]
-        return aliases.get(node, node) if isinstance(node, str) else node
-    sections = {k: inline(tpl.get(k, {})) for k in ("variables", "resources", "modules", "outputs")}
-    bad = _unguarded_indexes(sections, derived, frozenset())
-    assert not bad, f"{path.name}: unguarded index into an empty-default value: {bad}"
-
-
-def test_the_guard_check_catches_an_unguarded_split(tmp_path):
-    sample = tmp_path / "sample.bicep"
-    sample.write_text("param a string = ''\nvar ok = empty(a) ? 'x' : split(a, '/')[2]\n"
-                      "var bad = split(a, '/')[4]\n")
-    tpl = BicepParser_parse(sample)
-    derived = _derived_from_empty_defaults(tpl)
-    assert len(_unguarded_indexes(tpl["variables"], derived, frozenset())) == 1
-
-
-def BicepParser_parse(path: Path) -> dict:
-    from pycep import BicepParser
-
-    return BicepParser().parse(file_path=path)
