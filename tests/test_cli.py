@@ -36,7 +36,7 @@ def test_diagnose_snapshot_names_the_planted_fault_first(folder: Path, tmp_path:
     out = run("diagnose", "--event", str(folder / "event.json"), "--snapshot", str(folder / "snapshot.json"),
               "--json", home=tmp_path)
     assert out.returncode == 0, out.stderr
-    finding: dict[str, Any] = json.loads(out.stdout)
+    (finding,) = json.loads(out.stdout)  # always a list
     assert finding["code"] == expected["code"]
     assert finding["root_causes"][0] == expected["first_root_cause"]
     top = next(c for c in finding["checks"] if c["id"] == expected["first_root_cause"])
@@ -47,8 +47,8 @@ def test_diagnose_snapshot_names_the_planted_fault_first(folder: Path, tmp_path:
     # The embedded default sink now holds the row; `findings --json` reads it back.
     listed = run("findings", "--json", home=tmp_path)
     rows = json.loads(listed.stdout)
-    assert len(rows) == 1 and rows[0]["ErrorCode"] == expected["code"]
-    assert rows[0]["RootCause"] == expected["first_root_cause"]
+    assert len(rows) == 1 and rows[0]["error_code"] == expected["code"]
+    assert rows[0]["root_cause"] == expected["first_root_cause"]
 
 
 def test_replaying_the_same_event_gives_one_row_and_one_card(tmp_path: Path) -> None:
@@ -70,8 +70,8 @@ def test_findings_filters_by_cluster_name(tmp_path: Path) -> None:
                    str(folder / "snapshot.json"), home=tmp_path).returncode == 0
     every = json.loads(run("findings", "--json", home=tmp_path).stdout)
     assert len(every) == 2
-    one = json.loads(run("findings", "--json", "--cluster", every[0]["ClusterName"], home=tmp_path).stdout)
-    assert [r["ClusterName"] for r in one] == [every[0]["ClusterName"]]
+    one = json.loads(run("findings", "--json", "--cluster", every[0]["cluster_name"], home=tmp_path).stdout)
+    assert [r["cluster_name"] for r in one] == [every[0]["cluster_name"]]
 
 
 def test_classify_json_contract(tmp_path: Path) -> None:
@@ -128,3 +128,43 @@ def test_demo_runs_the_seed_scenarios_and_writes_outputs(tmp_path: Path) -> None
     assert "[3/3]" in out.stderr  # progress indication
     rows = json.loads(run("findings", "--json", "--home", str(out_dir), home=tmp_path).stdout)
     assert len(rows) == len(scenarios())
+
+
+def test_no_azure_credentials_is_one_line_and_exit_3(tmp_path: Path) -> None:
+    env_extra = {"IDENTITY_ENDPOINT": "http://127.0.0.1:9/token", "IDENTITY_HEADER": "x",
+                 "AZURE_CONFIG_DIR": str(tmp_path / "no-az")}
+    os.environ.update(env_extra)
+    try:
+        out = run("diagnose", "-g", "rg", "-n", "c1", "--subscription", "00000000-0000-0000-0000-000000000001",
+                  home=tmp_path)
+    finally:
+        for key in env_extra:
+            os.environ.pop(key)
+    assert out.returncode == 3
+    assert out.stderr.count("\n") == 1 and out.stderr.startswith("aks-triage: no Azure credentials: run `az login`")
+    assert out.stdout == ""
+
+
+def test_output_query_and_snake_case_contract(tmp_path: Path) -> None:
+    folder = seed("capacity-heavy-usage")
+    out = run("diagnose", "--event", str(folder / "event.json"), "--snapshot", str(folder / "snapshot.json"),
+              "-o", "tsv", "--query", "[0].code", home=tmp_path)
+    assert out.returncode == 0 and out.stdout == "AKSCapacityHeavyUsage\n"
+    rows = json.loads(run("findings", "-o", "json", home=tmp_path).stdout)
+    assert all(k == k.lower() for k in rows[0]) and isinstance(rows[0]["transient"], (bool, type(None)))
+    bad = run("findings", "--query", "[", home=tmp_path)
+    assert bad.returncode == 2 and bad.stderr.startswith("aks-triage: --query")
+
+
+def test_classify_reads_at_file(tmp_path: Path) -> None:
+    f = tmp_path / "tf.txt"
+    f.write_text('Code="QuotaExceeded" Message="exceeding approved standardDSv3Family Cores quota."')
+    out = run("classify", f"@{f}", "-o", "json", home=tmp_path)
+    assert out.returncode == 0 and json.loads(out.stdout)["code"] == "QuotaExceeded"
+
+
+def test_demo_out_onto_a_file_is_one_line(tmp_path: Path) -> None:
+    f = tmp_path / "file"
+    f.write_text("x")
+    out = run("demo", "--out", str(f), "--no-png", home=tmp_path)
+    assert out.returncode == 2 and out.stderr.count("\n") == 1 and "Traceback" not in out.stderr

@@ -101,8 +101,14 @@ class SqliteFindingsSink:
             raise SinkError(f"local findings store {self.path}: {err}", retryable=True) from err
 
 
-def list_findings(path: str | Path, cluster: str | None = None) -> list[dict[str, Any]]:
-    """Rows keyed by the column names, oldest first. `cluster` matches ClusterName or ClusterId (any case)."""
+def list_findings(path: str | Path, cluster: str | None = None, *, since: str | None = None,
+                  status: str | None = None, severity: str | None = None, code: str | None = None,
+                  finding_id: str | None = None) -> list[dict[str, Any]]:
+    """Rows keyed by the column names, oldest first.
+
+    `cluster` matches ClusterName or ClusterId, `status` / `severity` / `code` match exactly (any case),
+    `since` is an ISO 8601 time (rows written at or after it), `finding_id` a FindingId or its prefix.
+    """
     p = Path(path)
     if not p.exists():
         return []
@@ -114,10 +120,23 @@ def list_findings(path: str | Path, cluster: str | None = None) -> list[dict[str
         cols = [c for c in schema.columns if c.name in have]
         # Identifiers come from the packaged schema and are quoted by _q; values are bound parameters.
         sql = f"SELECT {', '.join(_q(c.name) for c in cols)} FROM {TABLE}"  # noqa: S608  # nosec B608
-        params: tuple[str, ...] = ()
+        where: list[str] = []
+        params: list[str] = []
         if cluster:
-            sql += ' WHERE lower("ClusterName") = lower(?) OR lower("ClusterId") = lower(?)'
-            params = (cluster.strip(), cluster.strip().rstrip("/"))
+            where.append('(lower("ClusterName") = lower(?) OR lower("ClusterId") = lower(?))')
+            params += [cluster.strip(), cluster.strip().rstrip("/")]
+        for column, value in (("Status", status), ("Severity", severity), ("ErrorCode", code)):
+            if value:
+                where.append(f"lower({_q(column)}) = lower(?)")
+                params.append(value.strip())
+        if since:
+            where.append('"TimeGenerated" >= ?')
+            params.append(since)
+        if finding_id:
+            where.append('"FindingId" LIKE ? ESCAPE \'\\\'')
+            params.append(finding_id.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
+        if where:
+            sql += " WHERE " + " AND ".join(where)
         sql += ' ORDER BY "TimeGenerated", _seq'
         return [
             {c.name: _from_sql(v, c.type) for c, v in zip(cols, record, strict=True)}
