@@ -185,25 +185,6 @@ def finding_text(f: Finding) -> str:
     return "\n".join(lines)
 
 
-def list_local_findings(*, home: str | Path | None, cluster: str | None) -> list[dict[str, Any]]:
-    from shared.local.sqlite_sink import list_findings
-
-    path = resolve_home(home) / "findings.db"
-    if not path.exists():
-        return []
-    rows: list[dict[str, Any]] = list_findings(path, cluster=cluster)
-    return rows
-
-
-def findings_table(rows: list[dict[str, Any]]) -> str:
-    if not rows:
-        return "no findings stored"
-    cols = ("TimeGenerated", "ClusterName", "Operation", "ErrorCode", "RootCause", "Status", "OccurrenceCount")
-    table = [cols] + [tuple(str(r.get(c, "") or "")[:48] for c in cols) for r in rows]
-    widths = [max(len(row[i]) for row in table) for i in range(len(cols))]
-    return "\n".join("  ".join(v.ljust(widths[i]) for i, v in enumerate(row)) for row in table)
-
-
 # --- demo -----------------------------------------------------------------------------------
 
 

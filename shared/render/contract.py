@@ -1,8 +1,7 @@
 """The CLI's JSON contract: one key style (snake_case), typed values, one shape per command.
 
 Owns the conversion of models and findings-table rows into the documents `aks-triage` prints
-with `-o json` (and every other output format, which are views of the same documents). The JSON
-Schema files in docs/schemas/ describe these documents; tests validate the CLI's output with them.
+with `-o json` (and every other output format, which are views of the same documents).
 """
 
 from __future__ import annotations
@@ -44,7 +43,6 @@ def finding_doc(f: Finding) -> dict[str, Any]:
     doc["code"] = f.classification.code
     doc["classification"] = classification_doc(f.classification)
     doc["transient"] = doc["classification"]["transient"]
-    doc["checks"] = [r.model_dump(mode="json") for r in f.checks]
     return doc
 
 

@@ -16,6 +16,7 @@ OUTPUT_FORMATS = ("json", "jsonc", "table", "tsv", "yaml", "none")
 _YAML_PLAIN = re.compile(r"^[A-Za-z_./][A-Za-z0-9_./:@ -]*$")
 _YAML_RESERVED = {"true", "false", "null", "yes", "no", "on", "off", "~", ""}
 TABLE_CELL_MAX = 60
+_JSON_KEY = re.compile(r'^(\s*)("(?:[^"\\]|\\.)*")(:)', re.MULTILINE)
 
 
 class QueryError(ValueError):
@@ -44,8 +45,7 @@ def use_colour(stream: TextIO) -> bool:
 
 def _jsonc(doc: Any) -> str:
     text = json.dumps(doc, indent=2, ensure_ascii=False, default=str)
-    keys = re.compile(r'^(\s*)("(?:[^"\\]|\\.)*")(:)', re.MULTILINE)
-    return keys.sub(lambda m: f"{m.group(1)}\x1b[94m{m.group(2)}\x1b[0m{m.group(3)}", text)
+    return _JSON_KEY.sub(lambda m: f"{m.group(1)}\x1b[94m{m.group(2)}\x1b[0m{m.group(3)}", text)
 
 
 def _yaml_scalar(value: Any) -> str:
