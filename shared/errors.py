@@ -129,7 +129,10 @@ class ArmErrorSource:
         self.now = now
         self.activity_log_source = activity_log_source
 
-    async def fetch(self, op: FailedOperation) -> OperationError:
+    async def fetch(self, op: FailedOperation, arm: ArmReader | None = None) -> OperationError:
+        if arm is not None and arm is not self.arm:  # the work item's own view of ARM
+            return await ArmErrorSource(arm, workspace_query=self.workspace_query, now=self.now,
+                                        activity_log_source=self.activity_log_source).fetch(op)
         tried: list[str] = []
         hard: list[ArmError] = []
         answered = False

@@ -1,21 +1,23 @@
-"""Glue between Functions binding objects and the pipeline, and the Azure composition root.
+"""Glue between Functions binding objects and the pipeline.
 
 function_app.py imports only azure.functions and calls these; binding objects are read by duck
 typing (get_json/get_body) so this module needs no azure.functions import either. Deps are built
-once per worker process, lazily, inside the running event loop, and reused across invocations
-(one credential, one ARM client, one shared read cache).
+once per worker process by the composition root (shared.compose), lazily, inside the running
+event loop, and reused across invocations (one credential, one ARM client, one shared read cache).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.pipeline import Deps, IntakeResult, Outcome, intake, parse_work_item, process
 from shared.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from shared.noise import EscalateOutcome
 
 log = logging.getLogger(__name__)
 
@@ -61,44 +63,11 @@ def event_to_dict(event: Any) -> dict[str, Any]:
 
 
 def build_azure_deps(settings: Settings) -> Deps:
-    """Production composition: managed identity everywhere, no keys."""
-    from shared.azure.arm import get_arm_reader
-    from shared.azure.credentials import make_async_credential
-    from shared.azure.queue import StorageWorkQueue
-    from shared.errors import ArmErrorSource
-    from shared.noise import NoiseControl
-    from shared.offline import Clock
+    """Production composition (managed identity everywhere, no keys): the composition root with
+    nothing handed in, so every edge comes from the app settings."""
+    from shared.compose import build_deps
 
-    clock = Clock()
-    credential = make_async_credential()  # one per process, shared by every client below
-    arm = get_arm_reader(settings, credential=credential)
-    conn = settings.storage_connection_string.get_secret_value() if settings.storage_connection_string else None
-    queue = StorageWorkQueue(settings.work_queue, account_url=settings.storage_account_url,
-                             connection_string=conn, credential=credential)
-    poison = StorageWorkQueue(f"{settings.work_queue}-poison", account_url=settings.storage_account_url,
-                              connection_string=conn, credential=credential)
-    workspace = None
-    if settings.activity_log_source in ("workspace", "both") and settings.activity_workspace_id:
-        from shared.azure.activity_workspace import WorkspaceActivitySource
-
-        workspace = WorkspaceActivitySource(settings.activity_workspace_id, credential=credential)
-    errors = ArmErrorSource(arm, workspace_query=workspace, now=clock.now,
-                            activity_log_source=settings.activity_log_source)
-    from shared.azure.ingestion import build_ingestion_sink
-    from shared.azure.tables import build_table_state_store
-    from shared.notify.teams import TeamsNotifier
-
-    notifier: Any
-    if settings.teams_webhook_url is not None:
-        notifier = TeamsNotifier(settings.teams_webhook_url)
-    else:
-        from shared.notify.teams import LogOnlyNotifier
-
-        notifier = LogOnlyNotifier()
-    publisher = NoiseControl(build_table_state_store(settings, credential),
-                             build_ingestion_sink(settings, credential), notifier, clock, settings)
-    return Deps(settings=settings, arm=arm, errors=errors, publisher=publisher, queue=queue,
-                dead_letters=poison, now=clock.now)
+    return build_deps(settings)
 
 
 async def get_deps() -> Deps:
@@ -125,22 +94,6 @@ async def on_event(event: Any) -> IntakeResult:
     log.info("intake: %d enqueued, %d ignored, %d rejected", len(result.enqueued), len(result.ignored),
              len(result.rejected))
     return result
-
-
-def _per_run(deps: Deps) -> Deps:
-    """A work item's own view of ARM: each resource read once per item (errors included), on top of
-    the process-wide cache that coalesces bursts across items."""
-    for_run = getattr(deps.arm, "for_run", None)
-    if for_run is None:
-        return deps
-    from shared.errors import ArmErrorSource
-
-    run_arm = for_run()
-    errors = deps.errors
-    if isinstance(errors, ArmErrorSource):
-        errors = ArmErrorSource(run_arm, workspace_query=errors.workspace_query, now=errors.now,
-                                activity_log_source=errors.activity_log_source)
-    return replace(deps, arm=run_arm, errors=errors)
 
 
 # host.json extensions.queues.maxDequeueCount (a test keeps the two equal).
@@ -170,7 +123,7 @@ async def on_work_item(message: Any) -> Outcome:
         return Outcome("ignored", detail=f"dead-lettered: {err}")
     attempt = int(getattr(message, "dequeue_count", None) or 1)
     try:
-        outcome = await process(item, _per_run(deps))
+        outcome = await process(item, deps)
     except Exception as err:
         if attempt < MAX_DEQUEUE_COUNT or deps.dead_letters is None:
             raise
@@ -183,6 +136,6 @@ async def on_work_item(message: Any) -> Outcome:
     return outcome
 
 
-async def on_timer() -> Any:
+async def on_timer() -> EscalateOutcome:
     deps = await get_deps()
     return await deps.publisher.escalate_due()

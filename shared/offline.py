@@ -1,8 +1,10 @@
-"""The embedded default: the pipeline composed with local parts, for the CLI and the demo.
+"""The embedded default: the pipeline with local parts, for the CLI and the demo.
 
-Owns: wiring a snapshot (or Azure) ArmReader, the local SQLite findings store and state store,
-and card files, then running diagnose on events, clusters or the bundled scenarios. Azure SDKs
-are reached only through shared.azure factories, imported lazily when Azure is actually used.
+Owns: choosing the local parts (a snapshot or Azure ARM reader, the SQLite findings and state
+stores, card files) for the composition root (shared.compose), then running the pipeline's
+`process` on events, clusters or the bundled scenarios. A finding that cannot be stored now
+(another run holds the event, or the state store is down) raises RunDeferred: the CLI says so and
+exits non-zero; nothing is lost and a rerun finishes it.
 """
 
 from __future__ import annotations
@@ -11,15 +13,16 @@ import json
 import os
 import sys
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from shared.compose import Parts, SystemClock, build_arm_reader, build_deps
 from shared.events import EventError, Ignored, iter_payload, parse_cluster_id, parse_event, parse_time
 from shared.models import CheckStatus, FailedOperation, Finding, OperationKind
-from shared.pipeline import Deps, WorkItem, diagnose, fetch_error
+from shared.pipeline import Deps, WorkItem, process
 from shared.ports import ArmError, ArmReader
+from shared.render.rows import iso_z
 from shared.settings import Settings, get_settings
 
 
@@ -27,12 +30,15 @@ class OfflineInputError(ValueError):
     """Input for an offline run that cannot be used (message is user-facing)."""
 
 
-@dataclass
-class Clock:
-    fixed: datetime | None = None
+class RunDeferred(Exception):
+    """The finding could not be stored now; nothing was lost, run the same input again later.
 
-    def now(self) -> datetime:
-        return self.fixed or datetime.now(UTC)
+    `until` is when another run's hold on the event ends (None when the state store is down).
+    """
+
+    def __init__(self, message: str, until: datetime | None = None) -> None:
+        super().__init__(message)
+        self.until = until
 
 
 def resolve_home(home: str | Path | None, settings: Settings | None = None) -> Path:
@@ -43,58 +49,38 @@ def resolve_home(home: str | Path | None, settings: Settings | None = None) -> P
     return (settings or get_settings()).home
 
 
-def _arm_reader(snapshot: str | Path | None, settings: Settings) -> ArmReader:
+def _parts(snapshot: str | Path | None, home: Path | None, *, now: datetime | None = None,
+           cards_dir: Path | None = None) -> Parts:
+    arm: ArmReader | None = None
     if snapshot is not None:
         from shared.local.snapshot import SnapshotArmReader, SnapshotError
 
         try:
-            return SnapshotArmReader.from_file(snapshot)
+            arm = SnapshotArmReader.from_file(snapshot)
         except SnapshotError as err:
             raise OfflineInputError(str(err)) from err
-    from shared.azure.arm import get_arm_reader
-
-    return get_arm_reader(settings)
-
-
-def _publisher(home: Path, settings: Settings, clock: Clock, cards_dir: Path | None = None) -> Any:
-    """Noise control over the local SQLite sinks, or over Azure sinks when they are configured."""
-    from shared.local.card_files import FileNotifier
-    from shared.local.sqlite_sink import SqliteFindingsSink
-    from shared.local.state import SqliteStateStore
-    from shared.noise import NoiseControl
-
-    home.mkdir(parents=True, exist_ok=True)
-    sink: Any = SqliteFindingsSink(home / "findings.db")
-    notifier: Any = FileNotifier(cards_dir or home / "cards")
-    if settings.logs_ingestion_endpoint and settings.dcr_immutable_id:
-        from shared.azure.ingestion import build_ingestion_sink
-
-        sink = build_ingestion_sink(settings)
-    if settings.teams_webhook_url is not None:
-        from shared.notify.teams import TeamsNotifier
-
-        notifier = TeamsNotifier(settings.teams_webhook_url)
-    return NoiseControl(SqliteStateStore(home / "state.db"), sink, notifier, clock, settings)
+    return Parts(arm=arm, home=home, cards_dir=cards_dir, clock=SystemClock(now), queues=False)
 
 
 def build_local_deps(snapshot: str | Path | None, home: Path, *, now: datetime | None = None,
                      cards_dir: Path | None = None, settings: Settings | None = None) -> Deps:
-    from shared.errors import ArmErrorSource
-
-    settings = settings or get_settings()
-    clock = Clock(now)
-    arm = _arm_reader(snapshot, settings)
-    return Deps(settings=settings, arm=arm, errors=ArmErrorSource(arm, now=clock.now),
-                publisher=_publisher(home, settings, clock, cards_dir), queue=None, now=clock.now)
+    """The composition root with the local edges: snapshot (or Azure) ARM, SQLite, card files."""
+    return build_deps(settings or get_settings(), _parts(snapshot, home, now=now, cards_dir=cards_dir))
 
 
 async def _run(op: FailedOperation, deps: Deps, error_text: str | None) -> Finding:
+    """One operation through the same pipeline the queue trigger runs (no queue: no deferral)."""
+    from shared.noise import LeaseHeld, StateDown
+
     item = WorkItem(op=op, enqueued_at=deps.now(), error_text=error_text)
-    error, notes = await fetch_error(item, deps)
-    assert error is not None  # without a queue there is no deferral: the deadline applies at once
-    finding = await diagnose(op, error, deps, notes)
-    await deps.publisher.publish(finding)
-    return finding
+    try:
+        outcome = await process(item, deps)
+    except LeaseHeld as err:
+        raise RunDeferred(f"deferred: another run holds it until {iso_z(err.until)}", err.until) from err
+    except StateDown as err:
+        raise RunDeferred(f"deferred: the local state store is unavailable ({err})") from err
+    assert outcome.finding is not None  # without a queue a failed operation always publishes
+    return outcome.finding
 
 
 async def diagnose_payload(payload: Any, *, snapshot: str | Path | None, error_text: str | None,
@@ -239,7 +225,7 @@ async def snapshot_cluster(cluster_id: str, out: Path) -> int:
     except EventError as err:
         raise OfflineInputError(str(err)) from err
     settings = get_settings()
-    arm = _arm_reader(None, settings)
+    arm = build_arm_reader(settings, Parts())
     from shared.events import cluster_id_of
 
     cid = cluster_id_of(sub, rg, name)

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -34,6 +34,9 @@ from shared.models import (
 )
 from shared.ports import ArmError, ArmNotFound, ArmReader, ErrorNotYetAvailable, ErrorSource, SinkError, WorkQueue
 from shared.settings import Settings
+
+if TYPE_CHECKING:
+    from shared.noise import EscalateOutcome, PublishOutcome, ResolveOutcome
 
 log = logging.getLogger(__name__)
 
@@ -53,17 +56,18 @@ class WorkItem(BaseModel):
     error_text: str | None = None  # an error known up front (CLI --error-text), skips retrieval
 
 
-class Publisher:
-    """What the pipeline hands findings to: noise control in front of the sinks."""
+class Publisher(Protocol):
+    """What the pipeline hands findings to (noise control in front of the sinks). Every call says
+    what it did; the outcome belongs to the call, never to shared state."""
 
-    async def publish(self, finding: Finding) -> Any:
-        raise NotImplementedError
+    async def publish(self, finding: Finding) -> PublishOutcome:
+        ...
 
-    async def resolve(self, op: FailedOperation) -> Any:
-        raise NotImplementedError
+    async def resolve(self, op: FailedOperation) -> ResolveOutcome:
+        ...
 
-    async def escalate_due(self) -> Any:
-        raise NotImplementedError
+    async def escalate_due(self) -> EscalateOutcome:
+        ...
 
 
 @dataclass
@@ -71,7 +75,7 @@ class Deps:
     settings: Settings
     arm: ArmReader
     errors: ErrorSource
-    publisher: Any  # Publisher-shaped (shared.noise.NoiseControl)
+    publisher: Publisher
     queue: WorkQueue | None = None
     dead_letters: WorkQueue | None = None
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
@@ -92,7 +96,7 @@ class Outcome:
     status: Literal["published", "deferred", "resolved", "ignored"]
     finding: Finding | None = None
     detail: str = ""
-    publish_result: Any = None
+    publish_result: PublishOutcome | ResolveOutcome | None = None
 
 
 # --- intake ---------------------------------------------------------------------------------
@@ -210,24 +214,24 @@ async def diagnose(op: FailedOperation, error: OperationError, deps: Deps,
     """Classify the error, run the checks it calls for, rank, and build the Finding."""
     # Imported here so the intake path (Event Grid trigger) never pays for catalog and checks.
     from shared.checklib.base import CheckContext, run_checks
-    from shared.checklib.ranking import rank
-    from shared.checks.registry import get_specs
+    from shared.checklib.ranking import rank, select
+    from shared.checks.registry import REGISTRY
     from shared.classify import classify_error
 
     now = deps.now()
     classification = classify_error(error)
+    specs = select(tuple(REGISTRY.values()), classification)
     extras = dict(deps.extras)
-    if deps.history is not None and "capacity_history" in classification.checks:
+    if deps.history is not None and any("failure_history" in s.inputs for s in specs):
         try:
             extras["failure_history"] = await deps.history(op)
         except Exception as err:  # history is a hint; its absence must not stop the diagnosis
             log.warning("failure history unavailable: %s", err)
     ctx = CheckContext(operation=op, error=error, classification=classification, arm=deps.arm,
                        now=now, extras=extras)
-    results = await run_checks(get_specs(list(classification.checks)), ctx,
-                               concurrency=deps.settings.arm_concurrency,
+    results = await run_checks(specs, ctx, concurrency=deps.settings.arm_concurrency,
                                timeout_s=deps.settings.check_timeout_s)
-    ranked = rank(classification, results)
+    ranked = rank(classification, results, REGISTRY)
     top = _first_failing(results, ranked)
     remediation = top.remediation if top is not None and top.remediation else (classification.guidance or None)
     return Finding(
@@ -257,7 +261,7 @@ async def fetch_error(item: WorkItem, deps: Deps) -> tuple[OperationError | None
 
         return parse_error_text(item.error_text), ()
     try:
-        return await deps.errors.fetch(op), ()
+        return await deps.errors.fetch(op, deps.arm), ()
     except ErrorNotYetAvailable as err:
         age = deps.now() - op.event_time
         deadline = timedelta(minutes=deps.settings.error_deadline_min)
@@ -273,18 +277,22 @@ async def fetch_error(item: WorkItem, deps: Deps) -> tuple[OperationError | None
 
 
 async def process(item: WorkItem, deps: Deps) -> Outcome:
-    """Queue trigger body. Idempotent: safe to run again for the same item after a crash."""
+    """Queue trigger body. Idempotent: safe to run again for the same item after a crash.
+
+    The item gets its own view of ARM (each resource read once for the item, errors included) on
+    top of the process-wide cache that coalesces bursts across items."""
     op = item.op
     if op.kind is OperationKind.WRITE_SUCCESS:
-        result = await deps.publisher.resolve(op)
-        return Outcome("resolved", detail=op.cluster_id, publish_result=result)
-    error, notes = await fetch_error(item, deps)
+        resolved = await deps.publisher.resolve(op)
+        return Outcome("resolved", detail=op.cluster_id, publish_result=resolved)
+    run = replace(deps, arm=deps.arm.for_run())
+    error, notes = await fetch_error(item, run)
     if error is None:
         assert deps.queue is not None  # fetch_error only defers when a queue exists
         delay = deps.settings.error_retry_delay_s(item.attempt)
         await deps.queue.enqueue(
             item.model_copy(update={"attempt": item.attempt + 1}).model_dump(mode="json"), delay_s=delay)
         return Outcome("deferred", detail=f"retry in {delay}s (attempt {item.attempt + 1}): {', '.join(notes)}")
-    finding = await diagnose(op, error, deps, notes)
-    result = await deps.publisher.publish(finding)
-    return Outcome("published", finding=finding, publish_result=result)
+    finding = await diagnose(op, error, run, notes)
+    published = await deps.publisher.publish(finding)
+    return Outcome("published", finding=finding, publish_result=published)

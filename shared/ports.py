@@ -67,6 +67,11 @@ class ArmReader(Protocol):
         """How many HTTP GETs reached ARM (for benchmarks and the burst ratio)."""
         ...
 
+    def for_run(self) -> ArmReader:
+        """One work item's view: each resource read at most once for the item, on top of whatever
+        the process shares across items. A reader with nothing to share returns itself."""
+        ...
+
 
 # --- error retrieval -------------------------------------------------------------------------
 
@@ -80,8 +85,9 @@ class ErrorNotYetAvailable(Exception):
 
 
 class ErrorSource(Protocol):
-    async def fetch(self, op: FailedOperation) -> OperationError:
-        """The operation's error, or ErrorNotYetAvailable. ArmError for hard failures of all sources."""
+    async def fetch(self, op: FailedOperation, arm: ArmReader | None = None) -> OperationError:
+        """The operation's error, read through `arm` (the work item's view; default: the source's
+        own reader), or ErrorNotYetAvailable. ArmError for hard failures of all sources."""
         ...
 
 

@@ -48,6 +48,9 @@ class RecordingArmReader:
     def reads_made(self) -> int:
         return self.inner.reads_made
 
+    def for_run(self) -> RecordingArmReader:
+        return self  # records one run
+
     async def get(self, resource_id: str, api_version: str) -> dict[str, Any]:
         key = normalize_id(resource_id)
         try:

@@ -179,27 +179,22 @@ def test_timer_binding_decodes() -> None:
 async def test_event_to_finding_through_both_functions(queues: Queues, tmp_path: Path) -> None:
     """Event Grid trigger -> Azurite queue -> queue trigger (binding decoded from the real message)
     -> diagnosis on the seed snapshot -> one row in the local findings store, one card file."""
+    from shared.compose import Parts, build_deps
     from shared.demo import scenarios
-    from shared.errors import ArmErrorSource
     from shared.local.card_files import FileNotifier
     from shared.local.snapshot import SnapshotArmReader
     from shared.local.sqlite_sink import SqliteFindingsSink, list_findings
     from shared.local.state import MemoryStateStore
-    from shared.noise import NoiseControl
-    from shared.offline import Clock
 
     work, poison = queues
     (folder,) = [p for p in scenarios() if p.name == "apiserver-connfail-authorized-ranges"]
     expected = json.loads((folder / "expected.json").read_text())
     event = json.loads((folder / "event.json").read_text())
     event = event[0] if isinstance(event, list) else event
-    arm = SnapshotArmReader.from_file(folder / "snapshot.json")
-    clock = Clock()
-    settings = Settings()
-    publisher = NoiseControl(MemoryStateStore(), SqliteFindingsSink(tmp_path / "findings.db"),
-                             FileNotifier(tmp_path / "cards"), clock, settings)
-    handlers.set_deps(Deps(settings=settings, arm=arm, errors=ArmErrorSource(arm, now=clock.now),
-                           publisher=publisher, queue=work, dead_letters=poison, now=clock.now))
+    handlers.set_deps(build_deps(Settings(), Parts(
+        arm=SnapshotArmReader.from_file(folder / "snapshot.json"), state=MemoryStateStore(),
+        sink=SqliteFindingsSink(tmp_path / "findings.db"), notifiers=[FileNotifier(tmp_path / "cards")],
+        queue=work, dead_letters=poison)))
     try:
         await functions()["on_aks_event"].get_user_function()(decode_event(event))
         (body, receipt), = await work.receive()
@@ -229,7 +224,7 @@ def test_handler_dead_letter_threshold_matches_host_json() -> None:
 
 
 class _FailingErrors:
-    async def fetch(self, op: Any) -> Any:
+    async def fetch(self, op: Any, arm: Any = None) -> Any:
         raise RuntimeError("ARM is on fire")
 
 

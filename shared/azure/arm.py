@@ -585,6 +585,9 @@ class ArmRunReader:
         """HTTP GETs this run caused (reads served from the shared cache or coalesced cost nothing)."""
         return self._counter[0]
 
+    def for_run(self) -> ArmRunReader:
+        return self  # already one work item's view
+
     async def get(self, resource_id: str, api_version: str) -> dict[str, Any]:
         key: Key = (normalize_id(str(resource_id)), str(api_version))
         done = self._results.get(key)

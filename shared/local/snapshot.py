@@ -117,6 +117,9 @@ class SnapshotArmReader:
     def reads_made(self) -> int:
         return self._reads
 
+    def for_run(self) -> SnapshotArmReader:
+        return self  # a snapshot is already one run's worth of reads
+
     async def get(self, resource_id: str, api_version: str) -> dict[str, Any]:
         self._reads += 1
         body = self._snapshot.resources.get(normalize_id(resource_id))

@@ -49,16 +49,15 @@ class Built:
 def build(settings: Settings, *, arm_url: str, ca_file: str, credential: Any, ingestion_url: str,
           teams_url: str, storage: str, queue_name: str, table: str | None = None,
           wrap_state: Any = None, wrap_sink: Any = None, wrap_notifier: Any = None, clock: Any = None) -> Built:
+    """The composition root (shared.compose.build_deps) with the edges pointed at the emulators."""
     import httpx
 
     from shared.azure.arm import AzureArmReader
     from shared.azure.ingestion import LogsIngestionSink
     from shared.azure.queue import StorageWorkQueue
     from shared.azure.tables import TableStateStore
-    from shared.errors import ArmErrorSource
-    from shared.noise import NoiseControl
+    from shared.compose import Parts, build_deps
     from shared.notify.teams import TeamsNotifier
-    from shared.offline import Clock
 
     arm = AzureArmReader(settings, credential=credential, base_url=arm_url, connection_verify=ca_file,
                          retry_backoff_factor=0.05, read_timeout=ARM_READ_TIMEOUT_S, connection_timeout=2)
@@ -70,11 +69,11 @@ def build(settings: Settings, *, arm_url: str, ca_file: str, credential: Any, in
     notifier = TeamsNotifier(SecretStr(teams_url), client=http, max_per_second=settings.teams_max_per_second,
                              retries=4, backoff_base_s=0.05, backoff_max_s=RETRY_AFTER_CAP_S,
                              retry_after_cap_s=RETRY_AFTER_CAP_S, timeout_s=5.0)
-    clock = clock or Clock()
-    publisher = NoiseControl(wrap_state(state) if wrap_state else state, wrap_sink(sink) if wrap_sink else sink,
-                             wrap_notifier(notifier) if wrap_notifier else notifier, clock, settings)
     queue = StorageWorkQueue(queue_name, connection_string=storage)
     poison = StorageWorkQueue(f"{queue_name}-poison", connection_string=storage)
-    deps = Deps(settings=settings, arm=arm, errors=ArmErrorSource(arm, now=clock.now), publisher=publisher,
-                queue=queue, dead_letters=poison, now=clock.now)
-    return Built(deps, arm, sink, notifier, state, http, publisher)
+    deps = build_deps(settings, Parts(
+        credential=credential, arm=arm, state=wrap_state(state) if wrap_state else state,
+        sink=wrap_sink(sink) if wrap_sink else sink,
+        notifiers=[wrap_notifier(notifier) if wrap_notifier else notifier],
+        queue=queue, dead_letters=poison, clock=clock))
+    return Built(deps, arm, sink, notifier, state, http, deps.publisher)

@@ -44,7 +44,7 @@ class RecordingPublisher:
 
 
 class NotYet:
-    async def fetch(self, op: FailedOperation) -> OperationError:
+    async def fetch(self, op: FailedOperation, arm: Any = None) -> OperationError:
         raise ErrorNotYetAvailable(["cluster_status", "activity_log"])
 
 
@@ -52,7 +52,7 @@ class Known:
     def __init__(self, error: OperationError) -> None:
         self.error = error
 
-    async def fetch(self, op: FailedOperation) -> OperationError:
+    async def fetch(self, op: FailedOperation, arm: Any = None) -> OperationError:
         return self.error
 
 
