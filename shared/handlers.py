@@ -17,7 +17,7 @@ from shared.pipeline import Deps, IntakeResult, Outcome, intake, parse_work_item
 from shared.settings import Settings, get_settings
 
 if TYPE_CHECKING:
-    from shared.noise import EscalateOutcome
+    from shared.noise.outcomes import EscalateOutcome
 
 log = logging.getLogger(__name__)
 

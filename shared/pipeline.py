@@ -36,7 +36,7 @@ from shared.ports import ArmError, ArmNotFound, ArmReader, ErrorNotYetAvailable,
 from shared.settings import Settings
 
 if TYPE_CHECKING:
-    from shared.noise import EscalateOutcome, PublishOutcome, ResolveOutcome
+    from shared.noise.outcomes import EscalateOutcome, PublishOutcome, ResolveOutcome
 
 log = logging.getLogger(__name__)
 

@@ -6,6 +6,7 @@ answers 409 -> ResourceExistsError -> False: the dedup primitive, atomic across 
 If-Match replace (412 -> ResourceModifiedError -> False) for optimistic concurrency on groups.
 Values must be str / bool / int (32-bit) / float; None values are dropped (Tables has no null).
 Other service errors propagate unchanged: noise control treats them as "state store down".
+`pack_finding` fits a finding into one string property (32K UTF-16 characters).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import asyncio
 import contextlib
 from typing import TYPE_CHECKING, Any
 
+from shared.models import Finding
+
 if TYPE_CHECKING:
     from azure.core.credentials_async import AsyncTokenCredential
 
@@ -21,6 +24,32 @@ if TYPE_CHECKING:
 
 ETAG = "_etag"
 _KEYS = ("PartitionKey", "RowKey")
+STORED_FINDING_CHARS = 30_000  # Table string properties hold 32K UTF-16 characters
+
+
+def _utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def pack_finding(f: Finding) -> str:
+    """The finding as JSON small enough for one Table property (evidence, then checks, dropped first)."""
+    variants = (
+        f,
+        f.model_copy(update={"checks": tuple(c.model_copy(update={"evidence": c.evidence[:3]}) for c in f.checks)}),
+        f.model_copy(update={"checks": tuple(c.model_copy(update={"evidence": ()}) for c in f.checks)}),
+        f.model_copy(update={"checks": (), "error": f.error.model_copy(
+            update={"message": f.error.message[:2000], "details": ()})}),
+    )
+    for variant in variants:
+        text = variant.model_dump_json()
+        if _utf16_len(text) <= STORED_FINDING_CHARS:
+            return text
+    slim = f.model_copy(update={
+        "checks": (), "summary": f.summary[:2000], "remediation": (f.remediation or "")[:2000] or None,
+        "error": f.error.model_copy(update={"message": f.error.message[:500], "details": ()}),
+        "notes": (), "docs": f.docs[:5],
+    })
+    return slim.model_dump_json()
 
 
 def _entity(partition: str, row: str, values: dict[str, Any]) -> dict[str, Any]:

@@ -264,11 +264,11 @@ async def test_exception_after_claim_is_retried_not_dropped(env: dict[str, Any],
     """
     from azure.storage.queue.aio import QueueClient
 
-    import shared.noise
+    import shared.noise.controller
     from shared import handlers
     from shared.pipeline import intake
 
-    real = shared.noise.finding_card
+    real = shared.noise.controller.finding_card
     calls = {"n": 0}
 
     def flaky_card(*a: Any, **kw: Any) -> Any:
@@ -277,7 +277,7 @@ async def test_exception_after_claim_is_retried_not_dropped(env: dict[str, Any],
             raise RuntimeError("renderer failed once")
         return real(*a, **kw)
 
-    monkeypatch.setattr(shared.noise, "finding_card", flaky_card)
+    monkeypatch.setattr(shared.noise.controller, "finding_card", flaky_card)
     arm, ingestion, teams, azurite, tls, cred = (env[k] for k in
                                                  ("arm", "ingestion", "teams", "azurite", "tls", "cred"))
     ingestion.rows.clear()

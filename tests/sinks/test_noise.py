@@ -284,9 +284,9 @@ async def test_any_exception_after_the_claim_releases_the_lease(state: Any, sink
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     """Not only sink errors: a renderer bug (or a cancelled invocation) must not leave the lease held,
     or the queue's retry would look like a concurrent duplicate and the finding would be lost."""
-    import shared.noise
+    import shared.noise.controller
 
-    real = shared.noise.finding_card
+    real = shared.noise.controller.finding_card
     calls = {"n": 0}
 
     def flaky(*a: Any, **kw: Any) -> Any:
@@ -295,7 +295,7 @@ async def test_any_exception_after_the_claim_releases_the_lease(state: Any, sink
             raise RuntimeError("renderer failed once")
         return real(*a, **kw)
 
-    monkeypatch.setattr(shared.noise, "finding_card", flaky)
+    monkeypatch.setattr(shared.noise.controller, "finding_card", flaky)
     nc = make_nc(state, sink, notifier, clock)
     f = make_finding(op=make_operation(event_id="evt-flaky"))
     with pytest.raises(RuntimeError):

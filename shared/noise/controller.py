@@ -1,4 +1,4 @@
-"""Noise control between the pipeline and the sinks: dedup, grouping, escalation, resolution.
+"""The noise controller between the pipeline and the sinks: dedup, grouping, escalation, resolution.
 
 Owns the publishing rules (FindingWriter.publish, resolve, escalate_due):
 - Idempotency: each event is claimed in the state store under `operation.idempotency_key`
@@ -36,27 +36,33 @@ Group updates use optimistic concurrency (etag) when the store offers `replace_i
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, Protocol
+from datetime import datetime, timedelta
+from typing import Any, Protocol
 
+from shared.azure.tables import pack_finding
 from shared.models import FailedOperation, Finding
+from shared.noise.outcomes import EscalateOutcome, LeaseHeld, PublishOutcome, ResolveOutcome, StateDown
+from shared.noise.policy import (
+    OPEN,
+    RECENT_MAX,
+    Decision,
+    escalation_due,
+    group_key,
+    occurrence,
+    parse_time,
+    resolved_by,
+    stored_decision,
+)
+from shared.noise.table import ETAG, P_GROUP, StateTable
 from shared.ports import Clock, FindingsSink, Notifier, SinkError, StateStore
 from shared.render.card import PORTAL_BASE, ResolvedGroup, escalation_card, finding_card, resolved_card
 from shared.render.rows import finding_to_row, iso_z
 
 log = logging.getLogger(__name__)
 
-P_EVENT = "event"
-P_GROUP = "group"
-ETAG = "_etag"
-RECENT_MAX = 50  # event decisions remembered per group (retry idempotency)
-STORED_FINDING_CHARS = 30_000  # Table string properties hold 32K UTF-16 characters
-OPEN = ("open", "escalated")
 
 
 class NoiseSettings(Protocol):
@@ -72,113 +78,17 @@ class NoiseSettings(Protocol):
     def workbook_url(self) -> str | None: ...
 
 
-class ConditionalStateStore(StateStore, Protocol):
-    async def replace_if_match(self, partition: str, row: str, entity: dict[str, Any], etag: str) -> bool:
-        ...
-
-
-class StateDown(Exception):
-    """The state store failed; the cause is chained. Retry the work item later."""
-
-
-class LeaseHeld(Exception):
-    """Another delivery of this event holds its lease until `until`: retry later, never complete."""
-
-    def __init__(self, key: str, until: datetime) -> None:
-        super().__init__(f"another run holds event {key[:64]} until {iso_z(until)}")
-        self.key = key
-        self.until = until
-
-
-def group_key(cluster_id: str, error_code: str) -> str:
-    return hashlib.sha256(f"{cluster_id.strip().lower()}|{error_code.strip().lower()}".encode()).hexdigest()[:32]
-
-
-def _parse(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def _utf16_len(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
-
-
-def pack_finding(f: Finding) -> str:
-    """The finding as JSON small enough for one Table property (evidence, then checks, dropped first)."""
-    variants = (
-        f,
-        f.model_copy(update={"checks": tuple(c.model_copy(update={"evidence": c.evidence[:3]}) for c in f.checks)}),
-        f.model_copy(update={"checks": tuple(c.model_copy(update={"evidence": ()}) for c in f.checks)}),
-        f.model_copy(update={"checks": (), "error": f.error.model_copy(
-            update={"message": f.error.message[:2000], "details": ()})}),
-    )
-    for variant in variants:
-        text = variant.model_dump_json()
-        if _utf16_len(text) <= STORED_FINDING_CHARS:
-            return text
-    slim = f.model_copy(update={
-        "checks": (), "summary": f.summary[:2000], "remediation": (f.remediation or "")[:2000] or None,
-        "error": f.error.model_copy(update={"message": f.error.message[:500], "details": ()}),
-        "notes": (), "docs": f.docs[:5],
-    })
-    return slim.model_dump_json()
-
-
-@dataclass(frozen=True)
-class PublishOutcome:
-    action: Literal["new", "grouped", "duplicate", "in_progress", "fallback"]
-    finding_id: str
-    group_key: str
-    occurrence_count: int = 0
-    row_written: bool = False  # by this call
-    card_sent: bool = False  # by this call
-    alert_failed: bool = False
-    detail: str = ""
-
-
-@dataclass(frozen=True)
-class ResolveOutcome:
-    resolved: tuple[str, ...] = ()  # error codes of the groups this event resolved
-    card_sent: bool = False
-    rows_written: int = 0
-    duplicate: bool = False
-    detail: str = ""
-
-
-@dataclass
-class EscalateOutcome:
-    escalated: list[str] = field(default_factory=list)  # "<cluster name>/<error code>"
-    resolved: list[str] = field(default_factory=list)  # closed because the recheck says fixed
-    cards_retried: int = 0
-    notices_completed: int = 0
-    errors: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class _Decision:
-    send_card: bool
-    count: int  # occurrences in the window, including this one
-    total: int
-    status: str
-    first_seen: datetime
-    twin_of: str | None = None  # event key of an earlier event with the same FindingId
-
-
 Recheck = Callable[[Finding], Awaitable[bool]]
 
 
-class NoiseControl:
-    """FindingWriter with noise control. One per process; safe for concurrent use."""
+class NoiseControl(StateTable):
+    """The publisher: noise rules (shared.noise.policy) applied over the state table in front of
+    the sinks. One per process; safe for concurrent use."""
 
     def __init__(self, state: StateStore, sink: FindingsSink, notifier: Notifier, clock: Clock,
                  settings: NoiseSettings, *, portal_base: str = PORTAL_BASE, lease_s: float = 25.0,
                  escalate_transient: tuple[str, ...] = ("true", "depends")) -> None:
-        self.state = state
+        super().__init__(state, lease_s=lease_s)
         self.sink = sink
         self.notifier = notifier
         self.clock = clock
@@ -186,76 +96,9 @@ class NoiseControl:
         self.escalate_after = timedelta(hours=settings.escalate_after_h)
         self.workbook_url = settings.workbook_url
         self.portal_base = portal_base
-        self.lease = timedelta(seconds=lease_s)
-        # One sink or store call may take a third of the lease, the whole publish 80% of it: the
-        # work is finished (or abandoned and the lease released) before a redelivery can resume it.
-        self.call_deadline_s = lease_s / 3
+        # The whole publish may take 80% of the lease (each call a third of it, see StateTable).
         self.publish_deadline_s = lease_s * 0.8
         self.escalate_transient = escalate_transient
-
-    # --- state helpers ---------------------------------------------------------------------
-
-    async def _call(self, coro: Awaitable[Any]) -> Any:
-        try:
-            async with asyncio.timeout(self.call_deadline_s):
-                return await coro
-        except Exception as err:  # any failure of the store, whatever its SDK
-            raise StateDown(f"{type(err).__name__}: {str(err)[:300]}") from err
-
-    async def _replace(self, partition: str, row: str, entity: dict[str, Any], etag: str | None) -> bool:
-        body = {k: v for k, v in entity.items() if k != ETAG}
-        replace = getattr(self.state, "replace_if_match", None)
-        if replace is not None and etag:
-            return bool(await self._call(replace(partition, row, body, etag)))
-        await self._call(self.state.upsert(partition, row, body))
-        return True
-
-    async def _claim_event(self, key: str, now: datetime, extra: dict[str, Any]
-                           ) -> tuple[Literal["new", "resume", "done", "busy"], dict[str, Any]]:
-        entity = {"status": "claimed", "row_written": False, "card_sent": False,
-                  "lease_until": iso_z(now + self.lease), "claimed_at": iso_z(now), **extra}
-        if await self._call(self.state.create(P_EVENT, key, entity)):
-            return "new", entity
-        ev = await self._call(self.state.get(P_EVENT, key))
-        if ev is None:  # deleted in between: take it
-            await self._call(self.state.upsert(P_EVENT, key, entity))
-            return "new", entity
-        if ev.get("status") == "done":
-            return "done", ev
-        lease = _parse(ev.get("lease_until"))
-        if lease is not None and lease > now:
-            return "busy", ev
-        taken = {**ev, "lease_until": iso_z(now + self.lease)}
-        if await self._replace(P_EVENT, key, taken, ev.get(ETAG)):
-            return "resume", taken
-        return "busy", ev
-
-    async def _save_event(self, key: str, ev: dict[str, Any], **changes: Any) -> None:
-        ev.update(changes)
-        await self._call(self.state.upsert(P_EVENT, key, {k: v for k, v in ev.items() if k != ETAG}))
-
-    async def _save_event_quietly(self, key: str, ev: dict[str, Any], **changes: Any) -> None:
-        try:
-            await self._save_event(key, ev, **changes)
-        except StateDown as err:
-            log.warning("state store: could not record event %s step %s: %s", key, changes, err)
-
-    async def _mutate_group(self, gk: str, mutate: Callable[[dict[str, Any]], dict[str, Any] | None],
-                            attempts: int = 8) -> tuple[dict[str, Any] | None, bool]:
-        """Read-modify-write of one group under its etag -> (entity now, changed by this call).
-
-        `mutate` returns None for "no change"; it is re-applied to a fresh read after a conflict.
-        """
-        for _ in range(attempts):
-            g = await self._call(self.state.get(P_GROUP, gk))
-            if g is None:
-                return None, False
-            new = mutate(dict(g))
-            if new is None:
-                return g, False
-            if await self._replace(P_GROUP, gk, new, g.get(ETAG)):
-                return new, True
-        raise StateDown(f"group {gk}: too much contention")
 
     # --- publish ---------------------------------------------------------------------------
 
@@ -273,7 +116,7 @@ class NoiseControl:
             return PublishOutcome("duplicate", f.finding_id, gk, int(ev.get("count", 0) or 0),
                                   detail="event already published")
         if claim == "busy":
-            raise LeaseHeld(key, _parse(ev.get("lease_until")) or now + self.lease)
+            raise LeaseHeld(key, parse_time(ev.get("lease_until")) or now + self.lease)
         try:
             async with asyncio.timeout(self.publish_deadline_s):
                 return await self._publish_claimed(f, key, gk, ev, now)
@@ -288,7 +131,7 @@ class NoiseControl:
 
     async def _publish_claimed(self, f: Finding, key: str, gk: str, ev: dict[str, Any],
                                now: datetime) -> PublishOutcome:
-        decision = self._stored_decision(ev, now)
+        decision = stored_decision(ev, now)
         if decision is None:  # StateDown propagates: the queue retries, nothing goes out ungrouped
             decision = await self._join_group(f, gk, key, now)
             if decision.twin_of is not None:
@@ -324,40 +167,19 @@ class NoiseControl:
                  row_now, card_now)
         return outcome
 
-    @staticmethod
-    def _stored_decision(ev: dict[str, Any], now: datetime) -> _Decision | None:
-        """The decision a previous delivery of this event took and recorded, replayed exactly."""
-        if "count" not in ev or "send_card" not in ev:
-            return None
-        count = int(ev.get("count") or 1)
-        return _Decision(bool(ev["send_card"]), count, int(ev.get("total") or count),
-                         str(ev.get("group_status") or "open"), _parse(ev.get("first_seen")) or now)
-
-    async def _join_group(self, f: Finding, gk: str, key: str, now: datetime) -> _Decision:
+    async def _join_group(self, f: Finding, gk: str, key: str, now: datetime) -> Decision:
         op = f.operation
         for _ in range(8):
             g = await self._call(self.state.get(P_GROUP, gk))
             recent: list[list[Any]] = json.loads(g.get("recent") or "[]") if g else []
-            for ek, _fid, send, count, status in recent:
-                if ek == key:  # this event was counted before a crash/retry: same decision
-                    return _Decision(bool(send), int(count), int(g.get("total_count", count) if g else count),
-                                     str(status), _parse(g.get("first_seen") if g else None) or now)
-            if g is not None and g.get("status") in OPEN:
-                for ek, fid, *_ in recent:
-                    if fid == f.finding_id:
-                        return _Decision(False, int(g.get("window_count", 1)), int(g.get("total_count", 1)),
-                                         str(g["status"]), _parse(g.get("first_seen")) or now, twin_of=str(ek))
+            decision, start = occurrence(g, recent, event_key=key, finding_id=f.finding_id, now=now,
+                                         window=self.window)
+            if decision.twin_of is not None or any(ek == key for ek, *_ in recent):
+                return decision
             fresh = g is None or g.get("status") not in OPEN
-            window_start = None if fresh or g is None else _parse(g.get("window_start"))
-            if fresh or g is None:
-                send, count, total, status, first = True, 1, 1, "open", now
-                recent, start = [], now
-            elif window_start is None or now - window_start >= self.window:
-                send, count, total = True, 1, int(g.get("total_count", 0)) + 1
-                status, first, start = str(g["status"]), _parse(g.get("first_seen")) or now, now
-            else:
-                send, count, total = False, int(g.get("window_count", 0)) + 1, int(g.get("total_count", 0)) + 1
-                status, first, start = str(g["status"]), _parse(g.get("first_seen")) or now, window_start
+            send, count, total, status = decision.send_card, decision.count, decision.total, decision.status
+            if fresh:
+                recent = []
             recent = [*recent, [key, f.finding_id, send, count, status]][-RECENT_MAX:]
             entity: dict[str, Any] = {} if fresh or g is None else {k: v for k, v in g.items() if k != ETAG}
             if fresh:
@@ -375,7 +197,7 @@ class NoiseControl:
             else:
                 ok = await self._replace(P_GROUP, gk, entity, g.get(ETAG))
             if ok:
-                return _Decision(send, count, total, status, first)
+                return decision
         raise StateDown(f"group {gk}: too much contention")
 
     async def _notify(self, message: dict[str, Any], *, what: str) -> bool:
@@ -429,9 +251,7 @@ class NoiseControl:
                                now: datetime) -> ResolveOutcome:
         try:
             groups = await self._call(self.state.query(P_GROUP))
-            mine = [g for g in groups if str(g.get("cluster_id", "")).lower() == op.cluster_id.lower()]
-            if op.agent_pool:  # an agent-pool write fixes that pool's failures, not the cluster's
-                mine = [g for g in mine if str(g.get("agent_pool", "")).lower() == op.agent_pool.lower()]
+            mine = resolved_by(groups, cluster_id=op.cluster_id, agent_pool=op.agent_pool)
             resolved: list[dict[str, Any]] = []
             for g in mine:
                 if g.get("status") in OPEN:
@@ -460,7 +280,7 @@ class NoiseControl:
             message = resolved_card(
                 cluster_name=op.cluster_name, cluster_id=op.cluster_id, resolved_at=op.event_time,
                 event_type=op.event_type, portal_base=self.portal_base, workbook_url=self.workbook_url,
-                groups=[ResolvedGroup(str(g.get("error_code", "")), _parse(g.get("first_seen")) or now,
+                groups=[ResolvedGroup(str(g.get("error_code", "")), parse_time(g.get("first_seen")) or now,
                                       int(g.get("total_count", 1)), str(g.get("prev_status", "open")))
                         for g in resolved])
             if await self._notify(message, what=f"resolution of {op.cluster_name}"):
@@ -518,11 +338,7 @@ class NoiseControl:
                     continue
                 if g.get("card_pending") and g.get("status") in OPEN and await self._retry_card(gk, g):
                     out.cards_retried += 1
-                first = _parse(g.get("first_seen"))
-                due = (g.get("status") == "open" and not g.get("escalated_at") and first is not None
-                       and str(g.get("transient", "")) in self.escalate_transient
-                       and now - first >= self.escalate_after)
-                if not due:
+                if not escalation_due(g, now=now, after=self.escalate_after, transient=self.escalate_transient):
                     continue
                 finding = self._unpack(g)
                 if recheck is not None and finding is not None and not await recheck(finding):
@@ -558,7 +374,8 @@ class NoiseControl:
                                        "occurrence_count": int(g.get("window_count", 1))})
         message = finding_card(current, portal_base=self.portal_base, workbook_url=self.workbook_url,
                                window_min=int(self.window.total_seconds() // 60),
-                               total_occurrences=int(g.get("total_count", 1)), first_seen=_parse(g.get("first_seen")))
+                               total_occurrences=int(g.get("total_count", 1)),
+                               first_seen=parse_time(g.get("first_seen")))
         if not await self._notify(message, what=f"retry of {g.get('cluster_name')}/{g.get('error_code')}"):
             return False
         await self._mutate_group(gk, lambda x: {**x, "card_pending": False} if x.get("card_pending") else None)
@@ -574,7 +391,7 @@ class NoiseControl:
             await self._mutate_group(gk, lambda x: {**x, "notice": ""})
             return False
         if kind == "escalation" and not g.get("notice_card"):
-            first = _parse(g.get("first_seen")) or now
+            first = parse_time(g.get("first_seen")) or now
             message = escalation_card(f.model_copy(update={"status": "escalated", "occurrence_count": total}),
                                       open_since=first, now=now, occurrences=total, portal_base=self.portal_base,
                                       workbook_url=self.workbook_url)
