@@ -146,9 +146,22 @@ def cmd_classify(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _snapshot_clock(path: str | None) -> datetime | None:
+    """An offline diagnosis runs at the snapshot's capture time (None: a version 1 file, the wall clock)."""
+    if not path:
+        return None
+    from shared.local.snapshot import Snapshot, SnapshotError
+
+    try:
+        return Snapshot.load(path).captured_at
+    except SnapshotError as err:
+        raise BadInput(str(err)) from err
+
+
 def cmd_diagnose(args: argparse.Namespace) -> int:
     from shared import offline
     from shared.render.contract import finding_doc
+    from shared.render.text import findings_text
 
     cluster = _cluster_id(args, required=False)
     if bool(args.event) == bool(cluster):
@@ -160,7 +173,8 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
         if args.event:
             payload = _read_json(args.event)
             findings = asyncio.run(offline.diagnose_payload(
-                payload, snapshot=args.snapshot, error_text=error_text, home=args.home))
+                payload, snapshot=args.snapshot, error_text=error_text, home=args.home,
+                now=_snapshot_clock(args.snapshot)))
         else:
             assert cluster is not None
             findings = asyncio.run(offline.diagnose_cluster(
@@ -168,19 +182,18 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
     except offline.OfflineInputError as err:
         raise BadInput(str(err)) from err
     # Always a list, one document per finding, whether the input held one event or many.
-    _emit(args, [finding_doc(f) for f in findings],
-          lambda: "\n\n".join(offline.finding_text(f) for f in findings))
+    _emit(args, [finding_doc(f) for f in findings], lambda: findings_text(findings))
     return EXIT_OK
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from shared import offline
+    from shared.demo.run import run_demo
 
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise BadInput(f"demo --out {args.out}: exists and is not a folder; pass a new or existing folder")
     try:
-        return asyncio.run(offline.run_demo(out, render_png=not args.no_png))
+        return asyncio.run(run_demo(out, render_png=not args.no_png))
     except OSError as err:
         raise BadInput(f"demo --out {args.out}: {err.strerror or err}") from err
 
@@ -256,7 +269,13 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
         count = asyncio.run(offline.snapshot_cluster(cluster, out))
     except offline.OfflineInputError as err:
         raise BadInput(str(err)) from err
-    sys.stderr.write(f"wrote {count} resources to {args.out}\n")
+    if args.redact:
+        from shared.local.snapshot import Snapshot
+        from shared.snapshot_collect import redact
+
+        redacted = redact(Snapshot.load(out))
+        out.write_text(json.dumps(redacted.to_obj(), indent=2) + "\n", encoding="utf-8")
+    sys.stderr.write(f"wrote {count} resources to {args.out}" + (" (redacted)" if args.redact else "") + "\n")
     return EXIT_OK
 
 
@@ -340,6 +359,9 @@ def register_snapshot(sub: argparse._SubParsersAction[argparse.ArgumentParser],
                        help="read what the checks need for a cluster into a snapshot file")
     _cluster_options(s, "cluster resource id (or its name, with -g)")
     s.add_argument("--out", required=True, help="output file")
+    s.add_argument("--redact", action="store_true",
+                   help="replace subscription ids, identity ids, resource names and public IPs consistently "
+                        "(for a support ticket)")
     s.set_defaults(func=cmd_snapshot)
 
 

@@ -81,7 +81,7 @@ def test_classify_json_contract(tmp_path: Path) -> None:
     out = run("classify", "--json", text, home=tmp_path)
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)
-    for key in ("code", "category", "subcategory", "transient", "exit_status", "docs", "checks", "facts",
+    for key in ("code", "category", "subcategory", "transient", "exit_status", "docs", "facts",
                 "confidence", "matched_on"):
         assert key in doc
     assert doc["code"] == "VMExtensionError_K8SAPIServerConnFail"

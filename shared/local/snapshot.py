@@ -1,19 +1,30 @@
 """ArmReader over a snapshot file, for offline diagnosis, the demo and support tickets.
 
-The format is a contract other tools rely on; keep it exactly:
-    {"resources": {"<ARM resource id>": <the JSON body ARM returns for GET>},
-     "activity_log": [<Activity Log event objects as eventtypes/management/values returns them>]}
-Ids match case-insensitively (ARM ids are case-insensitive); a missing id behaves as ARM's 404.
+The format is a contract other tools rely on (JSON Schema: shared/schema/snapshot.schema.json):
+    {"format_version": 2,
+     "captured_at": "<ISO 8601 UTC, when it was read: the clock an offline diagnosis uses>",
+     "redacted": false,
+     "resources": {"<ARM resource id>": <the JSON body ARM returns for GET>},
+     "failed_reads": {"<ARM resource id>": {"status": 403, "code": "AuthorizationFailed", "message": "..."}},
+     "activity_log": [<Activity Log event objects as eventtypes/management/values returns them>],
+     "activity_log_error": null | {"status": ..., "code": ..., "message": ...}}
+Ids match case-insensitively (ARM ids are case-insensitive); a missing id behaves as ARM's 404; a
+failed read (403, 5xx, a timeout: status 0) replays as that same error, never as "missing", so a
+check that could not read stays undecided offline too. Version 1 files (resources and activity_log
+only) still load.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from shared.ports import ArmNotFound
+from shared.ports import ArmError, ArmForbidden, ArmNotFound, ArmThrottled, ArmUnavailable
+
+FORMAT_VERSION = 2
+MAX_FAILED_MESSAGE_CHARS = 2_000
 
 
 class SnapshotError(ValueError):
@@ -33,6 +44,12 @@ def _parse_time(value: Any) -> datetime | None:
         return None
 
 
+def _iso(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def _value_of(entry: dict[str, Any], key: str) -> str:
     v = entry.get(key)
     if isinstance(v, dict):
@@ -40,12 +57,49 @@ def _value_of(entry: dict[str, Any], key: str) -> str:
     return v if isinstance(v, str) else ""
 
 
-class Snapshot:
-    """The parsed file. `resources` keys are normalized; bodies are returned as stored."""
+class FailedRead:
+    """A read that failed when the snapshot was taken; replayed as the same ArmError."""
 
-    def __init__(self, resources: dict[str, dict[str, Any]], activity_log: list[dict[str, Any]]) -> None:
+    __slots__ = ("code", "message", "status")
+
+    def __init__(self, status: int, code: str, message: str = "") -> None:
+        self.status = status
+        self.code = code
+        self.message = message[:MAX_FAILED_MESSAGE_CHARS]
+
+    @classmethod
+    def of(cls, err: ArmError) -> FailedRead:
+        return cls(int(err.status or 0), str(err.code or ""), str(err.message or ""))
+
+    @classmethod
+    def from_obj(cls, obj: Any, where: str) -> FailedRead:
+        if not isinstance(obj, dict) or not isinstance(obj.get("status"), int) or not isinstance(obj.get("code"), str):
+            raise SnapshotError(f"{where}: a failed read needs an integer 'status' and a string 'code'")
+        message = obj.get("message", "")
+        return cls(obj["status"], obj["code"], message if isinstance(message, str) else "")
+
+    def to_obj(self) -> dict[str, Any]:
+        return {"status": self.status, "code": self.code, "message": self.message}
+
+    def error(self, resource_id: str) -> ArmError:
+        kind: type[ArmError] = (ArmForbidden if self.status in (401, 403) else ArmThrottled if self.status == 429
+                                else ArmUnavailable if self.status == 0 or self.status >= 500 else ArmError)
+        note = " (recorded in the snapshot)"
+        return kind(resource_id, self.status, self.code, (self.message or self.code) + note)
+
+
+class Snapshot:
+    """The parsed file. `resources` and `failed_reads` keys are normalized; bodies are returned as stored."""
+
+    def __init__(self, resources: dict[str, dict[str, Any]], activity_log: list[dict[str, Any]], *,
+                 failed_reads: dict[str, FailedRead] | None = None, activity_log_error: FailedRead | None = None,
+                 captured_at: datetime | None = None, redacted: bool = False) -> None:
         self.resources = {normalize_id(k): v for k, v in resources.items()}
         self.activity_log = activity_log
+        self.failed_reads = {normalize_id(k): v for k, v in (failed_reads or {}).items()}
+        self.activity_log_error = activity_log_error
+        self.captured_at = captured_at
+        self.redacted = redacted
 
     @classmethod
     def from_obj(cls, obj: Any, origin: str = "snapshot") -> Snapshot:
@@ -57,12 +111,34 @@ class Snapshot:
             raise SnapshotError(f"{origin}: 'resources' must be an object keyed by resource id")
         if not isinstance(log, list):
             raise SnapshotError(f"{origin}: 'activity_log' must be an array")
+        version = obj.get("format_version", 1)
+        if not isinstance(version, int) or version < 1:
+            raise SnapshotError(f"{origin}: 'format_version' must be a positive integer")
+        if version > FORMAT_VERSION:
+            raise SnapshotError(f"{origin}: format_version {version} is newer than this aks-triage reads "
+                                f"({FORMAT_VERSION}); upgrade aks-triage")
         for key, body in resources.items():
             if not isinstance(key, str) or not key.startswith("/"):
                 raise SnapshotError(f"{origin}: resource key {str(key)[:80]!r} is not an ARM id")
             if not isinstance(body, dict):
                 raise SnapshotError(f"{origin}: body of {key[:120]} must be an object")
-        return cls(resources, [e for e in log if isinstance(e, dict)])
+        failed_obj = obj.get("failed_reads", {})
+        if not isinstance(failed_obj, dict):
+            raise SnapshotError(f"{origin}: 'failed_reads' must be an object keyed by resource id")
+        failed: dict[str, FailedRead] = {}
+        for key, value in failed_obj.items():
+            if not isinstance(key, str) or not key.startswith("/"):
+                raise SnapshotError(f"{origin}: failed_reads key {str(key)[:80]!r} is not an ARM id")
+            failed[key] = FailedRead.from_obj(value, f"{origin}: failed_reads[{key[:120]}]")
+        log_error_obj = obj.get("activity_log_error")
+        log_error = FailedRead.from_obj(log_error_obj, f"{origin}: activity_log_error") if log_error_obj else None
+        captured_at = None
+        if obj.get("captured_at") is not None:
+            captured_at = _parse_time(obj.get("captured_at"))
+            if captured_at is None:
+                raise SnapshotError(f"{origin}: 'captured_at' is not an ISO 8601 time")
+        return cls(resources, [e for e in log if isinstance(e, dict)], failed_reads=failed,
+                   activity_log_error=log_error, captured_at=captured_at, redacted=obj.get("redacted") is True)
 
     @classmethod
     def load(cls, path: str | Path) -> Snapshot:
@@ -80,7 +156,16 @@ class Snapshot:
         return cls.from_obj(obj, str(p))
 
     def to_obj(self) -> dict[str, Any]:
-        return {"resources": dict(self.resources), "activity_log": list(self.activity_log)}
+        """The file's JSON (format_version 2); ids are written as stored."""
+        return {
+            "format_version": FORMAT_VERSION,
+            "captured_at": _iso(self.captured_at) if self.captured_at else None,
+            "redacted": self.redacted,
+            "resources": dict(self.resources),
+            "failed_reads": {k: v.to_obj() for k, v in self.failed_reads.items()},
+            "activity_log": list(self.activity_log),
+            "activity_log_error": self.activity_log_error.to_obj() if self.activity_log_error else None,
+        }
 
     def find_activity(
         self, *, correlation_id: str | None = None, resource_id: str | None = None,
@@ -114,6 +199,11 @@ class SnapshotArmReader:
         return cls(Snapshot.load(path))
 
     @property
+    def captured_at(self) -> datetime | None:
+        """When the snapshot was read: the 'now' of an offline diagnosis (None for version 1 files)."""
+        return self._snapshot.captured_at
+
+    @property
     def reads_made(self) -> int:
         return self._reads
 
@@ -122,7 +212,10 @@ class SnapshotArmReader:
 
     async def get(self, resource_id: str, api_version: str) -> dict[str, Any]:
         self._reads += 1
-        body = self._snapshot.resources.get(normalize_id(resource_id))
+        key = normalize_id(resource_id)
+        body = self._snapshot.resources.get(key)
+        if body is None and key in self._snapshot.failed_reads:
+            raise self._snapshot.failed_reads[key].error(resource_id)
         if body is None:
             raise ArmNotFound(resource_id, 404, "ResourceNotFound",
                               f"The resource '{resource_id}' was not found in the snapshot.")
@@ -133,5 +226,7 @@ class SnapshotArmReader:
         start: datetime | None = None, end: datetime | None = None,
     ) -> list[dict[str, Any]]:
         self._reads += 1
+        if self._snapshot.activity_log_error is not None:
+            raise self._snapshot.activity_log_error.error(f"/subscriptions/{subscription_id}/activityLog")
         return self._snapshot.find_activity(correlation_id=correlation_id, resource_id=resource_id,
                                             start=start, end=end)

@@ -2,9 +2,11 @@
 
 Owns: the card layout, the 28 KB budget, and the escaping of user-controlled text.
 
-- Layout: title with cluster and error code in the severity colour, the one-line cause, facts,
-  the ranked failing checks with their evidence, the remediation command, the error message,
-  doc links as buttons, a link to the cluster in the portal and to the workbook, occurrences.
+- Layout: the headline "<cluster>: <top cause>" in the severity colour with the operation and
+  error code in the subtitle, facts, the ranked failing checks with their evidence under labels a
+  person reads, the remediation command, the error message, at most three docs titled by the
+  article's title (the root-cause check's first), the cluster's portal overview, Activity Log and
+  Diagnose and solve problems blades (with the tenant), the workbook, occurrences.
 - Budget: Power Automate Workflows webhooks reject payloads over 28 KB. The message is measured
   exactly as the notifier posts it (`encode_message`). Over budget, evidence goes first (shorter
   values, fewer items, none), then lower-ranked checks, then the error message; the cause line
@@ -25,12 +27,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote, urlsplit
 
-from shared.models import CheckStatus, Finding
+from shared.models import Finding
+from shared.render import docs as doc_links_module
+from shared.render.present import (
+    cause_line,
+    code_label,
+    evidence_label,
+    ranked_failures,
+    remediation_text,
+    shown_evidence,
+)
 
 MAX_CARD_BYTES = 28_000  # Workflows webhook limit is 28 KB; stay under both 28,000 and 28,672
-PORTAL_BASE = "https://portal.azure.com"
+PORTAL_BASE = doc_links_module.PORTAL_BASE
 MAX_ACTIONS = 6  # Teams shows at most 6 card-level actions
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 
@@ -76,28 +86,17 @@ def encode_message(message: dict[str, Any]) -> bytes:
 # --- links --------------------------------------------------------------------------------------
 
 
-def portal_url(cluster_id: str, portal_base: str = PORTAL_BASE) -> str:
-    path = quote(cluster_id.strip(), safe="/-_.~")
-    return f"{portal_base.rstrip('/')}/#@/resource{path}/overview"
+def portal_url(cluster_id: str, portal_base: str = PORTAL_BASE, tenant_id: str | None = None) -> str:
+    return doc_links_module.portal_url(cluster_id, tenant_id=tenant_id, portal_base=portal_base)
 
 
-def _safe_url(url: str) -> str | None:
-    """Only absolute https URLs become buttons (never javascript:, data:, or relative links)."""
-    try:
-        parts = urlsplit(url.strip())
-    except ValueError:
-        return None
-    if parts.scheme != "https" or not parts.netloc or any(ch.isspace() for ch in url.strip()):
-        return None
-    return url.strip()
+_safe_url = doc_links_module.safe_url
+DOC_BUTTON_CHARS = 60  # Teams cuts longer button titles itself, mid-word
 
 
 def doc_title(url: str) -> str:
-    """`…/error-codes/subnetisfull-upgrade-error` -> `Docs: subnetisfull upgrade error`."""
-    path = urlsplit(url).path.rstrip("/")
-    tail = path.rsplit("/", 1)[-1] if path else urlsplit(url).netloc
-    words = re.sub(r"[-_]+", " ", tail).strip() or "documentation"
-    return clean_text(f"Docs: {words}", single_line=True, limit=40)
+    """The article's title (shared/catalog/doc_titles.json), cut to fit a button."""
+    return clean_text(doc_links_module.doc_title(url), single_line=True, limit=DOC_BUTTON_CHARS)
 
 
 # --- card pieces --------------------------------------------------------------------------------
@@ -187,29 +186,29 @@ def _card(body: list[dict[str, Any]], actions: list[dict[str, Any]]) -> dict[str
     return card
 
 
-def _link_actions(f: Finding, portal_base: str, workbook_url: str | None, max_docs: int = 3) -> list[dict[str, Any]]:
-    actions: list[dict[str, Any]] = []
-    seen: set[str] = set()
-    for raw in (*f.docs, *f.classification.docs):
-        url = _safe_url(raw)
-        if url is None or url in seen:
-            continue
-        seen.add(url)
-        if len(actions) < max_docs:
-            actions.append({"type": "Action.OpenUrl", "title": doc_title(url), "url": url})
-    actions.append({"type": "Action.OpenUrl", "title": "Open cluster in portal",
-                    "url": portal_url(f.operation.cluster_id, portal_base)})
+def _link_actions(f: Finding, portal_base: str, workbook_url: str | None) -> list[dict[str, Any]]:
+    """Portal blades and the workbook as buttons (Teams shows at most six); docs are listed in the body."""
+    actions = [{"type": "Action.OpenUrl", "title": link.title, "url": link.url}
+               for link in doc_links_module.portal_links(f, portal_base)]
     wb = _safe_url(workbook_url) if workbook_url else None
     if wb:
         actions.append({"type": "Action.OpenUrl", "title": "Open workbook", "url": wb})
     return actions
 
 
+def _doc_block(f: Finding) -> list[dict[str, Any]]:
+    """At most three docs as buttons titled by the article's title, in the body (card actions hold the portal)."""
+    links = doc_links_module.doc_links(f)
+    if not links:
+        return []
+    buttons = [{"type": "Action.OpenUrl", "title": doc_title(link.url), "url": link.url} for link in links]
+    return [_text("Documentation", weight="Bolder", separator=True, spacing="Medium"),
+            {"type": "ActionSet", "actions": buttons, "spacing": "Small"}]
+
+
 def _check_blocks(f: Finding, b: Budget) -> tuple[list[dict[str, Any]], bool]:
     """Failing checks in rank order (root_causes first, then other FAIL results). -> (blocks, trimmed)."""
-    by_id = {c.id: c for c in f.checks}
-    ordered = [by_id[i] for i in f.root_causes if i in by_id]
-    ordered += [c for c in f.checks if c.status is CheckStatus.FAIL and c.id not in f.root_causes]
+    ordered = ranked_failures(f)
     trimmed = len(ordered) > b.max_checks
     blocks: list[dict[str, Any]] = []
     for rank, check in enumerate(ordered[: b.max_checks], 1):
@@ -217,7 +216,7 @@ def _check_blocks(f: Finding, b: Budget) -> tuple[list[dict[str, Any]], bool]:
         items: list[dict[str, Any]] = [
             _text(f"**{rank}. {title}** ({md_escape(check.id, limit=80)}): {md_escape(check.summary, limit=600)}")
         ]
-        evidence = list(check.evidence)
+        evidence = shown_evidence(check)
         shown = evidence[: b.evidence_per_check] if b.evidence_chars > 0 else []
         trimmed = trimmed or len(shown) < len(evidence)
         if shown:
@@ -225,7 +224,7 @@ def _check_blocks(f: Finding, b: Budget) -> tuple[list[dict[str, Any]], bool]:
             for e in shown:
                 raw = _evidence_value(e.value)
                 trimmed = trimmed or len(raw) > b.evidence_chars
-                facts.append(_fact(e.property, raw, b.evidence_chars))
+                facts.append(_fact(evidence_label(check.id, e.property), raw, b.evidence_chars))
             items.append({"type": "FactSet", "facts": facts, "spacing": "Small"})
         blocks.append({"type": "Container", "items": items, "spacing": "Medium"})
     return blocks, trimmed
@@ -234,7 +233,6 @@ def _check_blocks(f: Finding, b: Budget) -> tuple[list[dict[str, Any]], bool]:
 def _finding_body(f: Finding, b: Budget, *, headline: str, style: str, colour: str, subtitle: str,
                   occurrences: str) -> list[dict[str, Any]]:
     op = f.operation
-    c = f.classification
     body: list[dict[str, Any]] = [
         {"type": "Container", "style": style, "bleed": True, "items": [
             _text(headline, size="Large", weight="Bolder", color=colour),
@@ -251,7 +249,7 @@ def _finding_body(f: Finding, b: Budget, *, headline: str, style: str, colour: s
         facts.append(_fact("Agent pool", op.agent_pool, 64))
     facts += [
         _fact("Operation", f"{op.verb} ({op.operation_name})" if op.operation_name else op.verb, 200),
-        _fact("Error code", c.code + (f" / {c.subcategory}" if c.subcategory else ""), 200),
+        _fact("Error code", code_label(f), 200),
         _fact("Occurrences", occurrences, 100),
         _fact("Time", _when(op.event_time), 40),
     ]
@@ -265,14 +263,16 @@ def _finding_body(f: Finding, b: Budget, *, headline: str, style: str, colour: s
     if checks:
         body.append(_text("Failing checks, most likely first", weight="Bolder", separator=True, spacing="Medium"))
         body.extend(checks)
-    if f.remediation and b.remediation_chars > 0:
+    fix = remediation_text(f)
+    if fix and b.remediation_chars > 0:
         body.append(_text("Remediation", weight="Bolder", separator=True, spacing="Medium"))
-        body.append(_verbatim(clean_text(f.remediation, limit=b.remediation_chars), monospace=True))
+        body.append(_verbatim(clean_text(fix, limit=b.remediation_chars), monospace=True))
     if f.error.message and b.message_chars > 0:
         body.append(_text("Error message", weight="Bolder", separator=True, spacing="Medium"))
         body.append(_verbatim(clean_text(f.error.message, limit=b.message_chars), subtle=True))
     elif f.error.message:
         trimmed = True
+    body.extend(_doc_block(f))
     if trimmed:
         body.append(_text(md_escape(f"Details trimmed to fit Teams' 28 KB card limit. All check results are "
                                     f"in Log Analytics: FindingId {f.finding_id}."),
@@ -304,11 +304,11 @@ def finding_card(f: Finding, *, portal_base: str = PORTAL_BASE, workbook_url: st
     """The Teams message for a new finding (or a new window of a recurring one)."""
     style, colour = _STYLE.get(f.severity, _STYLE["error"])
     op = f.operation
-    headline = (f"AKS {md_escape(op.verb, limit=20)} failed: {md_escape(op.cluster_name, limit=80)}"
-                f" \u2014 {md_escape(f.classification.code, limit=120)}")
+    headline = f"{md_escape(op.cluster_name, limit=80)}: {md_escape(cause_line(f), limit=240)}"
     c = f.classification
-    subtitle = (f"Severity {md_escape(f.severity)} \u00b7 {md_escape(c.category, limit=60)}"
-                f" \u00b7 {_transient_label(c.transient)} \u00b7 confidence {md_escape(c.confidence)}")
+    subtitle = (f"AKS {md_escape(op.verb, limit=20)} failed \u00b7 {md_escape(code_label(f), limit=160)}"
+                f" \u00b7 severity {md_escape(f.severity)} \u00b7 {_transient_label(c.transient)}"
+                f" \u00b7 confidence {md_escape(c.confidence)}")
     occ = _occurrences(f.occurrence_count, window_min, total_occurrences, first_seen)
 
     def build(level: Budget) -> dict[str, Any]:
@@ -324,9 +324,9 @@ def escalation_card(f: Finding, *, open_since: datetime, now: datetime, occurren
     """Still failing after the escalation threshold: the full finding under an escalation banner."""
     hours = max(0.0, (now - open_since).total_seconds() / 3600)
     op = f.operation
-    headline = (f"Escalated: {md_escape(op.cluster_name, limit=80)} still failing after {hours:.0f} h"
-                f" \u2014 {md_escape(f.classification.code, limit=120)}")
-    subtitle = (f"Open since {_when(open_since)} \u00b7 {occurrences} occurrence(s) \u00b7 "
+    headline = (f"Escalated: {md_escape(op.cluster_name, limit=80)}: {md_escape(cause_line(f), limit=240)}")
+    subtitle = (f"Still failing after {hours:.0f} h \u00b7 {md_escape(code_label(f), limit=160)} \u00b7 "
+                f"open since {_when(open_since)} \u00b7 {occurrences} occurrence(s) \u00b7 "
                 f"{_transient_label(f.classification.transient)}, but it has not cleared on its own")
     style, colour = _STYLE["critical"]
 
@@ -373,7 +373,7 @@ def resolved_card(*, cluster_name: str, cluster_id: str, groups: Sequence[Resolv
     if facts:
         body.append({"type": "FactSet", "facts": facts})
     actions = [{"type": "Action.OpenUrl", "title": "Open cluster in portal",
-                "url": portal_url(cluster_id, portal_base)}]
+                "url": portal_url(cluster_id, portal_base)}]  # no tenant: a resolution event carries none
     wb = _safe_url(workbook_url) if workbook_url else None
     if wb:
         actions.append({"type": "Action.OpenUrl", "title": "Open workbook", "url": wb})

@@ -120,13 +120,17 @@ def test_card_has_everything_the_issue_asks_for(cards: dict[str, dict[str, Any]]
     text = json.dumps(card)
     header = card["body"][0]
     assert card["version"] == "1.5" and header["style"] == "attention"
-    assert "aks-prod-01" in header["items"][0]["text"] and "SubnetIsFull" in header["items"][0]["text"]
+    # The headline is the cause; the error code is in the subtitle.
+    assert header["items"][0]["text"].startswith("aks-prod-01: Subnet aks-subnet has 0 free IPs")
+    assert "SubnetIsFull" in header["items"][1]["text"]
     assert card["body"][1]["text"].startswith("SubnetIsFull: Subnet aks-subnet has 0 free IPs")  # one-line cause
     assert "Failing checks, most likely first" in text and "ipConfigurations.count" in text  # ranked + evidence
     assert "az network vnet subnet update" in text  # remediation command, verbatim
-    titles = [a["title"] for a in card["actions"]]
+    doc_buttons = next(n["actions"] for n in card["body"] if n.get("type") == "ActionSet")
+    # A URL the titles file does not know is named by host and page (the factory URL is not a real page).
+    assert [a["title"] for a in doc_buttons][:2] == ["learn.microsoft.com/subnetisfull-upgrade-error",
+                                                     "learn.microsoft.com/configure-azure-cni"]
     urls = [a["url"] for a in card["actions"]]
-    assert titles[:2] == ["Docs: subnetisfull upgrade error", "Docs: configure azure cni"]
     assert portal_url(cluster_id()) in urls and "https://portal.azure.com/#blade/wb" in urls
     assert portal_url(cluster_id()) == ("https://portal.azure.com/#@/resource/subscriptions/00000000-0000-0000-0000-"
                                         "000000000000/resourceGroups/rg-aks-prod/providers/Microsoft.ContainerService/"
