@@ -167,3 +167,25 @@ def test_demo_out_onto_a_file_is_one_line(tmp_path: Path) -> None:
     f.write_text("x")
     out = run("demo", "--out", str(f), "--no-png", home=tmp_path)
     assert out.returncode == 2 and out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
+
+
+def test_diagnose_text_leads_with_the_cause_and_titles_the_docs(tmp_path: Path) -> None:
+    folder = seed("apiserver-connfail-authorized-ranges")
+    out = run("diagnose", "--event", str(folder / "event.json"), "--snapshot", str(folder / "snapshot.json"),
+              home=tmp_path)
+    assert out.returncode == 0, out.stderr
+    first = out.stdout.splitlines()[0]
+    assert first.startswith("aks-weu-02: authorized IP ranges") and "VMExtensionError" not in first
+    assert "  fix:\n    az aks update" in out.stdout
+    assert "API Server Authorized IP Ranges in Azure Kubernetes Service (AKS): https://" in out.stdout
+    assert "Diagnose and solve problems: https://portal.azure.com/#@" in out.stdout
+    assert " min" not in first and "1066702" not in out.stdout
+
+
+def test_demo_table_shows_the_top_cause_summary(tmp_path: Path) -> None:
+    out = run("demo", "--out", str(tmp_path / "demo"), "--no-png", home=tmp_path)
+    assert out.returncode == 0, out.stdout + out.stderr
+    table = out.stdout.splitlines()
+    assert table[0].split()[:3] == ["scenario", "code", "top"]
+    assert any("api_authorized_ranges: authorized IP ranges" in line for line in table)
+    assert all(line.rstrip().endswith("yes") for line in table[1:4])
