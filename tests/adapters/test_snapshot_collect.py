@@ -13,7 +13,7 @@ import pytest
 from shared.azure.arm import AzureArmReader
 from shared.errors import ArmErrorSource
 from shared.local.snapshot import Snapshot, SnapshotArmReader
-from shared.ports import ArmNotFound, ArmReader
+from shared.ports import ArmForbidden, ArmNotFound, ArmReader
 from shared.settings import Settings
 from shared.snapshot_collect import RecordingArmReader, collect_snapshot
 from tests.emulators.arm_emulator import ArmEmulator
@@ -106,7 +106,11 @@ async def test_recorder_keeps_newest_api_version_and_skips_errors(arm_emulator: 
         await rec.get(ROUTE_TABLE, "2024-05-01")
     snap = rec.snapshot()
     assert list(snap.resources) == [SUBNET_ID.lower()]
-    assert rec.errors == {ROUTE_TABLE.lower(): "403 AuthorizationFailed"}
+    # The 403 is recorded in the file and replays as the same error offline, not as a 404.
+    assert {k: (v.status, v.code) for k, v in snap.failed_reads.items()} == {
+        ROUTE_TABLE.lower(): (403, "AuthorizationFailed")}
+    with pytest.raises(ArmForbidden):
+        await SnapshotArmReader(Snapshot.from_obj(snap.to_obj())).get(ROUTE_TABLE, "2024-05-01")
     assert rec._api_versions[SUBNET_ID.lower()] == "2024-05-01"
 
 
