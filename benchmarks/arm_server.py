@@ -4,6 +4,7 @@
 prints {"port": N}, then answers one JSON line per command:
     {"cmd": "serve", "snapshot": {...}} | {"cmd": "latency", "seconds": 0.05} | {"cmd": "log"}
     {"cmd": "clear_log"} | {"cmd": "quit"}
+    {"cmd": "rate_limit", "capacity": 250, "refill_per_s": 25} (capacity 0/absent: off) | {"cmd": "throttled"}
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 
 
 def main(argv: list[str]) -> int:
-    from tests.emulators.arm_emulator import ArmEmulator
+    from tests.emulators.arm_emulator import ArmEmulator, SubscriptionRateLimit
     from tests.emulators.https_server import KeepAliveHTTPSServer
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
@@ -42,6 +43,11 @@ def main(argv: list[str]) -> int:
                     emu.serve(msg["snapshot"])
                 elif cmd == "latency":
                     emu.latency_s = float(msg["seconds"])
+                elif cmd == "rate_limit":
+                    emu.rate_limit = (SubscriptionRateLimit(float(msg["capacity"]), float(msg["refill_per_s"]))
+                                      if msg.get("capacity") else None)
+                elif cmd == "throttled":
+                    reply = {"throttled": emu.rate_limit.throttled if emu.rate_limit else 0}
                 elif cmd == "clear_log":
                     with emu._lock:
                         emu.log = []

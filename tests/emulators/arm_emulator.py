@@ -7,12 +7,14 @@ side. Serves:
   * GET <collection id> (e.g. {cluster}/agentPools) -> the stored body, or {"value": [children]}
     built from the snapshot; paged with nextLink when `page_size` is set.
   * GET /subscriptions/{s}/providers/Microsoft.Insights/eventtypes/management/values
-    with $filter on eventTimestamp ge/le, correlationId eq, resourceUri/resourceId eq (paged too).
+    with $filter on eventTimestamp ge/le, correlationId eq, resourceUri/resourceId eq, and $select
+    (paged too).
   * POST /v1/workspaces/{ws}/query        -> LogsQuery tables from `workspace_tables[ws]`
     (+ `workspace_partial_error` for the 200-with-error PartialError shape).
 Fault injection per id (prefix match, case-insensitive) or globally: 403 AuthorizationFailed,
 429 with Retry-After N times, 500, 404, latency. Every request is logged with its arrival time and
-the concurrency seen (`max_in_flight`).
+the concurrency seen (`max_in_flight`). Optional per-subscription read throttling like ARM's
+(`rate_limit = SubscriptionRateLimit(...)`: token bucket, 429 + Retry-After), off by default.
 
 Runs on `tests.emulators.https_server.KeepAliveHTTPSServer` (keep-alive, like ARM; the `arm_server`
 fixture) or on a pytest-httpserver `HTTPServer(threaded=True)` (werkzeug closes every connection,
@@ -22,6 +24,7 @@ so each request pays a TCP + TLS handshake).
 from __future__ import annotations
 
 import json
+import math
 import re
 import threading
 import time
@@ -61,6 +64,35 @@ class Fault:
     retry_after: str | None = None
     body: dict[str, Any] | None = None
     headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class SubscriptionRateLimit:
+    """ARM's per-subscription read throttling as a token bucket (off unless set on the emulator).
+
+    ARM gives each subscription (per caller and region) a bucket of `capacity` read tokens that
+    refills at `refill_per_s`; a GET with no token left gets 429 with `Retry-After` (whole seconds
+    until the next token) and every answer carries `x-ms-ratelimit-remaining-subscription-reads`.
+    Documented defaults: 250 tokens, 25 per second. `clock` lets a benchmark run it on its own time.
+    """
+
+    capacity: float = 250.0
+    refill_per_s: float = 25.0
+    clock: Any = time.monotonic
+    throttled: int = 0  # 429s answered so far
+    _buckets: dict[str, tuple[float, float]] = field(default_factory=dict)  # sub -> (tokens, at)
+
+    def take(self, subscription: str) -> tuple[bool, float, float]:
+        """(allowed, tokens left, seconds until the next token) for one read of `subscription`."""
+        now = self.clock()
+        tokens, at = self._buckets.get(subscription, (self.capacity, now))
+        tokens = min(self.capacity, tokens + (now - at) * self.refill_per_s)
+        if tokens >= 1.0:
+            self._buckets[subscription] = (tokens - 1.0, now)
+            return True, tokens - 1.0, 0.0
+        self._buckets[subscription] = (tokens, now)
+        self.throttled += 1
+        return False, tokens, (1.0 - tokens) / self.refill_per_s
 
 
 @dataclass(frozen=True)
@@ -107,6 +139,7 @@ class ArmEmulator:
             self.workspace_partial_error: dict[str, Any] | None = None
             self.workspace_queries: list[dict[str, Any]] = []
             self.authorization_headers: list[str] = []
+            self.rate_limit: SubscriptionRateLimit | None = None
 
     def serve(self, snapshot: Snapshot | dict[str, Any]) -> ArmEmulator:
         self.snapshot = snapshot if isinstance(snapshot, Snapshot) else Snapshot.from_obj(snapshot)
@@ -195,6 +228,9 @@ class ArmEmulator:
             return self._workspace_query(ws.group(1), request)
         nid = normalize_id(path)
         self._delay(nid)
+        limited = self._rate_limited(nid, request.method)
+        if limited is not None:
+            return limited
         fault = self._take_fault(nid)
         if fault is not None:
             headers = dict(fault.headers)
@@ -216,6 +252,21 @@ class ArmEmulator:
         if isinstance(found.get("value"), list):
             return self._paged(request, found, found["value"])
         return _json(found)
+
+    def _rate_limited(self, nid: str, method: str) -> Response | None:
+        limit = self.rate_limit
+        if limit is None or method != "GET" or not nid.startswith("/subscriptions/"):
+            return None
+        subscription = nid.split("/")[2]
+        with self._lock:
+            allowed, left, wait_s = limit.take(subscription)
+        if allowed:
+            return None
+        body = {"error": {"code": "TooManyRequests", "message": (
+            "The request is being throttled as the limit has been reached for operation type - "
+            "Read_ObservationWindow.")}}
+        return _json(body, 429, {"Retry-After": str(max(1, math.ceil(wait_s))),
+                                 "x-ms-ratelimit-remaining-subscription-reads": str(int(left))})
 
     def _collection(self, nid: str) -> dict[str, Any] | None:
         """{parent}/{childType} -> children stored in the snapshot, like ARM's list."""
@@ -255,6 +306,9 @@ class ArmEmulator:
         events = [e for e in events
                   if not sub or str(e.get("subscriptionId") or sub).lower() == sub
                   or str(e.get("resourceId", "")).lower().startswith(f"/subscriptions/{sub}")]
+        select = [f.strip() for f in request.args.get("$select", "").split(",") if f.strip()]
+        if select:  # like the service: only the named top-level properties come back
+            events = [{k: v for k, v in e.items() if k in select} for e in events]
         return self._paged(request, {"value": events}, events)
 
     def _workspace_query(self, workspace: str, request: Request) -> Response:
