@@ -31,6 +31,7 @@ COMPONENTS: dict[str, tuple[str, ...]] = {
     "diagnose": ("diagnose_latency_ratio",),
     "burst": ("burst_reads_ratio", "peak_rss_mb"),
     "classify": ("classify_msgs_per_s", "classify_1mb_ms"),
+    "e2e": ("card_latency_ratio", "row_latency_ratio"),
 }
 
 

@@ -16,6 +16,7 @@ MODULES = {
     "diagnose": ("benchmarks.diagnose_bench", "samples"),
     "burst": ("benchmarks.burst_bench", "events"),
     "classify": ("benchmarks.classify_bench", None),
+    "e2e": ("benchmarks.e2e_bench", "samples"),
 }
 
 

@@ -123,6 +123,43 @@ class ArmEmulatorProcess:
                 self._proc.wait()
 
 
+class SinkServerProcess(ArmEmulatorProcess):
+    """benchmarks.sink_server in a child process: Teams, Logs Ingestion, the managed-identity token
+    endpoint and delay lines in front of Azurite's queue and table ports (see that module)."""
+
+    def __init__(self, tls: Tls, storage: Azurite) -> None:
+        self.ca_file = tls.ca_file
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.sink_server", tls.cert_file, tls.key_file, str(storage.queue_port),
+             str(storage.table_port)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=str(ROOT), env=env,
+            text=True, bufsize=1,
+        )
+        hello = self._read()
+        self.port = int(hello["https_port"])
+        self.base_url = f"https://127.0.0.1:{self.port}"
+        self.token_url = f"http://127.0.0.1:{hello['token_port']}/msi/token"
+        # Azurite as the app sees it: every request through the delay lines.
+        self.storage = Azurite(storage.blob_port, int(hello["queue_port"]), int(hello["table_port"]))
+
+    def set_sink_latency(self, teams: float, ingestion: float, storage: float) -> None:
+        self.call("latency", teams=teams, ingestion=ingestion, storage=storage)
+
+    def sink_log(self) -> tuple[list[tuple[str, float, float, int]], dict[str, int]]:
+        reply = self.call("log")
+        return [tuple(r) for r in reply["log"]], dict(reply["storage_requests"])
+
+
+@contextlib.contextmanager
+def sink_server(storage: Azurite) -> Iterator[SinkServerProcess]:
+    srv = SinkServerProcess(tls_material(), storage)
+    try:
+        yield srv
+    finally:
+        srv.close()
+
+
 _TLS: Tls | None = None
 _TLS_DIR: tempfile.TemporaryDirectory[str] | None = None
 DEFAULT_CA_TRUSTED = False  # True once the benchmark CA is in the default trust store of this process
