@@ -19,6 +19,8 @@ TARGETS: dict[str, tuple[str, float]] = {
     "burst_reads_ratio": ("<=", 1.2),
     "classify_msgs_per_s": (">=", 2000.0),
     "classify_1mb_ms": ("<=", 100.0),
+    "classify_10kb_msgs_per_s": (">=", 2000.0),
+    "classify_worst_ms": ("<=", 25.0),
     "card_latency_ratio": ("<=", 1.10),
     "row_latency_ratio": ("<=", 1.15),
 }

@@ -30,7 +30,7 @@ COMPONENTS: dict[str, tuple[str, ...]] = {
     "intake": ("intake_p99_ms",),
     "diagnose": ("diagnose_latency_ratio",),
     "burst": ("burst_reads_ratio", "peak_rss_mb"),
-    "classify": ("classify_msgs_per_s", "classify_1mb_ms"),
+    "classify": ("classify_msgs_per_s", "classify_1mb_ms", "classify_10kb_msgs_per_s", "classify_worst_ms"),
     "e2e": ("card_latency_ratio", "row_latency_ratio"),
 }
 

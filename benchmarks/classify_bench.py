@@ -55,6 +55,55 @@ def adversarial_inputs() -> dict[str, str]:
     return {k: v[:MB] for k, v in shapes.items()}
 
 
+SWEEP_SIZES = (1 << 10, 2 << 10, 5 << 10, 10 << 10, 20 << 10, 50 << 10, 100 << 10, 200 << 10, 500 << 10,
+               (512 << 10) - 1, 512 << 10, (512 << 10) + 1, MB)
+_LOG_LINE = ("2026-11-20T10:09:46.0040000Z INFO  azure.cli.core: provisioning agent pool 'nodepool1' in "
+             "resource group 'rg-aks-weu' (request 5e6f7a8b-9c0d-4e1f-a2b3-c4d5e6f7a8b9) still running\n")
+
+
+def padded(text: str, size: int) -> str:
+    """A real error message inside `size` characters of CLI log lines (the error in the middle)."""
+    room = max(0, size - len(text))
+    noise = _LOG_LINE * (room // len(_LOG_LINE) + 1)
+    return noise[: room // 2] + text + noise[: room - room // 2]
+
+
+def size_sweep(texts: list[str], fast: bool) -> dict[str, Any]:
+    """Worst case anywhere in 1 KB - 1 MB (every adversarial shape and a padded real message cut to
+    each size, best of `repeats`), and messages/s over the fixture set padded to 10 KB."""
+    from shared.classify import classify_text
+
+    repeats = 1 if fast else 3
+    sizes = (*SWEEP_SIZES[::3], MB) if fast else SWEEP_SIZES
+    shapes = adversarial_inputs()
+    worst: dict[str, dict[str, Any]] = {}
+    for size in sizes:
+        cases = {name: text[:size] for name, text in shapes.items()}
+        cases["padded_real_error"] = padded(max(texts, key=len), size)
+        per: dict[str, float] = {}
+        for name, text in cases.items():
+            runs = []
+            for _ in range(repeats):
+                c = time.process_time()
+                classify_text(text)
+                runs.append((time.process_time() - c) * 1000)
+            per[name] = min(runs)
+        shape = max(per, key=lambda k: per[k])
+        worst[str(size)] = {"ms": round(per[shape], 2), "shape": shape}
+    ten_kb = [padded(t, 10 << 10) for t in texts]
+    count, c0 = 0, time.process_time()
+    while True:
+        for t in ten_kb:
+            classify_text(t)
+        count += len(ten_kb)
+        cpu = time.process_time() - c0
+        if cpu >= (0.3 if fast else 1.5):
+            break
+    overall = max(worst.values(), key=lambda v: float(v["ms"]))
+    return {"classify_10kb_msgs_per_s": round(count / cpu, 1), "classify_worst_ms": overall["ms"],
+            "classify_worst_at": overall, "classify_sweep_worst_by_size": worst}
+
+
 def _loadavg() -> float | None:
     try:
         return round(os.getloadavg()[0], 2)
@@ -99,8 +148,10 @@ def run(fast: bool = False) -> dict[str, Any]:
         per_shape[name] = round(min(runs), 2)
         per_shape_wall[name] = round(min(walls), 2)
 
+    sweep = size_sweep(texts, fast)
     sizes = [len(t) for t in texts]
     return {
+        **sweep,
         "classify_msgs_per_s": round(msgs_per_s, 1),
         "classify_1mb_ms": max(per_shape.values()),
         "classify_msgs_per_s_wall": round(count / wall, 1),
