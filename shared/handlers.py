@@ -100,12 +100,23 @@ async def on_event(event: Any) -> IntakeResult:
 MAX_DEQUEUE_COUNT = 5
 
 
+# Stable name of the trace written for every dead-lettered work item: the monitor-health alert
+# (infra/queries/monitor-health.kql) and the workbook count it, so it must not change.
+DEAD_LETTER_EVENT = "AksTriageDeadLettered"
+
+
 async def _dead_letter_work_item(deps: Deps, body: bytes | str, reason: str) -> None:
     from shared.redact import redact
 
     text = body.decode("utf-8", "replace") if isinstance(body, bytes | bytearray) else str(body)
     assert deps.dead_letters is not None
-    await deps.dead_letters.enqueue({"reason": redact(reason)[:2000], "payload": text[:24_000]})
+    safe_reason = redact(reason)[:2000]
+    await deps.dead_letters.enqueue({"reason": safe_reason, "payload": text[:24_000]})
+    # Logged after the enqueue succeeded, so the alert counts only items that really were moved.
+    log.error(
+        "%s: work item moved to the dead-letter queue: %s", DEAD_LETTER_EVENT, safe_reason,
+        extra={"event": DEAD_LETTER_EVENT, "dead_letter_reason": safe_reason, "payload_chars": len(text)},
+    )
 
 
 async def on_work_item(message: Any) -> Outcome:
