@@ -140,11 +140,19 @@ def _notifiers(settings: Settings, parts: Parts) -> list[Notifier]:
     if settings.teams_webhook_url is not None:
         from shared.notify.teams import TeamsNotifier
 
-        out.append(TeamsNotifier(settings.teams_webhook_url))
+        out.append(TeamsNotifier(settings.teams_webhook_url, max_per_second=settings.teams_max_per_second,
+                                 workbook_url=settings.workbook_url))
     elif parts.home is not None:
         from shared.local.card_files import FileNotifier
 
-        out.append(FileNotifier(parts.cards_dir or parts.home / "cards"))
+        out.append(FileNotifier(parts.cards_dir or parts.home / "cards", workbook_url=settings.workbook_url))
+    # The findings topic setting is added to Settings with its app setting (infra); read it if present.
+    topic = getattr(settings, "findings_topic_endpoint", None)
+    if topic:
+        from shared.azure.eventgrid import EventGridNotifier
+
+        out.append(EventGridNotifier(topic, _credential(parts), namespace_topic=getattr(
+            settings, "findings_namespace_topic", None) or None))
     if not out:
         from shared.notify.teams import LogOnlyNotifier
 
@@ -182,7 +190,12 @@ def build_deps(settings: Settings, parts: Parts | None = None) -> Deps:
         from shared.noise import NoiseControl
 
         notifiers = _notifiers(settings, parts)
-        publisher = NoiseControl(_state(settings, parts), _sink(settings, parts), notifiers[0], clock, settings,
+        notifier: Notifier = notifiers[0]
+        if len(notifiers) > 1:
+            from shared.notify.fanout import FanOutNotifier
+
+            notifier = FanOutNotifier(notifiers)
+        publisher = NoiseControl(_state(settings, parts), _sink(settings, parts), notifier, clock, settings,
                                  **parts.noise_options)
     queue, dead_letters = _queues(settings, parts)
     return Deps(settings=settings, arm=arm, errors=errors, publisher=publisher, queue=queue,

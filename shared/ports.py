@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
 from shared.models import FailedOperation, Finding, OperationError
+from shared.notify.notice import Notice
 
 # --- ARM reads -------------------------------------------------------------------------------
 
@@ -109,8 +110,15 @@ class FindingsSink(Protocol):
 
 
 class Notifier(Protocol):
-    async def send(self, card_message: dict[str, Any]) -> None:
-        """Post a Teams message ({"type":"message","attachments":[...]}); SinkError on failure."""
+    """A sink for notices (opened / updated / escalated / resolved); it renders them itself."""
+
+    @property
+    def name(self) -> str:
+        """Short stable name (teams, eventgrid, card_files, log): the delivery record's key."""
+        ...
+
+    async def notify(self, notice: Notice) -> None:
+        """Deliver one notice, idempotent on `notice.notice_id` where the sink can be; SinkError on failure."""
         ...
 
 

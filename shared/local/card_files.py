@@ -1,7 +1,7 @@
 """Cards as files: the offline Notifier (CLI, demo) and HTML/PNG previews of Adaptive Cards.
 
 Owns:
-- `FileNotifier(folder)`: Notifier.send writes each Teams message as `NNN-<slug>.json`, so
+- `FileNotifier(folder)`: Notifier.notify writes each notice's Teams message as `NNN-<slug>.json`, so
   `diagnose` and the demo show what would have been posted.
 - `render_card(message, png)`: renders a card with Microsoft's `adaptivecards` JS renderer and
   markdown-it (the npm packages of the repo's package.json, inlined into one HTML page) in
@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from shared.notify.cards import teams_message
+from shared.notify.notice import Notice
 from shared.render.card import encode_message
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
@@ -56,10 +58,13 @@ def _slug(message: dict[str, Any]) -> str:
 
 
 class FileNotifier:
-    """Notifier that writes cards to `folder` instead of posting them."""
+    """Notifier that writes each notice's Teams card to `folder` instead of posting it."""
 
-    def __init__(self, folder: str | Path) -> None:
+    name = "card_files"
+
+    def __init__(self, folder: str | Path, *, workbook_url: str | None = None) -> None:
         self.folder = Path(folder)
+        self.workbook_url = workbook_url
         self.written: list[Path] = []
 
     def _write(self, card_message: dict[str, Any]) -> Path:
@@ -68,6 +73,9 @@ class FileNotifier:
         path = self.folder / f"{seq:03d}-{_slug(card_message)}.json"
         path.write_bytes(json.dumps(card_message, ensure_ascii=False, indent=2).encode("utf-8"))
         return path
+
+    async def notify(self, notice: Notice) -> None:
+        await self.send(teams_message(notice, workbook_url=self.workbook_url))
 
     async def send(self, card_message: dict[str, Any]) -> None:
         encode_message(card_message)  # same serialisability check the Teams notifier makes

@@ -57,8 +57,8 @@ from shared.noise.policy import (
     stored_decision,
 )
 from shared.noise.table import ETAG, P_GROUP, StateTable
+from shared.notify.notice import Notice, NoticeItem, NoticeKind, notice_id
 from shared.ports import Clock, FindingsSink, Notifier, SinkError, StateStore
-from shared.render.card import PORTAL_BASE, ResolvedGroup, escalation_card, finding_card, resolved_card
 from shared.render.rows import finding_to_row, iso_z
 
 log = logging.getLogger(__name__)
@@ -74,9 +74,6 @@ class NoiseSettings(Protocol):
     @property
     def escalate_after_h(self) -> float: ...
 
-    @property
-    def workbook_url(self) -> str | None: ...
-
 
 Recheck = Callable[[Finding], Awaitable[bool]]
 
@@ -86,16 +83,15 @@ class NoiseControl(StateTable):
     the sinks. One per process; safe for concurrent use."""
 
     def __init__(self, state: StateStore, sink: FindingsSink, notifier: Notifier, clock: Clock,
-                 settings: NoiseSettings, *, portal_base: str = PORTAL_BASE, lease_s: float = 25.0,
+                 settings: NoiseSettings, *, lease_s: float = 25.0,
                  escalate_transient: tuple[str, ...] = ("true", "depends")) -> None:
         super().__init__(state, lease_s=lease_s)
         self.sink = sink
         self.notifier = notifier
         self.clock = clock
         self.window = timedelta(minutes=settings.group_window_min)
+        self.window_min = int(settings.group_window_min)
         self.escalate_after = timedelta(hours=settings.escalate_after_h)
-        self.workbook_url = settings.workbook_url
-        self.portal_base = portal_base
         # The whole publish may take 80% of the lease (each call a third of it, see StateTable).
         self.publish_deadline_s = lease_s * 0.8
         self.escalate_transient = escalate_transient
@@ -146,10 +142,9 @@ class NoiseControl(StateTable):
         card_now = alert_failed = False
         alert_sent = bool(ev.get("card_sent"))
         if decision.send_card and not alert_sent:
-            message = finding_card(current, portal_base=self.portal_base, workbook_url=self.workbook_url,
-                                   window_min=int(self.window.total_seconds() // 60),
-                                   total_occurrences=decision.total, first_seen=decision.first_seen)
-            if await self._notify(message, what=f"finding {f.finding_id}"):
+            notice = self._finding_notice("opened" if decision.total == 1 else "updated", key, current,
+                                          first_seen=decision.first_seen, total=decision.total, now=now)
+            if await self._notify(notice, what=f"finding {f.finding_id}"):
                 alert_sent = card_now = True
                 await self._save_event_quietly(key, ev, card_sent=True)
             else:
@@ -200,10 +195,18 @@ class NoiseControl(StateTable):
                 return decision
         raise StateDown(f"group {gk}: too much contention")
 
-    async def _notify(self, message: dict[str, Any], *, what: str) -> bool:
+    def _finding_notice(self, kind: NoticeKind, key: str, f: Finding, *, first_seen: datetime, total: int,
+                        now: datetime) -> Notice:
+        item = NoticeItem(error_code=f.classification.code, finding=f, first_seen=first_seen,
+                          occurrences=int(f.occurrence_count), total=total)
+        return Notice(kind=kind, notice_id=notice_id(kind, key), at=now, cluster_id=f.operation.cluster_id,
+                      cluster_name=f.operation.cluster_name, items=(item,), window_min=self.window_min,
+                      event_type=f.operation.event_type)
+
+    async def _notify(self, notice: Notice, *, what: str) -> bool:
         try:
             async with asyncio.timeout(self.call_deadline_s):
-                await self.notifier.send(message)
+                await self.notifier.notify(notice)
         except Exception as err:  # the row still goes out; the timer retries the card
             retry = getattr(err, "retryable", None)
             log.warning("Teams card for %s not sent (%s%s): %s", what, type(err).__name__,
@@ -277,13 +280,15 @@ class NoiseControl(StateTable):
         card_now = False
         alert_sent = bool(ev.get("card_sent"))
         if not alert_sent:
-            message = resolved_card(
-                cluster_name=op.cluster_name, cluster_id=op.cluster_id, resolved_at=op.event_time,
-                event_type=op.event_type, portal_base=self.portal_base, workbook_url=self.workbook_url,
-                groups=[ResolvedGroup(str(g.get("error_code", "")), parse_time(g.get("first_seen")) or now,
-                                      int(g.get("total_count", 1)), str(g.get("prev_status", "open")))
-                        for g in resolved])
-            if await self._notify(message, what=f"resolution of {op.cluster_name}"):
+            notice = Notice(
+                kind="resolved", notice_id=notice_id("resolved", key), at=op.event_time, cluster_id=op.cluster_id,
+                cluster_name=op.cluster_name, window_min=self.window_min, event_type=op.event_type,
+                items=tuple(NoticeItem(error_code=str(g.get("error_code", "")), finding=f,
+                                       first_seen=parse_time(g.get("first_seen")) or now,
+                                       occurrences=int(g.get("window_count", 1)), total=int(g.get("total_count", 1)),
+                                       prev_status=str(g.get("prev_status", "open")))
+                            for f, g in zip(findings, resolved, strict=True)))
+            if await self._notify(notice, what=f"resolution of {op.cluster_name}"):
                 alert_sent = card_now = True
                 await self._save_event_quietly(key, ev, card_sent=True)
         rows = 0
@@ -372,11 +377,12 @@ class NoiseControl(StateTable):
             return False
         current = f.model_copy(update={"status": g.get("status", "open"),
                                        "occurrence_count": int(g.get("window_count", 1))})
-        message = finding_card(current, portal_base=self.portal_base, workbook_url=self.workbook_url,
-                               window_min=int(self.window.total_seconds() // 60),
-                               total_occurrences=int(g.get("total_count", 1)),
-                               first_seen=parse_time(g.get("first_seen")))
-        if not await self._notify(message, what=f"retry of {g.get('cluster_name')}/{g.get('error_code')}"):
+        total = int(g.get("total_count", 1))
+        # The same notice the failed post carried (same id: a sink that got it after all dedupes it).
+        notice = self._finding_notice("opened" if total == 1 else "updated", str(g.get("pending_event") or gk),
+                                      current, first_seen=parse_time(g.get("first_seen")) or self.clock.now(),
+                                      total=total, now=self.clock.now())
+        if not await self._notify(notice, what=f"retry of {g.get('cluster_name')}/{g.get('error_code')}"):
             return False
         await self._mutate_group(gk, lambda x: {**x, "card_pending": False} if x.get("card_pending") else None)
         return True
@@ -392,10 +398,11 @@ class NoiseControl(StateTable):
             return False
         if kind == "escalation" and not g.get("notice_card"):
             first = parse_time(g.get("first_seen")) or now
-            message = escalation_card(f.model_copy(update={"status": "escalated", "occurrence_count": total}),
-                                      open_since=first, now=now, occurrences=total, portal_base=self.portal_base,
-                                      workbook_url=self.workbook_url)
-            alert_sent = await self._notify(message, what=f"escalation of {g.get('cluster_name')}")
+            notice = self._finding_notice(
+                "escalated", f"{gk}|{g.get('escalated_at') or ''}",
+                f.model_copy(update={"status": "escalated", "occurrence_count": total}),
+                first_seen=first, total=total, now=now)
+            alert_sent = await self._notify(notice, what=f"escalation of {g.get('cluster_name')}")
             if alert_sent:
                 await self._mutate_group(gk, lambda x: {**x, "notice_card": True})
         if not g.get("notice_row"):

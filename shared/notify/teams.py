@@ -29,9 +29,11 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
+from shared.notify.cards import teams_message
+from shared.notify.notice import Notice
 from shared.ports import SinkError
 from shared.redact import install_redaction, redact
-from shared.render.card import MAX_CARD_BYTES, encode_message
+from shared.render.card import MAX_CARD_BYTES, PORTAL_BASE, encode_message
 
 log = logging.getLogger(__name__)
 
@@ -97,11 +99,16 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
 
 
 class TeamsNotifier:
-    """Notifier over httpx. Pass `client` to share a connection pool (the caller then closes it)."""
+    """Notifier over httpx: renders each notice as a card and posts it. Pass `client` to share a
+    connection pool (the caller then closes it). `deadline_s` bounds one post with its retries in
+    total (httpx's timeout is per read: a trickling answer could otherwise take minutes)."""
+
+    name = "teams"
 
     def __init__(self, url: SecretStr, client: httpx.AsyncClient | None = None, *, max_per_second: float = 4.0,
                  retries: int = 4, backoff_base_s: float = 1.0, backoff_max_s: float = 20.0,
-                 retry_after_cap_s: float = 30.0, timeout_s: float = 15.0,
+                 retry_after_cap_s: float = 30.0, timeout_s: float = 15.0, deadline_s: float = 8.0,
+                 portal_base: str = PORTAL_BASE, workbook_url: str | None = None,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         secret = url.get_secret_value().strip()
         if not secret.lower().startswith("https://"):
@@ -117,6 +124,9 @@ class TeamsNotifier:
         self._retry_after_cap = retry_after_cap_s
         self._timeout = timeout_s
         self._sleep = sleep
+        self._deadline = deadline_s
+        self.portal_base = portal_base
+        self.workbook_url = workbook_url
         self.posts = 0  # HTTP requests made (tests and metrics)
 
     def __repr__(self) -> str:
@@ -135,6 +145,14 @@ class TeamsNotifier:
     def _backoff(self, attempt: int) -> float:
         delay = min(self._backoff_max, self._backoff_base * (2 ** attempt))
         return float(delay * (0.5 + random.random() / 2))  # noqa: S311 - jitter, not crypto
+
+    async def notify(self, notice: Notice) -> None:
+        message = teams_message(notice, portal_base=self.portal_base, workbook_url=self.workbook_url)
+        try:
+            async with asyncio.timeout(self._deadline):
+                await self.send(message)
+        except TimeoutError:
+            raise SinkError(f"Teams webhook: no answer within {self._deadline:.0f} s", retryable=True) from None
 
     async def send(self, card_message: dict[str, Any]) -> None:
         body = encode_message(card_message)
@@ -181,16 +199,16 @@ class TeamsNotifier:
 
 
 class LogOnlyNotifier:
-    """Notifier used when no webhook is configured: logs a one-line digest of each card."""
+    """Notifier used when no other sink is configured: one log line per notice."""
+
+    name = "log"
 
     def __init__(self) -> None:
-        self.sent: list[dict[str, Any]] = []
+        self.sent: list[Notice] = []
 
-    async def send(self, card_message: dict[str, Any]) -> None:
-        self.sent.append(card_message)
-        try:
-            headline = card_message["attachments"][0]["content"]["body"][0]["items"][0]["text"]
-        except (KeyError, IndexError, TypeError):
-            headline = "(card)"
-        log.info("no Teams webhook configured; card not posted: %s (%d bytes)", str(headline)[:200],
-                 len(encode_message(card_message)))
+    async def notify(self, notice: Notice) -> None:
+        self.sent.append(notice)
+        codes = ", ".join(i.error_code for i in notice.items)
+        f = notice.finding
+        log.info("notice %s %s: %s %s%s", notice.notice_id[:12], notice.kind, notice.cluster_name[:80], codes[:200],
+                 f" ({f.summary[:200]})" if f is not None and notice.kind != "resolved" else "")

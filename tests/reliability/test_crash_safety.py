@@ -103,7 +103,7 @@ STATE_METHODS = ("get", "create", "upsert", "replace_if_match", "query")
 # The only window where a duplicate is accepted: the side effect (card posted / rows accepted)
 # happened and the worker died before the state upsert that records it. Neither the Teams webhook
 # nor the Logs Ingestion API takes an idempotency key, so this window cannot be closed from here.
-SIDE_EFFECTS = ("teams.send", "sink.write")
+SIDE_EFFECTS = ("teams.notify", "sink.write")
 
 
 def in_duplicate_window(when: str, target: int, calls: list[str]) -> bool:
@@ -142,7 +142,7 @@ async def _scenario(*, target: int | None, when: str, model: str, env: dict[str,
                   queue_name=qname, table=f"crash{n}{model}{when}{target or 0}",
                   wrap_state=lambda s: Trapped(s, "state", STATE_METHODS, trap),
                   wrap_sink=lambda s: Trapped(s, "sink", ("write",), trap),
-                  wrap_notifier=lambda s: Trapped(s, "teams", ("send",), trap), clock=clock)
+                  wrap_notifier=lambda s: Trapped(s, "teams", ("notify",), trap), clock=clock)
     q = QueueClient.from_connection_string(azurite.connection_string, qname)
     poisoned: list[str] = []
     attempts = 0
@@ -201,7 +201,7 @@ def env(arm_emulator: Any, ingestion: Any, teams: Any, azurite: Any, tls: Any, c
 async def test_clean_run_baseline(env: dict[str, Any]) -> None:
     r = await _scenario(target=None, when="before", model="killed", env=env, n=0)
     assert (r.rows, r.cards, r.poisoned, r.attempts) == (1, 1, [], 1), r
-    assert "sink.write" in r.calls and "teams.send" in r.calls
+    assert "sink.write" in r.calls and "teams.notify" in r.calls
 
 
 @pytest.mark.parametrize("model", ["killed", "raised"])
@@ -268,16 +268,16 @@ async def test_exception_after_claim_is_retried_not_dropped(env: dict[str, Any],
     from shared import handlers
     from shared.pipeline import intake
 
-    real = shared.noise.controller.finding_card
+    real = shared.noise.controller.finding_to_row
     calls = {"n": 0}
 
     def flaky_card(*a: Any, **kw: Any) -> Any:
         calls["n"] += 1
         if calls["n"] == 1:
-            raise RuntimeError("renderer failed once")
+            raise RuntimeError("row builder failed once")
         return real(*a, **kw)
 
-    monkeypatch.setattr(shared.noise.controller, "finding_card", flaky_card)
+    monkeypatch.setattr(shared.noise.controller, "finding_to_row", flaky_card)
     arm, ingestion, teams, azurite, tls, cred = (env[k] for k in
                                                  ("arm", "ingestion", "teams", "azurite", "tls", "cred"))
     ingestion.rows.clear()

@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from shared.notify.cards import teams_message
+from shared.notify.notice import Notice
 from shared.ports import SinkError
 from tests.factories import T0
 
@@ -39,15 +41,21 @@ class RecordingSink:
 
 
 class RecordingNotifier:
+    """Keeps each notice and the Teams card the Teams sink would render for it."""
+
     def __init__(self) -> None:
+        self.notices: list[Notice] = []
         self.cards: list[dict[str, Any]] = []
         self.fail_next = 0
 
-    async def send(self, card_message: dict[str, Any]) -> None:
+    name = "recording"
+
+    async def notify(self, notice: Notice) -> None:
         if self.fail_next:
             self.fail_next -= 1
             raise SinkError("injected Teams failure", retryable=True)
-        self.cards.append(card_message)
+        self.notices.append(notice)
+        self.cards.append(teams_message(notice))
 
     def headlines(self) -> list[str]:
         return [c["attachments"][0]["content"]["body"][0]["items"][0]["text"] for c in self.cards]

@@ -282,27 +282,27 @@ async def test_escalation_interrupted_by_sink_failure_is_finished_next_run(
 async def test_any_exception_after_the_claim_releases_the_lease(state: Any, sink: RecordingSink,
                                                                 notifier: RecordingNotifier, clock: FakeClock,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    """Not only sink errors: a renderer bug (or a cancelled invocation) must not leave the lease held,
-    or the queue's retry would look like a concurrent duplicate and the finding would be lost."""
+    """Not only sink errors: a row-building bug (or a cancelled invocation) must not leave the lease
+    held, or the queue's retry would look like a concurrent duplicate and the finding would be lost."""
     import shared.noise.controller
 
-    real = shared.noise.controller.finding_card
+    real = shared.noise.controller.finding_to_row
     calls = {"n": 0}
 
     def flaky(*a: Any, **kw: Any) -> Any:
         calls["n"] += 1
         if calls["n"] == 1:
-            raise RuntimeError("renderer failed once")
+            raise RuntimeError("row builder failed once")
         return real(*a, **kw)
 
-    monkeypatch.setattr(shared.noise.controller, "finding_card", flaky)
+    monkeypatch.setattr(shared.noise.controller, "finding_to_row", flaky)
     nc = make_nc(state, sink, notifier, clock)
     f = make_finding(op=make_operation(event_id="evt-flaky"))
     with pytest.raises(RuntimeError):
         await nc.publish_detailed(f)
     clock.advance(seconds=30)  # the host's retry, well within the 300 s lease
     out = await nc.publish_detailed(f)
-    assert out.action == "new" and out.card_sent and out.row_written
+    assert out.action == "new" and out.row_written  # the card went out on the first attempt
     assert len(notifier.cards) == 1 and len(sink.rows) == 1
 
 

@@ -17,6 +17,7 @@ import pytest
 
 from shared.local.state import MemoryStateStore, SqliteStateStore
 from shared.noise import LeaseHeld, NoiseControl, StateDown
+from shared.notify.notice import Notice
 from tests.factories import make_finding, make_operation
 from tests.sinks.conftest import FakeClock, NoiseTestSettings, RecordingNotifier, RecordingSink
 
@@ -71,15 +72,15 @@ async def test_retried_event_replays_its_stored_decision(tmp_path: Path, sink: R
     nc = make_nc(SqliteStateStore(tmp_path / "s.db"), sink, notifier, clock)
     first = make_finding(op=make_operation(event_id="evt-first"))
 
-    real_send = notifier.send
+    real_send = notifier.notify
 
     async def die(card: Any) -> None:
         raise Killed
 
-    notifier.send = die  # type: ignore[method-assign]
+    notifier.notify = die  # type: ignore[method-assign]
     with pytest.raises(Killed):
         await nc.publish(first)
-    notifier.send = real_send  # type: ignore[method-assign]
+    notifier.notify = real_send  # type: ignore[method-assign]
     for i in range(60):
         clock.advance(seconds=1)
         await nc.publish(make_finding(op=make_operation(event_id=f"evt-later-{i}")))
@@ -98,10 +99,10 @@ class SlowNotifier(RecordingNotifier):
         self.delay_s = delay_s
         self.started = 0
 
-    async def send(self, card_message: dict[str, Any]) -> None:
+    async def notify(self, notice: Notice) -> None:
         self.started += 1
         await asyncio.sleep(self.delay_s)  # a trickling response: every read within its timeout
-        await super().send(card_message)
+        await super().notify(notice)
 
 
 async def test_slow_sink_call_is_cut_below_the_lease(tmp_path: Path, sink: RecordingSink, clock: FakeClock) -> None:
