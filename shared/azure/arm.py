@@ -37,7 +37,8 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeAlias
 from urllib.parse import urlsplit
 
-from shared.errortree import error_from_obj
+from shared.errors import error_from_event, is_failed_event
+from shared.errortree import error_from_obj, specificity
 from shared.ports import ArmError, ArmForbidden, ArmNotFound, ArmThrottled, ArmUnavailable
 from shared.settings import Settings
 
@@ -49,6 +50,20 @@ log = logging.getLogger(__name__)
 
 ACTIVITY_LOG_API = "2015-04-01"
 MAX_PAGES = 200  # a collection or Activity Log query never follows more nextLinks than this
+# Activity Log reads: one correlation id can hold tens of thousands of entries (measured: 50,000
+# entries, 102 MB). Only the fields the app reads are asked for, pages are read one at a time and
+# the read stops at the page holding a failure entry of the correlation, or at these caps.
+ACTIVITY_MAX_PAGES = 10
+ACTIVITY_MAX_ENTRIES = 2000
+ACTIVITY_SELECT = ",".join((
+    "correlationId", "eventDataId", "eventTimestamp", "submissionTimestamp", "operationName", "resourceId",
+    "status", "subStatus", "subscriptionId", "properties",
+))
+# A correlation's failure entry never changes once written: a read that found it is reused by later
+# work items of the process (redeliveries and deferrals of the same event) for this long.
+ACTIVITY_REUSE_TTL_S = 45 * 60
+ACTIVITY_REUSE_MAX_KEYS = 128
+ACTIVITY_REUSE_MAX_CHARS = 512 * 1024  # larger results are not kept
 ACTIVITY_DEFAULT_WINDOW = timedelta(days=7)
 ACTIVITY_MAX_WINDOW = timedelta(days=89)  # the Activity Log keeps 90 days
 
@@ -59,6 +74,8 @@ RESOURCE_ID_RE = re.compile(rf"^(?:/subscriptions/[0-9a-fA-F-]{{36}}|/providers/
 API_VERSION_RE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:-[A-Za-z0-9]+)?$")
 
 Key: TypeAlias = tuple[str, str]
+# (subscription, correlation id or "", resource id or "", window start) of an Activity Log query
+ActivityKey: TypeAlias = tuple[str, str, str, str]
 
 # The run whose reads an HTTP request counts towards (set inside the fetch task).
 _RUN_COUNTER: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("aks_triage_run_reads",
@@ -112,6 +129,15 @@ def activity_log_filter(*, correlation_id: str | None, resource_id: str | None, 
     elif resource_id:
         parts.append(f"resourceUri eq '{validate_resource_id(resource_id)}'")
     return " and ".join(parts)
+
+
+def names_the_failure(event: dict[str, Any]) -> bool:
+    """A failed entry whose error names a cause (not only a wrapper such as DeploymentFailed): what
+    error retrieval settles on, so a correlation query needs nothing after the page holding it."""
+    if not is_failed_event(event):
+        return False
+    err = error_from_event(event, "activity_log")
+    return err is not None and specificity(err)[0] == 1
 
 
 # --- error mapping ---------------------------------------------------------------------------
@@ -350,6 +376,9 @@ class AzureArmReader:
             **client_kwargs,
         )
         self._cache = _TtlCache(settings.arm_cache_ttl_s, clock)
+        self._clock = clock
+        # ActivityKey -> (expires, window end, JSON text of the events)
+        self._activity_found: OrderedDict[ActivityKey, tuple[float, datetime, str]] = OrderedDict()
         self._inflight: dict[Key, asyncio.Task[str]] = {}
         self._gate: asyncio.Semaphore | None = None
         self._reads = 0
@@ -536,35 +565,87 @@ class AzureArmReader:
         self, subscription_id: str, *, correlation_id: str | None, resource_id: str | None,
         start: datetime | None, end: datetime | None, counter: list[int] | None,
     ) -> list[dict[str, Any]]:
-        from azure.core.rest import HttpRequest
-
         sub = validate_guid(subscription_id, "subscription id")
+        corr = validate_guid(correlation_id, "correlation id") if correlation_id else None
         rid = validate_resource_id(resource_id) if resource_id else None
         end_t = end or datetime.now(UTC)
         start_t = start or (end_t - ACTIVITY_DEFAULT_WINDOW)
         if end_t - start_t > ACTIVITY_MAX_WINDOW:
             start_t = end_t - ACTIVITY_MAX_WINDOW
-        flt = activity_log_filter(correlation_id=correlation_id, resource_id=rid, start=start_t, end=end_t)
+        key: ActivityKey = (sub, corr or "", normalize_id(rid) if rid else "", _odata_time(start_t))
+        reused = self._reuse_activity(key, end_t)
+        if reused is not None:
+            return reused
+        events = await self._read_activity(sub, corr, rid, start_t, end_t, counter)
+        if corr and any(names_the_failure(e) for e in events):
+            self._keep_activity(key, end_t, events)
+        return events
+
+    def _reuse_activity(self, key: ActivityKey, end: datetime) -> list[dict[str, Any]] | None:
+        item = self._activity_found.get(key)
+        if item is None:
+            return None
+        expires, kept_end, text = item
+        if self._clock() >= expires:
+            del self._activity_found[key]
+            return None
+        if end < kept_end:  # a narrower window than the one read: read it for itself
+            return None
+        self.cache_hits += 1
+        events: list[dict[str, Any]] = json.loads(text)
+        return events
+
+    def _keep_activity(self, key: ActivityKey, end: datetime, events: list[dict[str, Any]]) -> None:
+        text = json.dumps(events, separators=(",", ":"))
+        if len(text) > ACTIVITY_REUSE_MAX_CHARS:
+            return
+        self._activity_found[key] = (self._clock() + ACTIVITY_REUSE_TTL_S, end, text)
+        self._activity_found.move_to_end(key)
+        while len(self._activity_found) > ACTIVITY_REUSE_MAX_KEYS:
+            self._activity_found.popitem(last=False)
+
+    async def _read_activity(self, sub: str, corr: str | None, rid: str | None, start: datetime, end: datetime,
+                             counter: list[int] | None) -> list[dict[str, Any]]:
+        """The query's entries, page by page, until the failure entry (correlation queries) or a cap.
+
+        The $filter takes one of correlationId / resourceUri besides the time range (the documented
+        patterns); with both, the correlation goes to the server and the resource is matched here.
+        """
+        from azure.core.rest import HttpRequest
+
+        flt = activity_log_filter(correlation_id=corr, resource_id=rid, start=start, end=end)
         scope = f"/subscriptions/{sub}/providers/Microsoft.Insights/eventtypes/management/values"
-        request = HttpRequest("GET", scope, params={"api-version": ACTIVITY_LOG_API, "$filter": flt},
-                              headers={"Accept": "application/json"})
+        prefix = normalize_id(rid) if rid and corr else None
+        events: list[dict[str, Any]] = []
+        pages = 0
+        next_link: str | None = None
         token = _RUN_COUNTER.set(counter)
         try:
-            page = await self._send(scope, request)
-            events = [e for e in page.get("value") or [] if isinstance(e, dict)]
-            next_link = page.get("nextLink")
-            pages = 1
-            while next_link and pages < MAX_PAGES:
+            while True:
+                if next_link is None:
+                    request = HttpRequest("GET", scope, params={"api-version": ACTIVITY_LOG_API, "$filter": flt,
+                                                                "$select": ACTIVITY_SELECT},
+                                          headers={"Accept": "application/json"})
+                    page = await self._send(scope, request)
+                else:
+                    page = await self._get_page(scope, next_link)
                 pages += 1
-                page = await self._get_page(scope, str(next_link))
-                events.extend(e for e in page.get("value") or [] if isinstance(e, dict))
-                next_link = page.get("nextLink")
+                page_events = [e for e in page.get("value") or [] if isinstance(e, dict)]
+                events.extend(e for e in page_events if prefix is None
+                              or normalize_id(str(e.get("resourceId", ""))).startswith(prefix))
+                link = page.get("nextLink")
+                next_link = str(link) if link else None
+                if next_link is None:
+                    break
+                if corr and any(names_the_failure(e) for e in page_events):
+                    break  # the operation's failure is in hand; later pages are older progress entries
+                if pages >= ACTIVITY_MAX_PAGES or len(events) >= ACTIVITY_MAX_ENTRIES:
+                    log.warning("Activity Log read stopped after %d pages and %d entries (caps %d / %d) for %s",
+                                pages, len(events), ACTIVITY_MAX_PAGES, ACTIVITY_MAX_ENTRIES, flt)
+                    break
         finally:
             _RUN_COUNTER.reset(token)
-        if rid and correlation_id:
-            prefix = normalize_id(rid)
-            events = [e for e in events if normalize_id(str(e.get("resourceId", ""))).startswith(prefix)]
-        return events
+        return events[:ACTIVITY_MAX_ENTRIES]
 
 
 class _InitiatorGone(Exception):
@@ -578,6 +659,7 @@ class ArmRunReader:
         self._shared = shared
         self._results: dict[Key, dict[str, Any] | ArmError] = {}
         self._pending: dict[Key, asyncio.Future[dict[str, Any]]] = {}
+        self._activity: dict[tuple[str, str, str, str, str], str] = {}
         self._counter = [0]
 
     @property
@@ -625,9 +707,18 @@ class ArmRunReader:
         self, subscription_id: str, *, correlation_id: str | None = None, resource_id: str | None = None,
         start: datetime | None = None, end: datetime | None = None,
     ) -> list[dict[str, Any]]:
-        return await self._shared._activity_log(subscription_id, correlation_id=correlation_id,
-                                                resource_id=resource_id, start=start, end=end,
-                                                counter=self._counter)
+        # Read once per run for the same query (error retrieval, checks and the snapshot recorder
+        # may each ask); each caller gets its own copy.
+        key = (str(subscription_id).lower(), str(correlation_id or "").lower(), normalize_id(resource_id or ""),
+               _odata_time(start) if start else "", _odata_time(end) if end else "")
+        text = self._activity.get(key)
+        if text is None:
+            events = await self._shared._activity_log(subscription_id, correlation_id=correlation_id,
+                                                      resource_id=resource_id, start=start, end=end,
+                                                      counter=self._counter)
+            text = self._activity[key] = json.dumps(events, separators=(",", ":"))
+        copy: list[dict[str, Any]] = json.loads(text)
+        return copy
 
 
 # --- process-wide factory --------------------------------------------------------------------

@@ -40,7 +40,8 @@ MISSING_NSG = f"/subscriptions/{SUB}/resourceGroups/rg-network/providers/Microso
 async def reader(arm_emulator: ArmEmulator,  # noqa: F811
                  fake_credential: FakeAsyncCredential) -> AsyncIterator[AzureArmReader]:  # noqa: F811
     w = failed_world()
-    w["activity_log"].append(deployment_event())
+    # newest first, as the service lists them: the deployment fails after the cluster it deployed
+    w["activity_log"].insert(0, deployment_event())
     w["resources"][f"{DEPLOYMENT_ID}/operations"] = deployment_operations()
     w["resources"][ROUTE_TABLE] = {"id": ROUTE_TABLE, "properties": {"routes": []}}
     del w["resources"][f"{CLUSTER_ID}/agentPools"]  # served as a collection built from the children
