@@ -201,6 +201,7 @@ def _values(f: Finding, alert_sent: bool, time_generated: datetime) -> dict[str,
         "OccurrenceCount": int(f.occurrence_count),
         "AlertSent": bool(alert_sent),
         "ErrorSource": f.error.source,
+        "EventTime": iso_z(op.event_time),
     }
 
 
