@@ -38,7 +38,7 @@ ACCEPTED_EVENT_TYPES: tuple[str, ...] = (
 )
 # Prefixes of data.operationName the subscription filters on (advanced filter StringBeginsWith).
 ACCEPTED_OPERATION_PREFIXES: tuple[str, ...] = (
-    "Microsoft.ContainerService/managedClusters",
+    "Microsoft.ContainerService/managedClusters/",
 )
 
 MAX_EVENT_BYTES = 1_048_576  # Event Grid's own limit per event is 1 MB

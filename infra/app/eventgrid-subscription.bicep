@@ -46,7 +46,7 @@ resource eventSubscription 'Microsoft.EventGrid/systemTopics/eventSubscriptions@
           operatorType: 'StringBeginsWith'
           key: 'data.operationName'
           values: [
-            'Microsoft.ContainerService/managedClusters'
+            'Microsoft.ContainerService/managedClusters/'
           ]
         }
       ]
