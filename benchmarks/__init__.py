@@ -35,6 +35,8 @@ KEYS: tuple[str, ...] = (
     "classify_msgs_per_s",
     "classify_1mb_ms",
     "peak_rss_mb",
+    "classify_10kb_msgs_per_s",
+    "classify_worst_ms",
     "card_latency_ratio",
     "row_latency_ratio",
 )
