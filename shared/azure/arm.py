@@ -242,7 +242,10 @@ def make_retry_policy(*, total: int, retry_after_cap_s: float, budget_s: float |
             self.budget_s = budget
 
         def get_retry_after(self, response: Any) -> float | None:
-            value = super().get_retry_after(response)
+            try:
+                value = super().get_retry_after(response)
+            except (ValueError, TypeError, OverflowError):
+                return None  # not seconds and not an HTTP date: the exponential backoff applies
             if value is None:
                 return None
             # 0 means "no header" to azure-core and falls back to the exponential backoff.
@@ -369,6 +372,11 @@ class AzureArmReader:
                     "read_timeout": client_kwargs.pop("read_timeout", max(5.0, settings.check_timeout_s))}
         if "transport" not in client_kwargs:
             client_kwargs["transport"] = make_transport(connection_verify, **timeouts)
+        # Redirects are not followed: ARM never redirects a read, and a followed redirect would
+        # carry the bearer token to whatever host the Location names. A 3xx is an ArmError.
+        from azure.core.pipeline.policies import AsyncRedirectPolicy
+
+        client_kwargs.setdefault("redirect_policy", AsyncRedirectPolicy(permit_redirects=False))
         # The client needs a subscription id but generic reads and send_request never use it.
         self._client: ResourceManagementClient = ResourceManagementClient(
             credential, "00000000-0000-0000-0000-000000000000", base_url=self.base_url,

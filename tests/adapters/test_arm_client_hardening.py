@@ -1,0 +1,48 @@
+"""ARM client hardening against the local HTTPS emulator, real azure-mgmt-resource client: a redirect
+is an error (never followed, so the bearer token cannot follow it), and a Retry-After that is not a
+number or a date falls back to the backoff instead of failing the read."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from shared.azure.arm import AzureArmReader
+from shared.ports import ArmError
+from shared.settings import Settings
+from tests.emulators.arm_emulator import ArmEmulator, Fault
+from tests.emulators.plugin import FakeAsyncCredential, arm_emulator, arm_server, fake_credential  # noqa: F401
+from tests.emulators.sample_data import CLUSTER_ID, failed_world
+
+API = "2025-05-01"
+
+
+@pytest.fixture
+async def reader(arm_emulator: ArmEmulator,  # noqa: F811
+                 fake_credential: FakeAsyncCredential) -> AsyncIterator[AzureArmReader]:  # noqa: F811
+    arm_emulator.serve(failed_world())
+    r = AzureArmReader(Settings(arm_retry_after_cap_s=0.2, arm_retry_total=2), credential=fake_credential,
+                       base_url=arm_emulator.base_url, connection_verify=arm_emulator.ca_file,
+                       retry_backoff_factor=0.01)
+    yield r
+    await r.aclose()
+
+
+@pytest.mark.security
+async def test_a_redirect_is_an_error_not_followed(reader: AzureArmReader,
+                                                   arm_emulator: ArmEmulator) -> None:  # noqa: F811
+    target = f"{arm_emulator.base_url}/elsewhere{CLUSTER_ID}?api-version={API}"
+    arm_emulator.faults.append(Fault(CLUSTER_ID.lower(), 302, 1, headers={"Location": target}))
+    with pytest.raises(ArmError) as err:
+        await reader.get(CLUSTER_ID, API)
+    assert err.value.status == 302
+    assert not any(r.path.startswith("/elsewhere") for r in arm_emulator.log)
+
+
+async def test_garbage_retry_after_falls_back_to_backoff(reader: AzureArmReader,
+                                                         arm_emulator: ArmEmulator) -> None:  # noqa: F811
+    arm_emulator.throttle(CLUSTER_ID, times=1, retry_after="soon, maybe")
+    body = await reader.get(CLUSTER_ID, API)
+    assert body["name"] == "aks-prod-01"
+    assert [r.status for r in arm_emulator.requests_for(CLUSTER_ID)] == [429, 200]
