@@ -137,7 +137,7 @@ async def _run(events: list[dict[str, Any]], emu: Any, conn: str) -> dict[str, A
     settings = Settings(arm_endpoint=emu.base_url)
     reader = make_reader(settings, emu.base_url, emu.ca_file)
     tracer = TracingArmReader(reader)
-    publisher = RecordingPublisher()
+    publisher: Any = RecordingPublisher()  # records findings; these benchmarks measure ARM reads, not sinks
     queue = StorageWorkQueue("bench-burst", connection_string=conn)
     poison = StorageWorkQueue("bench-burst-poison", connection_string=conn)
     deps = Deps(settings=settings, arm=tracer, errors=make_error_source(tracer, lambda: now_at, settings),
