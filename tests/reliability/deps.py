@@ -42,8 +42,9 @@ class Built:
         await self.http.aclose()
         await self.state.close()
         for q in (self.deps.queue, self.deps.dead_letters):
-            if q is not None:
-                await q.aclose()
+            close = getattr(q, "aclose", None)  # the StorageWorkQueues this module built
+            if close is not None:
+                await close()
 
 
 def build(settings: Settings, *, arm_url: str, ca_file: str, credential: Any, ingestion_url: str,
