@@ -81,6 +81,9 @@ param deployEventSubscriptions bool = false
 @description('Comma-separated AKS cluster ids that get a per-cluster system topic for NodePoolRollingFailed (optional).')
 param aksClusterIds string = ''
 
+@description('Create an Event Grid custom topic that receives findings as CloudEvents (the app identity gets EventGrid Data Sender on it).')
+param deployFindingsTopic bool = false
+
 @minValue(30)
 @maxValue(730)
 param logRetentionDays int = 30
@@ -166,8 +169,10 @@ module newWorkspace 'app/workspace.bicep' = if (!useExistingWorkspace) {
 
 var workspaceId = useExistingWorkspace ? existingWorkspaceResourceId : newWorkspace.outputs.id
 var workspaceName = last(split(workspaceId, '/'))
-var workspaceSubscription = useExistingWorkspace ? split(existingWorkspaceResourceId, '/')[2] : subscription().subscriptionId
-var workspaceResourceGroup = useExistingWorkspace ? split(existingWorkspaceResourceId, '/')[4] : rg.name
+// ARM evaluates a conditional module's scope (and implicit dependsOn) before its condition, so every
+// index into a value that may be '' sits in the non-empty branch of an `empty(x) ?` guard.
+var workspaceSubscription = empty(existingWorkspaceResourceId) ? subscription().subscriptionId : split(existingWorkspaceResourceId, '/')[2]
+var workspaceResourceGroup = empty(existingWorkspaceResourceId) ? rg.name : split(existingWorkspaceResourceId, '/')[4]
 
 module findingsTable 'app/findings-table.bicep' = {
   name: 'findings-table'
@@ -215,7 +220,7 @@ module findingsReader 'app/workspace-reader.bicep' = {
 
 module activityReader 'app/workspace-reader.bicep' = if (!empty(activityWorkspaceResourceId)) {
   name: 'activity-workspace-reader'
-  scope: resourceGroup(split(activityWorkspaceResourceId, '/')[2], split(activityWorkspaceResourceId, '/')[4])
+  scope: resourceGroup(empty(activityWorkspaceResourceId) ? subscription().subscriptionId : split(activityWorkspaceResourceId, '/')[2], empty(activityWorkspaceResourceId) ? rg.name : split(activityWorkspaceResourceId, '/')[4])
   params: {
     workspaceName: last(split(activityWorkspaceResourceId, '/'))
     principalId: identity.outputs.principalId
@@ -284,6 +289,17 @@ module alerts 'app/alerts.bicep' = {
   }
 }
 
+module findingsTopic 'modules/findings_topic.bicep' = if (deployFindingsTopic) {
+  name: 'findings-topic'
+  scope: rg
+  params: {
+    name: '${abbrs.eventGridDomainsTopics}aks-triage-findings-${resourceToken}'
+    location: location
+    tags: tags
+    appPrincipalId: identity.outputs.principalId
+  }
+}
+
 // One system topic (+ Reader for the app) per monitored subscription.
 module monitored 'app/monitored-subscription.bicep' = [for (sub, i) in subscriptionIds: {
   name: 'aks-triage-monitored-${i}-${resourceToken}'
@@ -327,7 +343,7 @@ module eventSubscriptions 'app/eventgrid-subscription.bicep' = [for (sub, i) in 
 
 module aksTopics 'app/aks-system-topic.bicep' = [for (clusterId, i) in aksTopicTargets: {
   name: 'aks-triage-akstopic-${i}-${resourceToken}'
-  scope: resourceGroup(split(clusterId, '/')[2], split(clusterId, '/')[4])
+  scope: resourceGroup(empty(clusterId) ? subscription().subscriptionId : split(clusterId, '/')[2], empty(clusterId) ? rg.name : split(clusterId, '/')[4])
   params: {
     clusterId: clusterId
     functionAppId: function.outputs.id
@@ -339,6 +355,8 @@ module aksTopics 'app/aks-system-topic.bicep' = [for (clusterId, i) in aksTopicT
 
 // azd exports these as environment variables (and the hook reads them).
 output AZURE_LOCATION string = location
+// azd sets this too; as an output the postdeploy hook's --subscription is always backed by the template.
+output AZURE_SUBSCRIPTION_ID string = subscription().subscriptionId
 output AZURE_TENANT_ID string = tenant().tenantId
 output AZURE_RESOURCE_GROUP string = rg.name
 output AZURE_FUNCTION_APP_NAME string = function.outputs.name
@@ -356,3 +374,4 @@ output AKS_TRIAGE_FINDINGS_WORKSPACE_ID string = findingsReader.outputs.customer
 output AKS_TRIAGE_WORKBOOK_URL string = monitoring.outputs.workbookUrl
 output MONITORED_SUBSCRIPTION_IDS string = join(subscriptionIds, ',')
 output EVENT_SUBSCRIPTIONS_DEPLOYED bool = deployEventSubscriptions
+output AKS_TRIAGE_FINDINGS_TOPIC_ENDPOINT string = deployFindingsTopic ? findingsTopic.outputs.endpoint : ''

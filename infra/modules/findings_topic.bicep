@@ -13,14 +13,19 @@ param tags object = {}
 @description('Principal id of the Function App user-assigned identity')
 param appPrincipalId string
 
-// EventGrid Data Sender (built-in role)
-var dataSenderRoleId = 'd5a91429-5739-47e2-a06b-3470a27159e7'
+// Every role this deployment assigns comes from one list (tests/infra enforces it).
+var roles = loadJsonContent('../app/roles.json')
 
 resource topic 'Microsoft.EventGrid/topics@2022-06-15' = {
   name: name
   location: location
   tags: tags
+  // Managed identity for the topic's own outbound calls (delivery to subscribers with Entra ID).
+  identity: {
+    type: 'SystemAssigned'
+  }
   properties: {
+    //checkov:skip=CKV_AZURE_193: Public network access stays on - the Function App has no VNet integration in this deployment, so it publishes over the public endpoint; local auth (keys) is disabled, so publishing needs Entra ID and the Data Sender role.
     inputSchema: 'CloudEventSchemaV1_0'
     publicNetworkAccess: 'Enabled'
     disableLocalAuth: true // Entra ID only: no topic access keys
@@ -28,10 +33,10 @@ resource topic 'Microsoft.EventGrid/topics@2022-06-15' = {
 }
 
 resource sender 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(topic.id, appPrincipalId, dataSenderRoleId)
+  name: guid(topic.id, appPrincipalId, roles.EventGridDataSender)
   scope: topic
   properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', dataSenderRoleId)
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.EventGridDataSender)
     principalId: appPrincipalId
     principalType: 'ServicePrincipal'
   }

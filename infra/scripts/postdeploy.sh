@@ -15,12 +15,14 @@ if [ "${DEPLOY_EVENT_SUBSCRIPTIONS:-false}" = "true" ] && [ "${EVENT_SUBSCRIPTIO
   exit 0
 fi
 
+: "${AZURE_SUBSCRIPTION_ID:?run azd provision first}"
 : "${AZURE_RESOURCE_GROUP:?run azd provision first}"
 : "${AZURE_FUNCTION_APP_NAME:?run azd provision first}"
 
 echo "Waiting for ${AZURE_FUNCTION_APP_NAME} to index ${FUNCTION_NAME}..."
 attempt=0
 until az functionapp function show \
+        --subscription "$AZURE_SUBSCRIPTION_ID" \
         --resource-group "$AZURE_RESOURCE_GROUP" \
         --name "$AZURE_FUNCTION_APP_NAME" \
         --function-name "$FUNCTION_NAME" --query name -o tsv >/dev/null 2>&1; do

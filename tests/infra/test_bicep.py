@@ -432,7 +432,7 @@ def test_role_assignments_are_least_privilege():
             acc = accessor(ref["resource_name_1"])
             assert acc is not None and acc[0] == "roles", f"{path.name}:{name} role not from roles.json"
             assert acc[1] in role_ids, acc
-            assert variable_load(tpl, "roles") == "roles.json"
+            assert (path.parent / variable_load(tpl, "roles")).resolve() == (INFRA / "app" / "roles.json").resolve()
             used.add(acc[1])
         text = path.read_text().lower()
         for guid, role in FORBIDDEN_ROLES.items():
