@@ -57,9 +57,8 @@ def unguarded_indexes(node: Any, derived: set[str], guarded: frozenset[str] = fr
             found += unguarded_indexes(ops["true_value"], derived, guarded)
             found += unguarded_indexes(ops["false_value"], derived, guarded | tested)
             return found
-        if op.get("type") == "index_accessor":
-            if (_names(op["operands"]["operand_1"]) & derived) - guarded:
-                found.append(node)
+        if op.get("type") == "index_accessor" and (_names(op["operands"]["operand_1"]) & derived) - guarded:
+            found.append(node)
         for value in node.values():
             found += unguarded_indexes(value, derived, guarded)
     elif isinstance(node, list):
