@@ -364,10 +364,12 @@ class AzureArmReader:
         self._credential: AsyncTokenCredential = credential
         # Retries of one read may take about half a check's time budget (but always allow one
         # capped Retry-After wait).
+        retry_budget_s = max(settings.check_timeout_s / 2, settings.arm_retry_after_cap_s + 1)
         retry = make_retry_policy(total=settings.arm_retry_total,
                                   retry_after_cap_s=settings.arm_retry_after_cap_s,
-                                  budget_s=max(settings.check_timeout_s / 2, settings.arm_retry_after_cap_s + 1),
-                                  backoff_factor=retry_backoff_factor)
+                                  budget_s=retry_budget_s, backoff_factor=retry_backoff_factor)
+        # The whole read, retries included: the check's time, or the retry budget plus one attempt.
+        self.read_deadline_s = max(float(settings.check_timeout_s), retry_budget_s + 1.0)
         timeouts = {"connection_timeout": client_kwargs.pop("connection_timeout", 10),
                     "read_timeout": client_kwargs.pop("read_timeout", max(5.0, settings.check_timeout_s))}
         if "transport" not in client_kwargs:
@@ -468,7 +470,9 @@ class AzureArmReader:
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
             try:
-                return await call()
+                # A total deadline per read (retries included): the transport's read timeout
+                # restarts with every chunk, so a trickling answer could otherwise hold a read.
+                return await asyncio.wait_for(call(), timeout=self.read_deadline_s)
             finally:
                 self.in_flight -= 1
 

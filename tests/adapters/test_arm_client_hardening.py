@@ -46,3 +46,20 @@ async def test_garbage_retry_after_falls_back_to_backoff(reader: AzureArmReader,
     body = await reader.get(CLUSTER_ID, API)
     assert body["name"] == "aks-prod-01"
     assert [r.status for r in arm_emulator.requests_for(CLUSTER_ID)] == [429, 200]
+
+
+async def test_a_read_has_a_total_deadline(arm_emulator: ArmEmulator,  # noqa: F811
+                                           fake_credential: FakeAsyncCredential) -> None:  # noqa: F811
+    # The socket read timeout (5 s) restarts with every byte; the whole read still ends at its
+    # deadline (here: retry budget 1.2 s + 1 s < the 2.5 s the answer takes).
+    arm_emulator.serve(failed_world())
+    arm_emulator.latency_s = 2.5
+    settings = Settings(check_timeout_s=1, arm_retry_total=0, arm_retry_after_cap_s=0.2)
+    r = AzureArmReader(settings, credential=fake_credential, base_url=arm_emulator.base_url,
+                       connection_verify=arm_emulator.ca_file)
+    try:
+        with pytest.raises(ArmError) as err:
+            await r.get(CLUSTER_ID, API)
+        assert err.value.code == "Timeout"
+    finally:
+        await r.aclose()
