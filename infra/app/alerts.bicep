@@ -114,7 +114,7 @@ resource healthRule 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
   kind: 'LogAlert'
   properties: {
     displayName: 'aks-triage: monitor unhealthy'
-    description: 'A function invocation failed or a work item was moved to the poison queue. Event Grid dead-letters are alerted per system topic.'
+    description: 'aks-triage dead-lettered a work item (trace AksTriageDeadLettered): a failure was not diagnosed. Transient failures that succeed on retry do not fire. Event Grid dead-letters are alerted per system topic.'
     severity: 1
     enabled: true
     scopes: [
