@@ -13,8 +13,8 @@ param alertWebhookUrl string = ''
 param workspaceId string
 param applicationInsightsId string
 param rulePrefix string
-@description('How far back an open finding keeps its alert firing; alerts auto-resolve after that.')
-param findingsWindow string = 'PT1H'
+@description('Lookback for the latest row per group; longer than the 24 h escalation period so an open group stays in range until its resolved row.')
+param findingsWindow string = 'P2D'
 
 // Finding.severity -> Azure Monitor severity (0 = Critical ... 4 = Verbose). `info` findings are
 // not alerted (workbook only).
@@ -60,7 +60,7 @@ resource findingsRules 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = [fo
   kind: 'LogAlert'
   properties: {
     displayName: 'aks-triage: ${s.finding} findings'
-    description: 'Open aks-triage findings with severity ${s.finding}, one alert per cluster and error code. Resolves on its own when no open finding remains in the window.'
+    description: 'Open aks-triage findings with severity ${s.finding}, one alert per cluster and error code. Resolves when the app writes the resolved row of the group.'
     severity: s.sev
     enabled: true
     scopes: [

@@ -104,9 +104,17 @@ def test_alert_queries_typecheck_and_yield_the_alert_dimensions(results):
     assert SAMPLE_APP_INSIGHTS_ID in deployed["healthRule"][0]
 
 
-def test_findings_alert_deduplicates_by_finding_id():
+def test_findings_alert_follows_the_latest_row_of_each_group_over_the_escalation_period():
+    """The alert must stay fired until the group's resolved row, not resolve when rows age out."""
     text = (INFRA / "queries" / "findings-alert.kql").read_text()
-    assert "summarize arg_max(TimeGenerated, *) by FindingId" in text
+    assert "summarize arg_max(TimeGenerated, *) by ClusterId, ErrorCode" in text
+    assert text.index("arg_max") < text.index('Status != "resolved"')  # filter after picking the latest row
+    tpl = template("app/alerts.bicep")
+    window = tpl["parameters"]["findingsWindow"]["default"]
+    days = {"P1D": 24, "P2D": 48}.get(window) or int(re.fullmatch(r"PT(\d+)H", window).group(1))  # type: ignore[union-attr]
+    from shared.settings import Settings
+
+    assert days > Settings.model_fields["escalate_after_h"].default, (window, "shorter than the escalation period")
 
 
 def test_workbook_queries_typecheck(results):
