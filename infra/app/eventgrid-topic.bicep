@@ -59,6 +59,44 @@ resource deadLetteredAlert 'Microsoft.Insights/metricAlerts@2018-03-01' = {
   }
 }
 
+// Failed delivery attempts (function cold, 5xx, throttled). Event Grid retries them for 24 h, so
+// this is a warning (severity 3) for the trend, not a page; lost events fire the two alerts above/below.
+resource deliveryFailedAlert 'Microsoft.Insights/metricAlerts@2018-03-01' = {
+  name: '${alertNamePrefix}deliveryfailed-${subscription().subscriptionId}'
+  location: 'global'
+  tags: tags
+  properties: {
+    description: 'aks-triage: delivery attempts from system topic ${name} to the function failed (Event Grid retries; see the dead-lettered alert for lost events)'
+    severity: 3
+    enabled: true
+    scopes: [
+      topic.id
+    ]
+    evaluationFrequency: 'PT15M'
+    windowSize: 'PT1H'
+    autoMitigate: true
+    criteria: {
+      'odata.type': 'Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria'
+      allOf: [
+        {
+          criterionType: 'StaticThresholdCriterion'
+          name: 'DeliveryFailed'
+          metricNamespace: 'Microsoft.EventGrid/systemTopics'
+          metricName: 'DeliveryAttemptFailCount'
+          operator: 'GreaterThan'
+          threshold: 0
+          timeAggregation: 'Total'
+        }
+      ]
+    }
+    actions: [
+      {
+        actionGroupId: actionGroupId
+      }
+    ]
+  }
+}
+
 resource droppedAlert 'Microsoft.Insights/metricAlerts@2018-03-01' = {
   name: '${alertNamePrefix}dropped-${subscription().subscriptionId}'
   location: 'global'

@@ -497,7 +497,14 @@ def test_dead_letter_and_dropped_events_alert_per_topic():
             assert criterion["metricNamespace"] == "Microsoft.EventGrid/systemTopics"
             assert criterion["operator"] == "GreaterThan" and criterion["threshold"] == 0
             metrics.add(criterion["metricName"])
-    assert metrics == {"DeadLetteredCount", "DroppedEventCount"}
+            # Lost events page (severity 1); failed attempts that Event Grid retries only warn.
+            assert props["severity"] == (3 if criterion["metricName"] == "DeliveryAttemptFailCount" else 1)
+    assert metrics == {"DeadLetteredCount", "DroppedEventCount", "DeliveryAttemptFailCount"}
+
+
+def test_new_workspace_has_local_auth_disabled():
+    (ws,) = resources_of_type(template("app/workspace.bicep"), "Microsoft.OperationalInsights/workspaces").values()
+    assert body(ws)["properties"]["features"]["disableLocalAuth"] is True
 
 
 def test_action_group_has_email_and_optional_webhook():
