@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from shared.catalog.schema import Catalog, Entry, ExitStatus
+from shared.catalog.schema import Catalog, Entry, ExitStatus, Subcategory
+from shared.models import Family
 
 CATALOG_PATH = Path(__file__).with_name("catalog.json")
 
@@ -65,6 +66,14 @@ class CatalogIndex:
     def known(self, code: str) -> bool:
         low = code.lower()
         return low in self.codes or low in self.wrappers or low in self.generics or self.regex_entry(code) is not None
+
+    def families_for(self, entry: Entry, sub: Subcategory | None, exit_row: ExitStatus | None) -> tuple[Family, ...]:
+        """The failure families, most specific first: the sub-cause, the CSE exit status, the entry."""
+        out: list[Family] = []
+        for fam in (sub.family if sub else None, exit_row.family if exit_row else None, *entry.families):
+            if fam is not None and fam not in out:
+                out.append(fam)
+        return tuple(out)
 
     def regex_entry(self, code: str) -> str | None:
         for rx, entry_id in self.code_regexes:

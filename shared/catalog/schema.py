@@ -12,6 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from shared.models import Family
+
 Transient = Literal["true", "false", "depends"]
 Severity = Literal["critical", "error", "warning", "info"]
 Role = Literal["cause", "wrapper", "fallback"]
@@ -37,7 +39,7 @@ class Subcategory(_Model):
     # Tried only after no subcategory matched on `match` (tool exit codes, generic words like "timeout").
     weak_match: tuple[str, ...] = ()
     cause: str | None = None  # cause id in Entry.causes this subcategory points at
-    checks: tuple[str, ...] = ()  # checks to run for this sub-cause (replace the entry's list)
+    family: Family | None = None  # the failure family this sub-cause is, when it differs from the entry's
     transient: Transient | None = None  # overrides the entry's value when set
 
 
@@ -45,7 +47,6 @@ class Cause(_Model):
     id: str
     text: str
     transient: Transient
-    checks: tuple[str, ...] = ()
 
 
 class Example(_Model):
@@ -79,7 +80,9 @@ class Entry(_Model):
     subcategories: tuple[Subcategory, ...] = ()
     default_subcategory: str | None = None
     causes: tuple[Cause, ...] = ()
-    checks: tuple[str, ...] = ()
+    # What kind of failure this is, primary first: which checks can explain it is decided by the
+    # checks themselves (CheckSpec.families), never listed here.
+    families: tuple[Family, ...] = ()
     guidance: str = ""
     docs: tuple[str, ...] = ()
     examples: tuple[Example, ...] = ()
@@ -100,6 +103,7 @@ class ExitStatus(_Model):
     name: str
     meaning: str
     entry_id: str | None = None
+    family: Family | None = None  # e.g. 50 ERR_OUTBOUND_CONN_FAIL -> egress
 
 
 class ExitStatusTables(_Model):

@@ -10,9 +10,12 @@ import contextlib
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from shared import armid
+from shared.models import ErrorFacts
 
 # --- generic body access -----------------------------------------------------------------------
 
@@ -58,21 +61,45 @@ def state_is(value: Any, expected: str) -> bool:
     return isinstance(value, str) and value.strip().casefold() == expected.casefold()
 
 
-def fact(facts: Mapping[str, Any], *keys: str) -> Any:
-    """First non-empty classifier fact among `keys` (the classifier's names are not frozen yet)."""
+def _facts_value(facts: ErrorFacts, key: str) -> Any:
+    """A named fact, read off the typed ErrorFacts. Unknown names raise: a check must not wait for
+    a fact the classifier never produces."""
+    quota = facts.quota
+    names: dict[str, Callable[[], Any]] = {
+        "region": lambda: facts.region, "location": lambda: facts.region,
+        "vm_size": lambda: facts.vm_size, "vm_sizes": lambda: facts.vm_sizes,
+        "quota_family": lambda: quota.family if quota else None,
+        "quota_requested": lambda: quota.requested if quota else None,
+        "quota_limit": lambda: quota.limit if quota else None,
+        "quota_usage": lambda: quota.usage if quota else None,
+        "requested_version": lambda: facts.requested_version,
+        "requested_pool_version": lambda: facts.requested_pool_version,
+        "current_version": lambda: facts.current_version,
+        "policy_assignment_ids": lambda: facts.ids("policy_assignment"),
+        "features": lambda: facts.features, "provider_namespaces": lambda: facts.provider_namespaces,
+        "api_server_ip": lambda: facts.api_server_ip, "node_ip": lambda: facts.node_ip,
+        "subnet_ids": lambda: facts.ids("subnet"), "principal_id": lambda: facts.principal_id,
+    }
+    if key not in names:
+        raise KeyError(f"ErrorFacts has no fact named {key!r}")
+    return names[key]()
+
+
+def fact(facts: ErrorFacts, *keys: str) -> Any:
+    """First non-empty fact among `keys`."""
     for k in keys:
-        v = facts.get(k)
+        v = _facts_value(facts, k)
         if v is None or v == "" or v == [] or v == ():
             continue
         return v
     return None
 
 
-def fact_strings(facts: Mapping[str, Any], *keys: str) -> list[str]:
+def fact_strings(facts: ErrorFacts, *keys: str) -> list[str]:
     """All string values under `keys`, whether a fact is a string or a list of strings."""
     out: list[str] = []
     for k in keys:
-        v = facts.get(k)
+        v = _facts_value(facts, k)
         items = v if isinstance(v, list | tuple) else [v]
         for item in items:
             if isinstance(item, str) and item.strip() and item.strip() not in out:
@@ -80,9 +107,9 @@ def fact_strings(facts: Mapping[str, Any], *keys: str) -> list[str]:
     return out
 
 
-def fact_int(facts: Mapping[str, Any], *keys: str) -> int | None:
+def fact_int(facts: ErrorFacts, *keys: str) -> int | None:
     for k in keys:
-        v = as_int(facts.get(k))
+        v = as_int(_facts_value(facts, k))
         if v is not None:
             return v
     return None
@@ -90,22 +117,18 @@ def fact_int(facts: Mapping[str, Any], *keys: str) -> int | None:
 
 # --- ARM ids -----------------------------------------------------------------------------------
 
-_SUB_RE = re.compile(r"^/subscriptions/([^/]+)", re.IGNORECASE)
-_RG_RE = re.compile(r"^/subscriptions/[^/]+/resourcegroups/([^/]+)", re.IGNORECASE)
 
 
 def subscription_of(resource_id: str) -> str | None:
-    m = _SUB_RE.match(resource_id.strip())
-    return m.group(1) if m else None
+    return armid.subscription_of(resource_id)
 
 
 def resource_group_of(resource_id: str) -> str | None:
-    m = _RG_RE.match(resource_id.strip())
-    return m.group(1) if m else None
+    return armid.resource_group_of(resource_id)
 
 
 def name_of(resource_id: str) -> str:
-    return resource_id.strip().rstrip("/").rsplit("/", 1)[-1]
+    return armid.name_of(resource_id)
 
 
 def rg_id(subscription_id: str, resource_group: str) -> str:
@@ -114,10 +137,9 @@ def rg_id(subscription_id: str, resource_group: str) -> str:
 
 def parent_of(resource_id: str) -> str:
     """The enclosing resource of a child id (subnet -> vnet); the id itself when it has no parent."""
-    parts = resource_id.strip().rstrip("/").split("/")
-    # /subscriptions/s/resourceGroups/rg/providers/NS/type/name/childType/childName
-    if len(parts) > 9 and parts[5].casefold() == "providers":
-        return "/".join(parts[:-2])
+    parsed = armid.parse(resource_id)
+    if parsed is not None and len(parsed.names) > 1 and parsed.parent:
+        return parsed.parent
     return resource_id
 
 

@@ -1,20 +1,33 @@
 """What a check is, what it may read, and how a batch of checks runs.
 
-Owns: CheckSpec (id + gather + evaluate), CheckContext (the failed operation, its error, the
-classification and a read-only ARM view) and run_checks (bounded concurrency, per-check timeout,
-every failure turned into an ERROR/SKIPPED result). A check never raises into the pipeline.
+Owns: CheckSpec (id, what it can explain, gather + evaluate), CheckContext (the failed operation,
+the typed ErrorFacts, the ClusterView and a read-only cached ARM reader) and run_checks (bounded
+concurrency, per-check timeout, every failure turned into an ERROR/SKIPPED result). A check never
+raises into the pipeline, never parses error text (ErrorFacts has it) and never reads the cluster
+body itself (ClusterView has it).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+import re
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from shared.models import CheckResult, CheckStatus, Classification, FailedOperation, OperationError
+from shared.armid import ResourceKind
+from shared.checklib.clusterview import ClusterView
+from shared.models import (
+    CheckResult,
+    CheckStatus,
+    Classification,
+    ErrorFacts,
+    FailedOperation,
+    Family,
+    OperationError,
+)
 from shared.ports import ArmError, ArmForbidden, ArmNotFound, ArmReader, ArmThrottled
 
 log = logging.getLogger(__name__)
@@ -51,9 +64,45 @@ class CheckContext:
     now: datetime
     # Extra inputs an adapter can provide (e.g. failure history from the findings table).
     extras: dict[str, Any] = field(default_factory=dict)
+    # A planned cluster (pre-flight): checks read it instead of the cluster GET.
+    planned: ClusterView | None = None
+    _view: ClusterView | None = field(default=None, init=False, repr=False)
+    _view_lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False, repr=False)
+
+    @property
+    def facts(self) -> ErrorFacts:
+        return self.classification.facts
+
+    async def view(self) -> ClusterView:
+        """The cluster, normalised once per diagnosis (raises ArmNotFound when it does not exist)."""
+        if self.planned is not None:
+            return self.planned
+        async with self._view_lock:
+            if self._view is None:
+                body = await self.arm.get(self.operation.cluster_id, API["managedClusters"])
+                extra: list[Mapping[str, Any]] = []
+                pool = self.operation.agent_pool
+                raw_props = body.get("properties")
+                props: Mapping[str, Any] = raw_props if isinstance(raw_props, Mapping) else {}
+                listed = [str(p.get("name", "")).lower() for p in props.get("agentPoolProfiles") or []
+                          if isinstance(p, Mapping)]
+                if pool and pool.lower() not in listed:
+                    ap = await self.get_or_none(f"{self.operation.cluster_id}/agentPools/{pool}", API["agentPools"])
+                    if ap:
+                        extra.append(ap)
+                self._view = ClusterView.from_body(body, self.operation.cluster_id, agent_pool=pool,
+                                                   extra_pools=extra)
+            return self._view
 
     async def cluster(self) -> dict[str, Any]:
+        """The raw cluster GET body, for the properties ClusterView does not carry yet."""
         return await self.arm.get(self.operation.cluster_id, API["managedClusters"])
+
+    async def view_or_none(self) -> ClusterView | None:
+        try:
+            return await self.view()
+        except ArmNotFound:
+            return None
 
     async def get(self, resource_id: str, api_version: str) -> dict[str, Any]:
         return await self.arm.get(resource_id, api_version)
@@ -75,11 +124,49 @@ class Skip(Exception):
 
 @dataclass(frozen=True)
 class CheckSpec(Generic[F]):
+    """One check. Besides gather/evaluate it declares, as data, which failures it can explain:
+
+    - `families`: the failure families it can explain; it runs for every failure in one of them.
+    - `relevance`: how directly it explains a family (0-100), optionally per sub-category
+      (`"api_server_connectivity/timeout"`); ranking reads this, never a list of check ids.
+    - `targets`: ARM error `target` property paths it evaluates (case-insensitive suffix match on
+      the dotted path, e.g. `apiServerAccessProfile.subnetId`): the check also runs, and ranks high,
+      when an error of any family names that property.
+    - `resource_kinds`: kinds of ARM id it evaluates; it also runs when the error names such an id.
+    """
+
     id: str
     title: str
     docs: tuple[str, ...]
-    gather: Callable[[CheckContext], Awaitable[F]]  # async, reads through ctx.arm
+    gather: Callable[[CheckContext], Awaitable[F]]  # async, reads through ctx.arm / ctx.view()
     evaluate: Callable[[F], CheckResult]  # pure
+    families: frozenset[Family] = frozenset()
+    relevance: Mapping[str, int] = field(default_factory=dict)
+    targets: tuple[str, ...] = ()
+    resource_kinds: frozenset[ResourceKind] = frozenset()
+    # Optional inputs beyond ARM it reads from CheckContext.extras (e.g. "failure_history"); the
+    # pipeline fetches an input only when a selected check asks for it.
+    inputs: tuple[str, ...] = ()
+
+    def relevance_for(self, family: Family | str, subcategory: str | None = None) -> int:
+        fam = str(family)
+        if subcategory:
+            sub = self.relevance.get(f"{fam}/{subcategory.lower().replace('-', '_')}")
+            if sub is not None:
+                return sub
+        return self.relevance.get(fam, 50 if fam in {str(f) for f in self.families} else 0)
+
+    def names_target(self, target: str | None) -> bool:
+        if not target or not self.targets:
+            return False
+        path = _path(target)
+        return any(path == t or path.endswith("." + t) or path.startswith(t + ".") or ("." + t + ".") in path
+                   for t in (_path(x) for x in self.targets))
+
+
+def _path(text: str) -> str:
+    """`properties.agentPoolProfiles[0].vnetSubnetID` -> `properties.agentpoolprofiles.vnetsubnetid`."""
+    return re.sub(r"\[[^\]]*\]", "", text.strip().lower()).strip(".")
 
 
 def result(spec: CheckSpec[Any], status: CheckStatus, summary: str, **kw: Any) -> CheckResult:
@@ -89,7 +176,7 @@ def result(spec: CheckSpec[Any], status: CheckStatus, summary: str, **kw: Any) -
 
 def _role_hint(err: ArmError) -> str:
     scope = err.resource_id.split("/providers/", 1)[0] if "/providers/" in err.resource_id else err.resource_id
-    return f"cannot check: the app identity needs Reader on {scope} (ARM said {err.status} {err.code})"
+    return f"cannot check: Reader on {scope} is needed to read it (ARM said {err.status} {err.code})"
 
 
 async def run_one(spec: CheckSpec[Any], ctx: CheckContext, timeout_s: float) -> CheckResult:

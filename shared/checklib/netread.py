@@ -15,6 +15,7 @@ from typing import Any, TypeVar, overload
 
 from shared.checklib import netutil as nu
 from shared.checklib.base import API, CheckContext, Skip
+from shared.checklib.clusterview import ClusterView
 from shared.models import Evidence
 from shared.ports import ArmError, ArmNotFound
 
@@ -24,24 +25,16 @@ U = TypeVar("U")
 V = TypeVar("V")
 
 
-async def load_cluster(ctx: CheckContext) -> nu.ClusterView:
-    """The cluster as a ClusterView; Skip when it does not exist (yet)."""
+async def load_cluster(ctx: CheckContext) -> ClusterView:
+    """The cluster's view; Skip when it does not exist (yet)."""
     try:
-        body = await ctx.cluster()
+        return await ctx.view()
     except ArmNotFound as err:
         raise Skip(f"the managed cluster {ctx.operation.cluster_id} does not exist (the operation failed "
                    "before AKS wrote it), so its network settings cannot be read") from err
-    extra: list[dict[str, Any]] = []
-    pool = ctx.operation.agent_pool
-    if pool and not any(str(p.get("name", "")).lower() == pool.lower()
-                        for p in nu.props(body).get("agentPoolProfiles") or [] if isinstance(p, dict)):
-        ap = await ctx.get_or_none(f"{ctx.operation.cluster_id}/agentPools/{pool}", API["agentPools"])
-        if ap:
-            extra.append(ap)
-    return nu.cluster_view(body, ctx.operation.cluster_id, pool, extra)
 
 
-def require_byo_vnet(view: nu.ClusterView, what: str) -> None:
+def require_byo_vnet(view: ClusterView, what: str) -> None:
     if not view.byo_vnet:
         raise Skip(f"node pools {', '.join(view.pools_without_subnet) or '(none)'} have no vnetSubnetID: the "
                    f"AKS-managed VNet lives in node resource group {view.node_resource_group or '?'} and is "
@@ -102,7 +95,7 @@ async def get_all_or_none(ctx: CheckContext, ids: Sequence[str],
     return list(await asyncio.gather(*(ctx.get_or_none(i, api) for i in ids)))
 
 
-async def node_subnets(ctx: CheckContext, view: nu.ClusterView) -> list[dict[str, Any]]:
+async def node_subnets(ctx: CheckContext, view: ClusterView) -> list[dict[str, Any]]:
     return await get_all(ctx, view.node_subnet_ids)
 
 
@@ -241,16 +234,13 @@ class ApiServerPath:
 
 
 def _fact_ip(ctx: CheckContext) -> nu.IPNet | None:
-    for key in ("apiserver_ip", "api_server_ip"):
-        net = nu.parse_net(ctx.classification.facts.get(key))
-        if net is not None and net.num_addresses == 1:
-            return net
-    return None
+    net = nu.parse_net(ctx.facts.api_server_ip)
+    return net if net is not None and net.num_addresses == 1 else None
 
 
-async def apiserver_path(ctx: CheckContext, view: nu.ClusterView) -> ApiServerPath:
+async def apiserver_path(ctx: CheckContext, view: ClusterView) -> ApiServerPath:
     fact = _fact_ip(ctx)
-    fact_ev = (Evidence(property="classification.facts.apiserver_ip", value=str(fact.network_address),
+    fact_ev = (Evidence(property="error.api_server_ip", value=str(fact.network_address),
                         note="API server IP quoted in the error"),) if fact else ()
     if view.vnet_integration:
         ev = [Evidence(resource_id=view.id, property="properties.apiServerAccessProfile.enableVnetIntegration",
@@ -288,11 +278,11 @@ def apiserver_pe(endpoints: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
     return None
 
 
-def node_rg_id(view: nu.ClusterView) -> str:
+def node_rg_id(view: ClusterView) -> str:
     return f"/subscriptions/{view.subscription}/resourceGroups/{view.node_resource_group}"
 
 
-async def _apiserver_pe_ip(ctx: CheckContext, view: nu.ClusterView) -> tuple[nu.IPNet | None, tuple[Evidence, ...]]:
+async def _apiserver_pe_ip(ctx: CheckContext, view: ClusterView) -> tuple[nu.IPNet | None, tuple[Evidence, ...]]:
     if not view.node_resource_group:
         return None, ()
     try:

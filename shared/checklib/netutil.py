@@ -18,6 +18,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared import armid
+
 IPNet = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 AKS_DELEGATION = "microsoft.containerservice/managedclusters"
@@ -27,7 +29,7 @@ AZURE_DNS_IP = "168.63.129.16"
 
 
 def norm_id(resource_id: str | None) -> str:
-    return (resource_id or "").strip().rstrip("/").lower()
+    return armid.key(resource_id) or (resource_id or "").strip().rstrip("/").lower()
 
 
 def same_id(a: str | None, b: str | None) -> bool:
@@ -44,15 +46,15 @@ def id_segment(resource_id: str, key: str) -> str | None:
 
 
 def subscription_of(resource_id: str) -> str | None:
-    return id_segment(resource_id, "subscriptions")
+    return armid.subscription_of(resource_id)
 
 
 def resource_group_of(resource_id: str) -> str | None:
-    return id_segment(resource_id, "resourceGroups")
+    return armid.resource_group_of(resource_id)
 
 
 def name_of(resource_id: str) -> str:
-    return resource_id.strip().rstrip("/").rsplit("/", 1)[-1]
+    return armid.name_of(resource_id)
 
 
 _SUBNET_RE = re.compile(r"^(?P<vnet>/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.Network/"
@@ -485,94 +487,6 @@ def route_for(routes: Sequence[Route], destination: Endpoint) -> RouteMatch:
 
 
 # --- the cluster body --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ClusterView:
-    """The parts of a managedClusters GET body (2025-05-01) the network checks use."""
-
-    id: str
-    name: str
-    resource_group: str
-    subscription: str
-    region: str
-    provisioning_state: str
-    power_state: str
-    private: bool
-    vnet_integration: bool
-    apiserver_subnet_id: str | None  # None when unset or "" (AKS-managed subnet)
-    authorized_ranges: tuple[str, ...]
-    outbound_type: str
-    node_resource_group: str
-    fqdn: str | None
-    private_fqdn: str | None
-    private_dns_zone: str | None
-    node_subnet_ids: tuple[str, ...]  # distinct, the failing pool's first
-    pools_without_subnet: tuple[str, ...]
-    network_profile: dict[str, Any]
-    body: dict[str, Any]
-
-    @property
-    def byo_vnet(self) -> bool:
-        return bool(self.node_subnet_ids)
-
-    @property
-    def node_vnet_ids(self) -> tuple[str, ...]:
-        out: list[str] = []
-        for s in self.node_subnet_ids:
-            v = vnet_id_of(s)
-            if not any(same_id(v, o) for o in out):
-                out.append(v)
-        return tuple(out)
-
-
-def cluster_view(body: dict[str, Any], cluster_id: str, agent_pool: str | None = None,
-                 extra_pools: Sequence[dict[str, Any]] = ()) -> ClusterView:
-    p = props(body)
-    api = p.get("apiServerAccessProfile") or {}
-    net = p.get("networkProfile") or {}
-    pools = [x for x in (p.get("agentPoolProfiles") or []) if isinstance(x, dict)]
-    pools += [{"name": x.get("name"), **props(x)} for x in extra_pools]
-
-    def pool_order(pool: dict[str, Any]) -> tuple[int, int]:
-        named = agent_pool is not None and str(pool.get("name", "")).lower() == agent_pool.lower()
-        failed = str(pool.get("provisioningState", "")).lower() == "failed"
-        return (0 if named else 1, 0 if failed else 1)
-
-    subnets: list[str] = []
-    missing: list[str] = []
-    for pool in sorted(pools, key=pool_order):
-        sid = pool.get("vnetSubnetID")
-        if isinstance(sid, str) and is_subnet_id(sid):
-            if not any(same_id(sid, s) for s in subnets):
-                subnets.append(sid.strip().rstrip("/"))
-        else:
-            missing.append(str(pool.get("name") or "?"))
-    subnet_id = api.get("subnetId")
-    ranges = api.get("authorizedIPRanges") or api.get("authorizedIpRanges") or []
-    zone = api.get("privateDNSZone") or api.get("privateDnsZone")
-    return ClusterView(
-        id=str(body.get("id") or cluster_id),
-        name=str(body.get("name") or name_of(cluster_id)),
-        resource_group=resource_group_of(cluster_id) or "",
-        subscription=subscription_of(cluster_id) or "",
-        region=region_of(body.get("location")),
-        provisioning_state=str(p.get("provisioningState") or ""),
-        power_state=str((p.get("powerState") or {}).get("code") or ""),
-        private=bool(api.get("enablePrivateCluster")),
-        vnet_integration=bool(api.get("enableVnetIntegration")),
-        apiserver_subnet_id=subnet_id.strip() if isinstance(subnet_id, str) and subnet_id.strip() else None,
-        authorized_ranges=tuple(str(r).strip() for r in ranges if str(r).strip()),
-        outbound_type=str(net.get("outboundType") or "loadBalancer"),
-        node_resource_group=str(p.get("nodeResourceGroup") or ""),
-        fqdn=p.get("fqdn") or None,
-        private_fqdn=p.get("privateFQDN") or p.get("privateFqdn") or None,
-        private_dns_zone=str(zone) if zone else None,
-        node_subnet_ids=tuple(subnets),
-        pools_without_subnet=tuple(missing),
-        network_profile=net if isinstance(net, dict) else {},
-        body=body,
-    )
 
 
 def first_subnet_prefix(subnet: dict[str, Any]) -> IPNet | None:

@@ -22,7 +22,8 @@ from typing import Any
 from shared.checklib import netread
 from shared.checklib import netutil as nu
 from shared.checklib.base import CheckContext, CheckSpec, NotApplicable, result
-from shared.models import CheckResult, CheckStatus, Evidence
+from shared.checklib.clusterview import ClusterView
+from shared.models import CheckResult, CheckStatus, Evidence, Family
 
 NET = netread.NET
 
@@ -116,13 +117,11 @@ async def gather(ctx: CheckContext) -> Facts:
                 required += srcs
                 unknown += unk
         elif ot == "loadbalancer":
-            lb = view.network_profile.get("loadBalancerProfile") or {}
-            eff = [i for i in (nu.ref_id(x) for x in lb.get("effectiveOutboundIPs") or []) if i]
+            eff = list(view.lb_effective_outbound_ip_ids)
             notes.append("Standard load balancer outbound IPs are allowed implicitly when ranges are set"
                          + (f" ({', '.join(nu.name_of(i) for i in eff)})" if eff else ""))
         elif ot == "managednatgateway":
-            ng = view.network_profile.get("natGatewayProfile") or {}
-            ids = [i for i in (nu.ref_id(x) for x in ng.get("effectiveOutboundIPs") or []) if i]
+            ids = list(view.nat_effective_outbound_ip_ids)
             if not ids:
                 unknown.append("managed NAT gateway has no effectiveOutboundIPs in the cluster body")
             required += await _public_ips(ctx, ids, "managed NAT gateway public IP", unknown)
@@ -136,7 +135,7 @@ async def gather(ctx: CheckContext) -> Facts:
                  view.vnet_integration, tuple(required), tuple(unknown), tuple(notes))
 
 
-async def _udr_egress(ctx: CheckContext, view: nu.ClusterView, subnets: list[dict[str, Any]],
+async def _udr_egress(ctx: CheckContext, view: ClusterView, subnets: list[dict[str, Any]],
                       node_vnets: list[dict[str, Any]] | Exception, unknown: list[str]) -> list[Source]:
     """`node_vnets`: the bodies of view.node_vnet_ids, read ahead (or the error reading them)."""
     if not view.byo_vnet:
@@ -212,4 +211,9 @@ SPEC: CheckSpec[Facts] = CheckSpec(
     docs=(nu.DOC_CONNFAIL, nu.DOC_AUTHORIZED_RANGES),
     gather=gather,
     evaluate=evaluate,
+    families=frozenset({Family.API_SERVER_CONNECTIVITY, Family.EGRESS}),
+    relevance={"api_server_connectivity": 85, "api_server_connectivity/none": 100,
+               "api_server_connectivity/timeout": 100,
+               "api_server_connectivity/no_route": 20, "api_server_connectivity/refused": 40, "egress": 20},
+    targets=("apiServerAccessProfile.authorizedIPRanges",),
 )

@@ -17,10 +17,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from shared.armid import ResourceKind
 from shared.checklib import netread
 from shared.checklib import netutil as nu
 from shared.checklib.base import CheckContext, CheckSpec, NotApplicable, Skip, result
-from shared.models import CheckResult, CheckStatus, Evidence
+from shared.checklib.clusterview import ClusterView
+from shared.models import CheckResult, CheckStatus, Evidence, Family
 
 MIN_PREFIX = 28
 AKS_RESERVED = 9
@@ -57,12 +59,14 @@ def _types(items: object) -> tuple[str, ...]:
 
 async def gather(ctx: CheckContext) -> Facts:
     try:
-        view: nu.ClusterView | None = await netread.load_cluster(ctx)
+        view: ClusterView | None = await netread.load_cluster(ctx)
     except Skip:
         view = None
     if view is None:
-        fact = ctx.classification.facts.get("apiserver_subnet_id")
-        if not isinstance(fact, str) or not nu.is_subnet_id(fact):
+        # The cluster was never written: the subnet the error names (the failed PUT's API server subnet).
+        named = ctx.facts.ids("subnet")
+        fact = named[0] if named else None
+        if fact is None or not nu.is_subnet_id(fact):
             raise Skip(f"the managed cluster {ctx.operation.cluster_id} does not exist and the error names no "
                        "API server subnet") from None
         subnet_id, region, node_rg = fact, "", ""
@@ -199,4 +203,11 @@ SPEC: CheckSpec[Facts] = CheckSpec(
     docs=(nu.DOC_VNET_INTEGRATION, nu.DOC_EXTERNAL_RESOURCES),
     gather=gather,
     evaluate=evaluate,
+    families=frozenset({Family.SUBNET_IPS, Family.API_SERVER_CONNECTIVITY, Family.CAPACITY, Family.VALIDATION,
+                        Family.REGISTRATION}),
+    relevance={"subnet_ips": 100, "api_server_connectivity": 60, "api_server_connectivity/timeout": 55,
+               "api_server_connectivity/no_route": 65, "api_server_connectivity/refused": 55, "capacity": 35,
+               "validation": 60, "validation/network_invalid": 100, "registration": 20},
+    targets=("apiServerAccessProfile.subnetId", "apiServerAccessProfile.enableVnetIntegration",),
+    resource_kinds=frozenset({ResourceKind.SUBNET}),
 )

@@ -22,7 +22,7 @@ from typing import Any
 from shared.checklib import azrefs as az
 from shared.checklib.base import API, CheckContext, CheckSpec, NotApplicable, result
 from shared.checklib.netread import in_order
-from shared.models import CheckResult, CheckStatus, Evidence
+from shared.models import CheckResult, CheckStatus, Evidence, Family
 from shared.ports import ArmError
 
 DOCS = (
@@ -136,7 +136,7 @@ async def gather(ctx: CheckContext) -> Facts:
                                             _activity_failures(ctx, code))
     cluster = cluster_body or {}
     region_raw = (az.as_str(cluster.get("location"))
-                  or az.as_str(az.fact(ctx.classification.facts, "location", "region")))
+                  or az.as_str(az.fact(ctx.facts, "region")))
     region = az.normalize_region(region_raw) if region_raw else None
     pool_body: dict[str, Any] = {}
     pools = [p for p in az.as_list(az.dig(cluster, "properties.agentPoolProfiles")) if isinstance(p, dict)]
@@ -253,4 +253,7 @@ SPEC: CheckSpec[Facts] = CheckSpec(
     docs=DOCS,
     gather=gather,
     evaluate=evaluate,
+    families=frozenset({Family.CAPACITY, Family.QUOTA}),
+    relevance={"capacity": 100, "quota": 50},
+    inputs=("failure_history",),
 )

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from shared.checklib import netread
 from shared.checklib.base import CheckContext, CheckSpec, result
-from shared.models import CheckResult, CheckStatus, Evidence
+from shared.models import CheckResult, CheckStatus, Evidence, Family
 
 _IN_FLIGHT = {"creating", "updating", "upgrading", "scaling", "starting", "stopping", "deleting",
               "migrating", "reconciling", "canceling", "rotatingcertificates", "deallocating"}
@@ -71,4 +71,7 @@ SPEC: CheckSpec[Facts] = CheckSpec(
           "https://learn.microsoft.com/troubleshoot/azure/azure-kubernetes/create-upgrade-delete/troubleshoot-aks-cluster-start-issues"),
     gather=gather,
     evaluate=evaluate,
+    families=frozenset({Family.CLUSTER_STATE, Family.API_SERVER_CONNECTIVITY, Family.NODE_HEALTH, Family.CAPACITY}),
+    relevance={"cluster_state": 90, "api_server_connectivity": 40, "api_server_connectivity/refused": 100,
+               "node_health": 50, "capacity": 20},
 )

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from shared.checklib import azrefs as az
 from shared.checklib.base import API, CheckContext, CheckSpec, NotApplicable, result
-from shared.models import CheckResult, CheckStatus, Evidence
+from shared.models import CheckResult, CheckStatus, Evidence, Family
 
 DOCS = (
     "https://learn.microsoft.com/azure/aks/api-server-vnet-integration",
@@ -52,12 +52,9 @@ def wanted_features(ctx: CheckContext, vnet_integration: bool) -> list[tuple[str
         if not any(az.same(ns, a) and az.same(name, b) for a, b, _ in out):
             out.append((ns, name, why))
 
-    for raw in az.fact_strings(ctx.classification.facts, "feature", "feature_name", "features"):
+    for raw in az.fact_strings(ctx.facts, "features"):
         ns, _, name = raw.rpartition("/")
         add(ns or DEFAULT_NS, name, "named by the error (classifier facts)")
-    for e in ctx.error.walk():
-        for ns, name in az.features_from_text(e.message):
-            add(ns, name, "named in the error message")
     api = ctx.operation.api_version or ""
     if vnet_integration and "preview" in api.casefold():
         add(DEFAULT_NS, VNET_FEATURE, f"API Server VNet Integration requested with preview api-version {api}")
@@ -117,4 +114,6 @@ SPEC: CheckSpec[Facts] = CheckSpec(
     docs=DOCS,
     gather=gather,
     evaluate=evaluate,
+    families=frozenset({Family.REGISTRATION, Family.VALIDATION, Family.SUBNET_IPS}),
+    relevance={"registration": 100, "validation": 30, "subnet_ips": 30},
 )

@@ -21,10 +21,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from shared.armid import ResourceKind
 from shared.checklib import netread
 from shared.checklib import netutil as nu
 from shared.checklib.base import CheckContext, CheckSpec, NotApplicable, Skip, result
-from shared.models import CheckResult, CheckStatus, Evidence
+from shared.checklib.clusterview import ClusterView
+from shared.models import CheckResult, CheckStatus, Evidence, Family
 
 AKS_FQDN_TAG = "azurekubernetesservice"
 
@@ -115,7 +117,7 @@ def classic_rules(fw: dict[str, Any]) -> list[FwRule]:
     return out
 
 
-def required_endpoints(view: nu.ClusterView, api_via_firewall: nu.Endpoint | None) -> list[Required]:
+def required_endpoints(view: ClusterView, api_via_firewall: nu.Endpoint | None) -> list[Required]:
     region = view.region or "<region>"
     out: list[Required] = []
     if not view.private and not view.vnet_integration:
@@ -297,4 +299,10 @@ SPEC: CheckSpec[Facts] = CheckSpec(
     docs=(nu.DOC_EGRESS_RULES, nu.DOC_EGRESS, nu.DOC_OUTBOUND),
     gather=gather,
     evaluate=evaluate,
+    families=frozenset({Family.API_SERVER_CONNECTIVITY, Family.EGRESS}),
+    relevance={"api_server_connectivity": 40, "api_server_connectivity/none": 85, "api_server_connectivity/timeout": 85,
+               "api_server_connectivity/no_route": 60, "api_server_connectivity/tls": 100,
+               "api_server_connectivity/certificate": 100, "egress": 95, "egress/proxy": 60,
+               "egress/tls": 100},
+    resource_kinds=frozenset({ResourceKind.FIREWALL}),
 )

@@ -19,6 +19,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
+from shared.armid import ResourceKind
 from shared.checklib import azrefs as az
 from shared.checklib.base import API, CheckContext, CheckSpec, NotApplicable, result
 from shared.checklib.grants import (
@@ -28,7 +29,7 @@ from shared.checklib.grants import (
     gather_grants,
     principal_or_skip,
 )
-from shared.models import CheckResult, CheckStatus
+from shared.models import CheckResult, CheckStatus, Family
 
 DOCS = (
     "https://learn.microsoft.com/troubleshoot/azure/azure-kubernetes/error-codes/customprivatednszonemissingpermissions-error",
@@ -67,13 +68,14 @@ async def gather(ctx: CheckContext) -> Facts:
         targets.append(Target(zone, "private DNS zone", az.PRIVATE_DNS_ZONE_ACTIONS, "Private DNS Zone Contributor"))
     principal = az.cluster_principal(cluster)
     # (Linked)AuthorizationFailed names the exact actions and scopes the identity was refused.
-    for denied in az.denied_from_text("\n".join(e.message for e in ctx.error.walk())):
-        if principal.principal_id and not az.same(denied.principal_id, principal.principal_id):
-            continue  # another caller (e.g. the user running az) was refused, not the cluster identity
-        for scope in denied.scopes:
-            if not any(az.same(scope, t.resource_id) and set(denied.actions) <= set(t.actions) for t in targets):
-                targets.append(Target(scope, "scope named in the error", denied.actions,
-                                      az.role_for_actions(denied.actions)))
+    facts = ctx.facts
+    refused = facts.principal_id is not None and bool(facts.actions) and bool(facts.scopes)
+    # another caller (e.g. the user running az) refused is not the cluster identity's problem
+    if refused and not (principal.principal_id and not az.same(facts.principal_id, principal.principal_id)):
+        for scope in facts.scopes:
+            if not any(az.same(scope, t.resource_id) and set(facts.actions) <= set(t.actions) for t in targets):
+                targets.append(Target(scope, "scope named in the error", facts.actions,
+                                      az.role_for_actions(facts.actions)))
     if not targets:
         raise NotApplicable("no customer-owned VNet, route table or private DNS zone: AKS manages them itself")
     principal = principal_or_skip(cluster)
@@ -101,4 +103,7 @@ SPEC: CheckSpec[Facts] = CheckSpec(
     docs=DOCS,
     gather=gather,
     evaluate=evaluate,
+    families=frozenset({Family.PERMISSIONS, Family.IDENTITY, Family.POLICY, Family.DNS}),
+    relevance={"permissions": 95, "identity": 90, "policy": 40, "dns": 30},
+    resource_kinds=frozenset({ResourceKind.ROLE_ASSIGNMENT}),
 )

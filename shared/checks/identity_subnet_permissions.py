@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from shared.checklib import azrefs as az
 from shared.checklib.base import CheckContext, CheckSpec, NotApplicable, result
 from shared.checklib.grants import GrantOutcome, Grants, Target, gather_grants, principal_or_skip
-from shared.models import CheckResult, CheckStatus
+from shared.models import CheckResult, CheckStatus, Family
 
 DOCS = (
     "https://learn.microsoft.com/azure/aks/api-server-vnet-integration",
@@ -78,4 +78,7 @@ SPEC: CheckSpec[Facts] = CheckSpec(
     docs=DOCS,
     gather=gather,
     evaluate=evaluate,
+    families=frozenset({Family.PERMISSIONS, Family.IDENTITY, Family.SUBNET_IPS}),
+    relevance={"permissions": 100, "identity": 85, "subnet_ips": 80},
+    targets=("agentPoolProfiles.vnetSubnetID",),
 )

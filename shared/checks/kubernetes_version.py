@@ -22,7 +22,7 @@ from typing import Any
 from shared.checklib import azrefs as az
 from shared.checklib.base import API, CheckContext, CheckSpec, result
 from shared.checklib.netread import in_order
-from shared.models import CheckResult, CheckStatus, Evidence
+from shared.models import CheckResult, CheckStatus, Evidence, Family
 
 DOCS = (
     "https://learn.microsoft.com/troubleshoot/azure/azure-kubernetes/error-codes/aks-upgrade-blocked",
@@ -89,7 +89,7 @@ async def gather(ctx: CheckContext) -> Facts:
     props = cluster.get("properties") or {}
     current = az.as_str(props.get("currentKubernetesVersion")) or az.as_str(props.get("kubernetesVersion"))
     desired = az.as_str(props.get("kubernetesVersion"))
-    target = az.as_str(az.fact(ctx.classification.facts, "target_version", "kubernetes_version", "requested_version"))
+    target = az.as_str(az.fact(ctx.facts, "requested_version"))
     source = "error facts"
     if not target:
         for e in ctx.error.walk():
@@ -205,4 +205,7 @@ SPEC: CheckSpec[Facts] = CheckSpec(
     docs=DOCS,
     gather=gather,
     evaluate=evaluate,
+    families=frozenset({Family.VERSIONS, Family.NODE_RESOURCE_GROUP}),
+    relevance={"versions": 100, "node_resource_group": 30},
+    targets=("kubernetesVersion", "orchestratorVersion",),
 )

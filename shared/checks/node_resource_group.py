@@ -15,10 +15,11 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
+from shared.armid import ResourceKind
 from shared.checklib import azrefs as az
 from shared.checklib.base import API, CheckContext, CheckSpec, Skip, result
 from shared.checklib.netread import in_order
-from shared.models import CheckResult, CheckStatus, Evidence
+from shared.models import CheckResult, CheckStatus, Evidence, Family
 from shared.ports import ArmForbidden
 
 DOCS = (
@@ -163,4 +164,10 @@ SPEC: CheckSpec[Facts] = CheckSpec(
     docs=DOCS,
     gather=gather,
     evaluate=evaluate,
+    families=frozenset({Family.NODE_RESOURCE_GROUP, Family.LOCKS, Family.VERSIONS, Family.CLUSTER_STATE,
+                        Family.NETWORK_CONFIG}),
+    relevance={"node_resource_group": 100, "locks": 90, "versions": 30, "cluster_state": 30,
+               "network_config": 40},
+    targets=("nodeResourceGroup",),
+    resource_kinds=frozenset({ResourceKind.LOCK, ResourceKind.VMSS, ResourceKind.LOAD_BALANCER}),
 )

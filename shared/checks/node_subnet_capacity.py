@@ -16,9 +16,10 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
+from shared.armid import ResourceKind
 from shared.checklib import azrefs as az
 from shared.checklib.base import API, CheckContext, CheckSpec, NotApplicable, result
-from shared.models import CheckResult, CheckStatus, Evidence
+from shared.models import CheckResult, CheckStatus, Evidence, Family
 
 DOCS = (
     "https://learn.microsoft.com/troubleshoot/azure/azure-kubernetes/error-codes/subnetisfull-error",
@@ -182,4 +183,8 @@ SPEC: CheckSpec[Facts] = CheckSpec(
     docs=DOCS,
     gather=gather,
     evaluate=evaluate,
+    families=frozenset({Family.SUBNET_IPS, Family.CAPACITY, Family.QUOTA, Family.NETWORK_CONFIG}),
+    relevance={"subnet_ips": 95, "capacity": 30, "quota": 40, "network_config": 40},
+    targets=("agentPoolProfiles.vnetSubnetID", "agentPoolProfiles.count", "upgradeSettings.maxSurge",),
+    resource_kinds=frozenset({ResourceKind.SUBNET}),
 )

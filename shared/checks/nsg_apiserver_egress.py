@@ -16,10 +16,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from shared.armid import ResourceKind
 from shared.checklib import netread
 from shared.checklib import netutil as nu
 from shared.checklib.base import CheckContext, CheckSpec, result
-from shared.models import CheckResult, CheckStatus, Evidence
+from shared.checklib.clusterview import ClusterView
+from shared.models import CheckResult, CheckStatus, Evidence, Family
 
 PORT = 443
 
@@ -43,7 +45,7 @@ class Facts:
     subnets: tuple[SubnetNsg, ...]
 
 
-async def subnet_nsgs(ctx: CheckContext, view: nu.ClusterView) -> tuple[SubnetNsg, ...]:
+async def subnet_nsgs(ctx: CheckContext, view: ClusterView) -> tuple[SubnetNsg, ...]:
     """NSG and route prefixes of every node subnet (shared with nsg_vnet_integration)."""
     netread.require_byo_vnet(view, "the node subnet NSG")
     subnets = await netread.node_subnets(ctx, view)
@@ -140,4 +142,9 @@ SPEC: CheckSpec[Facts] = CheckSpec(
     docs=(nu.DOC_CONNFAIL, nu.DOC_EGRESS),
     gather=gather,
     evaluate=evaluate,
+    families=frozenset({Family.API_SERVER_CONNECTIVITY, Family.EGRESS, Family.DNS}),
+    relevance={"api_server_connectivity": 70, "api_server_connectivity/none": 95, "api_server_connectivity/timeout": 95,
+               "api_server_connectivity/no_route": 50, "api_server_connectivity/refused": 30, "egress": 70,
+               "dns": 25},
+    resource_kinds=frozenset({ResourceKind.NSG}),
 )

@@ -17,11 +17,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from shared.armid import ResourceKind
 from shared.checklib import netread
 from shared.checklib import netutil as nu
 from shared.checklib.base import CheckContext, CheckSpec, NotApplicable, Skip, result
 from shared.checks.nsg_apiserver_egress import SubnetNsg, source_endpoint, subnet_nsgs
-from shared.models import CheckResult, CheckStatus, Evidence
+from shared.models import CheckResult, CheckStatus, Evidence, Family
 
 NODE_PORTS = (443, 4443)
 LB_PORT = 9988
@@ -147,4 +148,9 @@ SPEC: CheckSpec[Facts] = CheckSpec(
     docs=(nu.DOC_VNET_INTEGRATION, nu.DOC_CONNFAIL),
     gather=gather,
     evaluate=evaluate,
+    families=frozenset({Family.API_SERVER_CONNECTIVITY, Family.SUBNET_IPS}),
+    relevance={"api_server_connectivity": 65, "api_server_connectivity/timeout": 80,
+               "api_server_connectivity/no_route": 70, "api_server_connectivity/refused": 60,
+               "subnet_ips": 40},
+    resource_kinds=frozenset({ResourceKind.NSG}),
 )

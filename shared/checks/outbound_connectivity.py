@@ -19,11 +19,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from shared.armid import ResourceKind
 from shared.checklib import netread
 from shared.checklib import netutil as nu
 from shared.checklib.base import CheckContext, CheckSpec, result
+from shared.checklib.clusterview import ClusterView
 from shared.checks.nsg_apiserver_egress import SubnetNsg, source_endpoint, subnet_nsgs, with_udr_tags
-from shared.models import CheckResult, CheckStatus, Evidence
+from shared.models import CheckResult, CheckStatus, Evidence, Family
 
 
 @dataclass(frozen=True)
@@ -49,25 +51,16 @@ class Facts:
     subnets: tuple[NodeSubnet, ...]
 
 
-def _count_lb(lb: dict[str, Any]) -> int:
-    managed = (lb.get("managedOutboundIPs") or {}).get("count")
-    n = len((lb.get("outboundIPs") or {}).get("publicIPs") or [])
-    n += len((lb.get("outboundIPPrefixes") or {}).get("publicIPPrefixes") or [])
-    n += len(lb.get("effectiveOutboundIPs") or [])
-    if isinstance(managed, int):
-        n = max(n, managed)
-    elif not n and not lb:
-        n = 1  # no loadBalancerProfile: AKS defaults to one managed outbound IP
-    return n
+def _count_lb(view: ClusterView) -> int:
+    n = len(view.lb_outbound_ip_ids) + len(view.lb_outbound_prefix_ids) + len(view.lb_effective_outbound_ip_ids)
+    if view.lb_managed_outbound_ips is not None:
+        return max(n, view.lb_managed_outbound_ips)
+    return n or 1  # no outbound IPs configured: AKS defaults to one managed outbound IP
 
 
 async def gather(ctx: CheckContext) -> Facts:
     view = await netread.load_cluster(ctx)
-    np_ = view.network_profile
-    nat_profile = np_.get("natGatewayProfile") or {}
-    nat_ips = max(int((nat_profile.get("managedOutboundIPProfile") or {}).get("count") or 0),
-                  len(nat_profile.get("effectiveOutboundIPs") or []))
-    bootstrap = nu.props(view.body).get("bootstrapProfile") or {}
+    nat_ips = max(view.nat_managed_outbound_ips or 0, len(view.nat_effective_outbound_ip_ids))
     subnets: list[NodeSubnet] = []
     if view.byo_vnet:
 
@@ -98,7 +91,7 @@ async def gather(ctx: CheckContext) -> Facts:
                 pips = len(np2.get("publicIpAddresses") or []) + len(np2.get("publicIpPrefixes") or [])
             subnets.append(NodeSubnet(s, rt_id, default, nat_id, state, pips))
     return Facts(view.id, view.resource_group, view.name, view.region, view.outbound_type,
-                 _count_lb(np_.get("loadBalancerProfile") or {}), nat_ips, str(bootstrap.get("artifactSource") or ""),
+                 _count_lb(view), nat_ips, view.bootstrap_artifact_source or "",
                  tuple(subnets))
 
 
@@ -191,4 +184,9 @@ SPEC: CheckSpec[Facts] = CheckSpec(
     docs=(nu.DOC_OUTBOUND, nu.DOC_EGRESS),
     gather=gather,
     evaluate=evaluate,
+    families=frozenset({Family.EGRESS, Family.API_SERVER_CONNECTIVITY, Family.DNS, Family.NODE_HEALTH}),
+    relevance={"egress": 100, "egress/proxy": 50, "egress/tls": 40, "api_server_connectivity": 45,
+               "api_server_connectivity/no_route": 40, "dns": 20, "node_health": 50},
+    targets=("networkProfile.outboundType", "networkProfile.loadBalancerProfile", "networkProfile.natGatewayProfile",),
+    resource_kinds=frozenset({ResourceKind.NAT_GATEWAY, ResourceKind.LOAD_BALANCER}),
 )

@@ -17,9 +17,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from shared.armid import ResourceKind
 from shared.checklib import azrefs as az
 from shared.checklib.base import API, CheckContext, CheckSpec, Skip, result
-from shared.models import CheckResult, CheckStatus, Evidence
+from shared.models import CheckResult, CheckStatus, Evidence, Family
 from shared.ports import ArmForbidden, ArmNotFound
 
 DOCS = (
@@ -87,11 +88,7 @@ async def _read(ctx: CheckContext, aid: str) -> AssignmentFacts:
 
 
 async def gather(ctx: CheckContext) -> Facts:
-    ids = az.fact_strings(ctx.classification.facts, "policy_assignment_id", "policy_assignment_ids")
-    for e in ctx.error.walk():
-        for pid in az.policy_assignment_ids(e.message):
-            if not any(az.same(pid, i) for i in ids):
-                ids.append(pid)
+    ids = az.fact_strings(ctx.facts, "policy_assignment_ids")
     ids = [i for i in ids if "/providers/microsoft.authorization/policyassignments/" in i.casefold()]
     if not ids:
         raise Skip("the error names no policy assignment id (no 'Policy identifiers' / additionalInfo in it)")
@@ -163,4 +160,8 @@ SPEC: CheckSpec[Facts] = CheckSpec(
     docs=DOCS,
     gather=gather,
     evaluate=evaluate,
+    families=frozenset({Family.POLICY, Family.PERMISSIONS}),
+    relevance={"policy": 100, "permissions": 60},
+    resource_kinds=frozenset({ResourceKind.POLICY_ASSIGNMENT, ResourceKind.POLICY_DEFINITION,
+                              ResourceKind.POLICY_SET_DEFINITION}),
 )

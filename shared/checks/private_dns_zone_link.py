@@ -15,10 +15,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from shared.armid import ResourceKind
 from shared.checklib import netread
 from shared.checklib import netutil as nu
 from shared.checklib.base import API, CheckContext, CheckSpec, NotApplicable, Skip, result
-from shared.models import CheckResult, CheckStatus, Evidence
+from shared.models import CheckResult, CheckStatus, Evidence, Family
 
 DNS = API["privateDns"]
 
@@ -139,4 +140,9 @@ SPEC: CheckSpec[Facts] = CheckSpec(
     docs=(nu.DOC_DNS, nu.DOC_VNET_LINK),
     gather=gather,
     evaluate=evaluate,
+    families=frozenset({Family.DNS, Family.API_SERVER_CONNECTIVITY, Family.PERMISSIONS}),
+    relevance={"dns": 100, "api_server_connectivity": 70, "api_server_connectivity/timeout": 50,
+               "permissions": 40},
+    targets=("apiServerAccessProfile.privateDNSZone",),
+    resource_kinds=frozenset({ResourceKind.PRIVATE_DNS_ZONE}),
 )

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from shared.armid import ResourceKind
 from shared.checklib import netread
 from shared.checklib import netutil as nu
 from shared.checklib.base import CheckContext, CheckSpec, NotApplicable, Skip, result
-from shared.models import CheckResult, CheckStatus, Evidence
+from shared.models import CheckResult, CheckStatus, Evidence, Family
 
 
 @dataclass(frozen=True)
@@ -92,4 +93,8 @@ SPEC: CheckSpec[Facts] = CheckSpec(
     docs=(nu.DOC_CONNFAIL, nu.DOC_PRIVATE_CLUSTER),
     gather=gather,
     evaluate=evaluate,
+    families=frozenset({Family.API_SERVER_CONNECTIVITY, Family.DNS}),
+    relevance={"api_server_connectivity": 90, "api_server_connectivity/timeout": 60,
+               "api_server_connectivity/no_route": 100, "api_server_connectivity/refused": 70, "dns": 60},
+    resource_kinds=frozenset({ResourceKind.PRIVATE_ENDPOINT}),
 )

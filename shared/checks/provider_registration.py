@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from shared.checklib import azrefs as az
 from shared.checklib.base import API, CheckContext, CheckSpec, result
 from shared.checklib.netread import in_order
-from shared.models import CheckResult, CheckStatus, Evidence
+from shared.models import CheckResult, CheckStatus, Evidence, Family
 
 DOCS = (
     "https://learn.microsoft.com/troubleshoot/azure/azure-kubernetes/error-codes/missingsubscriptionregistration-error",
@@ -43,9 +43,7 @@ class Facts:
 async def gather(ctx: CheckContext) -> Facts:
     facts = ctx.classification.facts
     wanted: list[tuple[str, str]] = [(AKS_NS, "AKS resource provider")]
-    named = az.fact_strings(facts, "provider_namespace", "namespace", "namespaces")
-    for e in ctx.error.walk():
-        named.extend(az.namespaces_from_text(e.message))
+    named = az.fact_strings(facts, "provider_namespaces")
     for ns in named:
         if not any(az.same(ns, w) for w, _ in wanted):
             wanted.append((ns, "named by the error"))
@@ -54,7 +52,7 @@ async def gather(ctx: CheckContext) -> Facts:
     # The provider reads do not depend on the cluster body (only the region shown does).
     cluster, bodies = await in_order(ctx.get_or_none(ctx.operation.cluster_id, API["managedClusters"]),
                                      asyncio.gather(*(ctx.get_or_none(i, API["providers"]) for i in ids)))
-    region_raw = az.as_str((cluster or {}).get("location")) or az.as_str(az.fact(facts, "location", "region"))
+    region_raw = az.as_str((cluster or {}).get("location")) or az.as_str(az.fact(facts, "region"))
     out = []
     for (ns, why), rid, body in zip(wanted, ids, bodies, strict=True):
         locs: tuple[str, ...] = ()
@@ -105,4 +103,6 @@ SPEC: CheckSpec[Facts] = CheckSpec(
     docs=DOCS,
     gather=gather,
     evaluate=evaluate,
+    families=frozenset({Family.REGISTRATION, Family.CAPACITY}),
+    relevance={"registration": 100, "capacity": 20},
 )

@@ -11,9 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from shared.armid import ResourceKind
 from shared.checklib import azrefs as az
 from shared.checklib.base import API, CheckContext, CheckSpec, Skip, result
-from shared.models import CheckResult, CheckStatus, Evidence
+from shared.models import CheckResult, CheckStatus, Evidence, Family
 
 DOCS = (
     "https://learn.microsoft.com/troubleshoot/azure/azure-kubernetes/error-codes/publicipcountlimitreached-error",
@@ -49,7 +50,7 @@ def _need(ctx: CheckContext, cluster: dict[str, Any]) -> tuple[int, str]:
 async def gather(ctx: CheckContext) -> Facts:
     cluster = await ctx.get_or_none(ctx.operation.cluster_id, API["managedClusters"]) or {}
     region_raw = (az.as_str(cluster.get("location"))
-                  or az.as_str(az.fact(ctx.classification.facts, "location", "region")))
+                  or az.as_str(az.fact(ctx.facts, "region")))
     if not region_raw:
         raise Skip("region unknown: the cluster could not be read and the error names no location")
     region = az.normalize_region(region_raw)
@@ -99,4 +100,7 @@ SPEC: CheckSpec[Facts] = CheckSpec(
     docs=DOCS,
     gather=gather,
     evaluate=evaluate,
+    families=frozenset({Family.QUOTA, Family.EGRESS}),
+    relevance={"quota": 95, "egress": 30},
+    resource_kinds=frozenset({ResourceKind.PUBLIC_IP, ResourceKind.PUBLIC_IP_PREFIX}),
 )

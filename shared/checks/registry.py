@@ -72,8 +72,3 @@ _SPECS: tuple[CheckSpec[Any], ...] = (
 
 REGISTRY: dict[str, CheckSpec[Any]] = {spec.id: spec for spec in _SPECS}
 CHECK_IDS: frozenset[str] = frozenset(REGISTRY)
-
-
-def get_specs(ids: list[str] | tuple[str, ...]) -> list[CheckSpec[Any]]:
-    """Specs for the ids a classification asks for, unknown ids skipped (the catalog test forbids them)."""
-    return [REGISTRY[i] for i in ids if i in REGISTRY]

@@ -16,10 +16,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from shared.armid import ResourceKind
 from shared.checklib import netread
 from shared.checklib import netutil as nu
 from shared.checklib.base import CheckContext, CheckSpec, result
-from shared.models import CheckResult, CheckStatus, Evidence
+from shared.models import CheckResult, CheckStatus, Evidence, Family
 
 
 @dataclass(frozen=True)
@@ -177,4 +178,9 @@ SPEC: CheckSpec[Facts] = CheckSpec(
     docs=(nu.DOC_CONNFAIL, nu.DOC_EGRESS),
     gather=gather,
     evaluate=evaluate,
+    families=frozenset({Family.API_SERVER_CONNECTIVITY, Family.EGRESS, Family.DNS, Family.SUBNET_IPS}),
+    relevance={"api_server_connectivity": 50, "api_server_connectivity/none": 90, "api_server_connectivity/timeout": 90,
+               "api_server_connectivity/no_route": 95, "api_server_connectivity/refused": 35,
+               "api_server_connectivity/tls": 60, "egress": 85, "dns": 30, "subnet_ips": 35},
+    resource_kinds=frozenset({ResourceKind.ROUTE_TABLE}),
 )

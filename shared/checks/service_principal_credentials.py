@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from shared.checklib import azrefs as az
 from shared.checklib.base import CheckContext, CheckSpec, result
-from shared.models import CheckResult, CheckStatus, Evidence
+from shared.models import CheckResult, CheckStatus, Evidence, Family
 
 DOCS = (
     "https://learn.microsoft.com/troubleshoot/azure/azure-kubernetes/error-codes/bad-request-or-invalid-client-secret-error",
@@ -139,4 +139,7 @@ SPEC: CheckSpec[Facts] = CheckSpec(
     docs=DOCS,
     gather=gather,
     evaluate=evaluate,
+    families=frozenset({Family.IDENTITY, Family.PERMISSIONS}),
+    relevance={"identity": 100, "permissions": 80},
+    targets=("servicePrincipalProfile",),
 )

@@ -17,7 +17,7 @@ from typing import Any
 from shared.checklib import azrefs as az
 from shared.checklib.base import API, CheckContext, CheckSpec, Skip, result
 from shared.checklib.netread import in_order
-from shared.models import CheckResult, CheckStatus, Evidence
+from shared.models import CheckResult, CheckStatus, Evidence, Family
 
 DOCS = (
     "https://learn.microsoft.com/troubleshoot/azure/azure-kubernetes/create-upgrade-delete/quota-exceeded-during-creation-upgrade",
@@ -53,12 +53,15 @@ def _pools(cluster: dict[str, Any]) -> list[dict[str, Any]]:
 
 async def gather(ctx: CheckContext) -> Facts:
     facts = ctx.classification.facts
+    quota = facts.quota
     parsed: dict[str, Any] = {}
-    for e in ctx.error.walk():
-        for k, v in az.quota_from_message(e.message).items():
-            parsed.setdefault(k, v)
+    if quota is not None:
+        parsed = {k: v for k, v in (("limit", quota.limit), ("usage", quota.usage), ("required", quota.requested),
+                                    ("new_limit", quota.new_limit), ("family", quota.family)) if v is not None}
+        if quota.regional:
+            parsed["regional"] = True
     cluster = await ctx.get_or_none(ctx.operation.cluster_id, API["managedClusters"]) or {}
-    region_raw = (az.as_str(az.fact(facts, "location", "region")) or az.as_str(cluster.get("location"))
+    region_raw = (az.as_str(az.fact(facts, "region")) or az.as_str(cluster.get("location"))
                   or parsed.get("location"))
     if not region_raw:
         raise Skip("region unknown: the cluster could not be read and the error names no location")
@@ -80,15 +83,15 @@ async def gather(ctx: CheckContext) -> Facts:
         chosen = [{"name": body.get("name") or target, **(body.get("properties") or {})}]
     if not chosen:
         chosen = pools
-    fact_size = az.as_str(az.fact(facts, "vm_size", "vmSize"))
+    fact_size = az.as_str(az.fact(facts, "vm_size"))
     if fact_size:
         chosen = [p for p in chosen if az.same(az.as_str(p.get("vmSize")), fact_size)] or [
             {"name": target, "vmSize": fact_size}]
 
-    fact_family = az.as_str(az.fact(facts, "quota_family", "family")) or parsed.get("family")
+    fact_family = az.as_str(az.fact(facts, "quota_family")) or parsed.get("family")
     if fact_family and not fact_family.casefold().endswith("family"):
         fact_family = None  # "Total Regional Cores" / "regional vcpu": the regional counter, checked anyway
-    fact_need = az.fact_int(facts, "quota_requested", "quota_required", "additional_required") or parsed.get("required")
+    fact_need = az.fact_int(facts, "quota_requested") or parsed.get("required")
     needs: list[SizeNeed] = []
     seen: set[str] = set()
     for p in chosen or [{}]:
@@ -100,7 +103,7 @@ async def gather(ctx: CheckContext) -> Facts:
         info = az.vm_size_info(size) if size else az.VmSize("", None, None, "unknown")
         family, fsrc = info.family, info.source
         if fact_family:
-            family, fsrc = fact_family, "error facts" if az.fact(facts, "quota_family", "family") else "error message"
+            family, fsrc = fact_family, "error facts" if az.fact(facts, "quota_family") else "error message"
         count = az.as_int(p.get("count")) or 0
         step = az.surge_nodes(az.dig(p, "upgradeSettings.maxSurge"), count) if ctx.operation.verb == "upgrade" else 1
         if fact_need is not None:
@@ -179,4 +182,7 @@ SPEC: CheckSpec[Facts] = CheckSpec(
     docs=DOCS,
     gather=gather,
     evaluate=evaluate,
+    families=frozenset({Family.QUOTA, Family.CAPACITY, Family.VALIDATION}),
+    relevance={"quota": 100, "capacity": 60, "validation": 40},
+    targets=("agentPoolProfiles.vmSize", "agentPoolProfiles.count",),
 )

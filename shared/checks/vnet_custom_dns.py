@@ -17,11 +17,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from shared.armid import ResourceKind
 from shared.checklib import netread
 from shared.checklib import netutil as nu
 from shared.checklib.base import API, CheckContext, CheckSpec, NotApplicable, result
 from shared.checks.private_dns_zone_link import zone_for
-from shared.models import CheckResult, CheckStatus, Evidence
+from shared.models import CheckResult, CheckStatus, Evidence, Family
 
 
 @dataclass(frozen=True)
@@ -140,4 +141,7 @@ SPEC: CheckSpec[Facts] = CheckSpec(
     docs=(nu.DOC_DNS, nu.DOC_PRIVATE_CLUSTER),
     gather=gather,
     evaluate=evaluate,
+    families=frozenset({Family.DNS, Family.EGRESS, Family.API_SERVER_CONNECTIVITY}),
+    relevance={"dns": 95, "egress": 50, "api_server_connectivity": 30, "api_server_connectivity/timeout": 40},
+    resource_kinds=frozenset({ResourceKind.VNET}),
 )

@@ -1,7 +1,7 @@
 """`aks-triage classify [--json] [TEXT | -]`: output formatting for the classifier.
 
 Owns: turning a Classification into the JSON contract (code, category, subcategory, transient,
-exit_status, docs, checks, facts, confidence, matched_on first, then the remaining fields) or a
+exit_status, docs, families, subcode, facts, confidence, matched_on first, then the remaining fields) or a
 short human-readable block. shared.cli reads the input and prints what this returns.
 """
 
@@ -13,8 +13,8 @@ from typing import Any
 from shared.classify.engine import classify_text
 from shared.models import Classification
 
-CONTRACT_KEYS = ("code", "category", "subcategory", "transient", "exit_status", "docs", "checks", "facts",
-                 "confidence", "matched_on")
+CONTRACT_KEYS = ("code", "subcode", "category", "subcategory", "families", "transient", "exit_status", "docs",
+                 "facts", "confidence", "matched_on")
 
 
 def as_dict(c: Classification) -> dict[str, Any]:
@@ -36,10 +36,11 @@ def render_text(c: Classification) -> str:
         lines.append("  likely cause: " + c.causes[0])
     if c.guidance:
         lines.append("  what to do: " + c.guidance)
-    if c.checks:
-        lines.append("  checks: " + ", ".join(c.checks))
-    if c.facts:
-        lines.append("  facts: " + ", ".join(f"{k}={v}" for k, v in c.facts.items()))
+    if c.families:
+        lines.append("  families: " + ", ".join(c.families))
+    facts = c.facts.model_dump(mode="json", exclude_defaults=True)
+    if facts:
+        lines.append("  facts: " + ", ".join(f"{k}={v}" for k, v in facts.items()))
     for url in c.docs[:5]:
         lines.append("  doc: " + url)
     return "\n".join(lines) + "\n"

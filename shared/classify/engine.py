@@ -22,7 +22,7 @@ from typing import Any
 
 from shared.catalog.loader import CatalogIndex, CompiledPattern, catalog_index
 from shared.catalog.schema import Entry, Subcategory
-from shared.classify.facts import extract_facts
+from shared.classify.facts import error_facts
 from shared.classify.normalizer import parse_error_text, text_codes
 from shared.classify.text import EXIT_RX, WINDOWS_HINTS, WORD_RX, flatten, preclean, squeeze, window
 from shared.models import Classification, Confidence, OperationError, Transient
@@ -51,6 +51,7 @@ class Evidence:
     pattern_scores: dict[str, int] = field(default_factory=dict)
     pattern_best: dict[str, CompiledPattern] = field(default_factory=dict)
     pattern_max: dict[str, int] = field(default_factory=dict)
+    tree: OperationError | None = None
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ class Decision:
     exit_status: int | None = None
     facts: dict[str, Any] = field(default_factory=dict)
     title: str | None = None
+    subcode: str | None = None
 
 
 # --- evidence ---------------------------------------------------------------------------------
@@ -81,7 +83,7 @@ def _walk(err: OperationError) -> list[tuple[OperationError, int]]:
 def _gather(err: OperationError, raw: str | None, idx: CatalogIndex) -> Evidence:
     """Evidence from a tree; with `raw` (the pasted text the tree came from) the text is taken from
     the paste alone, which already holds every message, instead of from the nodes a second time."""
-    ev = Evidence()
+    ev = Evidence(tree=err)
     parts: list[str] = []
     size = 0
     order = 0
@@ -361,7 +363,6 @@ def _build(decision: Decision, ev: Evidence, idx: CatalogIndex) -> Classificatio
     sub = _subcategory(entry, ev.squeezed)
     sub_id = sub.id if sub else entry.default_subcategory
     transient: Transient = sub.transient if sub and sub.transient else entry.transient
-    checks = sub.checks if sub and sub.checks else entry.checks
     causes = list(entry.causes)
     if sub and sub.cause:
         causes.sort(key=lambda c: c.id != sub.cause)
@@ -372,17 +373,24 @@ def _build(decision: Decision, ev: Evidence, idx: CatalogIndex) -> Classificatio
         if key not in seen:
             seen.add(key)
             docs.append(url)
-    facts = extract_facts(ev.text)
-    facts.update(decision.facts)
+    known: dict[str, Any] = dict(decision.facts)
     exit_status = decision.exit_status
+    exit_row = None
     if exit_status is not None:
-        facts["os"] = "windows" if ev.windows else "linux"
-        row = (idx.windows_exit if ev.windows else idx.linux_exit).get(exit_status)
-        if row is not None:
-            facts.setdefault("cse_constant", row.name)
-            facts.setdefault("cse_meaning", row.meaning)
+        known["os"] = "windows" if ev.windows else "linux"
+        exit_row = (idx.windows_exit if ev.windows else idx.linux_exit).get(exit_status)
+        if exit_row is not None:
+            known.setdefault("cse_constant", exit_row.name)
+            known.setdefault("cse_meaning", exit_row.meaning)
     if sub and sub.cause:
-        facts["cause"] = sub.cause
+        known["cause"] = sub.cause
+    codes = list(dict.fromkeys(obs.code for obs in sorted(ev.codes, key=lambda o: (o.depth, o.order))))
+    outer = next((obs.code for obs in sorted(ev.codes, key=lambda o: (o.depth, o.order)) if obs.origin == "field"),
+                 None)
+    facts = error_facts(ev.text, tree=ev.tree, outer_code=outer, specific_code=decision.code,
+                        subcode=decision.subcode, codes=tuple(codes[:25]), exit_status=exit_status,
+                        subcategory=sub_id, **known)
+    families = idx.families_for(entry, sub, exit_row)
     wrappers: list[str] = []
     for obs in ev.codes:
         low = obs.code.lower()
@@ -399,7 +407,8 @@ def _build(decision: Decision, ev: Evidence, idx: CatalogIndex) -> Classificatio
         transient=transient,
         exit_status=exit_status,
         docs=tuple(docs),
-        checks=tuple(checks),
+        families=families,
+        subcode=decision.subcode,
         facts=facts,
         confidence=decision.confidence,
         matched_on=decision.matched_on,
@@ -413,7 +422,8 @@ def _fallback(message: str = "") -> Classification:
     idx = catalog_index()
     entry = idx.by_id[idx.fallback_id]
     return Classification(code=entry.code, entry_id=entry.id, title=entry.title, category=entry.category,
-                          transient=entry.transient, docs=entry.docs, checks=entry.checks, confidence="low",
+                          transient=entry.transient, docs=entry.docs, confidence="low",
+                          families=idx.families_for(entry, None, None),
                           matched_on="fallback", guidance=entry.guidance)
 
 

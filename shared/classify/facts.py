@@ -1,15 +1,20 @@
-"""Facts pulled out of error text for checks and remediation.
+"""Facts pulled out of error text: the only place the app parses what an error says.
 
-Owns: node / API-server IPs and FQDN, region, VM size, quota family / limit / usage / requested,
-subnet id, policy assignment id, Kubernetes versions, correlation id, and a few identifiers other
-checks use (principal, action, scope, provider namespace, feature name, HTTP status).
-Only facts actually present are returned; each regex is anchored on a literal and bounded.
+Owns: `error_facts()` -> ErrorFacts (shared/models.py): every ARM id by kind, IPs, FQDNs and port,
+region, VM sizes, quota numbers, Kubernetes versions (mentioned, current, requested), features,
+provider namespaces, CIDRs and IP counts, PDB names, denied RBAC actions and scopes, correlation id,
+HTTP status and the ARM error `target`. Only facts actually present are set; each regex is anchored
+on a literal and bounded, and every list is capped at MAX_LISTED (hostile text naming thousands of
+ids must not turn into thousands of ARM reads).
 """
 
 from __future__ import annotations
 
 import re
 from typing import Any
+
+from shared import armid
+from shared.models import ArmRef, ErrorFacts, OperationError, QuotaFacts
 
 # Azure public-cloud region names (lower case, no spaces) plus sovereign ones seen in AKS errors.
 REGIONS = frozenset((
@@ -28,6 +33,7 @@ REGIONS = frozenset((
 ))
 
 FACTS_CHARS = 64 * 1024  # facts sit near the top of an error; CSE stdout beyond this adds none
+MAX_LISTED = 25  # per list: more ids than this in one error is noise or an attack, not a diagnosis
 
 _IP = r"(?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3}"
 _GUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
@@ -77,6 +83,32 @@ _SCOPE_RX = re.compile(r"(?:over scope|on the linked scope\(s\)|on scope)[ \t]{1
 _NAMESPACE_RX = re.compile(r"namespace[ \t]{1,3}'?(microsoft\.[a-z0-9]{2,60})")
 _FEATURE_RX = re.compile(r"feature[ \t]{1,3}'?(microsoft\.[a-z]{2,40}/[a-z0-9_.-]{2,100})")
 _HTTP_RXS = (re.compile(r"(?:status(?: ?code)?|http)[ \t]{0,2}[=:]?[ \t]{0,2}[\"']?([1-5]\d\d)(?!\d)"),)
+_ARM_ID_RX = re.compile(r"(/subscriptions/" + _ARM_SEG + r"(?:/resourcegroups/" + _ARM_SEG + r")?"
+                        r"(?:/providers/[a-z0-9.]{2,60}(?:/" + _ARM_SEG + r"/" + _ARM_SEG + r"){1,4})+|"
+                        r"/providers/microsoft\.management/managementgroups/" + _ARM_SEG +
+                        r"(?:/providers/[a-z0-9.]{2,60}(?:/" + _ARM_SEG + r"/" + _ARM_SEG + r"){1,3})?)")
+_ALL_IP_RX = re.compile(r"(?<![\d.])(" + _IP + r")(?:/(\d{1,2}))?(?![\d.]*\d)")
+_HOST_RX = re.compile(r"\b((?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.){1,8}(?:com|net|io|org|cn|us|de|ms|azure))\b")
+_PORT_RX = re.compile(r"(?:" + _IP + r"|[a-z0-9-]\.(?:com|net|io|org|ms)):(\d{2,5})\b|\bport[ \t:]{1,3}(\d{2,5})\b")
+_REQUESTED_VER_RXS = (
+    re.compile(r"version[ \t'\"]{1,3}(1\.\d{2}(?:\.\d{1,3})?)['\"]?[ \t]{1,3}(?:is not|isn't|not)"),
+    re.compile(r"kubernetes ?version[ \t:'\"=]{1,4}(1\.\d{2}(?:\.\d{1,3})?)"),
+    re.compile(r"(?:upgrade|upgrading) (?:the cluster |control plane )?to[ \t'\"]{1,3}(1\.\d{2}(?:\.\d{1,3})?)"),
+)
+_POOL_VER_RX = re.compile(r"orchestrator ?version[ \t:'\"=]{1,4}(1\.\d{2}(?:\.\d{1,3})?)")
+_FEATURE_ALL_RX = re.compile(r"feature[ \t]{1,3}'?(microsoft\.[a-z]{2,40}/[a-z0-9_.-]{2,100})")
+_NAMESPACE_ALL_RX = re.compile(r"(?:namespace|provider)[ \t]{1,3}'?(microsoft\.[a-z0-9]{2,60})")
+_PDB_RX = re.compile(r"(?:poddisruptionbudgets?|pdbs?)[ \t]{1,3}(?:named[ \t]{1,3})?"
+                     r"[\"'\[(]?([a-z0-9][a-z0-9.-]{0,62})")
+_PDB_STOP = frozenset({"policy", "policies", "is", "are", "the", "a", "with", "that", "of", "for", "and", "or", "to",
+                       "minavailable", "maxunavailable", "allows", "prevents", "blocks", "configuration", "settings"})
+_DENIED_RXS = (
+    re.compile(r"does not have permission to perform action\(s\)[ \t]{1,3}'([^']{3,2000})'[ \t]{1,3}"
+               r"on the linked scope\(s\)[ \t]{1,3}'([^']{3,4000})'"),
+    re.compile(r"does not have authorization to perform action[ \t]{1,3}'([^']{3,300})'[ \t]{1,3}"
+               r"over scope[ \t]{1,3}'([^']{3,1000})'"),
+)
+_QUOTA_FAMILY_RX = re.compile(r"exceeding approved[ \t]{1,3}([a-z0-9 ]{2,60}?)[ \t]{1,3}(?:cores|vcpus) quota")
 _TARGET_RX = re.compile(r"\btarget[ \t]{0,2}[=:][ \t]{0,2}\"?([a-z][a-z0-9_.\[\]]{1,120})")
 
 
@@ -237,4 +269,170 @@ def extract_facts(text: str) -> dict[str, Any]:
         target = _first(_TARGET_RX, t)
         if target:
             facts["target"] = target
+    _more_facts(t, facts)
     return facts
+
+
+def _capped(values: list[str], key: str, facts: dict[str, Any]) -> list[str]:
+    seen: set[str] = set()
+    out: list[str] = []
+    for v in values:
+        k = v.lower()
+        if k in seen:
+            continue
+        seen.add(k)
+        if len(out) >= MAX_LISTED:
+            facts.setdefault("_capped", []).append(key)
+            break
+        out.append(v)
+    return out
+
+
+def _findall(rx: re.Pattern[str], t: _Text, limit: int = 4 * MAX_LISTED, group: int = 1) -> list[str]:
+    """Matches (cut from the original text), at most `limit` scanned: bounded work on hostile text."""
+    out: list[str] = []
+    for m in rx.finditer(t.low):
+        if m.group(group) is not None:
+            out.append(t.cut(m, group))
+        if len(out) >= limit:
+            break
+    return out
+
+
+def _more_facts(t: _Text, facts: dict[str, Any]) -> None:
+    low = t.low
+    if "/subscriptions/" in low or "/managementgroups/" in low:
+        ids = [armid.clean(x.rstrip(".,;:)")) for x in _findall(_ARM_ID_RX, t)]
+        facts["_ids"] = _capped([i for i in ids if i], "resources", facts)
+    if "." in low:
+        ips: list[str] = []
+        cidrs: list[str] = []
+        for m in _ALL_IP_RX.finditer(low):
+            (cidrs if m.group(2) else ips).append(m.group(0) if m.group(2) else m.group(1))
+            if len(ips) + len(cidrs) >= 4 * MAX_LISTED:
+                break
+        if ips:
+            facts["ips"] = _capped(ips, "ips", facts)
+        cidrs = [c for c in cidrs if int(c.rsplit("/", 1)[1]) <= 32]
+        if cidrs:
+            facts["cidrs"] = _capped(cidrs, "cidrs", facts)
+        hosts = [h for h in _findall(_HOST_RX, t)] if _gate(low, ".com", ".net", ".io", ".ms", ".org", ".cn") else []
+        if hosts:
+            facts["fqdns"] = _capped([h.lower() for h in hosts], "fqdns", facts)
+    if ":" in low or "port" in low:
+        pm = _PORT_RX.search(low)
+        if pm:
+            port = int(pm.group(1) or pm.group(2))
+            if 0 < port < 65536:
+                facts["port"] = port
+    if "1." in low and "version" in low:
+        for rx in _REQUESTED_VER_RXS:
+            ver = _first(rx, t)
+            if ver:
+                facts["requested_version"] = ver
+                break
+        pool_ver = _first(_POOL_VER_RX, t) if "orchestrator" in low else None
+        if pool_ver:
+            facts["requested_pool_version"] = pool_ver
+    if "feature" in low:
+        feats = [f.rstrip(".") for f in _findall(_FEATURE_ALL_RX, t)]
+        if feats:
+            facts["features"] = _capped(feats, "features", facts)
+    if "namespace" in low or "provider" in low:
+        spaces = [n.rstrip(".") for n in _findall(_NAMESPACE_ALL_RX, t)]
+        if spaces:
+            facts["provider_namespaces"] = _capped(spaces, "provider_namespaces", facts)
+    if "pdb" in low or "poddisruptionbudget" in low:
+        names = [n.rstrip(".") for n in _findall(_PDB_RX, t) if n.rstrip(".").lower() not in _PDB_STOP]
+        if names:
+            facts["pdb_names"] = _capped(names, "pdb_names", facts)
+    if "perform action" in low:
+        actions: list[str] = []
+        scopes: list[str] = []
+        for rx in _DENIED_RXS:
+            for m in rx.finditer(low):
+                actions += [a.strip() for a in t.cut(m, 1).split(",") if a.strip()]
+                scopes += [sc.strip().rstrip(".") for sc in t.cut(m, 2).split(",") if sc.strip().startswith("/")]
+                if len(actions) + len(scopes) >= 4 * MAX_LISTED:
+                    break
+        if actions:
+            facts["actions"] = _capped(actions, "actions", facts)
+        if scopes:
+            facts["scopes"] = _capped(scopes, "scopes", facts)
+    if "exceeding approved" in low:
+        fam = _first(_QUOTA_FAMILY_RX, t)
+        if fam and "regional" not in fam.lower():
+            facts["quota_family"] = fam.strip()
+    if "regional" in low and ("total regional" in low or "regional vcpu" in low):
+        facts["quota_regional"] = True
+
+
+def _deepest_target(tree: OperationError | None) -> str | None:
+    """The ARM error `target` of the most specific node that has one."""
+    if tree is None:
+        return None
+    best: tuple[int, str] | None = None
+    stack: list[tuple[OperationError, int]] = [(tree, 0)]
+    seen = 0
+    while stack and seen < 400:
+        node, depth = stack.pop()
+        seen += 1
+        if node.target and node.target.strip() and (best is None or depth > best[0]):
+            best = (depth, node.target.strip()[:300])
+        stack.extend((d, depth + 1) for d in node.details)
+    return best[1] if best else None
+
+
+def error_facts(text: str, *, tree: OperationError | None = None, **known: Any) -> ErrorFacts:
+    """ErrorFacts for (already flattened, windowed) error text; `known` = what the classifier decided
+    (codes, exit status, sub-category, cause, CSE constant), which wins over anything in the text."""
+    raw = extract_facts(text)
+    capped = sorted(set(raw.pop("_capped", [])))
+    ids: list[str] = raw.pop("_ids", [])
+    for single in ("subnet_id", "policy_assignment_id", "policy_definition_id"):
+        value = raw.pop(single, None)
+        if value and not any(armid.same(value, i) for i in ids):
+            ids.insert(0, value)
+    refs = []
+    for i in ids[:MAX_LISTED]:
+        parsed = armid.parse(i)
+        if parsed is not None:
+            refs.append(ArmRef(kind=parsed.kind.value, id=parsed.text))
+    quota = None
+    qkeys = {"quota_family": "family", "quota_limit": "limit", "quota_usage": "usage", "quota_requested": "requested",
+             "quota_new_limit": "new_limit", "quota_remaining": "remaining", "quota_regional": "regional"}
+    qvals = {qk: raw.pop(k) for k, qk in qkeys.items() if k in raw}
+    if qvals:
+        quota = QuotaFacts(**qvals)
+    sizes = raw.pop("vm_sizes", None) or ([raw["vm_size"]] if "vm_size" in raw else [])
+    raw.pop("vm_size", None)
+    fqdns = list(raw.pop("fqdns", []))
+    api_fqdn = raw.pop("api_server_fqdn", None)
+    if api_fqdn and api_fqdn not in fqdns:
+        fqdns.insert(0, api_fqdn)
+    target = raw.pop("target", None)
+    target = _deepest_target(tree) or target
+    features = list(raw.pop("features", []))
+    one = raw.pop("feature", None)
+    if one and not any(one.lower() == f.lower() for f in features):
+        features.insert(0, one)
+    spaces = list(raw.pop("provider_namespaces", []))
+    one = raw.pop("provider_namespace", None)
+    if one and not any(one.lower() == n.lower() for n in spaces):
+        spaces.insert(0, one)
+    if raw.get("target_version"):  # "from X to Y": Y is what the operation asked for
+        raw["requested_version"] = raw["target_version"]
+    raw.pop("target_version", None)
+    for dropped in ("action", "scope"):
+        one = raw.pop(dropped, None)
+        key = dropped + "s"
+        if one and not raw.get(key):
+            raw[key] = [one]
+    fields = {k: v for k, v in raw.items() if k in ErrorFacts.model_fields}
+    fields.update({k: v for k, v in known.items() if v is not None and k in ErrorFacts.model_fields})
+    return ErrorFacts(
+        **{k: (tuple(v) if isinstance(v, list) else v) for k, v in fields.items()},
+        resources=tuple(refs), quota=quota, vm_sizes=tuple(sizes[:MAX_LISTED]), fqdns=tuple(fqdns[:MAX_LISTED]),
+        fqdn=api_fqdn, target=target, features=tuple(features[:MAX_LISTED]),
+        provider_namespaces=tuple(spaces[:MAX_LISTED]), capped=tuple(capped),
+    )

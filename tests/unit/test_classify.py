@@ -24,7 +24,8 @@ def _real(name: str) -> str:
 def test_wrapped_case(case: dict[str, Any]) -> None:
     result = classify_text(case["text"])
     got = {"code": result.code, "subcategory": result.subcategory, "exit_status": result.exit_status,
-           "transient": result.transient, "confidence": result.confidence, **result.facts}
+           "transient": result.transient, "confidence": result.confidence,
+           **result.facts.model_dump(exclude_defaults=True)}
     for key, want in case["expect"].items():
         assert got.get(key) == want, (key, result.matched_on)
 
@@ -44,8 +45,8 @@ def test_seed_capacity_heavy_usage_vnet_integration() -> None:
     result = classify_text(case["text"])
     assert result.code == "AKSCapacityHeavyUsage"
     assert result.transient == "true"
-    assert result.facts["region"] == "centralus"
-    assert "capacity_history" in result.checks
+    assert result.facts.region == "centralus"
+    assert result.families[0] == "capacity"
     for words in ("retry later", "another region", "public vs private", "24 h"):
         assert words in result.guidance
     # the aka.ms link quoted in the message is passed on, after the catalog's own article
@@ -59,23 +60,23 @@ def test_seed_exit_51_timeout() -> None:
     assert (result.code, result.subcategory, result.exit_status) == (
         "VMExtensionError_K8SAPIServerConnFail", "timeout", 51)
     assert result.transient == "false"
-    assert set(result.checks) >= {"api_authorized_ranges", "nsg_apiserver_egress", "route_apiserver",
-                                  "firewall_aks_fqdns", "private_endpoint_apiserver", "private_dns_zone_link"}
-    assert result.facts["api_server_fqdn"].endswith(".hcp.centralus.azmk8s.io")
+    assert result.families[0] == "api_server_connectivity"
+    assert result.facts.fqdn is not None and result.facts.fqdn.endswith(".hcp.centralus.azmk8s.io")
     assert "VMExtensionProvisioningError" in result.wrapper_codes
 
 
 def test_refused_runs_cluster_state_and_is_transient() -> None:
     case = next(c for c in CASES if c["id"] == "activitylog-51-refused")
     result = classify_text(case["text"])
-    assert result.checks[0] == "cluster_state"
+    assert result.families[0] == "api_server_connectivity"
+    assert result.subcategory == "refused"
     assert result.transient == "true"
 
 
-def test_dns_subcategory_checks() -> None:
+def test_dns_subcategory_family() -> None:
     case = next(c for c in CASES if c["id"] == "az-old-52-servfail")
     result = classify_text(case["text"])
-    assert set(result.checks) == {"private_dns_zone_link", "vnet_custom_dns"}
+    assert result.families[0] == "dns"
 
 
 # --- real payloads (tests/fixtures/errors/real, copied from shared/fixtures) ------------------
@@ -156,14 +157,14 @@ def test_unknown_text_falls_back_low() -> None:
 def test_undocumented_exit_status_uses_agentbaker_table() -> None:
     result = classify_text("vmssCSE exit status=99, output=timeout waiting for apt-get update")
     assert result.code == "VMExtensionProvisioningError"
-    assert result.facts["cse_constant"] == "ERR_APT_UPDATE_TIMEOUT"
+    assert result.facts.cse_constant == "ERR_APT_UPDATE_TIMEOUT"
     assert result.confidence == "medium"
 
 
 def test_windows_exit_status_table() -> None:
     result = classify_text("CSE Error: WINDOWS_CSE_ERROR_DOWNLOAD_CNI_PACKAGE ExitCode: |35|")
     assert result.code == "VMExtensionError_CniDownloadTimeout"
-    assert result.facts["os"] == "windows"
+    assert result.facts.os == "windows"
 
 
 # --- facts --------------------------------------------------------------------------------------
@@ -172,39 +173,38 @@ def test_windows_exit_status_table() -> None:
 def test_quota_facts() -> None:
     case = next(c for c in CASES if c["id"] == "deploymentfailed-3-levels-quota")
     facts = classify_text(case["text"]).facts
-    assert facts["quota_family"] == "standardDSv5Family"
-    assert (facts["quota_limit"], facts["quota_usage"], facts["quota_requested"], facts["quota_new_limit"]) == (
-        10, 8, 8, 16)
-    assert facts["region"] == "eastus"
+    assert facts.quota is not None and facts.quota.family == "standardDSv5Family"
+    assert (facts.quota.limit, facts.quota.usage, facts.quota.requested, facts.quota.new_limit) == (10, 8, 8, 16)
+    assert facts.region == "eastus"
 
 
 def test_subnet_and_policy_facts() -> None:
     subnet = classify_text(next(c for c in CASES if c["id"] == "terraform-new-subnetisfull")["text"]).facts
-    assert subnet["subnet_id"].endswith("/virtualNetworks/vnet-hub/subnets/snet-aks")
-    assert subnet["ips_requested"] == 36 and subnet["subnet_prefix"] == "10.240.0.0/24"
+    assert subnet.ids("subnet")[0].endswith("/virtualNetworks/vnet-hub/subnets/snet-aks")
+    assert subnet.ips_requested == 36 and subnet.subnet_prefix == "10.240.0.0/24"
     policy = classify_text(next(c for c in CASES if c["id"] == "invalidtemplate-policy-az")["text"]).facts
-    assert policy["policy_assignment_id"] == (
+    assert policy.ids("policy_assignment")[0] == (
         "/providers/Microsoft.Management/managementGroups/mg-corp/providers/Microsoft.Authorization/"
         "policyAssignments/deny-nsg")
 
 
 def test_version_and_correlation_facts() -> None:
     facts = classify_text(next(c for c in CASES if c["id"] == "upgrade-skip-minor")["text"]).facts
-    assert (facts["current_version"], facts["target_version"]) == ("1.27.9", "1.29.2")
-    assert facts["correlation_id"] == "0f8fad5b-d9cb-469f-a165-70867728950e"
-    assert "1.28.5" in facts["kubernetes_versions"]
+    assert (facts.current_version, facts.requested_version) == ("1.27.9", "1.29.2")
+    assert facts.correlation_id == "0f8fad5b-d9cb-469f-a165-70867728950e"
+    assert "1.28.5" in facts.kubernetes_versions
 
 
 def test_versions_ignore_ip_addresses_and_tls() -> None:
     facts = classify_text("QuotaExceeded: node 10.1.28.3 uses TLS 1.2 and cannot upgrade from version 1.29.4").facts
-    assert facts["kubernetes_versions"] == ["1.29.4"]
+    assert facts.kubernetes_versions == ("1.29.4",)
 
 
 def test_identity_facts() -> None:
     msg = next(e for e in CASES if e["id"] == "linked-authz-terraform")["text"]
     facts = classify_text(msg).facts
-    assert facts["principal_id"] == "11111111-1111-1111-1111-111111111111"
-    assert facts["action"] == "Microsoft.Network/virtualNetworks/write"
+    assert facts.principal_id == "11111111-1111-1111-1111-111111111111"
+    assert "Microsoft.Network/virtualNetworks/write" in facts.actions
 
 
 # --- CLI ----------------------------------------------------------------------------------------

@@ -122,5 +122,5 @@ async def test_cluster_missing_uses_the_classifier_fact() -> None:
     res = world(api_subnet=api("10.225.0.0/29", delegations=[]))
     del res[CLUSTER_ID]
     assert (await run(SPEC, make_ctx(res))).status is CheckStatus.SKIPPED
-    r = await run(SPEC, make_ctx(res, facts={"apiserver_subnet_id": API_SUBNET}))
+    r = await run(SPEC, make_ctx(res, facts={"resource_ids": [API_SUBNET]}))
     assert r.status is CheckStatus.FAIL and "not delegated" in r.summary

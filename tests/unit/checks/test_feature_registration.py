@@ -43,7 +43,7 @@ CASES = [
     ("badrequest-text", "BadRequest", AUTOUPGRADE_MSG, {},
      [feature("AutoUpgradePreview", "Unregistered")], CheckStatus.FAIL, "AutoUpgradePreview"),
     ("facts-bare-name", "AzureKeyvaultSecretsProviderAddonFeatureFlagNotEnabled", "",
-     {"feature": "AKS-AzureKeyVaultSecretsProvider"},
+     {"features": ["AKS-AzureKeyVaultSecretsProvider"]},
      [feature("AKS-AzureKeyVaultSecretsProvider", "Pending")], CheckStatus.FAIL, "Pending"),
     ("feature-unknown-404", "BadRequest", AUTOUPGRADE_MSG, {}, [], CheckStatus.ERROR, "feature not found"),
 ]

@@ -34,7 +34,7 @@ def world(current: str, desired: str | None = None, pool: str | None = None, upg
 
 CASES = [
     ("next-minor-ok", world("1.24.9", "1.25.5"), {}, "", CheckStatus.PASS, "1.24.9 -> 1.25.5 is a valid upgrade"),
-    ("minor-only-target-from-facts", world("1.24.9"), {"target_version": "1.25"}, "", CheckStatus.PASS, "valid"),
+    ("minor-only-target-from-facts", world("1.24.9"), {"requested_version": "1.25"}, "", CheckStatus.PASS, "valid"),
     ("skips-a-minor", world("1.24.9", "1.26.0"), {}, "", CheckStatus.FAIL, "skips 1 minor version(s)"),
     ("not-offered-in-region", world("1.24.9", "1.27.1"), {}, "", CheckStatus.FAIL,
      "1.27.1 is not offered in westeurope"),

@@ -67,9 +67,9 @@ async def test_known_apiserver_ip_decides_a_cidr_rule() -> None:
     res = world(c=cluster(**PUBLIC), node_nsg=nsg(NODE_NSG, [rule("deny-20", 300, "Outbound", "Deny",
                                                                    dst="20.0.0.0/8")]))
     res[NODE_SUBNET] = subnet(NODE_SUBNET, "10.224.0.0/16", nsg=NODE_NSG)
-    hit = await run(SPEC, make_ctx(res, facts={"apiserver_ip": "20.61.1.2"}))
+    hit = await run(SPEC, make_ctx(res, facts={"api_server_ip": "20.61.1.2"}))
     assert hit.status is CheckStatus.FAIL and "--destination-address-prefixes 20.61.1.2/32" in (hit.remediation or "")
-    miss = await run(SPEC, make_ctx(res, facts={"apiserver_ip": "52.1.1.1"}))
+    miss = await run(SPEC, make_ctx(res, facts={"api_server_ip": "52.1.1.1"}))
     assert miss.status is CheckStatus.PASS
 
 

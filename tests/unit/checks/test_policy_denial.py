@@ -78,13 +78,13 @@ async def test_node_rg_assignment_also_offers_delete() -> None:
 async def test_parameterised_effect_resolved_from_assignment() -> None:
     aid, a, did, d = assignment(f"/subscriptions/{SUB}", params={"effect": {"value": "Deny"}})
     d["properties"]["policyRule"]["then"]["effect"] = "[parameters('effect')]"
-    res = await run(SPEC, make_ctx(world(aid, a, did, d), facts={"policy_assignment_id": aid}))
+    res = await run(SPEC, make_ctx(world(aid, a, did, d), facts={"resource_ids": [aid]}))
     assert "effect Deny" in (res.evidence[0].note or "")
 
 
 async def test_ids_from_facts_with_other_casing_match() -> None:
     aid, a, did, d = assignment(MG)
-    res = await run(SPEC, make_ctx(world(aid, a, did, d), facts={"policy_assignment_ids": [aid.lower()]}))
+    res = await run(SPEC, make_ctx(world(aid, a, did, d), facts={"resource_ids": [aid.lower()]}))
     assert res.status is CheckStatus.FAIL
 
 

@@ -36,7 +36,7 @@ CASES = [
     ("named-namespace-not-registered", "MissingSubscriptionRegistration", MSG, {},
      {CS: cs(), OM: body("provider.operationsmanagement")}, CheckStatus.FAIL, "Microsoft.OperationsManagement"),
     ("namespace-from-facts-any-casing", "MissingSubscriptionRegistration", "",
-     {"provider_namespace": "microsoft.operationsmanagement"},
+     {"provider_namespaces": ["microsoft.operationsmanagement"]},
      {CS: cs(), OM: body("provider.operationsmanagement")}, CheckStatus.FAIL, "Microsoft.OperationsManagement"),
     ("named-namespace-404", "MissingSubscriptionRegistration", MSG, {}, {CS: cs()}, CheckStatus.ERROR, None),
 ]

@@ -1,5 +1,6 @@
-"""ranking.rank: profile choice, ordering, determinism, and the three seed scenarios end to end
-(events parsed by shared.events, ARM served from the scenario snapshots, network checks run)."""
+"""ranking: selection and order from the specs' own data (families, relevance, targets), and the
+three seed scenarios end to end (events parsed by shared.events, ARM served from the scenario
+snapshots, the selected checks run). Classifications come from the catalog, as in production."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from typing import Any
 
 import pytest
 
+from shared.catalog import catalog_index
 from shared.checklib.base import CheckContext, run_checks
-from shared.checklib.ranking import PROFILES, profile_for, rank
+from shared.checklib.ranking import rank, select
 from shared.checks.registry import REGISTRY
 from shared.demo import scenarios
 from shared.events import parse_events
@@ -28,8 +30,18 @@ PLATFORM = ("capacity_history", "node_subnet_capacity", "vcpu_quota", "public_ip
 
 def cls(code: str, sub: str | None = None, category: str = "unknown", checks: tuple[str, ...] = (),
         exit_status: int | None = None) -> Classification:
-    return Classification(code=code, entry_id=code, category=category, subcategory=sub, checks=checks,
-                          exit_status=exit_status)
+    """The classification the catalog gives this code / sub-category / exit status (families included)."""
+    idx = catalog_index()
+    entry_id = idx.codes.get(code.lower(), (None,))[0] or idx.regex_entry(code) or idx.fallback_id
+    if exit_status is not None and code == "VMExtensionProvisioningError":
+        entry_id = idx.linux_exit_entry.get(exit_status, entry_id)
+    entry = idx.by_id[entry_id]
+    key = (sub or "").replace("-", "_")
+    subcat = next((x for x in entry.subcategories if x.id.replace("-", "_") == key), None)
+    row = idx.linux_exit.get(exit_status) if exit_status is not None else None
+    return Classification(code=code, entry_id=entry_id, category=entry.category,
+                          subcategory=sub or entry.default_subcategory,
+                          exit_status=exit_status, families=idx.families_for(entry, subcat, row))
 
 
 def res(check_id: str, status: CheckStatus = CheckStatus.FAIL) -> CheckResult:
@@ -59,23 +71,37 @@ CONN = "VMExtensionError_K8SAPIServerConnFail"
     (cls("InvalidParameter", "network-invalid", "validation"), "apiserver_subnet"),
     (cls("RequestDisallowedByPolicy", None, "policy"), "policy_denial"),
     (cls("LinkedAuthorizationFailed", None, "authorization"), "identity_subnet_permissions"),
-    (cls("MissingSubscriptionRegistration", None, "subscription",
-         checks=("provider_registration", "feature_registration")), "provider_registration"),
-    (cls("FooFeatureFlagNotEnabled", None, "subscription",
-         checks=("feature_registration", "provider_registration")), "feature_registration"),
 ])
 def test_first_root_cause_by_profile(c: Classification, first: str) -> None:
-    ranked = rank(c, ALL_FAIL)
+    ranked = rank(c, ALL_FAIL, REGISTRY)
     assert ranked[0] == first
     assert sorted(ranked) == sorted(NETWORK + PLATFORM)  # every failing check kept, none invented
+
+
+def test_evidence_naming_what_the_error_names_ranks_first() -> None:
+    from shared.classify import classify_text
+    from shared.models import Evidence
+
+    c = classify_text("The subscription is not registered to use namespace 'Microsoft.ContainerService'. "
+                      "See https://aka.ms/rps-not-found for how to register subscriptions.")
+    feature = res("feature_registration")
+    provider = CheckResult(id="provider_registration", status=CheckStatus.FAIL, summary="not registered",
+                           evidence=(Evidence(property="registrationState", value="Microsoft.ContainerService"),))
+    assert rank(c, [feature, provider], REGISTRY)[0] == "provider_registration"
+    from shared.checklib.ranking import score
+
+    spec = REGISTRY["provider_registration"]
+    likely = provider.model_copy(update={"confidence": "likely"})
+    blocking = provider.model_copy(update={"blocks_request": True})
+    assert score(spec, likely, c) < score(spec, provider, c) < score(spec, blocking, c)
 
 
 def test_only_failures_count() -> None:
     results = [res("api_authorized_ranges", CheckStatus.ERROR), res("nsg_apiserver_egress", CheckStatus.SKIPPED),
                res("route_apiserver", CheckStatus.NOT_APPLICABLE), res("cluster_state", CheckStatus.PASS),
                res("firewall_aks_fqdns")]
-    assert rank(cls(CONN, "timeout"), results) == ("firewall_aks_fqdns",)
-    assert rank(cls(CONN, "timeout"), []) == ()
+    assert rank(cls(CONN, "timeout"), results, REGISTRY) == ("firewall_aks_fqdns",)
+    assert rank(cls(CONN, "timeout"), [], REGISTRY) == ()
 
 
 def test_timeout_order_and_determinism() -> None:
@@ -84,23 +110,36 @@ def test_timeout_order_and_determinism() -> None:
                                "firewall_aks_fqdns", "capacity_history")]
     expected = ("api_authorized_ranges", "nsg_apiserver_egress", "route_apiserver", "firewall_aks_fqdns",
                 "cluster_state", "capacity_history")
-    assert rank(c, subset) == expected
-    assert rank(c, list(reversed(subset))) == expected
+    assert rank(c, subset, REGISTRY) == expected
+    assert rank(c, list(reversed(subset)), REGISTRY) == expected
 
 
-def test_catalog_order_breaks_ties_then_id() -> None:
-    c = cls("Unknown", None, "unknown", checks=("vcpu_quota", "node_subnet_capacity"))
-    assert profile_for(c) == "general"
-    assert rank(c, [res("node_subnet_capacity"), res("vcpu_quota")]) == ("vcpu_quota", "node_subnet_capacity")
-    c2 = cls("Unknown", None, "unknown")
-    assert rank(c2, [res("zz_unknown_check"), res("aa_unknown_check")]) == ("aa_unknown_check", "zz_unknown_check")
+def test_unknown_error_runs_every_check_and_orders_by_id_on_ties() -> None:
+    c = cls("Unknown", None)
+    assert {s.id for s in select(tuple(REGISTRY.values()), c)} == set(REGISTRY)
+    assert rank(c, [res("zz_unknown_check"), res("aa_unknown_check")], REGISTRY) == (
+        "aa_unknown_check", "zz_unknown_check")
 
 
-def test_every_profile_names_registered_checks_only() -> None:
-    known = set(NETWORK + PLATFORM)
-    for name, profile in PROFILES.items():
-        assert set(profile) <= known, name
-    assert set(NETWORK) <= set(REGISTRY)
+def test_selection_by_family_and_by_error_target() -> None:
+    specs = tuple(REGISTRY.values())
+    egress = {s.id for s in select(specs, cls("VMExtensionError_OutboundConnFail"))}
+    assert {"outbound_connectivity", "firewall_aks_fqdns", "nsg_apiserver_egress"} <= egress
+    assert "vcpu_quota" not in egress
+    subnet = {s.id for s in select(specs, cls("InsufficientSubnetSize"))}
+    assert {"node_subnet_capacity", "apiserver_subnet"} <= subnet
+    from shared.classify import classify_error
+    named = classify_error(OperationError(code="InvalidParameter", target="properties.apiServerAccessProfile.subnetId",
+                                          message="The value of parameter apiServerAccessProfile.subnetId is invalid."))
+    assert "apiserver_subnet" in {s.id for s in select(specs, named)}
+
+
+def test_every_spec_declares_what_it_explains() -> None:
+    for spec in REGISTRY.values():
+        assert spec.families, spec.id
+        assert all(0 <= v <= 100 for v in spec.relevance.values()), spec.id
+        for key in spec.relevance:
+            assert key.split("/", 1)[0] in {str(f) for f in spec.families} | {"general"}, (spec.id, key)
 
 
 # --- the seed scenarios --------------------------------------------------------------------
@@ -136,8 +175,8 @@ async def test_seed_first_root_cause(folder: Path) -> None:
     perr = body["properties"]["status"]["provisioningError"]
     inner = [status["error"], *status["error"].get("details", [])]
     assert any(e["code"] == perr["code"] and e["message"] == perr["message"] for e in inner)
-    c = Classification(code=expected["code"], entry_id=expected["code"], checks=NETWORK,
-                       **SEED_CLASSIFICATION[folder.name])
+    c = cls(expected["code"], SEED_CLASSIFICATION[folder.name]["subcategory"],
+            exit_status=SEED_CLASSIFICATION[folder.name].get("exit_status"))
     ctx = CheckContext(operation=op, error=error, classification=c, arm=reader, now=datetime.now(UTC))
     results = list(await run_checks([REGISTRY[i] for i in NETWORK], ctx))
     by_id = {r.id: r for r in results}
@@ -148,4 +187,4 @@ async def test_seed_first_root_cause(folder: Path) -> None:
     else:  # a platform check (capacity_history): our network checks must not claim a cause
         assert not [r.id for r in results if r.status is CheckStatus.FAIL]
         results.append(res(expected["first_root_cause"]))
-    assert rank(c, results)[0] == expected["first_root_cause"]
+    assert rank(c, results, REGISTRY)[0] == expected["first_root_cause"]

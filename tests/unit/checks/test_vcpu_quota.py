@@ -31,10 +31,10 @@ CASES = [
     ("ddsv5-scale-fits", {}, None, "", {}, "scale", CheckStatus.PASS, "14 more Standard_D4ds_v5 node(s) fit"),
     ("dsv2-from-message", {"vmSize": "Standard_DS2_v2"}, None, DSV2_MSG, {}, "scale", CheckStatus.FAIL,
      "Standard DSv2 Family vCPUs in westeurope: 8/10 used, Standard_DS2_v2 needs 4 more"),
-    ("family-and-need-from-facts", {}, None, "", {"quota_family": "standardDSv5Family", "quota_requested": 30},
+    ("family-and-need-from-facts", {}, None, "", {"quota": {"family": "standardDSv5Family", "requested": 30}},
      "create", CheckStatus.FAIL, "Standard DSv5 Family vCPUs in westeurope: 24/50 used"),
     ("regional-quota-fact-is-not-a-family", {}, {"cores": 90}, "",
-     {"quota_family": "Total Regional Cores", "quota_requested": 16}, "scale", CheckStatus.FAIL,
+     {"quota": {"family": "Total Regional Cores", "requested": 16}}, "scale", CheckStatus.FAIL,
      "Total Regional vCPUs in westeurope: 90/100 used, Standard_D4ds_v5 needs 16 more"),
     ("regional-exhausted", {}, {"cores": 98}, "", {}, "scale", CheckStatus.FAIL,
      "Total Regional vCPUs in westeurope: 98/100 used, Standard_D4ds_v5 needs 4 more"),
@@ -44,7 +44,7 @@ CASES = [
      "upgrade", CheckStatus.FAIL, "Standard_DS2_v2 needs 4 more"),
     ("unknown-size-no-facts", {"vmSize": "Standard_NC24ads_A100_v4"}, None, "", {}, "scale", CheckStatus.SKIPPED,
      "not in the built-in table"),
-    ("family-name-case-insensitive", {}, None, "", {"quota_family": "STANDARDddsV5FAMILY", "quota_requested": 4},
+    ("family-name-case-insensitive", {}, None, "", {"quota": {"family": "STANDARDddsV5FAMILY", "requested": 4}},
      "scale", CheckStatus.PASS, "vCPU quota has room"),
 ]
 
