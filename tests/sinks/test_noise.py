@@ -7,6 +7,7 @@ failing the sink or the state store at a chosen step and re-running the same wor
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -123,7 +124,8 @@ async def test_escalation_once_after_threshold_for_transient(state: Any, sink: R
     out = await nc.escalate_due()
     assert out.escalated == ["aks-prod-01/AllocationFailed"]
     assert len(notifier.cards) == 3
-    assert notifier.headlines()[-1].startswith("Escalated: aks-prod-01 still failing after 24 h")
+    assert notifier.headlines()[-1].startswith("Escalated: aks-prod-01: ")
+    assert "Still failing after 24 h" in json.dumps(notifier.cards[-1])
     assert sink.rows[-1]["Status"] == "escalated" and sink.rows[-1]["AlertSent"] is True
     clock.advance(hours=5)
     again = await nc.escalate_due()

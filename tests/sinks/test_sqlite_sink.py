@@ -60,7 +60,7 @@ async def test_replaying_an_event_offline_gives_one_row_and_one_card_file(tmp_pa
     await nc.publish(f)
     assert len(list_findings(tmp_path / "findings.db")) == 1
     files = sorted((tmp_path / "cards").glob("*.json"))
-    assert [p.name for p in files] == ["001-aks-update-failed-aks-prod-01-subnetisfull.json"]
+    assert [p.name for p in files] == ["001-aks-prod-01-subnet-aks-subnet-has-0-free-ips-of-251.json"]
     assert files[0].read_text(encoding="utf-8").startswith("{")
 
 
