@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,7 +18,7 @@ from typing import Any
 
 from shared.compose import Parts, SystemClock, build_arm_reader, build_deps
 from shared.events import EventError, Ignored, iter_payload, parse_cluster_id, parse_event, parse_time
-from shared.models import CheckStatus, FailedOperation, Finding, OperationKind
+from shared.models import FailedOperation, Finding, OperationKind
 from shared.pipeline import Deps, WorkItem, process
 from shared.ports import ArmError, ArmReader
 from shared.render.rows import iso_z
@@ -132,86 +131,6 @@ async def diagnose_cluster(cluster_id: str, *, snapshot: str | Path | None, erro
         correlation_id=correlation if is_guid(correlation) else None, event_schema="cli",
     )
     return [await _run(op, deps, error_text)]
-
-
-# --- output ---------------------------------------------------------------------------------
-
-
-def finding_json(f: Finding) -> dict[str, Any]:
-    doc = f.model_dump(mode="json")
-    doc["code"] = f.classification.code
-    doc["checks"] = [
-        {"id": r.id, "status": r.status.value, "summary": r.summary,
-         "evidence": [e.model_dump(mode="json") for e in r.evidence],
-         "remediation": r.remediation, "docs": list(r.docs), "reason": r.reason}
-        for r in f.checks
-    ]
-    return doc
-
-
-def finding_text(f: Finding) -> str:
-    op = f.operation
-    c = f.classification
-    lines = [
-        f"{op.cluster_name} ({op.resource_group}) {op.verb} failed: {c.code}"
-        + (f" / {c.subcategory}" if c.subcategory else ""),
-        f"  {f.summary}",
-        f"  category {c.category}, transient {c.transient}, severity {f.severity}, confidence {c.confidence}",
-    ]
-    if f.root_causes:
-        lines.append("  root causes (most likely first): " + ", ".join(f.root_causes))
-    for r in f.checks:
-        mark = {CheckStatus.FAIL: "FAIL", CheckStatus.PASS: "pass", CheckStatus.ERROR: "ERR ",
-                CheckStatus.SKIPPED: "skip", CheckStatus.NOT_APPLICABLE: "n/a "}[r.status]
-        lines.append(f"    [{mark}] {r.id}: {r.summary}")
-    if f.remediation:
-        lines.append(f"  fix: {f.remediation}")
-    for url in f.docs[:4]:
-        lines.append(f"  doc: {url}")
-    return "\n".join(lines)
-
-
-# --- demo -----------------------------------------------------------------------------------
-
-
-async def run_demo(out: Path, *, render_png: bool = True) -> int:
-    from shared.demo import scenarios
-
-    out.mkdir(parents=True, exist_ok=True)
-    cards_dir = out / "cards"
-    for stale in ("findings.db", "state.db"):
-        (out / stale).unlink(missing_ok=True)
-    paths = scenarios()
-    rows: list[tuple[str, ...]] = [("scenario", "error code", "top root cause", "expected", "ok")]
-    ok_all = True
-    for i, folder in enumerate(paths, 1):
-        sys.stderr.write(f"[{i}/{len(paths)}] diagnosing {folder.name} ...\n")
-        sys.stderr.flush()
-        event = json.loads((folder / "event.json").read_text(encoding="utf-8"))
-        expected = json.loads((folder / "expected.json").read_text(encoding="utf-8"))
-        scenario_cards = cards_dir / folder.name
-        findings = await diagnose_payload(event, snapshot=folder / "snapshot.json", error_text=None, home=out,
-                                          cards_dir=scenario_cards)
-        f = findings[0]
-        top = f.root_causes[0] if f.root_causes else "-"
-        ok = f.classification.code == expected.get("code") and top == expected.get("first_root_cause")
-        ok_all = ok_all and ok
-        rows.append((folder.name, f.classification.code, top, str(expected.get("first_root_cause")),
-                     "yes" if ok else "NO"))
-        (out / f"{folder.name}.finding.json").write_text(json.dumps(finding_json(f), indent=2, default=str))
-        if render_png:
-            try:
-                from shared.render.preview import render_card_pngs
-
-                render_card_pngs(scenario_cards)
-            except Exception as err:  # preview is a convenience; the JSON card is the artefact
-                sys.stderr.write(f"  card preview skipped: {err}\n")
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for r in rows:
-        sys.stdout.write("  ".join(v.ljust(widths[i]) for i, v in enumerate(r)) + "\n")
-    sys.stdout.write(f"\nfindings: {out / 'findings.db'} (aks-triage findings --home {out})\n")
-    sys.stdout.write(f"cards:    {cards_dir}/\n")
-    return 0 if ok_all else 1
 
 
 async def snapshot_cluster(cluster_id: str, out: Path) -> int:

@@ -12,7 +12,8 @@ from typing import Any
 
 from shared.checklib.base import CheckContext, CheckSpec, run_one
 from shared.local.snapshot import Snapshot, SnapshotArmReader
-from shared.models import CheckResult, Classification, ErrorFacts, FailedOperation, OperationError, OperationKind
+from shared.models import CheckResult, Classification, FailedOperation, OperationError, OperationKind
+from tests.unit.checks.facts_support import typed_facts
 
 ARM = Path(__file__).resolve().parents[2] / "fixtures" / "arm"
 
@@ -182,25 +183,6 @@ def public_ip(pid: str, address: str) -> dict[str, Any]:
 
 
 
-def typed_facts(err: OperationError, overrides: dict[str, Any] | None) -> ErrorFacts:
-    """The facts production would have: the classifier's, from the error itself; `overrides` only
-    name typed ErrorFacts fields (an unknown name fails, so tests cannot plant facts no code makes)."""
-    from shared.armid import kind_of
-    from shared.classify import classify_error
-    from shared.models import ArmRef
-
-    facts = classify_error(err).facts
-    if not overrides:
-        return facts
-    update: dict[str, Any] = {}
-    for key, value in overrides.items():
-        if key == "resource_ids":
-            update["resources"] = tuple(ArmRef(kind=str(kind_of(i)), id=i) for i in value)
-        elif key in ErrorFacts.model_fields:
-            update[key] = tuple(value) if isinstance(value, list) else value
-        else:
-            raise KeyError(f"ErrorFacts has no field {key!r}")
-    return ErrorFacts.model_validate({**facts.model_dump(), **update})
 
 def make_ctx(resources: dict[str, dict[str, Any]], *, code: str = "VMExtensionError_K8SAPIServerConnFail",
              subcategory: str | None = "timeout", facts: dict[str, Any] | None = None, verb: str = "create",
