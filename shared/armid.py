@@ -196,6 +196,13 @@ def key(raw: object) -> str:
     return text.lower() if text else ""
 
 
+def path_key(path: str) -> str:
+    """Key of an ARM request path (any path, validated or not): what caches, snapshots and the
+    emulator index by. Unlike `key()` it accepts tenant-level and collection paths and strips nothing
+    but whitespace and trailing slashes, so two spellings of one GET meet."""
+    return path.strip().rstrip("/").lower()
+
+
 def same(a: object, b: object) -> bool:
     ka, kb = key(a), key(b)
     return bool(ka) and ka == kb

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol
 
+from shared import armid
 from shared.errortree import error_from_obj, error_from_status_message, specificity
 from shared.models import FailedOperation, OperationError
 from shared.ports import ArmError, ArmNotFound, ArmReader, ErrorNotYetAvailable
@@ -39,6 +40,14 @@ ACTIVITY_AFTER = timedelta(minutes=30)
 MAX_DEPLOYMENTS = 3
 MAX_NESTED_DEPLOYMENTS = 2
 
+# A node-bootstrap failure whose cluster-level error lost the CSE detail (exit status, vmssCSE
+# output): the same correlation id's VMSS write in the node resource group still carries it.
+_NODE_PROVISIONING = re.compile(r"vmss|virtual ?machine ?scale|extension|\bcse\b|agent ?pool|node ?pool", re.I)
+# AKS's own messages for a known sub-cause link its troubleshooting article (error-code-...): as
+# specific as an exit status.
+_CSE_DETAIL = re.compile(
+    r"exit ?status\W{0,3}\d{1,3}|exit ?code\W{0,3}\d{1,3}|\bERR_[A-Z_]{3,}|/azure-kubernetes/error-code-", re.I)
+MAX_ENRICH_TEXT = 64 * 1024  # how much of an error tree's text the CSE-detail test reads
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _DEPLOYMENT_ID = re.compile(
     r"^(/subscriptions/[0-9a-fA-F-]{36}(?:/resourceGroups/[A-Za-z0-9._\-()]{1,90})?"
@@ -66,8 +75,7 @@ class _Candidate:
         return (specific, 1 if self.on_target else 0, depth, nodes)
 
 
-def _norm(resource_id: str) -> str:
-    return resource_id.strip().rstrip("/").lower()
+_norm = armid.path_key
 
 
 def _value(obj: Any) -> str:
@@ -151,7 +159,7 @@ class ArmErrorSource:
             answered = True
             err_a = self._provisioning_error(body, tag)
             if err_a is not None:
-                return err_a
+                return await self._with_vmss_detail(err_a, body, op)
 
         corr = (op.correlation_id or "").strip()
         if not _GUID.match(corr):
@@ -191,6 +199,38 @@ class ArmErrorSource:
         return self._give_up(tried, hard, answered)
 
     # -- helpers ----------------------------------------------------------------------------
+
+    async def _with_vmss_detail(self, err: OperationError, body: dict[str, Any],
+                                op: FailedOperation) -> OperationError:
+        """`err`, plus the node resource group's failed VMSS write of the same correlation id as a
+        detail when `err` is a node-provisioning failure without the CSE exit status. Best effort:
+        an Activity Log that can't be read or holds nothing better leaves `err` as it is."""
+        text = " ".join(f"{e.code} {e.message}" for e in err.walk())[:MAX_ENRICH_TEXT]
+        corr = (op.correlation_id or "").strip()
+        if _CSE_DETAIL.search(text) or not _NODE_PROVISIONING.search(text) or not _GUID.match(corr):
+            return err
+        props = body.get("properties")
+        node_rg = str(props.get("nodeResourceGroup") or "").strip().lower() if isinstance(props, dict) else ""
+        if not node_rg:
+            return err
+        start, end = self._window(op)
+        try:
+            events = await self.arm.activity_log(op.subscription_id, correlation_id=corr, start=start, end=end)
+        except ArmError:
+            return err
+        scope = f"/subscriptions/{op.subscription_id}/resourcegroups/{node_rg}/providers/microsoft.compute/"
+        for event in events:
+            if not isinstance(event, dict) or not is_failed_event(event):
+                continue
+            if not _norm(str(event.get("resourceId", ""))).startswith(scope.lower()):
+                continue
+            vmss_err = error_from_event(event, "activity_log")
+            if vmss_err is None:
+                continue
+            detail_text = " ".join(f"{e.code} {e.message}" for e in vmss_err.walk())[:MAX_ENRICH_TEXT]
+            if _CSE_DETAIL.search(detail_text):
+                return err.model_copy(update={"details": (*err.details, vmss_err)})
+        return err
 
     @staticmethod
     def _status_targets(op: FailedOperation) -> list[tuple[str, str]]:

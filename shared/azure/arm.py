@@ -37,6 +37,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeAlias
 from urllib.parse import urlsplit
 
+from shared import armid
 from shared.errors import error_from_event, is_failed_event
 from shared.errortree import error_from_obj, specificity
 from shared.ports import ArmError, ArmForbidden, ArmNotFound, ArmThrottled, ArmUnavailable
@@ -85,8 +86,7 @@ _RUN_COUNTER: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar(
 # --- validation ------------------------------------------------------------------------------
 
 
-def normalize_id(resource_id: str) -> str:
-    return resource_id.strip().rstrip("/").lower()
+normalize_id = armid.path_key  # one normaliser for request paths: shared/armid.py
 
 
 def validate_resource_id(resource_id: str) -> str:

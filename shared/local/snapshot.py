@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from shared import armid
 from shared.ports import ArmError, ArmForbidden, ArmNotFound, ArmThrottled, ArmUnavailable
 
 FORMAT_VERSION = 2
@@ -31,8 +32,7 @@ class SnapshotError(ValueError):
     """The snapshot file cannot be used; the message says why."""
 
 
-def normalize_id(resource_id: str) -> str:
-    return resource_id.strip().rstrip("/").lower()
+normalize_id = armid.path_key  # one normaliser for request paths: shared/armid.py
 
 
 def _parse_time(value: Any) -> datetime | None:

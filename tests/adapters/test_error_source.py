@@ -383,3 +383,67 @@ async def test_process_wide_workspace_source_shares_the_arm_credential(
     finally:
         await arm.aclose()
     assert activity_workspace._SOURCE is None and arm._READER is None
+
+
+def _vmss_event(status_message: str) -> dict[str, Any]:
+    """The node resource group's failed VMSS write of the same correlation id."""
+    from tests.emulators.sample_data import SUB, failed_write_event
+
+    node_rg = cluster_node_rg()
+    vmss = (f"/subscriptions/{SUB}/resourceGroups/{node_rg}/providers/Microsoft.Compute/"
+            "virtualMachineScaleSets/aks-user1-12345678-vmss")
+    event = copy.deepcopy(failed_write_event())
+    event.update({"eventDataId": "99999999-0000-0000-0000-0000000000aa", "resourceId": vmss,
+                  "operationName": {"value": "Microsoft.Compute/virtualMachineScaleSets/write"}})
+    event["properties"] = {**event["properties"], "statusMessage": status_message, "entity": vmss}
+    return event
+
+
+def cluster_node_rg() -> str:
+    from tests.emulators.sample_data import cluster_body
+
+    return str(cluster_body()["properties"]["nodeResourceGroup"])
+
+
+def _without_cse_detail(world: dict[str, Any]) -> dict[str, Any]:
+    for rid, body in world["resources"].items():
+        if rid.lower() == CLUSTER_ID.lower():
+            body["properties"]["status"] = {"provisioningError": {
+                "code": "ReconcileVMSSAgentPoolFailed",
+                "message": "Unable to reconcile the VMSS of agent pool user1: the operation did not complete."}}
+    return world
+
+
+_VMSS_CSE = json.dumps({"status": "Failed", "error": {"code": "ResourceOperationFailure", "details": [{
+    "code": "VMExtensionProvisioningError",
+    "message": "VM has reported a failure when processing extension 'vmssCSE'. Error message: "
+               "\"Enable failed: failed to execute command: command terminated with exit status=50\""}]}})
+
+
+async def test_vmss_write_in_the_node_resource_group_adds_the_missing_cse_detail(world: dict[str, Any]) -> None:
+    world = _without_cse_detail(world)
+    world["activity_log"].append(_vmss_event(_VMSS_CSE))
+    src, _ = source(world)
+    err = await src.fetch(operation())
+    assert (err.code, err.source) == ("ReconcileVMSSAgentPoolFailed", "cluster_status")
+    assert any("exit status=50" in e.message for e in err.walk())
+
+
+async def test_cluster_error_kept_when_no_vmss_write_has_the_detail(world: dict[str, Any]) -> None:
+    world = _without_cse_detail(world)
+    other = json.dumps({"error": {"code": "OperationNotAllowed", "message": "Operation could not be completed."}})
+    world["activity_log"].append(_vmss_event(other))
+    src, _ = source(world)
+    err = await src.fetch(operation())
+    assert err.code == "ReconcileVMSSAgentPoolFailed"
+    assert not err.details  # an unrelated VMSS error is not attached
+
+
+async def test_cluster_error_with_exit_status_reads_no_activity_log(world: dict[str, Any]) -> None:
+    world = _without_cse_detail(world)
+    world["resources"][next(r for r in world["resources"] if r.lower() == CLUSTER_ID.lower())][
+        "properties"]["status"]["provisioningError"]["message"] += " vmssCSE exit status=51"
+    world["activity_log"].append(_vmss_event(_VMSS_CSE))
+    src, reader = source(world)
+    err = await src.fetch(operation())
+    assert not err.details and reader.reads_made == 1
