@@ -18,10 +18,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.armid import ResourceKind
-from shared.checklib import netread
+from shared.checklib import dnszones, netread
 from shared.checklib import netutil as nu
-from shared.checklib.base import API, CheckContext, CheckSpec, NotApplicable, result
-from shared.checks.private_dns_zone_link import zone_for
+from shared.checklib.base import CheckContext, CheckSpec, NotApplicable, result
 from shared.models import CheckResult, CheckStatus, Evidence, Family
 
 
@@ -58,8 +57,9 @@ def locate(ip: str, vnet: dict[str, Any]) -> str | None:
         return str(vnet.get("id"))
     for p in vp.get("virtualNetworkPeerings") or []:
         pp = nu.props(p)
-        space = [n for n in (nu.parse_net(x) for x in (pp.get("remoteAddressSpace") or {}).get("addressPrefixes") or [])
-                 if n]
+        space = [
+            n for n in (nu.parse_net(x) for x in (pp.get("remoteAddressSpace") or {}).get("addressPrefixes") or []) if n
+        ]
         if any(nu.contains(n, addr) for n in space):
             return nu.ref_id(pp.get("remoteVirtualNetwork"))
     return None
@@ -75,63 +75,85 @@ async def gather(ctx: CheckContext) -> Facts:
         servers = [str(s) for s in (nu.props(vnet).get("dhcpOptions") or {}).get("dnsServers") or []]
         out.append(VnetDns(vid, tuple(Server(s, locate(s, vnet)) for s in servers)))
     needs = view.private and not view.vnet_integration and (view.private_dns_zone or "system").lower() != "none"
-    why_not = ("" if needs else "public cluster" if not view.private else
-               "API Server VNet Integration: nodes use the ILB IP, no DNS" if view.vnet_integration else
-               "privateDNSZone none: you run the API server record yourself")
+    why_not = (
+        ""
+        if needs
+        else "public cluster"
+        if not view.private
+        else "API Server VNet Integration: nodes use the ILB IP, no DNS"
+        if view.vnet_integration
+        else "privateDNSZone none: you run the API server record yourself"
+    )
     zone_id: str | None = None
     linked: tuple[str, ...] = ()
     if needs and any(v.servers for v in out):
-        setting = view.private_dns_zone or "system"
-        if nu.id_segment(setting, "privateDnsZones"):
-            zone_id = setting
-        elif view.node_resource_group:
-            zones = await ctx.get_or_none(
-                f"{netread.node_rg_id(view)}/providers/Microsoft.Network/privateDnsZones", API["privateDns"])
-            z = zone_for(view.private_fqdn, netread.collection(zones))
-            zone_id = str(z.get("id")) if z else None
-        if zone_id:
-            links = netread.collection(await ctx.get_or_none(f"{zone_id}/virtualNetworkLinks", API["privateDns"]))
-            linked = tuple(v for v in (nu.ref_id(nu.props(x).get("virtualNetwork")) for x in links) if v)
+        found = await dnszones.cluster_zone(ctx, view, strict_links=False)
+        zone_id = found.zone_id
+        linked = tuple(ln.vnet_id for ln in found.links if ln.vnet_id)
     return Facts(view.id, view.region, needs, why_not, zone_id, linked, tuple(out))
 
 
 def evaluate(f: Facts) -> CheckResult:
-    ev = [Evidence(resource_id=v.vnet_id, property="properties.dhcpOptions.dnsServers",
-                   value=[s.ip for s in v.servers] or None) for v in f.vnets]
+    ev = [
+        Evidence(
+            resource_id=v.vnet_id, property="properties.dhcpOptions.dnsServers", value=[s.ip for s in v.servers] or None
+        )
+        for v in f.vnets
+    ]
     custom = [(v, s) for v in f.vnets for s in v.servers if s.ip != nu.AZURE_DNS_IP]
     if not custom:
-        return result(SPEC, CheckStatus.PASS, "the node VNet uses Azure-provided DNS (168.63.129.16)",
-                      evidence=tuple(ev))
+        return result(
+            SPEC, CheckStatus.PASS, "the node VNet uses Azure-provided DNS (168.63.129.16)", evidence=tuple(ev)
+        )
     if not f.needs_privatelink:
         servers = ", ".join(s.ip for _, s in custom)
-        return result(SPEC, CheckStatus.NOT_APPLICABLE,
-                      f"custom DNS servers {servers} are set, but nodes do not resolve a privatelink name "
-                      f"({f.why_not})",
-                      evidence=tuple(ev), reason=f.why_not)
+        return result(
+            SPEC,
+            CheckStatus.NOT_APPLICABLE,
+            f"custom DNS servers {servers} are set, but nodes do not resolve a privatelink name ({f.why_not})",
+            evidence=tuple(ev),
+            reason=f.why_not,
+        )
     zone = nu.name_of(f.zone_id) if f.zone_id else f"privatelink.{f.region}.azmk8s.io"
     bad: list[str] = []
     fixes: list[str] = []
     for _v, s in custom:
         if s.vnet_id and any(nu.same_id(s.vnet_id, ln) for ln in f.linked_vnet_ids):
-            ev.append(Evidence(resource_id=s.vnet_id, property="privateDnsZones/virtualNetworkLinks", value=s.ip,
-                               note=f"DNS server {s.ip} is in a VNet linked to {zone}; "
-                                    "it must forward to 168.63.129.16"))
+            ev.append(
+                Evidence(
+                    resource_id=s.vnet_id,
+                    property="privateDnsZones/virtualNetworkLinks",
+                    value=s.ip,
+                    note=f"DNS server {s.ip} is in a VNet linked to {zone}; it must forward to 168.63.129.16",
+                )
+            )
             continue
         if s.vnet_id:
             bad.append(f"{s.ip} (in VNet {nu.name_of(s.vnet_id)}, not linked to {zone})")
             if f.zone_id:
-                fixes.append(f"az network private-dns link vnet create -g {nu.resource_group_of(f.zone_id)} -z {zone} "
-                             f"-n {nu.name_of(s.vnet_id)}-dns-link -v {s.vnet_id} -e false")
+                fixes.append(
+                    f"az network private-dns link vnet create -g {nu.resource_group_of(f.zone_id)} -z {zone} "
+                    f"-n {nu.name_of(s.vnet_id)}-dns-link -v {s.vnet_id} -e false"
+                )
         else:
             bad.append(f"{s.ip} (outside the node VNet and its peerings, e.g. on-premises)")
-            fixes.append(f"# on DNS server {s.ip}: conditional forwarder for privatelink.{f.region}.azmk8s.io "
-                         f"-> 168.63.129.16 (via a resolver in a VNet linked to {zone})")
+            fixes.append(
+                f"# on DNS server {s.ip}: conditional forwarder for privatelink.{f.region}.azmk8s.io "
+                f"-> 168.63.129.16 (via a resolver in a VNet linked to {zone})"
+            )
     if bad:
-        ev.append(Evidence(resource_id=f.zone_id, property="virtualNetworkLinks[].virtualNetwork.id",
-                           value=list(f.linked_vnet_ids)))
-        return result(SPEC, CheckStatus.FAIL,
-                      f"custom DNS server(s) {'; '.join(bad)} may not resolve {zone}: nodes get NXDOMAIN for the "
-                      "API server", evidence=tuple(ev), remediation="\n".join(fixes))
+        ev.append(
+            Evidence(
+                resource_id=f.zone_id, property="virtualNetworkLinks[].virtualNetwork.id", value=list(f.linked_vnet_ids)
+            )
+        )
+        return result(
+            SPEC,
+            CheckStatus.FAIL,
+            f"custom DNS server(s) {'; '.join(bad)} may not resolve {zone}: nodes get NXDOMAIN for the API server",
+            evidence=tuple(ev),
+            remediation="\n".join(fixes),
+        )
     return result(SPEC, CheckStatus.PASS, f"custom DNS servers sit in VNets linked to {zone}", evidence=tuple(ev))
 
 
