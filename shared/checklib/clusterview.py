@@ -9,6 +9,8 @@ template), so the checks that explain a failure can also predict it.
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
@@ -60,6 +62,11 @@ def _ids(value: Any) -> tuple[str, ...]:
     return armid.dedupe(raw)
 
 
+def _minor(version: str | None) -> tuple[int, int] | None:
+    m = re.match(r"^\s*v?(\d+)\.(\d+)", version or "")
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
 def _region(location: Any) -> str:
     return "".join(str(location or "").split()).lower()
 
@@ -75,6 +82,7 @@ class PoolView(_View):
     max_count: int | None = None
     autoscaling: bool = False
     max_surge: str | None = None  # "33%", "1", None = AKS default (10% on 1.28+, 1 node earlier)
+    max_unavailable: str | None = None  # "0", "1", "10%": nodes taken down instead of surged
     subnet_id: str | None = None  # vnetSubnetID: None = AKS-managed VNet
     pod_subnet_id: str | None = None
     orchestrator_version: str | None = None  # what was asked for
@@ -86,6 +94,37 @@ class PoolView(_View):
     pool_type: str = "VirtualMachineScaleSets"
     max_pods: int | None = None
     spot: bool = False
+    node_public_ip: bool = False  # enableNodePublicIP: one public IP per node
+    node_public_ip_prefix_id: str | None = None
+
+    @property
+    def version(self) -> str | None:
+        """The version the pool runs, else the one asked for."""
+        return self.current_orchestrator_version or self.orchestrator_version
+
+    @property
+    def nodes_at_most(self) -> int:
+        """count, or maxCount when the autoscaler may grow the pool further."""
+        count = self.count or 0
+        return max(count, self.max_count or 0) if self.autoscaling else count
+
+    def surge_nodes(self, count: int | None = None, cluster_version: str | None = None) -> int:
+        """Extra nodes an upgrade adds: maxSurge as a count or a percentage of `count` (default: the
+        pool's count) rounded up. Unset: AKS uses 10% for Kubernetes 1.28 and later, 1 node before
+        (upgrade-aks-node-pools-rolling); maxSurge 0 with maxUnavailable surges nothing."""
+        n = (self.count or 0) if count is None else count
+        raw = (self.max_surge or "").strip()
+        if not raw:
+            ver = _minor(self.version or cluster_version)
+            raw = "10%" if ver is None or ver >= (1, 28) else "1"
+        if raw.endswith("%"):
+            try:
+                pct = float(raw[:-1])
+            except ValueError:
+                return 1
+            return math.ceil(n * pct / 100) if pct > 0 else 0
+        value = _int(raw)
+        return max(0, value) if value is not None else 1
 
     @property
     def failed(self) -> bool:
@@ -286,6 +325,8 @@ def _pool(x: Mapping[str, Any]) -> PoolView:
         max_count=_int(x.get("maxCount")),
         autoscaling=bool(x.get("enableAutoScaling")),
         max_surge=_str(str(upgrade["maxSurge"])) if upgrade.get("maxSurge") is not None else None,
+        max_unavailable=(_str(str(upgrade["maxUnavailable"])) if upgrade.get("maxUnavailable") is not None
+                         else None),
         subnet_id=armid.clean(x.get("vnetSubnetID")),
         pod_subnet_id=armid.clean(x.get("podSubnetID")),
         orchestrator_version=_str(x.get("orchestratorVersion")),
@@ -297,6 +338,8 @@ def _pool(x: Mapping[str, Any]) -> PoolView:
         pool_type=str(x.get("type") or "VirtualMachineScaleSets"),
         max_pods=_int(x.get("maxPods")),
         spot=str(x.get("scaleSetPriority") or "").lower() == "spot",
+        node_public_ip=x.get("enableNodePublicIP") is True,
+        node_public_ip_prefix_id=armid.clean(x.get("nodePublicIPPrefixID")),
     )
 
 
