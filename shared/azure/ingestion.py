@@ -8,10 +8,17 @@ others (without it the SDK raises on the first failure and silently skips the re
 SinkError says how many rows failed and whether a retry can help (429/5xx/network: yes;
 400/401/403/404/413: no). azure-core retries 408/429/5xx itself first, with `Retry-After` capped
 here so a long throttle cannot hold a Function for minutes.
+
+Deadlines: azure-core's transport read timeout (300 s by default) restarts with every chunk, so a
+trickling answer could hold an upload for minutes. Each `write` has a total deadline
+(`DEADLINE_S`, retries included), the transport a short per-read and connect timeout, and the
+retry policy the same overall timeout. A write cut by the deadline raises a retryable
+IngestionError naming all rows: the work item is retried later, never dropped.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -26,6 +33,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+# Total time one write may take, retries included. Below noise control's per-call deadline (a third
+# of its 25 s lease), so the publisher's lease always outlives a write.
+DEADLINE_S = 8.0
+READ_TIMEOUT_S = 5.0  # per read of the transport (restarts with every chunk: the total is DEADLINE_S)
+CONNECT_TIMEOUT_S = 3.0
 
 
 class IngestionError(SinkError):
@@ -38,7 +50,8 @@ class IngestionError(SinkError):
         self.statuses = statuses
 
 
-def _capped_retry_policy(retry_total: int, retry_after_cap_s: float, backoff_max_s: float) -> Any:
+def _capped_retry_policy(retry_total: int, retry_after_cap_s: float, backoff_max_s: float,
+                         timeout_s: float) -> Any:
     from azure.core.pipeline.policies import AsyncRetryPolicy
 
     class CappedRetryPolicy(AsyncRetryPolicy):  # type: ignore[type-arg]
@@ -48,7 +61,7 @@ def _capped_retry_policy(retry_total: int, retry_after_cap_s: float, backoff_max
             value = super().get_retry_after(response)
             return None if value is None else min(float(value), retry_after_cap_s)
 
-    return CappedRetryPolicy(retry_total=retry_total, retry_backoff_max=backoff_max_s)
+    return CappedRetryPolicy(retry_total=retry_total, retry_backoff_max=backoff_max_s, timeout=timeout_s)
 
 
 class LogsIngestionSink:
@@ -56,19 +69,25 @@ class LogsIngestionSink:
 
     def __init__(self, endpoint: str, rule_id: str, stream: str, credential: AsyncTokenCredential, *,
                  connection_verify: str | bool | None = None, retry_total: int = 3,
-                 retry_after_cap_s: float = 10.0, backoff_max_s: float = 8.0, **client_kwargs: Any) -> None:
+                 retry_after_cap_s: float = 4.0, backoff_max_s: float = 4.0, deadline_s: float = DEADLINE_S,
+                 read_timeout_s: float = READ_TIMEOUT_S, connect_timeout_s: float = CONNECT_TIMEOUT_S,
+                 **client_kwargs: Any) -> None:
         from azure.monitor.ingestion.aio import LogsIngestionClient
 
         if not endpoint.lower().startswith("https://"):
             raise ValueError("the Logs Ingestion endpoint must be https (bearer tokens are never sent in clear)")
-        kwargs: dict[str, Any] = dict(client_kwargs)
+        if not 0 < deadline_s <= 60:
+            raise ValueError("deadline_s must be in (0, 60]: one write must stay well inside the function timeout")
+        kwargs: dict[str, Any] = {"read_timeout": min(read_timeout_s, deadline_s),
+                                  "connection_timeout": min(connect_timeout_s, deadline_s), **client_kwargs}
         if connection_verify is not None:
             kwargs["connection_verify"] = connection_verify
         self.rule_id = rule_id
         self.stream = stream
+        self.deadline_s = deadline_s
         self._client = LogsIngestionClient(
             endpoint=endpoint, credential=credential,
-            retry_policy=_capped_retry_policy(retry_total, retry_after_cap_s, backoff_max_s), **kwargs)
+            retry_policy=_capped_retry_policy(retry_total, retry_after_cap_s, backoff_max_s, deadline_s), **kwargs)
 
     async def close(self) -> None:
         await self._client.close()
@@ -90,8 +109,15 @@ class LogsIngestionSink:
             failures.append(error)
 
         try:
-            await self._client.upload(rule_id=self.rule_id, stream_name=self.stream, logs=list(rows),
-                                      on_error=on_error)
+            async with asyncio.timeout(self.deadline_s):
+                await self._client.upload(rule_id=self.rule_id, stream_name=self.stream, logs=list(rows),
+                                          on_error=on_error)
+        except TimeoutError as err:
+            message = (f"Logs Ingestion: no complete answer within {self.deadline_s:g} s; "
+                       f"{len(rows)} rows kept for retry")
+            log.error("%s", message)
+            # Whether the service kept any of them is unknown: all rows are retried (at-least-once).
+            raise IngestionError(message, retryable=True, failed_rows=[dict(r) for r in rows], statuses=()) from err
         except (ValueError, TypeError) as err:  # rows the SDK cannot serialise: a bug, not an outage
             raise SinkError(f"Logs Ingestion rejected the rows before sending: {err}", retryable=False) from err
         if not failures:

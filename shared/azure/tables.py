@@ -7,13 +7,19 @@ If-Match replace (412 -> ResourceModifiedError -> False) for optimistic concurre
 Values must be str / bool / int (32-bit) / float; None values are dropped (Tables has no null).
 Other service errors propagate unchanged: noise control treats them as "state store down".
 `pack_finding` fits a finding into one string property (32K UTF-16 characters).
+
+Deadlines: every call has a total deadline (`CALL_DEADLINE_S`, the SDK's own retries included);
+the transport a short per-read/connect timeout and a bounded retry count. A call cut by its
+deadline raises TimeoutError, which noise control reports as StateDown: the work item is retried
+later, nothing is written ungrouped and nothing is lost.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from shared.models import Finding
 
@@ -23,7 +29,14 @@ if TYPE_CHECKING:
     from shared.settings import Settings
 
 ETAG = "_etag"
+# One Table call, SDK retries included. Below noise control's per-call deadline (a third of its
+# 25 s lease), so a publish never outlives its lease on a slow store.
+CALL_DEADLINE_S = 6.0
+READ_TIMEOUT_S = 4.0
+CONNECT_TIMEOUT_S = 3.0
+RETRY_TOTAL = 3
 _KEYS = ("PartitionKey", "RowKey")
+T = TypeVar("T")
 STORED_FINDING_CHARS = 30_000  # Table string properties hold 32K UTF-16 characters
 
 
@@ -81,9 +94,16 @@ def table_endpoint(account_url: str) -> str:
 class TableStateStore:
     """`account` is a connection string (Azurite, local) or a table endpoint URL (managed identity)."""
 
-    def __init__(self, account: str, table_name: str, credential: AsyncTokenCredential | None = None,
-                 **client_kwargs: Any) -> None:
+    def __init__(self, account: str, table_name: str, credential: AsyncTokenCredential | None = None, *,
+                 deadline_s: float = CALL_DEADLINE_S, **client_kwargs: Any) -> None:
         from azure.data.tables.aio import TableClient
+
+        if not 0 < deadline_s <= 30:
+            raise ValueError("deadline_s must be in (0, 30]")
+        self.deadline_s = deadline_s
+        client_kwargs = {"read_timeout": min(READ_TIMEOUT_S, deadline_s),
+                         "connection_timeout": min(CONNECT_TIMEOUT_S, deadline_s),
+                         "retry_total": RETRY_TOTAL, "retry_backoff_max": 2, **client_kwargs}
 
         if "AccountName=" in account or "UseDevelopmentStorage" in account:
             self._client = TableClient.from_connection_string(account, table_name, **client_kwargs)
@@ -109,21 +129,25 @@ class TableStateStore:
                     await self._client.create_table()
                 self._ready = True
 
+    async def _bounded(self, call: Callable[[], Awaitable[T]]) -> T:
+        """One call (the table's creation on first use included) within the total deadline."""
+        async with asyncio.timeout(self.deadline_s):
+            await self._ensure()
+            return await call()
+
     async def get(self, partition: str, row: str) -> dict[str, Any] | None:
         from azure.core.exceptions import ResourceNotFoundError
 
-        await self._ensure()
         try:
-            return _plain(await self._client.get_entity(partition, row))
+            return _plain(await self._bounded(lambda: self._client.get_entity(partition, row)))
         except ResourceNotFoundError:
             return None
 
     async def create(self, partition: str, row: str, entity: dict[str, Any]) -> bool:
         from azure.core.exceptions import ResourceExistsError
 
-        await self._ensure()
         try:
-            await self._client.create_entity(_entity(partition, row, entity))
+            await self._bounded(lambda: self._client.create_entity(_entity(partition, row, entity)))
         except ResourceExistsError:
             return False
         return True
@@ -131,26 +155,28 @@ class TableStateStore:
     async def upsert(self, partition: str, row: str, entity: dict[str, Any]) -> None:
         from azure.data.tables import UpdateMode
 
-        await self._ensure()
-        await self._client.upsert_entity(_entity(partition, row, entity), mode=UpdateMode.REPLACE)
+        await self._bounded(lambda: self._client.upsert_entity(_entity(partition, row, entity),
+                                                               mode=UpdateMode.REPLACE))
 
     async def replace_if_match(self, partition: str, row: str, entity: dict[str, Any], etag: str) -> bool:
         from azure.core import MatchConditions
         from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
         from azure.data.tables import UpdateMode
 
-        await self._ensure()
         try:
-            await self._client.update_entity(_entity(partition, row, entity), mode=UpdateMode.REPLACE, etag=etag,
-                                             match_condition=MatchConditions.IfNotModified)
+            await self._bounded(lambda: self._client.update_entity(
+                _entity(partition, row, entity), mode=UpdateMode.REPLACE, etag=etag,
+                match_condition=MatchConditions.IfNotModified))
         except (ResourceModifiedError, ResourceNotFoundError):
             return False
         return True
 
     async def query(self, partition: str) -> list[dict[str, Any]]:
-        await self._ensure()
-        pages = self._client.query_entities("PartitionKey eq @pk", parameters={"pk": partition})
-        return [_plain(e) async for e in pages]
+        async def read() -> list[dict[str, Any]]:
+            pages = self._client.query_entities("PartitionKey eq @pk", parameters={"pk": partition})
+            return [_plain(e) async for e in pages]
+
+        return await self._bounded(read)
 
 
 def build_table_state_store(settings: Settings, credential: AsyncTokenCredential | None = None) -> TableStateStore:
