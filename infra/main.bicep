@@ -115,15 +115,23 @@ var tags = {
 var serviceName = 'triage'
 var appName = !empty(functionAppName) ? functionAppName : '${abbrs.webSitesFunctions}aks-triage-${resourceToken}'
 var deploymentContainerName = 'app-package-${take(resourceToken, 10)}'
-var cleanedSubscriptions = replace(replace(monitoredSubscriptionIds, ' ', ''), ';', ',')
-var subscriptionIds = empty(cleanedSubscriptions) ? [subscription().subscriptionId] : split(cleanedSubscriptions, ',')
-var cleanedClusters = replace(aksClusterIds, ' ', '')
-var clusterIds = empty(cleanedClusters) ? [] : split(cleanedClusters, ',')
+// List parameters (azd env strings): ',' or ';' separated, entries trimmed, duplicates dropped (union
+// of arrays keeps each value once), the empty entry dropped (after union there is at most one). Ids
+// compare case-insensitively, so they are lower-cased. No lambdas (filter/map): checkov's Bicep parser
+// does not read them. tests/infra/test_lists.py evaluates these expressions on sample inputs.
+var subscriptionTrimmed = [for s in split(replace(monitoredSubscriptionIds, ';', ','), ','): toLower(trim(s))]
+var subscriptionEntries = union(subscriptionTrimmed, [])
+var requestedSubscriptions = contains(subscriptionEntries, '') ? concat(take(subscriptionEntries, indexOf(subscriptionEntries, '')), skip(subscriptionEntries, indexOf(subscriptionEntries, '') + 1)) : subscriptionEntries
+var subscriptionIds = empty(requestedSubscriptions) ? [subscription().subscriptionId] : requestedSubscriptions
+var clusterTrimmed = [for c in split(replace(aksClusterIds, ';', ','), ','): toLower(trim(c))]
+var clusterEntries = union(clusterTrimmed, [])
+var clusterIds = contains(clusterEntries, '') ? concat(take(clusterEntries, indexOf(clusterEntries, '')), skip(clusterEntries, indexOf(clusterEntries, '') + 1)) : clusterEntries
+var emailTrimmed = [for e in split(replace(alertEmails, ';', ','), ','): trim(e)]
+var emailEntries = union(emailTrimmed, [])
+var emails = contains(emailEntries, '') ? concat(take(emailEntries, indexOf(emailEntries, '')), skip(emailEntries, indexOf(emailEntries, '') + 1)) : emailEntries
 // Second pass only (deployEventSubscriptions): loop over an empty list in the first pass.
 var eventSubscriptionTargets = deployEventSubscriptions ? subscriptionIds : []
 var aksTopicTargets = deployEventSubscriptions ? clusterIds : []
-var cleanedEmails = replace(alertEmails, ' ', '')
-var emails = empty(cleanedEmails) ? [] : split(cleanedEmails, ',')
 var useExistingWorkspace = !empty(existingWorkspaceResourceId)
 var topicResourceGroupName = '${abbrs.resourcesResourceGroups}aks-triage-events-${environmentName}'
 // ARM endpoint of this cloud, without the trailing slash (Settings.arm_endpoint).
@@ -184,11 +192,15 @@ module findingsTable 'app/findings-table.bicep' = {
   }
 }
 
+// A new workspace is created in `location`; an existing one decides where its DCE, DCR, Application
+// Insights and log alerts live.
+var monitoringLocation = useExistingWorkspace ? findingsTable.outputs.location : location
+
 module monitoring 'app/monitoring.bicep' = {
   name: 'monitoring'
   scope: rg
   params: {
-    location: location
+    location: monitoringLocation
     tags: tags
     workspaceId: findingsTable.outputs.workspaceId
     findingsTableName: findingsTable.outputs.tableName
@@ -214,7 +226,9 @@ module findingsReader 'app/workspace-reader.bicep' = {
   scope: resourceGroup(workspaceSubscription, workspaceResourceGroup)
   params: {
     workspaceName: workspaceName
+    tableName: findingsTable.outputs.tableName
     principalId: identity.outputs.principalId
+    purpose: 'findings'
   }
 }
 
@@ -223,7 +237,9 @@ module activityReader 'app/workspace-reader.bicep' = if (!empty(activityWorkspac
   scope: resourceGroup(empty(activityWorkspaceResourceId) ? subscription().subscriptionId : split(activityWorkspaceResourceId, '/')[2], empty(activityWorkspaceResourceId) ? rg.name : split(activityWorkspaceResourceId, '/')[4])
   params: {
     workspaceName: last(split(activityWorkspaceResourceId, '/'))
+    tableName: 'AzureActivity'
     principalId: identity.outputs.principalId
+    purpose: 'activity'
   }
 }
 
@@ -256,6 +272,7 @@ module function 'app/function.bicep' = {
     findingsWorkspaceId: findingsReader.outputs.customerId
     teamsWebhookReference: keyVault.outputs.teamsWebhookReference
     workbookUrl: monitoring.outputs.workbookUrl
+    findingsTopicEndpoint: deployFindingsTopic ? findingsTopic.outputs.endpoint : ''
   }
 }
 
@@ -265,6 +282,9 @@ module rbac 'app/rbac.bicep' = {
   params: {
     principalId: identity.outputs.principalId
     storageAccountName: storage.outputs.name
+    workQueueName: storage.outputs.workQueueName
+    poisonQueueName: storage.outputs.poisonQueueName
+    stateTableName: storage.outputs.stateTableName
     dataCollectionRuleName: monitoring.outputs.dataCollectionRuleName
     applicationInsightsName: monitoring.outputs.applicationInsightsName
     keyVaultName: keyVault.outputs.name
@@ -277,7 +297,7 @@ module alerts 'app/alerts.bicep' = {
   name: 'alerts'
   scope: rg
   params: {
-    location: location
+    location: monitoringLocation
     tags: tags
     actionGroupName: '${abbrs.insightsActionGroups}aks-triage-${resourceToken}'
     actionGroupShortName: 'akstriage'

@@ -146,13 +146,11 @@ def _notifiers(settings: Settings, parts: Parts) -> list[Notifier]:
         from shared.local.card_files import FileNotifier
 
         out.append(FileNotifier(parts.cards_dir or parts.home / "cards", workbook_url=settings.workbook_url))
-    # The findings topic setting is added to Settings with its app setting (infra); read it if present.
-    topic = getattr(settings, "findings_topic_endpoint", None)
-    if topic:
+    if settings.findings_topic_endpoint:
         from shared.azure.eventgrid import EventGridNotifier
 
-        out.append(EventGridNotifier(topic, _credential(parts), namespace_topic=getattr(
-            settings, "findings_namespace_topic", None) or None))
+        out.append(EventGridNotifier(settings.findings_topic_endpoint, _credential(parts),
+                                     namespace_topic=settings.findings_namespace_topic))
     if not out:
         from shared.notify.teams import LogOnlyNotifier
 

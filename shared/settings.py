@@ -62,12 +62,25 @@ class Settings(BaseSettings):
     teams_max_per_second: float = Field(4.0, gt=0, le=4.0)
     workbook_url: str | None = None
 
+    # Findings as CloudEvents 1.0 (shared/azure/eventgrid.py): an Event Grid custom topic endpoint
+    # (https://<topic>.<region>-1.eventgrid.azure.net/api/events), or a namespace endpoint together
+    # with the namespace topic's name. Empty = no Event Grid sink.
+    findings_topic_endpoint: str | None = None
+    findings_namespace_topic: str | None = Field(None, pattern=r"^[A-Za-z0-9-]{3,50}$")
+
     # Noise control
     group_window_min: int = Field(60, ge=1, le=10080)
     escalate_after_h: float = Field(24.0, gt=0, le=720)
 
     # Offline / CLI
     home: Path = Field(default_factory=default_home)
+
+    @field_validator("findings_topic_endpoint")
+    @classmethod
+    def _https_topic(cls, value: str | None) -> str | None:
+        if value is not None and not value.lower().startswith("https://"):
+            raise ValueError("the findings topic endpoint must be an https:// URL")
+        return value
 
     @field_validator("error_retry_schedule_s", mode="before")
     @classmethod

@@ -33,3 +33,5 @@ resource findingsTable 'Microsoft.OperationalInsights/workspaces/tables@2022-10-
 output tableName string = findingsTable.name
 output workspaceId string = workspace.id
 output customerId string = workspace.properties.customerId
+// DCE, DCR and log alerts go to the workspace's region (a DCR must be in its destination's region).
+output location string = workspace.location

@@ -37,6 +37,8 @@ param findingsWorkspaceId string
 @description('Key Vault reference for the Teams webhook URL, or empty to disable Teams.')
 param teamsWebhookReference string
 param workbookUrl string
+@description('Endpoint of the Event Grid topic that receives findings as CloudEvents; empty = no Event Grid sink.')
+param findingsTopicEndpoint string = ''
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   name: planName
@@ -139,6 +141,9 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
         { name: 'AKS_TRIAGE_TEAMS_WEBHOOK_URL', value: teamsWebhookReference }
         { name: 'AKS_TRIAGE_TEAMS_MAX_PER_SECOND', value: '4' }
         { name: 'AKS_TRIAGE_WORKBOOK_URL', value: workbookUrl }
+        { name: 'AKS_TRIAGE_FINDINGS_TOPIC_ENDPOINT', value: findingsTopicEndpoint }
+        // A custom topic (infra/modules/findings_topic.bicep) has no topic name; a namespace topic does.
+        { name: 'AKS_TRIAGE_FINDINGS_NAMESPACE_TOPIC', value: '' }
         { name: 'AKS_TRIAGE_GROUP_WINDOW_MIN', value: '60' }
         { name: 'AKS_TRIAGE_ESCALATE_AFTER_H', value: '24' }
       ]

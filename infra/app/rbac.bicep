@@ -1,9 +1,12 @@
 // Role assignments of the app identity inside the app's resource group. Data-plane roles only,
 // each on the narrowest scope that works. Cross-scope grants live next to their scope:
-// monitored-subscription.bicep (Reader), workspace-reader.bicep (Log Analytics Reader),
+// monitored-subscription.bicep (Reader), workspace-reader.bicep (query the workspace + Reader on one table),
 // deadletter-access.bicep (Event Grid topics -> dead-letter container).
 param principalId string
 param storageAccountName string
+param workQueueName string
+param poisonQueueName string
+param stateTableName string
 param dataCollectionRuleName string
 param applicationInsightsName string
 param keyVaultName string
@@ -14,6 +17,31 @@ var roles = loadJsonContent('roles.json')
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
+}
+
+resource queueService 'Microsoft.Storage/storageAccounts/queueServices@2023-05-01' existing = {
+  parent: storage
+  name: 'default'
+}
+
+resource workQueue 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' existing = {
+  parent: queueService
+  name: workQueueName
+}
+
+resource poisonQueue 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' existing = {
+  parent: queueService
+  name: poisonQueueName
+}
+
+resource tableService 'Microsoft.Storage/storageAccounts/tableServices@2023-05-01' existing = {
+  parent: storage
+  name: 'default'
+}
+
+resource stateTable 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-01' existing = {
+  parent: tableService
+  name: stateTableName
 }
 
 resource dataCollectionRule 'Microsoft.Insights/dataCollectionRules@2023-03-11' existing = {
@@ -45,10 +73,11 @@ resource blobOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   }
 }
 
-// Work queue trigger + enqueue with delay; the host moves poison messages.
-resource queueContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(storage.id, principalId, roles.StorageQueueDataContributor)
-  scope: storage
+// Work queue trigger + enqueue with delay, and the app's own move of a poisoned message: Queue Data
+// Contributor on those two queues only (a role assignment scoped to one queue), not the account.
+resource workQueueContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(workQueue.id, principalId, roles.StorageQueueDataContributor)
+  scope: workQueue
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.StorageQueueDataContributor)
     principalId: principalId
@@ -56,10 +85,20 @@ resource queueContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' =
   }
 }
 
-// Alert state / dedup table.
+resource poisonQueueContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(poisonQueue.id, principalId, roles.StorageQueueDataContributor)
+  scope: poisonQueue
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.StorageQueueDataContributor)
+    principalId: principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// Alert state / dedup table: Table Data Contributor on that table only.
 resource tableContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(storage.id, principalId, roles.StorageTableDataContributor)
-  scope: storage
+  name: guid(stateTable.id, principalId, roles.StorageTableDataContributor)
+  scope: stateTable
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.StorageTableDataContributor)
     principalId: principalId

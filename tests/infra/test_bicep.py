@@ -40,7 +40,10 @@ NOT_APP_SETTINGS = {
     "storage_connection_string": "Azurite / local only; in Azure the app uses its managed identity",
 }
 # Settings fields that are not in local.settings.json.sample.
-NOT_IN_LOCAL_SAMPLE = {"home": NOT_APP_SETTINGS["home"]}
+NOT_IN_LOCAL_SAMPLE = {
+    "home": NOT_APP_SETTINGS["home"],
+    "findings_namespace_topic": "only with an Event Grid namespace endpoint; the sample's topic is a custom topic",
+}
 # Flex Consumption rejects these (runtime and version live in functionAppConfig); a key-based
 # AzureWebJobsStorage would defeat allowSharedKeyAccess=false.
 FORBIDDEN_APP_SETTINGS = {
@@ -428,6 +431,8 @@ def test_role_assignments_are_least_privilege():
         for name, ra in resources_of_type(tpl, "Microsoft.Authorization/roleAssignments").items():
             props = body(ra)["properties"]
             assert props["principalType"] == "ServicePrincipal", (path.name, name)
+            if dotted(props["roleDefinitionId"]) in CUSTOM_ROLE_REFERENCES.get(path.name, ()):
+                continue  # the workspace query-only role, checked in test_workspace_read_is_one_table
             ref = props["roleDefinitionId"]["function"]["parameters"]
             acc = accessor(ref["resource_name_1"])
             assert acc is not None and acc[0] == "roles", f"{path.name}:{name} role not from roles.json"
@@ -438,9 +443,71 @@ def test_role_assignments_are_least_privilege():
         for guid, role in FORBIDDEN_ROLES.items():
             assert guid not in text, f"{path.name} assigns {role}"
     assert used == set(role_ids), f"unused roles in roles.json: {set(role_ids) - used}"
-    expected = {"Reader", "LogAnalyticsReader", "MonitoringMetricsPublisher", "StorageQueueDataContributor",
+    expected = {"Reader", "MonitoringMetricsPublisher", "StorageQueueDataContributor",
                 "StorageTableDataContributor"}
     assert expected <= used
+
+
+# Role assignments whose role is a custom role defined in the same file (not a built-in from roles.json).
+CUSTOM_ROLE_REFERENCES = {"workspace-reader.bicep": ("queryOnly.id",)}
+
+
+def _assignments(relative: str) -> dict[str, dict]:
+    return {k: body(v) for k, v in
+            resources_of_type(template(relative), "Microsoft.Authorization/roleAssignments").items()}
+
+
+def _existing(relative: str) -> dict[str, str]:
+    return {k: v["type"] for k, v in template(relative)["resources"].items() if v["existing"]}
+
+
+def test_queue_and_table_roles_are_scoped_to_the_queue_and_the_table():
+    existing = _existing("app/rbac.bicep")
+    by_role: dict[str, list[str]] = {}
+    for ra in _assignments("app/rbac.bicep").values():
+        role = accessor(ra["properties"]["roleDefinitionId"]["function"]["parameters"]["resource_name_1"])
+        by_role.setdefault(role[1], []).append(existing[ra["scope"]])
+    assert by_role["StorageQueueDataContributor"] == ["Microsoft.Storage/storageAccounts/queueServices/queues"] * 2
+    assert by_role["StorageTableDataContributor"] == ["Microsoft.Storage/storageAccounts/tableServices/tables"]
+    params = module_params(template("main.bicep"), "rbac")
+    assert dotted(params["workQueueName"]) == "storage.outputs.workQueueName"
+    assert dotted(params["poisonQueueName"]) == "storage.outputs.poisonQueueName"
+    assert dotted(params["stateTableName"]) == "storage.outputs.stateTableName"
+
+
+def test_workspace_read_is_one_table_plus_a_query_only_role():
+    relative = "app/workspace-reader.bicep"
+    existing = _existing(relative)
+    (role,) = resources_of_type(template(relative), "Microsoft.Authorization/roleDefinitions").values()
+    props = body(role)["properties"]
+    (perms,) = props["permissions"]
+    assert sorted(perms["actions"]) == ["Microsoft.OperationalInsights/workspaces/query/read",
+                                        "Microsoft.OperationalInsights/workspaces/read"]
+    assert perms["dataActions"] == []
+    assert "Microsoft.OperationalInsights/workspaces/sharedKeys/read" in perms["notActions"]
+    assert props["assignableScopes"] == [{"operator": {"type": "property_accessor",
+                                                       "operands": {"operand_1": "workspace", "operand_2": "id"}}}]
+    scopes = {}
+    for ra in _assignments(relative).values():
+        scopes[dotted(ra["properties"]["roleDefinitionId"]) or "builtin"] = existing[ra["scope"]]
+    assert scopes == {"queryOnly.id": "Microsoft.OperationalInsights/workspaces",
+                      "builtin": "Microsoft.OperationalInsights/workspaces/tables"}
+    main = template("main.bicep")
+    assert dotted(module_params(main, "findingsReader")["tableName"]) == "findingsTable.outputs.tableName"
+    assert module_params(main, "activityReader")["tableName"] == "AzureActivity"
+    purposes = {module_params(main, m)["purpose"] for m in ("findingsReader", "activityReader")}
+    assert len(purposes) == 2, "the two grants may share a workspace: their custom roles need distinct names"
+
+
+def test_monitoring_and_alerts_follow_an_existing_workspaces_region():
+    main = template("main.bicep")
+    where = main["variables"]["monitoringLocation"]["value"]["operator"]["operands"]
+    assert where["condition"] == "useExistingWorkspace" and where["false_value"] == "location"
+    assert dotted(where["true_value"]) == "findingsTable.outputs.location"
+    for module in ("monitoring", "alerts"):
+        assert module_params(main, module)["location"] == "monitoringLocation", module
+    outputs = template("app/findings-table.bicep")["outputs"]
+    assert dotted(outputs["location"]["value"]) == "workspace.location"
 
 
 def test_reader_is_granted_on_every_monitored_subscription():
@@ -529,7 +596,8 @@ def test_local_settings_sample_lists_every_setting_with_valid_fake_values():
     fields = {env_name(f): f for f in Settings.model_fields}
     settings = Settings.model_validate({fields[k]: v for k, v in values.items() if k in ours})
     assert settings.dcr_stream == json.loads(SCHEMA_FILE.read_text())["stream"]
-    for key in ("AKS_TRIAGE_TEAMS_WEBHOOK_URL", "AKS_TRIAGE_LOGS_INGESTION_ENDPOINT"):
+    for key in ("AKS_TRIAGE_TEAMS_WEBHOOK_URL", "AKS_TRIAGE_LOGS_INGESTION_ENDPOINT",
+                "AKS_TRIAGE_FINDINGS_TOPIC_ENDPOINT"):
         host = values[key].split("/")[2]
         assert host.endswith((".invalid", ".example", "example-a1b2.westeurope-1.ingest.monitor.azure.com")), key
 
@@ -544,3 +612,25 @@ def test_rows_the_code_writes_have_exactly_the_stream_columns(findings_schema):
     assert [(c.name, c.type) for c in schema.columns] == [(c["name"], c["type"]) for c in findings_schema["columns"]]
     row = finding_to_row(make_finding(), alert_sent=False)
     assert list(row) == [c["name"] for c in findings_schema["columns"]]
+
+
+# --- findings topic (CloudEvents) ------------------------------------------------------------------
+
+
+def test_findings_topic_endpoint_reaches_the_settings_field_only_when_the_topic_is_deployed():
+    assert app_settings()["AKS_TRIAGE_FINDINGS_TOPIC_ENDPOINT"] == "findingsTopicEndpoint"
+    assert "findings_topic_endpoint" in Settings.model_fields
+    wired = module_params(template("main.bicep"), "function")["findingsTopicEndpoint"]["operator"]
+    assert wired["type"] == "conditional" and wired["operands"]["condition"] == "deployFindingsTopic"
+    assert wired["operands"]["false_value"] == ""
+    accessor = wired["operands"]["true_value"]["operator"]["operands"]
+    assert accessor["operand_1"] == "findingsTopic"
+    assert accessor["operand_2"]["operator"]["operands"] == {"operand_1": "outputs", "operand_2": "endpoint"}
+    condition = template("main.bicep")["modules"]["findingsTopic"]["config"]["condition"]
+    assert condition == "deployFindingsTopic"
+
+
+def test_findings_topic_setting_must_be_https():
+    assert Settings(findings_topic_endpoint="https://t.westeurope-1.eventgrid.azure.net/api/events")
+    with pytest.raises(ValueError, match="https"):
+        Settings(findings_topic_endpoint="http://t.westeurope-1.eventgrid.azure.net/api/events")
