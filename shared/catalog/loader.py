@@ -6,6 +6,7 @@ built from it. Both are cached: the catalog is immutable data shipped with the c
 
 from __future__ import annotations
 
+import bisect
 import json
 import re
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from shared.catalog.schema import Catalog, Entry, ExitStatus, Subcategory
 from shared.models import Family
 
 CATALOG_PATH = Path(__file__).with_name("catalog.json")
+MIN_PREFIX = 8  # a shorter cut-off token is too ambiguous to complete
 
 
 @lru_cache(maxsize=1)
@@ -62,6 +64,27 @@ class CatalogIndex:
     windows_exit_entry: dict[int, str] = field(default_factory=dict)
     cse_entries: frozenset[str] = frozenset()  # entries that are a specific CSE failure
     fallback_id: str = "Unclassified"
+    # lower-cased CSE code or AgentBaker constant -> (os, status): VMExtensionError_KubeletStartFail,
+    # ERR_KUBELET_START_FAIL, WINDOWS_CSE_ERROR_DOWNLOAD_CNI_PACKAGE ...
+    exit_codes: dict[str, tuple[str, int]] = field(default_factory=dict)
+    # every specific code (lower-cased), sorted: a truncated code resolves by unique prefix
+    sorted_codes: tuple[str, ...] = ()
+    http_statuses: dict[int, str] = field(default_factory=dict)
+    http_reasons: dict[str, str] = field(default_factory=dict)
+
+    def prefix_code(self, token: str) -> str | None:
+        """The one specific catalog code starting with `token` (a code cut off mid-word), else None."""
+        low = token.lower()
+        if len(low) < MIN_PREFIX:
+            return None
+        i = bisect.bisect_left(self.sorted_codes, low)
+        hits = []
+        while i < len(self.sorted_codes) and self.sorted_codes[i].startswith(low) and len(hits) < 2:
+            hits.append(self.sorted_codes[i])
+            i += 1
+        if len(hits) != 1:
+            return None
+        return hits[0]
 
     def known(self, code: str) -> bool:
         low = code.lower()
@@ -149,6 +172,20 @@ def catalog_index() -> CatalogIndex:
     idx.multi_patterns = [p for p in idx.patterns if len(p.parts) > 1]
     idx.linux_exit = {x.status: x for x in cat.cse_exit_statuses.linux}
     idx.windows_exit = {x.status: x for x in cat.cse_exit_statuses.windows}
+    for os_name, rows in (("linux", cat.cse_exit_statuses.linux), ("windows", cat.cse_exit_statuses.windows)):
+        for row in rows:
+            if row.status == 0 or not (row.name.startswith("ERR_") or row.name.startswith("WINDOWS_CSE_ERROR_")):
+                continue
+            for name in (row.name, row.code):
+                if name:
+                    idx.exit_codes.setdefault(name.lower(), (os_name, row.status))
+            # Undocumented statuses report their own VMExtensionError_* / WINDOWS_CSE_ERROR_* code under the
+            # generic node-bootstrap entry; documented ones already resolve through their entry's aliases.
+            if row.code and row.entry_id is None:
+                idx.codes.setdefault(row.code.lower(), ("VMExtensionProvisioningError", row.code))
     idx.cse_entries = frozenset({*idx.linux_exit_entry.values(), *idx.windows_exit_entry.values(),
-                                 "VMExtensionProvisioningTimeout"})
+                                 "VMExtensionProvisioningTimeout", "VMExtensionProvisioningError"})
+    idx.sorted_codes = tuple(sorted(idx.codes))
+    idx.http_statuses = {int(k): v for k, v in cat.http_statuses.items()}
+    idx.http_reasons = {k.lower(): v for k, v in cat.http_reasons.items()}
     return idx

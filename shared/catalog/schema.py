@@ -16,7 +16,8 @@ from shared.models import Family
 
 Transient = Literal["true", "false", "depends"]
 Severity = Literal["critical", "error", "warning", "info"]
-Role = Literal["cause", "wrapper", "fallback"]
+# generic = an HTTP-ish / ARM-wide code (BadRequest, Conflict) that names a kind of failure, not its cause.
+Role = Literal["cause", "wrapper", "fallback", "generic"]
 
 
 class _Model(BaseModel):
@@ -86,6 +87,9 @@ class Entry(_Model):
     guidance: str = ""
     docs: tuple[str, ...] = ()
     examples: tuple[Example, ...] = ()
+    # Where the code, its message templates and examples come from: repo+path or a URL (Microsoft
+    # docs, specs, AgentBaker, azure-cli / azure-powershell / terraform-provider-azurerm sources).
+    sources: tuple[str, ...] = ()
 
     @field_validator("docs")
     @classmethod
@@ -104,6 +108,9 @@ class ExitStatus(_Model):
     meaning: str
     entry_id: str | None = None
     family: Family | None = None  # e.g. 50 ERR_OUTBOUND_CONN_FAIL -> egress
+    # The code AKS reports for this status (VMExtensionError_<Name> on Linux, the constant on Windows);
+    # None = reported as VMExtensionProvisioningError with the constant as a fact.
+    code: str | None = None
 
 
 class ExitStatusTables(_Model):
@@ -126,6 +133,10 @@ class Catalog(_Model):
     generic_codes: dict[str, str | None]  # generic code -> default entry (None = Unclassified)
     entries: tuple[Entry, ...]
     cse_exit_statuses: ExitStatusTables
+    # HTTP status (as text) -> generic code, for errors that carry only a status ("RESPONSE 409",
+    # "Operation failed with status: 'Bad Request'").
+    http_statuses: dict[str, str] = {}
+    http_reasons: dict[str, str] = {}  # reason phrase (lower case) -> generic code
 
     def entry(self, entry_id: str) -> Entry:
         for e in self.entries:

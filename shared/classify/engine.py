@@ -24,7 +24,7 @@ from shared.catalog.loader import CatalogIndex, CompiledPattern, catalog_index
 from shared.catalog.schema import Entry, Subcategory
 from shared.classify.facts import error_facts
 from shared.classify.normalizer import parse_error_text, text_codes
-from shared.classify.text import EXIT_RX, WINDOWS_HINTS, WORD_RX, flatten, preclean, squeeze, window
+from shared.classify.text import EXIT_RX, WINDOWS_HINTS, WORD_RX, code_shaped, flatten, preclean, squeeze, window
 from shared.models import Classification, Confidence, OperationError, Transient
 
 MAX_NODES = 400
@@ -38,7 +38,9 @@ class CodeObs:
     code: str  # as written in the error
     depth: float  # tree depth; codes found inside a node's message sit half a level below it
     order: int  # position in reading order (tie-break: first seen wins)
-    origin: str  # "field" (a code field / explicit Code= layout) | "mention" (word in free text)
+    # "field" (a code field / explicit Code= layout) | "mention" (word in free text) | "truncated"
+    # (a cut-off word completed by unique prefix) | "subcode" (a subcode / innerError.code field)
+    origin: str
 
 
 @dataclass
@@ -52,6 +54,8 @@ class Evidence:
     pattern_best: dict[str, CompiledPattern] = field(default_factory=dict)
     pattern_max: dict[str, int] = field(default_factory=dict)
     tree: OperationError | None = None
+    http_status: str | None = None  # generic code named by an HTTP status in the text (409 -> Conflict)
+    subcodes: list[str] = field(default_factory=list)  # subcode / innerError.code values, in order
 
 
 @dataclass(frozen=True)
@@ -118,12 +122,26 @@ def _gather(err: OperationError, raw: str | None, idx: CatalogIndex) -> Evidence
     hits = set(WORD_RX.findall(low)) & idx.codes.keys()
     if hits:
         seen: set[str] = {c.code.lower() for c in ev.codes}
-        for word in WORD_RX.findall(ev.text):
+        for m in WORD_RX.finditer(ev.text):
+            word = m.group(0)
             wl = word.lower()
             if wl in hits and wl not in seen and _mention_matches(word, idx):
+                # `ERR_OUTBOUND_CONN_FAIL=50` is CSE printing its constant table, not the failure.
+                if ev.text.startswith("=", m.end()) and ev.text[m.end() + 1: m.end() + 2].isdigit():
+                    continue
                 seen.add(wl)
                 ev.codes.append(CodeObs(word, 99.0, order, "mention"))
                 order += 1
+    # A title or paste cut off mid-code: the last word, or a word before an ellipsis.
+    tail = _TRUNC_RX.search(ev.text[-400:])
+    if tail is not None:
+        word = tail.group(1)
+        full = idx.prefix_code(word) if not idx.known(word) else None
+        if full is not None and all(c.code.lower() != full for c in ev.codes):
+            ev.codes.append(CodeObs(word, 98.0, order, "truncated"))
+            order += 1
+
+    ev.http_status = _http_status(ev.text, idx)
 
     ev.exit_statuses = [int(m.group(1)) for m in EXIT_RX.finditer(ev.text)][:20] if "xit" in ev.text else []
 
@@ -225,37 +243,57 @@ def _exit_entry(status: int, ev: Evidence, idx: CatalogIndex) -> str | None:
 
 
 def _decide(ev: Evidence, idx: CatalogIndex) -> Decision:
-    field_codes = [c for c in ev.codes if c.origin == "field"]
+    field_codes = [c for c in ev.codes if c.origin in ("field", "subcode")]
     generic_present = {c.code.lower() for c in ev.codes if c.code.lower() in idx.generics}
+    if ev.http_status:
+        generic_present.add(ev.http_status.lower())
     specific: list[tuple[CodeObs, str, str]] = []
     for obs in ev.codes:
-        hit = _resolve_code(obs.code, idx)
+        hit = _resolve_code(obs.code, idx) if obs.origin != "truncated" else _resolve_prefix(obs.code, idx)
+        if hit is None and obs.origin in ("field", "subcode") and obs.code.lower() not in idx.generics \
+                and obs.code.lower() not in idx.wrappers:
+            hit = _resolve_prefix(obs.code, idx)  # `Code: SubnetIsF` in a cut-off paste
         if hit is not None:
             specific.append((obs, hit[0], hit[1]))
     patterns = _pattern_candidates(ev, idx, generic_present)
+    subcode = ev.subcodes[0] if ev.subcodes else None
 
     # 1. Node bootstrap (CSE).
-    cse_field = [s for s in specific if s[1] in idx.cse_entries and s[0].origin == "field"]
+    cse_field = [s for s in specific if s[1] in idx.cse_entries and s[0].origin in ("field", "subcode")]
     if cse_field:
         obs, entry_id, reported = max(cse_field, key=lambda s: (s[0].depth, -s[0].order))
-        return Decision(entry_id, reported, "high", f"cse_name:{obs.code}", _first_exit(ev))
+        return _cse_code_decision(obs, entry_id, reported, f"cse_name:{obs.code}", "high", ev, idx, subcode)
     for status in ev.exit_statuses:
+        if status == 124 and not ev.windows:
+            return _exit_124(ev, idx)
         exit_entry = _exit_entry(status, ev, idx)
         if exit_entry is not None:
-            conf: Confidence = "medium" if status == 124 else "high"
-            return Decision(exit_entry, idx.by_id[exit_entry].code, conf, f"exit_status:{status}", status)
+            return Decision(exit_entry, idx.by_id[exit_entry].code, "high", f"exit_status:{status}", status,
+                            subcode=subcode)
+        row = (idx.windows_exit if ev.windows else idx.linux_exit).get(status)
+        if row is not None and row.code and status != 0:
+            # Every AgentBaker status has its own code (34 -> VMExtensionError_KubeletStartFail).
+            return Decision("VMExtensionProvisioningError", row.code, "high", f"exit_status:{status}", status,
+                            {"cse_constant": row.name, "cse_meaning": row.meaning},
+                            f"Node bootstrap (CSE) failed: exit status {status} ({row.name}: {row.meaning})", subcode)
     cse_mention = [s for s in specific if s[1] in idx.cse_entries]
     if cse_mention:
         obs, entry_id, reported = cse_mention[0]
         # A doc link naming the failure plus the entry's own message text is as good as a code.
         conf1: Confidence = "high" if ev.pattern_max.get(entry_id, 0) >= 3 else "medium"
-        return Decision(entry_id, reported, conf1, f"cse_mention:{obs.code}", _first_exit(ev))
+        return _cse_code_decision(obs, entry_id, reported, f"cse_mention:{obs.code}", conf1, ev, idx, subcode)
 
-    # 2. Specific codes, innermost explicit one first.
-    explicit = [s for s in specific if s[0].origin == "field"]
-    mentioned = [s for s in specific if s[0].origin == "mention"]
-    chosen = max(explicit, key=lambda s: (s[0].depth, -s[0].order)) if explicit else None
-    if chosen is None and mentioned:
+    # 2. Specific codes: a subcode / innerError code, else the innermost explicit one; a literal code
+    # always beats message heuristics unless an entry that supersedes it matches its own text.
+    explicit = [s for s in specific if s[0].origin in ("field", "subcode")]
+    mentioned = [s for s in specific if s[0].origin in ("mention", "truncated")]
+    subs = [s for s in explicit if s[0].origin == "subcode"]
+    chosen = None
+    if subs:
+        chosen = subs[0]
+    elif explicit:
+        chosen = max(explicit, key=lambda s: (s[0].depth, -s[0].order))
+    elif mentioned:
         chosen = mentioned[0]
     if chosen is not None:
         obs, entry_id, reported = chosen
@@ -266,10 +304,23 @@ def _decide(ev: Evidence, idx: CatalogIndex) -> Decision:
             if pid != entry_id and top >= 3 and (beats_code or obs.origin == "mention"):
                 best = ev.pattern_best[pid]
                 return Decision(pid, entry.code, "high" if beats_code else "medium",
-                                f"message:{best.text}")
-        conf2: Confidence = "high" if obs.origin == "field" else "medium"
-        layer = "code" if obs.origin == "field" else "code_mention"
-        return Decision(entry_id, reported, conf2, f"{layer}:{obs.code}")
+                                f"message:{best.text}", subcode=subcode)
+        conf2: Confidence = "high" if obs.origin in ("field", "subcode") else "medium"
+        layer = _LAYERS[obs.origin]
+        return Decision(entry_id, reported, conf2, f"{layer}:{obs.code}", subcode=subcode)
+
+    # 2b. A literal code the catalog does not know still is the code AKS emitted: report it; the best
+    # message match (if any) supplies what it means.
+    unknown = [c for c in field_codes
+               if c.code.lower() not in idx.wrappers and c.code.lower() not in idx.generics
+               and not idx.known(c.code) and _CODE_OK.fullmatch(c.code) and code_shaped(c.code)]
+    if unknown:
+        obs = max(unknown, key=lambda c: (c.origin == "subcode", c.depth, -c.order))
+        if patterns:
+            pid = patterns[0][2]
+            best = ev.pattern_best[pid]
+            return Decision(pid, obs.code, "medium", f"unknown_code:{obs.code}|message:{best.text}", subcode=subcode)
+        return Decision(idx.fallback_id, obs.code, "low", f"unknown_code:{obs.code}", subcode=subcode)
 
     # 3. Message fragments.
     if patterns:
@@ -279,7 +330,7 @@ def _decide(ev: Evidence, idx: CatalogIndex) -> Decision:
         best = ev.pattern_best[pid]
         conf3: Confidence = "high" if host or score >= 6 else "medium"
         layer = f"generic+message:{host}|" if host else "message:"
-        return Decision(pid, entry.code, conf3, f"{layer}{best.text}")
+        return Decision(pid, entry.code, conf3, f"{layer}{best.text}", subcode=subcode)
 
     # 4. Fallbacks.
     for status in ev.exit_statuses:
@@ -289,12 +340,6 @@ def _decide(ev: Evidence, idx: CatalogIndex) -> Decision:
             title = f"Node bootstrap (CSE) failed: exit status {status} ({row.name})"
             return Decision("VMExtensionProvisioningError", "VMExtensionProvisioningError", "medium",
                             f"exit_status_table:{status}", status, facts, title)
-    unknown = [c for c in field_codes
-               if c.code.lower() not in idx.wrappers and c.code.lower() not in idx.generics
-               and not idx.known(c.code) and _CODE_OK.fullmatch(c.code)]
-    if unknown:
-        obs = max(unknown, key=lambda c: (c.depth, -c.order))
-        return Decision(idx.fallback_id, obs.code, "low", f"unknown_code:{obs.code}")
     containers = [c for c in field_codes if c.code.lower() in idx.wrappers or c.code.lower() in idx.generics]
     if containers:
         obs = max(containers, key=lambda c: (_container_rank(c.code, idx), c.depth, -c.order))
@@ -302,14 +347,100 @@ def _decide(ev: Evidence, idx: CatalogIndex) -> Decision:
         if low in idx.wrappers:
             name, entry_id = idx.wrappers[low]
             return Decision(entry_id, name, "low", f"wrapper:{name}", _first_exit(ev))
-        name, default = idx.generics[low]
-        entry_id = default or idx.fallback_id
-        code = idx.by_id[entry_id].code if default else name
-        return Decision(entry_id, code, "low", f"generic_code:{name}")
+        if low in _ENVELOPES and ev.http_status:
+            return _generic(ev.http_status, idx, f"http_status:{ev.http_status}")
+        name = idx.generics[low][0]
+        return _generic(name, idx, f"generic_code:{name}")
+    if ev.http_status:
+        return _generic(ev.http_status, idx, f"http_status:{ev.http_status}")
     return Decision(idx.fallback_id, idx.by_id[idx.fallback_id].code, "low", "fallback")
 
 
+def _generic(code: str, idx: CatalogIndex, matched_on: str) -> Decision:
+    """A generic code (named by the error or by its HTTP status): its own entry, low confidence."""
+    low = code.lower()
+    if low in idx.generics:
+        name, default = idx.generics[low]
+        entry_id = default or idx.fallback_id
+        reported = idx.by_id[entry_id].code if default else name
+        return Decision(entry_id, reported, "low", matched_on)
+    hit = _resolve_code(code, idx)  # 429 -> TooManyRequests, a variant of TooManyRequestsReceived
+    if hit is not None:
+        return Decision(hit[0], hit[1], "low", matched_on)
+    return Decision(idx.fallback_id, code, "low", matched_on)
+
+
+def _resolve_prefix(token: str, idx: CatalogIndex) -> tuple[str, str] | None:
+    full = idx.prefix_code(token)
+    return idx.codes.get(full) if full is not None else None
+
+
+def _cse_code_decision(obs: CodeObs, entry_id: str, reported: str, matched_on: str, conf: Confidence,
+                       ev: Evidence, idx: CatalogIndex, subcode: str | None) -> Decision:
+    """A CSE failure named by its code: the exit status and AgentBaker constant come from the table."""
+    exit_status = _first_exit(ev)
+    facts: dict[str, Any] = {}
+    title = None
+    hit = idx.exit_codes.get(reported.lower()) or idx.exit_codes.get(obs.code.lower())
+    if hit is not None:
+        os_name, status = hit
+        row = (idx.windows_exit if os_name == "windows" else idx.linux_exit).get(status)
+        if exit_status is None:
+            exit_status = status
+        if row is not None and entry_id == "VMExtensionProvisioningError":
+            facts = {"cse_constant": row.name, "cse_meaning": row.meaning, "os": os_name}
+            title = f"Node bootstrap (CSE) failed: {row.name} ({row.meaning})"
+    return Decision(entry_id, reported, conf, matched_on, exit_status, facts, title, subcode)
+
+
+# Output of a retry loop that ran until CSE's global `timeout` killed the script (exit 124).
+_RETRY_LOOP_HINTS = ("timed out", "timeout", "retrying", "retry", "could not resolve", "connection refused",
+                     "no route to host", "nslookup", "curl", "i/o timeout", "temporary failure in name resolution")
+_VHD_HINTS = ("vhd log file", "vhd-install.complete", "file_not_found", "vhd file", "/opt/azure/vhd")
+
+
+def _exit_124(ev: Evidence, idx: CatalogIndex) -> Decision:
+    """Exit 124 is ambiguous: the `timeout` command killing CSE (AgentBaker's cse_helpers.sh says so)
+    versus the pre-65 meaning ERR_VHD_FILE_NOT_FOUND. The output decides; both readings are reported."""
+    low = ev.text.lower()
+    vhd = any(h in low for h in _VHD_HINTS)
+    loop = any(h in low for h in _RETRY_LOOP_HINTS)
+    if vhd and not loop:
+        entry = idx.linux_exit_entry.get(124, "VMExtensionError_VHDFileNotFound")
+        return Decision(entry, idx.by_id[entry].code, "medium",
+                        "exit_status:124(vhd_file_not_found;ambiguous_with:timeout)", 124,
+                        {"cse_constant": "ERR_VHD_FILE_NOT_FOUND", "cse_meaning":
+                         "VHD log file not found (exit 124 before ERR_VHD_FILE_NOT_FOUND=65; also the timeout exit)"})
+    conf: Confidence = "medium" if loop else "low"
+    return Decision("VMExtensionProvisioningTimeout", "VMExtensionProvisioningError", conf,
+                    "exit_status:124(timeout;ambiguous_with:ERR_VHD_FILE_NOT_FOUND)", 124,
+                    {"cse_constant": "timeout", "cse_meaning":
+                     "the `timeout` command killed the CSE script (global CSE timeout); 124 was also "
+                     "ERR_VHD_FILE_NOT_FOUND before that moved to 65"},
+                    "Node bootstrap (CSE) timed out (exit status 124)")
+
+
+_LAYERS = {"field": "code", "subcode": "subcode", "mention": "code_mention", "truncated": "truncated_code"}
 _CODE_OK = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{1,100}")
+# The last code-shaped word of the text (optionally before an ellipsis): a title cut mid-code.
+_TRUNC_RX = re.compile(r"([A-Za-z][A-Za-z0-9_]{7,120})(?:\.\.\.|…)?[\s\"'`)\]]{0,4}$")
+# HTTP status carried by the layout: Go `RESPONSE 409: 409 Conflict`, autorest `StatusCode=409`, old az CLI
+# `Operation failed with status: 'Bad Request'`, Python `(409) Conflict` / `Status code: 409`.
+_HTTP_RX = re.compile(r"(?i:response[ \t]{1,3}|statuscode[ \t]{0,2}=[ \t]{0,2}|status code[ \t]{0,2}:?[ \t]{0,2}|"
+                      r"http status code[ \t]{0,2}:?[ \t]{0,2}|\bstatus[ \t]{0,2}[=:][ \t]{0,2})([1-5]\d\d)(?!\d)")
+_REASON_RX = re.compile(r"(?i:operation failed with status:?[ \t]{0,2}['\"]?)([A-Za-z ]{3,40}?)['\"]?(?=[.,]|\s|$)")
+
+
+def _http_status(text: str, idx: CatalogIndex) -> str | None:
+    head = text[:65536]
+    for m in _HTTP_RX.finditer(head):
+        code = idx.http_statuses.get(int(m.group(1)))
+        if code:
+            return code
+    m2 = _REASON_RX.search(head)
+    if m2 is not None:
+        return idx.http_reasons.get(m2.group(1).strip().lower())
+    return None
 # ARM deployment envelopes say nothing about the cause; HTTP-status names say little more.
 _ENVELOPES = frozenset({"deploymentfailed", "invalidtemplatedeployment", "resourceoperationfailure",
                         "resourcedeploymentfailure", "multipleerrorsoccurred"})
