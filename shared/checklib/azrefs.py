@@ -180,6 +180,7 @@ OWNER = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
 CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
 NETWORK_CONTRIBUTOR = "4d97b98b-1d4f-4787-a291-c67834d212e7"
 PRIVATE_DNS_ZONE_CONTRIBUTOR = "b12aa53e-6015-4669-85d0-8515ebb3ae7f"
+READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
 
 
 @dataclass(frozen=True)
@@ -214,6 +215,7 @@ BUILTIN_ROLES: dict[str, RoleDef] = {
         "Microsoft.Network/privateDnsZones/*", "Microsoft.Network/privateDnsOperationResults/*",
         "Microsoft.Network/privateDnsOperationStatuses/*", "Microsoft.Network/virtualNetworks/read",
         "Microsoft.Network/virtualNetworks/join/action")),)),
+    READER: RoleDef(READER, "Reader", (Permission(("*/read",)),)),
 }
 
 SUBNET_JOIN_ACTIONS = ("Microsoft.Network/virtualNetworks/subnets/join/action",
@@ -221,6 +223,9 @@ SUBNET_JOIN_ACTIONS = ("Microsoft.Network/virtualNetworks/subnets/join/action",
 ROUTE_TABLE_ACTIONS = ("Microsoft.Network/routeTables/read", "Microsoft.Network/routeTables/write",
                        "Microsoft.Network/routeTables/routes/read", "Microsoft.Network/routeTables/routes/write")
 PRIVATE_DNS_ZONE_ACTIONS = ("Microsoft.Network/privateDnsZones/read", "Microsoft.Network/privateDnsZones/write")
+# Standard load balancer outbound IPs / prefixes the customer brings (AKS identity permissions doc).
+PUBLIC_IP_ACTIONS = ("Microsoft.Network/publicIPAddresses/join/action", "Microsoft.Network/publicIPAddresses/read")
+PUBLIC_IP_PREFIX_ACTIONS = ("Microsoft.Network/publicIPPrefixes/join/action", "Microsoft.Network/publicIPPrefixes/read")
 
 
 def role_guid(role_definition_id: str) -> str:
@@ -256,34 +261,6 @@ def grants(role: RoleDef, action: str) -> bool:
 
 def grants_all(role: RoleDef, actions: Iterable[str]) -> bool:
     return all(grants(role, a) for a in actions)
-
-
-@dataclass(frozen=True)
-class ClusterPrincipal:
-    """Who the cluster's control plane acts as."""
-
-    kind: str  # "SystemAssigned" | "UserAssigned" | "ServicePrincipal" | "none"
-    principal_id: str | None  # object id, what role assignments carry
-    client_id: str | None = None
-    resource_id: str | None = None  # user-assigned identity resource id
-
-
-def cluster_principal(cluster: Mapping[str, Any]) -> ClusterPrincipal:
-    ident = cluster.get("identity") if isinstance(cluster.get("identity"), Mapping) else {}
-    assert isinstance(ident, Mapping)
-    itype = str(ident.get("type") or "")
-    uais = ident.get("userAssignedIdentities")
-    if "userassigned" in itype.casefold() and isinstance(uais, Mapping) and uais:
-        rid, val = next(iter(uais.items()))
-        val = val if isinstance(val, Mapping) else {}
-        return ClusterPrincipal("UserAssigned", as_str(val.get("principalId")), as_str(val.get("clientId")),
-                                str(rid))
-    if "systemassigned" in itype.casefold():
-        return ClusterPrincipal("SystemAssigned", as_str(ident.get("principalId")))
-    client = as_str(dig(cluster, "properties.servicePrincipalProfile.clientId"))
-    if client and client.casefold() != "msi":
-        return ClusterPrincipal("ServicePrincipal", None, client)
-    return ClusterPrincipal("none", None, client)
 
 
 @dataclass(frozen=True)

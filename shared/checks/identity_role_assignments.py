@@ -1,39 +1,46 @@
-"""identity_role_assignments: the cluster identity holds the roles AKS needs on customer resources.
+"""identity_role_assignments: the cluster's control-plane identity holds the roles AKS needs on the
+bring-your-own resources besides subnets (those are identity_subnet_permissions'):
 
-Targets (from the cluster, api 2025-05-01, and the node subnet, network 2024-05-01):
-- each custom node subnet (agentPoolProfiles[].vnetSubnetID): subnets/join/action + read
-  (Network Contributor on the subnet or its VNet);
-- with kubenet, the route table on the node subnet (subnet properties.routeTable.id): Network
-  Contributor (routeTables read/write, routes read/write);
+- with kubenet, the route table on each BYO node subnet (subnet properties.routeTable.id, network
+  2024-05-01) or the one a CustomRouteTableMissingPermission error names: routeTables read/write and
+  routes read/write (Network Contributor);
 - a custom private DNS zone (apiServerAccessProfile.privateDNSZone is a resource id, not
-  "system"/"none"): Private DNS Zone Contributor (b12aa53e-6015-4669-85d0-8515ebb3ae7f).
-- every scope an AuthorizationFailed / LinkedAuthorizationFailed message refused to the cluster
-  identity (object id in the message == the identity's principalId), with the actions it names.
-Assignments: GET {target}/providers/Microsoft.Authorization/roleAssignments (2022-04-01), filtered on the
-identity's principalId; custom role definitions are read and their actions/notActions evaluated.
+  "system"/"none"), often in another subscription: Private DNS Zone Contributor
+  (b12aa53e-6015-4669-85d0-8515ebb3ae7f);
+- BYO load balancer outbound IPs / IP prefixes (networkProfile.loadBalancerProfile.outboundIPs /
+  outboundIPPrefixes): publicIPAddresses/join/action + read, publicIPPrefixes/join/action + read;
+- every scope an AuthorizationFailed / LinkedAuthorizationFailed error refused to the control-plane
+  identity (object id in the error == its principalId), with the actions the error names.
+Assignments: GET {target}/providers/Microsoft.Authorization/roleAssignments (2022-04-01) for the
+identity's principalId at the target and every parent scope; role definitions (custom included) read
+by id and evaluated by actions / notActions (shared.checklib.grants).
 """
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Any
 
+from shared import armid
 from shared.armid import ResourceKind
 from shared.checklib import azrefs as az
-from shared.checklib.base import API, CheckContext, CheckSpec, NotApplicable, result
+from shared.checklib.base import API, CheckContext, CheckSpec, NotApplicable
 from shared.checklib.grants import (
+    DOCS_PERMISSIONS,
     GrantOutcome,
     Grants,
     Target,
+    control_plane_principal,
     gather_grants,
-    principal_or_skip,
 )
-from shared.models import CheckResult, CheckStatus, Family
+from shared.models import CheckResult, Family
+from shared.ports import ArmForbidden
 
 DOCS = (
+    DOCS_PERMISSIONS,
     "https://learn.microsoft.com/troubleshoot/azure/azure-kubernetes/error-codes/customprivatednszonemissingpermissions-error",
     "https://learn.microsoft.com/troubleshoot/azure/azure-kubernetes/create-upgrade-delete/error-code-linkedauthorizationfailed",
+    "https://learn.microsoft.com/azure/aks/configure-kubenet#bring-your-own-subnet-and-route-table-with-kubenet",
 )
 
 
@@ -43,67 +50,68 @@ class Facts:
     grants: Grants
 
 
-def _node_subnets(cluster: dict[str, Any]) -> list[str]:
-    out: list[str] = []
-    for pool in az.as_list(az.dig(cluster, "properties.agentPoolProfiles")):
-        sid = az.as_str(pool.get("vnetSubnetID")) if isinstance(pool, dict) else None
-        if sid and not any(az.same(sid, o) for o in out):
-            out.append(sid)
-    return out
+async def _subnet_route_table(ctx: CheckContext, subnet: str) -> str | None:
+    try:
+        body = await ctx.get_or_none(subnet, API["network"])
+    except ArmForbidden:
+        return None  # the subnet check reports what it cannot read; the error may still name the table
+    return az.as_str(az.dig(body, "properties.routeTable.id"))
 
 
 async def gather(ctx: CheckContext) -> Facts:
-    cluster = await ctx.cluster()
-    subnets = _node_subnets(cluster)
-    targets = [Target(s, "node subnet", az.SUBNET_JOIN_ACTIONS, "Network Contributor") for s in subnets]
-    plugin = str(az.dig(cluster, "properties.networkProfile.networkPlugin") or "").casefold()
-    if plugin == "kubenet" and subnets:
-        bodies = await asyncio.gather(*(ctx.get_or_none(s, API["network"]) for s in subnets))
-        for body in bodies:
-            rt = az.as_str(az.dig(body, "properties.routeTable.id"))
-            if rt and not any(az.same(rt, t.resource_id) for t in targets):
-                targets.append(Target(rt, "route table", az.ROUTE_TABLE_ACTIONS, "Network Contributor"))
-    zone = az.as_str(az.dig(cluster, "properties.apiServerAccessProfile.privateDNSZone"))
-    if zone and az.is_resource_id(zone):
-        targets.append(Target(zone, "private DNS zone", az.PRIVATE_DNS_ZONE_ACTIONS, "Private DNS Zone Contributor"))
-    principal = az.cluster_principal(cluster)
-    # (Linked)AuthorizationFailed names the exact actions and scopes the identity was refused.
+    view = await ctx.view()
     facts = ctx.facts
-    refused = facts.principal_id is not None and bool(facts.actions) and bool(facts.scopes)
-    # another caller (e.g. the user running az) refused is not the cluster identity's problem
-    if refused and not (principal.principal_id and not az.same(facts.principal_id, principal.principal_id)):
+    targets: list[Target] = []
+
+    def add(rid: str | None, label: str, actions: tuple[str, ...], role: str) -> None:
+        if rid and az.is_resource_id(rid) and not any(
+                armid.same(rid, t.resource_id) and set(actions) <= set(t.actions) for t in targets):
+            targets.append(Target(rid, label, actions, role))
+
+    if view.network_plugin.casefold() == "kubenet":
+        if view.node_subnet_ids:
+            tables = await asyncio.gather(*(_subnet_route_table(ctx, s) for s in view.node_subnet_ids))
+            for rt in tables:
+                add(rt, "route table", az.ROUTE_TABLE_ACTIONS, "Network Contributor")
+        for rt in facts.ids(str(ResourceKind.ROUTE_TABLE)):
+            add(rt, "route table", az.ROUTE_TABLE_ACTIONS, "Network Contributor")
+    zone = view.private_dns_zone
+    if zone and armid.is_kind(zone, ResourceKind.PRIVATE_DNS_ZONE):
+        add(zone, "private DNS zone", az.PRIVATE_DNS_ZONE_ACTIONS, "Private DNS Zone Contributor")
+    if view.outbound_type.casefold() == "loadbalancer":
+        for ip in view.lb_outbound_ip_ids:
+            add(ip, "outbound public IP", az.PUBLIC_IP_ACTIONS, "Network Contributor")
+        for prefix in view.lb_outbound_prefix_ids:
+            add(prefix, "outbound public IP prefix", az.PUBLIC_IP_PREFIX_ACTIONS, "Network Contributor")
+    principal = control_plane_principal(view, facts) if targets or facts.scopes else None
+    # (Linked)AuthorizationFailed names the exact actions and scopes the identity was refused; a
+    # refusal of another caller (e.g. the user running az) is not the cluster identity's problem.
+    if principal is not None and facts.principal_id and facts.actions and facts.scopes \
+            and az.same(facts.principal_id, principal.principal_id):
+        subnets = view.subnet_ids()
         for scope in facts.scopes:
-            if not any(az.same(scope, t.resource_id) and set(facts.actions) <= set(t.actions) for t in targets):
-                targets.append(Target(scope, "scope named in the error", facts.actions,
-                                      az.role_for_actions(facts.actions)))
-    if not targets:
-        raise NotApplicable("no customer-owned VNet, route table or private DNS zone: AKS manages them itself")
-    principal = principal_or_skip(cluster)
-    return Facts(ctx.operation.cluster_id, await gather_grants(ctx, principal, targets))
+            if any(armid.same(scope, s) for s in subnets):
+                continue  # identity_subnet_permissions evaluates the cluster's subnets
+            add(scope, "scope named in the error", facts.actions, az.role_for_actions(facts.actions))
+    if not targets or principal is None:
+        raise NotApplicable("no bring-your-own route table, private DNS zone or outbound IP, and no refused scope "
+                            "in the error: AKS manages these itself")
+    return Facts(view.id, await gather_grants(ctx, principal, targets))
 
 
 def evaluate(facts: Facts) -> CheckResult:
-    out = GrantOutcome.of(facts.grants)
-    pid = facts.grants.principal.principal_id or ""
-    if out.missing:
-        what = ", ".join(f"{v.target.role} on {v.target.label} {az.name_of(v.target.resource_id)}"
-                         for v in out.missing)
-        return result(SPEC, CheckStatus.FAIL, f"cluster identity {pid} is missing {what}", evidence=out.evidence,
-                      remediation=out.grant_commands(pid))
-    if out.unknown:
-        return out.undetermined(SPEC)
-    labels = ", ".join(sorted({v.target.label for v in out.verdicts}))
-    return result(SPEC, CheckStatus.PASS, f"cluster identity {pid} holds the required roles ({labels})",
-                  evidence=out.evidence)
+    return GrantOutcome.of(facts.grants).report(SPEC, "holds the roles AKS needs on its bring-your-own resources")
 
 
 SPEC: CheckSpec[Facts] = CheckSpec(
     id="identity_role_assignments",
-    title="Cluster identity roles on VNet, route table and private DNS zone",
+    title="Cluster identity roles on the route table, private DNS zone and outbound IPs",
     docs=DOCS,
     gather=gather,
     evaluate=evaluate,
     families=frozenset({Family.PERMISSIONS, Family.IDENTITY, Family.POLICY, Family.DNS}),
-    relevance={"permissions": 95, "identity": 90, "policy": 40, "dns": 30},
+    relevance={"permissions": 95, "identity": 80, "policy": 30, "dns": 30},
+    targets=("apiServerAccessProfile.privateDNSZone", "loadBalancerProfile.outboundIPs",
+             "loadBalancerProfile.outboundIPPrefixes"),
     resource_kinds=frozenset({ResourceKind.ROLE_ASSIGNMENT}),
 )

@@ -1,33 +1,40 @@
-"""identity_subnet_permissions: with API Server VNet Integration, the cluster identity must be able to
-join (and read) both the API-server subnet and the node subnets.
+"""identity_subnet_permissions: the cluster's control-plane identity can join (and read) every subnet
+the cluster brings: node subnets, pod subnets and, with API Server VNet Integration, the API-server
+subnet.
 
-Reads: cluster (2025-05-01: identity, apiServerAccessProfile.{enableVnetIntegration,subnetId},
-agentPoolProfiles[].vnetSubnetID); per subnet GET {subnet}/providers/Microsoft.Authorization/
-roleAssignments (2022-04-01; the list-for-scope answer includes assignments inherited from the VNet,
-resource group, subscription and management groups); custom role definitions by id.
-Decides: an assignment for the identity's principalId whose role grants
-Microsoft.Network/virtualNetworks/subnets/join/action and .../subnets/read (Network Contributor,
-Contributor, Owner, or a custom role with those actions and no notActions removing them).
-
-Uses the RBAC core in shared.checklib.grants.
+Reads: the cluster through ClusterView (identity, agentPoolProfiles[].vnetSubnetID / podSubnetID,
+apiServerAccessProfile.subnetId); per subnet GET {subnet}/providers/Microsoft.Authorization/
+roleAssignments (2022-04-01; the list-for-scope answer includes assignments inherited from the
+VNet, resource group, subscription and management groups); role definitions by id.
+Decides: an assignment for the control-plane identity's principalId (not the kubelet identity)
+whose roles allow Microsoft.Network/virtualNetworks/subnets/join/action and .../subnets/read
+(Network Contributor, Contributor, Owner, or custom roles with those actions and no notActions
+removing them). See shared.checklib.grants for the evaluation.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from shared import armid
+from shared.armid import ResourceKind
 from shared.checklib import azrefs as az
-from shared.checklib.base import CheckContext, CheckSpec, NotApplicable, result
-from shared.checklib.grants import GrantOutcome, Grants, Target, gather_grants, principal_or_skip
-from shared.models import CheckResult, CheckStatus, Family
+from shared.checklib.base import CheckContext, CheckSpec, NotApplicable
+from shared.checklib.grants import (
+    DOCS_PERMISSIONS,
+    GrantOutcome,
+    Grants,
+    Target,
+    control_plane_principal,
+    gather_grants,
+)
+from shared.models import CheckResult, Family
 
 DOCS = (
+    DOCS_PERMISSIONS,
     "https://learn.microsoft.com/azure/aks/api-server-vnet-integration",
     "https://learn.microsoft.com/troubleshoot/azure/azure-kubernetes/create-upgrade-delete/error-code-linkedauthorizationfailed",
 )
-
-
-# --- the check ---------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -37,48 +44,39 @@ class Facts:
 
 
 async def gather(ctx: CheckContext) -> Facts:
-    cluster = await ctx.cluster()
-    aap = az.dig(cluster, "properties.apiServerAccessProfile") or {}
-    if aap.get("enableVnetIntegration") is not True:
-        raise NotApplicable("API Server VNet Integration is not enabled "
-                            "(properties.apiServerAccessProfile.enableVnetIntegration)")
+    view = await ctx.view()
     targets: list[Target] = []
-    api_subnet = az.as_str(aap.get("subnetId"))
-    if api_subnet:
-        targets.append(Target(api_subnet, "API server subnet", az.SUBNET_JOIN_ACTIONS, "Network Contributor"))
-    for pool in az.as_list(az.dig(cluster, "properties.agentPoolProfiles")):
-        sid = az.as_str(pool.get("vnetSubnetID")) if isinstance(pool, dict) else None
-        if sid and not any(az.same(sid, t.resource_id) for t in targets):
-            targets.append(Target(sid, "node subnet", az.SUBNET_JOIN_ACTIONS, "Network Contributor"))
+
+    def add(subnet: str | None, label: str) -> None:
+        if subnet and not any(armid.same(subnet, t.resource_id) for t in targets):
+            targets.append(Target(subnet, label, az.SUBNET_JOIN_ACTIONS, "Network Contributor"))
+
+    if view.vnet_integration:
+        add(view.apiserver_subnet_id, "API server subnet")
+    for s in view.node_subnet_ids:
+        add(s, "node subnet")
+    for p in view.pools:
+        add(p.pod_subnet_id, "pod subnet")
     if not targets:
-        raise NotApplicable("AKS manages the VNet and the API server subnet (no subnetId / vnetSubnetID set)")
-    principal = principal_or_skip(cluster)
-    return Facts(ctx.operation.cluster_id, await gather_grants(ctx, principal, targets))
+        raise NotApplicable("AKS manages the VNet and its subnets (no vnetSubnetID / podSubnetID / "
+                            "apiServerAccessProfile.subnetId set)")
+    principal = control_plane_principal(view, ctx.facts)
+    return Facts(view.id, await gather_grants(ctx, principal, targets))
 
 
 def evaluate(facts: Facts) -> CheckResult:
     out = GrantOutcome.of(facts.grants)
-    pid = facts.grants.principal.principal_id or ""
-    who = f"{facts.grants.principal.kind} identity {pid}"
-    if out.missing:
-        names = ", ".join(f"{v.target.label} {az.name_of(v.target.resource_id)}" for v in out.missing)
-        return result(SPEC, CheckStatus.FAIL,
-                      f"{who} cannot join the {names}: no Network Contributor (or subnets/join/action + read)",
-                      evidence=out.evidence, remediation=out.grant_commands(pid))
-    if out.unknown:
-        return out.undetermined(SPEC)
-    return result(SPEC, CheckStatus.PASS,
-                  f"{who} can join all {len(out.verdicts)} subnet(s) (API server and node subnets)",
-                  evidence=out.evidence)
+    return out.report(SPEC, f"can join and read all {len(out.verdicts)} subnet(s)")
 
 
 SPEC: CheckSpec[Facts] = CheckSpec(
     id="identity_subnet_permissions",
-    title="Cluster identity can join the API server and node subnets",
+    title="Cluster identity can join the node, pod and API server subnets",
     docs=DOCS,
     gather=gather,
     evaluate=evaluate,
     families=frozenset({Family.PERMISSIONS, Family.IDENTITY, Family.SUBNET_IPS}),
-    relevance={"permissions": 100, "identity": 85, "subnet_ips": 80},
-    targets=("agentPoolProfiles.vnetSubnetID",),
+    relevance={"permissions": 100, "identity": 85, "subnet_ips": 40},
+    targets=("agentPoolProfiles.vnetSubnetID", "agentPoolProfiles.podSubnetID"),
+    resource_kinds=frozenset({ResourceKind.ROLE_ASSIGNMENT}),
 )

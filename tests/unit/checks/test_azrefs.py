@@ -113,9 +113,3 @@ def test_find_usage_matches_value_or_localized_name() -> None:
     assert az.find_usage(body, "Total Regional vCPUs") == az.Usage("cores", "Total Regional vCPUs", 3, 10)
     assert az.find_usage(body, "standardDSv5Family") is None
 
-
-def test_cluster_principal_variants() -> None:
-    assert az.cluster_principal({"identity": {"type": "SystemAssigned", "principalId": "p"}}).principal_id == "p"
-    sp = az.cluster_principal({"properties": {"servicePrincipalProfile": {"clientId": "app"}}})
-    assert (sp.kind, sp.client_id, sp.principal_id) == ("ServicePrincipal", "app", None)
-    assert az.cluster_principal({"properties": {"servicePrincipalProfile": {"clientId": "msi"}}}).kind == "none"

@@ -58,7 +58,7 @@ def at(scope: str, role: str = az.NETWORK_CONTRIBUTOR, principal: str = PRINCIPA
 
 CASES = [
     # (case id, api-subnet list, node-subnet list, extra resources, status, text expected in summary)
-    ("nc-on-vnet-covers-both", [at(VNET_ID)], [at(VNET_ID)], {}, CheckStatus.PASS, "can join all 2"),
+    ("nc-on-vnet-covers-both", [at(VNET_ID)], [at(VNET_ID)], {}, CheckStatus.PASS, "can join and read all 2"),
     ("contributor-on-rg-lowercase-scope", [at(RG_NET.replace("resourceGroups", "resourcegroups"), az.CONTRIBUTOR)],
      [at(RG_NET, az.CONTRIBUTOR)], {}, CheckStatus.PASS, "can join"),
     ("owner-at-subscription", [at(f"/subscriptions/{SUB}", az.OWNER)], [at(f"/subscriptions/{SUB}", az.OWNER)], {},
@@ -72,7 +72,7 @@ CASES = [
     ("sibling-subnet-scope-does-not-cover", [at(f"{VNET_ID}/subnets/snet-other")], [at(NODE_SUBNET)], {},
      CheckStatus.FAIL, "API server subnet"),
     ("reader-only", [at(VNET_ID, READER)], [at(VNET_ID, READER)],
-     dict([role_def(READER, "Reader", ["*/read"])]), CheckStatus.FAIL, "cannot join"),
+     dict([role_def(READER, "Reader", ["*/read"])]), CheckStatus.FAIL, "is missing Network Contributor"),
     ("custom-role-with-join-and-read", [at(VNET_ID, CUSTOM)], [at(VNET_ID, CUSTOM)],
      dict([role_def(CUSTOM, "AKS subnet joiner", ["Microsoft.Network/virtualNetworks/subnets/join/action",
                                                    "Microsoft.Network/virtualNetworks/subnets/read"])]),
@@ -80,7 +80,7 @@ CASES = [
     ("custom-role-wildcard-minus-join", [at(VNET_ID, CUSTOM)], [at(VNET_ID, CUSTOM)],
      dict([role_def(CUSTOM, "Net no join", ["Microsoft.Network/*"],
                     ["Microsoft.Network/virtualNetworks/subnets/join/*"])]),
-     CheckStatus.FAIL, "cannot join"),
+     CheckStatus.FAIL, "is missing Network Contributor"),
     ("custom-role-unreadable", [at(VNET_ID, CUSTOM)], [at(VNET_ID, CUSTOM)], {}, CheckStatus.ERROR,
      "could not be read"),
 ]
@@ -105,7 +105,7 @@ async def test_fail_names_the_exact_subnet_and_evidence() -> None:
                                f'ServicePrincipal --role "Network Contributor" --scope {API_SUBNET}')
     by_id = {e.resource_id: e for e in res.evidence}
     assert "no role assignment" in (by_id[API_SUBNET].note or "")
-    granted = [e for e in res.evidence if e.value == "Network Contributor"]
+    granted = [e for e in res.evidence if e.value == ["Network Contributor"]]
     assert granted and "vnet-spoke-aks" in (granted[0].note or "")
     assert res.docs and res.docs[0].startswith("https://learn.microsoft.com/")
 
@@ -145,3 +145,39 @@ async def test_one_list_read_per_subnet() -> None:
     ctx = make_ctx(resources([at(VNET_ID)], [at(VNET_ID)]))
     await run(SPEC, ctx)
     assert ctx.arm.reads_made == 3  # cluster + two role-assignment lists (built-in roles need no read)
+
+
+POD_SUBNET = f"{VNET_ID}/subnets/snet-aks-pods"
+
+
+async def test_node_and_pod_subnets_without_vnet_integration() -> None:
+    cluster = body("cluster.vnetint-uai")
+    cluster["properties"]["apiServerAccessProfile"]["enableVnetIntegration"] = False
+    cluster["properties"]["agentPoolProfiles"][0]["podSubnetID"] = POD_SUBNET
+    res = await run(SPEC, make_ctx(resources([], [at(VNET_ID)], cluster=cluster,
+                                             extra={assignments_path(POD_SUBNET): {"value": [at(NODE_SUBNET)]}})))
+    assert res.status is CheckStatus.FAIL  # NC on the sibling node subnet does not cover the pod subnet
+    assert f"--scope {POD_SUBNET}" in (res.remediation or "")
+    assert f"--scope {API_SUBNET}" not in (res.remediation or "")  # not VNet-integrated: not a target
+    assert "pod subnet snet-aks-pods" in res.summary
+
+
+async def test_kubelet_identity_grant_does_not_count() -> None:
+    cluster = body("cluster.vnetint-uai")
+    cluster["properties"]["identityProfile"] = {"kubeletidentity": {"objectId": OTHER, "clientId": "c",
+                                                                    "resourceId": "/subscriptions/x/rg"}}
+    res = await run(SPEC, make_ctx(resources([at(VNET_ID, principal=OTHER)], [at(VNET_ID)], cluster=cluster)))
+    assert res.status is CheckStatus.FAIL
+    assert "API server subnet snet-aks-apiserver" in res.summary
+
+
+async def test_error_names_the_subnet_and_grants_are_missing_ranks_on_evidence() -> None:
+    msg = (f"LinkedAuthorizationFailed: The client '22222222-2222-2222-2222-222222222222' with object id "
+           f"'{PRINCIPAL}' has permission to perform action 'Microsoft.Network/networkInterfaces/write' on scope "
+           f"'/subscriptions/{SUB}/resourceGroups/MC_x/providers/Microsoft.Network/networkInterfaces/nic'; however, "
+           "it does not have permission to perform action(s) 'Microsoft.Network/virtualNetworks/subnets/join/action' "
+           f"on the linked scope(s) '{NODE_SUBNET}' or the linked scope(s) are invalid.")
+    res = await run(SPEC, make_ctx(resources([at(VNET_ID)], [at(API_SUBNET)]), code="LinkedAuthorizationFailed",
+                                   message=msg))
+    assert res.status is CheckStatus.FAIL
+    assert any(e.resource_id == NODE_SUBNET and "no role assignment" in (e.note or "") for e in res.evidence)
