@@ -210,6 +210,10 @@ class Endpoint:
     net: IPNet | None = None
     tags: frozenset[str] = frozenset()
     public: bool = False
+    # The subset of `tags` held only by what the tag means (e.g. a public AKS API server address is
+    # in AzureCloud.<region>), not proven from the tag's prefixes: nsgeval reports those as likely.
+    meaning: frozenset[str] = frozenset()
+    host: str | None = None  # the FQDN, for endpoints known by name (mcr.microsoft.com)
 
     def describe(self) -> str:
         return f"{self.label} ({self.net})" if self.net is not None else self.label
@@ -217,10 +221,10 @@ class Endpoint:
 
 def public_endpoint(label: str, region: str, net: IPNet | None = None) -> Endpoint:
     """An Azure public endpoint in `region` (API server public IP, MCR …)."""
-    tags = {"internet", "azurecloud"}
+    meaning = {"azurecloud"}
     if region:
-        tags.add(f"azurecloud.{region}")
-    return Endpoint(label, net, frozenset(tags), public=True)
+        meaning.add(f"azurecloud.{region}")
+    return Endpoint(label, net, frozenset({"internet", *meaning}), public=True, meaning=frozenset(meaning))
 
 
 def vnet_endpoint(label: str, net: IPNet | None = None, *, extra: Iterable[str] = ()) -> Endpoint:

@@ -2,13 +2,15 @@
 
 Why: with API Server VNet Integration the API server sits behind an ILB in the delegated subnet.
 The AKS doc: if NSGs restrict traffic, allow cluster (node) subnet -> API-server subnet TCP 443 and
-4443, and AzureLoadBalancer -> API-server subnet TCP 9988. Walks, in priority order
-(securityRules + defaultSecurityRules):
-- Outbound on each node-subnet NSG: TCP 443/4443 to the API-server subnet CIDR.
-- Inbound on the API-server subnet NSG: TCP 443/4443 from each node subnet CIDR, TCP 9988 from
-  the AzureLoadBalancer tag (168.63.129.16).
-Not applicable without VNet integration or when the API-server subnet is AKS-managed
-(`apiServerAccessProfile.subnetId` empty).
+4443, and AzureLoadBalancer -> API-server subnet TCP 9988. Evaluated as Azure does (checklib.nsgeval):
+- outbound from each node subnet, through the node NICs' NSG (the AKS-managed aks-agentpool-*-nsg,
+  attached through the scale set) and then the node subnet's NSG: TCP 443/4443 to the API-server
+  subnet CIDR;
+- inbound on the API-server subnet NSG: TCP 443/4443 from each node subnet CIDR, TCP 9988 from the
+  AzureLoadBalancer tag (168.63.129.16).
+Priorities, default rules, port ranges and protocols as the NSG walks them; an ASG rule is "cannot
+evaluate: ASG membership". Not applicable without VNet integration or when the API-server subnet is
+AKS-managed (`apiServerAccessProfile.subnetId` empty).
 Doc: https://learn.microsoft.com/azure/aks/api-server-vnet-integration
 """
 
@@ -18,10 +20,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.armid import ResourceKind
-from shared.checklib import netread
+from shared.checklib import netread, nsgeval, servicetags
 from shared.checklib import netutil as nu
 from shared.checklib.base import CheckContext, CheckSpec, NotApplicable, Skip, result
-from shared.checks.nsg_apiserver_egress import SubnetNsg, source_endpoint, subnet_nsgs
 from shared.models import CheckResult, CheckStatus, Evidence, Family
 
 NODE_PORTS = (443, 4443)
@@ -35,7 +36,8 @@ class Facts:
     apiserver_prefixes: tuple[str, ...]
     apiserver_nsg_id: str | None
     apiserver_rules: tuple[nu.NsgRule, ...]
-    node_subnets: tuple[SubnetNsg, ...]
+    node_subnets: tuple[nsgeval.NodeSubnetNsgs, ...]
+    tags: servicetags.TagContext
 
 
 async def gather(ctx: CheckContext) -> Facts:
@@ -59,39 +61,40 @@ async def gather(ctx: CheckContext) -> Facts:
         return subnet, nsg_id, (await netread.captured(nsg_rules(nsg_id)) if nsg_id else ())
 
     # The API-server subnet -> NSG chain does not wait for the node subnets and their NSGs.
-    (subnet, nsg_id, rules), nodes = await netread.in_order(apiserver_side(), subnet_nsgs(ctx, view))
-    return Facts(view.id, api_subnet_id, tuple(nu.prefixes_of(nu.props(subnet))), nsg_id,
-                 netread.unwrap(rules), nodes)
+    (subnet, nsg_id, rules), nodes = await netread.in_order(apiserver_side(), nsgeval.node_subnet_nsgs(ctx, view))
+    api_rules = netread.unwrap(rules)
+    tags = await nsgeval.tag_context(ctx, view, [*api_rules, *(r for s in nodes for r in s.all_rules())])
+    return Facts(view.id, api_subnet_id, tuple(nu.prefixes_of(nu.props(subnet))), nsg_id, api_rules, nodes, tags)
 
 
 @dataclass(frozen=True)
-class _Flow:
-    nsg_id: str
-    rules: tuple[nu.NsgRule, ...]
-    direction: str
-    port: int
-    source: nu.Endpoint
-    destination: nu.Endpoint
+class _Check:
+    flow: nsgeval.Flow
+    levels: tuple[nsgeval.NsgLevel, ...]
+    notes: tuple[str, ...]
     source_prefixes: tuple[str, ...]
     destination_prefixes: tuple[str, ...]
 
 
-def _flows(f: Facts) -> list[_Flow]:
+def _checks(f: Facts) -> list[_Check]:
     nets = [n for n in (nu.parse_net(p) for p in f.apiserver_prefixes) if n is not None]
     api = nu.vnet_endpoint(f"API server subnet {nu.name_of(f.apiserver_subnet_id)}",
                            nets[0] if len(nets) == 1 else None)
-    out: list[_Flow] = []
+    api_level = (nsgeval.NsgLevel(f.apiserver_nsg_id, "subnet", f.apiserver_rules, f.apiserver_subnet_id),) \
+        if f.apiserver_nsg_id else ()
+    out: list[_Check] = []
     for s in f.node_subnets:
-        src = source_endpoint(s)
+        src = s.source()
         for port in NODE_PORTS:
-            if s.nsg_id:
-                out.append(_Flow(s.nsg_id, s.rules, "outbound", port, src, api, s.prefixes, f.apiserver_prefixes))
-            if f.apiserver_nsg_id:
-                out.append(_Flow(f.apiserver_nsg_id, f.apiserver_rules, "inbound", port, src, api, s.prefixes,
-                                 f.apiserver_prefixes))
-    if f.apiserver_nsg_id:
-        out.append(_Flow(f.apiserver_nsg_id, f.apiserver_rules, "inbound", LB_PORT, nu.LOAD_BALANCER_PROBE, api,
-                         ("AzureLoadBalancer",), f.apiserver_prefixes))
+            if s.levels() or s.notes:
+                out.append(_Check(nsgeval.Flow("outbound", "tcp", port, src, api), s.levels(), s.notes,
+                                  s.prefixes, f.apiserver_prefixes))
+            if api_level:
+                out.append(_Check(nsgeval.Flow("inbound", "tcp", port, src, api), api_level, (), s.prefixes,
+                                  f.apiserver_prefixes))
+    if api_level:
+        out.append(_Check(nsgeval.Flow("inbound", "tcp", LB_PORT, nu.LOAD_BALANCER_PROBE, api), api_level, (),
+                          ("AzureLoadBalancer",), f.apiserver_prefixes))
     return out
 
 
@@ -101,38 +104,37 @@ def evaluate(f: Facts) -> CheckResult:
     if not f.apiserver_nsg_id:
         ev.append(Evidence(resource_id=f.apiserver_subnet_id, property="properties.networkSecurityGroup",
                            value=None, note="no NSG on the API server subnet"))
-    denied: list[tuple[_Flow, nu.NsgVerdict]] = []
+    denied: list[tuple[_Check, nsgeval.FlowVerdict]] = []
     undecided: list[str] = []
-    for fl in _flows(f):
-        v = nu.nsg_walk(fl.rules, direction=fl.direction, protocol="tcp", port=fl.port, source=fl.source,
-                        destination=fl.destination)
-        what = f"{fl.direction} TCP {fl.port} {fl.source.describe()} -> {fl.destination.describe()}"
-        if v.rule is not None:
-            ev.append(Evidence(resource_id=v.rule.id or fl.nsg_id,
-                               property="properties.defaultSecurityRules" if v.rule.default
-                               else "properties.securityRules", value=v.rule.as_value(),
-                               note=f"NSG {nu.name_of(fl.nsg_id)} {v.access}s {what}"))
-        if v.access == "deny" and v.certain:
-            denied.append((fl, v))
-        elif not v.certain:
-            undecided.append(f"NSG {nu.name_of(fl.nsg_id)} {what}: "
-                             + ("; ".join(r.describe() for r in v.undecided) or "no rule decided"))
+    for c in _checks(f):
+        v = nsgeval.evaluate_flow(c.flow, c.levels, f.tags, c.notes)
+        ev += nsgeval.evidence(v)
+        if v.status in ("deny", "deny_likely"):
+            denied.append((c, v))
+        elif v.status == "unknown":
+            undecided.append(f"{c.flow.describe()}: {nsgeval.doubt_text(v)}")
     if denied:
+        denied.sort(key=lambda cv: cv[1].status != "deny")
         lines = []
-        for fl, v in denied:
-            assert v.rule is not None
-            lines.append(nu.nsg_allow_command(
-                fl.nsg_id, fl.rules, direction=fl.direction, before=v.rule.priority,
-                name=f"AllowAksApiServer{fl.port}{'In' if fl.direction == 'inbound' else 'Out'}", protocol="Tcp",
-                sources=list(fl.source_prefixes) or ["VirtualNetwork"],
-                destinations=list(fl.destination_prefixes) or ["VirtualNetwork"], ports=[str(fl.port)]))
-        fl, v = denied[0]
-        assert v.rule is not None
+        for c, v in denied:
+            b = v.blocking
+            assert b is not None and b.rule is not None
+            lines.append(nsgeval.fix_command(
+                b, c.flow, name=f"AllowAksApiServer{c.flow.port}{'In' if c.flow.direction == 'inbound' else 'Out'}",
+                sources=list(c.source_prefixes) or ["VirtualNetwork"],
+                destinations=list(c.destination_prefixes) or ["VirtualNetwork"]))
+        c, v = denied[0]
+        b = v.blocking
+        assert b is not None and b.rule is not None
+        likely = b.confidence == "likely"
         more = f" (+{len(denied) - 1} more blocked flow(s))" if len(denied) > 1 else ""
         return result(SPEC, CheckStatus.FAIL,
-                      f"NSG {nu.name_of(fl.nsg_id)} blocks {fl.direction} TCP {fl.port} from {fl.source.describe()} "
-                      f"to the {fl.destination.describe()}: {v.rule.describe()}{more}",
-                      evidence=tuple(ev), remediation="\n".join(dict.fromkeys(lines)))
+                      f"{b.level.describe()} {'likely blocks' if likely else 'blocks'} {c.flow.direction} TCP "
+                      f"{c.flow.port} from {c.flow.source.describe()} to the {c.flow.destination.describe()}: "
+                      f"{b.rule.describe()}{more}",
+                      evidence=tuple(ev), remediation="\n".join(dict.fromkeys(lines)),
+                      confidence="likely" if likely else "confirmed",
+                      confirm_by=nsgeval.confirm_text(b) if likely else None)
     if undecided:
         why = " | ".join(undecided)
         return result(SPEC, CheckStatus.SKIPPED, f"skipped: cannot tell whether these rules apply: {why}",
@@ -140,7 +142,6 @@ def evaluate(f: Facts) -> CheckResult:
     return result(SPEC, CheckStatus.PASS,
                   "NSGs allow node subnet -> API server subnet TCP 443/4443 and AzureLoadBalancer -> TCP 9988",
                   evidence=tuple(ev))
-
 
 SPEC: CheckSpec[Facts] = CheckSpec(
     id="nsg_vnet_integration",

@@ -24,7 +24,7 @@ from shared.checklib import netread
 from shared.checklib import netutil as nu
 from shared.checklib.base import CheckContext, CheckSpec, result
 from shared.checklib.clusterview import ClusterView
-from shared.checks.nsg_apiserver_egress import SubnetNsg, source_endpoint, subnet_nsgs, with_udr_tags
+from shared.checklib.nsgeval import SubnetNsg, node_subnet_nsgs, source_endpoint, with_udr_tags
 from shared.models import CheckResult, CheckStatus, Evidence, Family
 
 
@@ -78,7 +78,7 @@ async def gather(ctx: CheckContext) -> Facts:
             return bodies, await netread.all_in_order(egress(b) for b in bodies)
 
         # The NAT gateways (and route tables) of the subnets do not wait for the subnets' NSGs.
-        nsgs, (bodies, reads) = await netread.in_order(subnet_nsgs(ctx, view), egress_all())
+        nsgs, (bodies, reads) = await netread.in_order(node_subnet_nsgs(ctx, view), egress_all())
         for s, body, (rt, nat) in zip(nsgs, bodies, reads, strict=True):
             sp = nu.props(body)
             rt_id = nu.ref_id(sp.get("routeTable"))

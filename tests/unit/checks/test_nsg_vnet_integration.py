@@ -60,3 +60,25 @@ async def test_missing_apiserver_subnet_is_skipped() -> None:
     res[CLUSTER_ID]["properties"]["apiServerAccessProfile"]["subnetId"] += "-gone"
     r = await run(SPEC, make_ctx(res))
     assert r.status is CheckStatus.SKIPPED and "apiserver_subnet" in (r.reason or "")
+
+
+async def test_node_nic_nsg_blocks_4443_to_the_apiserver_subnet() -> None:
+    """The AKS-managed NIC NSG (through the scale set) is on the nodes' outbound path first."""
+    from tests.unit.checks.egress_support import AKS_NSG, aks_nsg, scale_set, scale_sets
+
+    res = world(extra={**scale_sets(scale_set()),
+                       AKS_NSG: aks_nsg([rule("deny-4443", 300, "Outbound", "Deny", dst="VirtualNetwork",
+                                              ports="4443")])})
+    r = await run(SPEC, make_ctx(res))
+    assert r.status is CheckStatus.FAIL and "NIC NSG aks-agentpool-12345678-nsg" in r.summary, r.summary
+    assert "outbound TCP 4443" in r.summary and "nsg-aks-apiserver" not in r.summary
+    assert "az network nsg rule delete" in (r.remediation or "") and "-n deny-4443" in (r.remediation or "")
+
+
+async def test_asg_rule_on_the_apiserver_subnet_is_not_guessed() -> None:
+    asg = rule("deny-asg-in", 1000, "Inbound", "Deny", ports="443")
+    asg["properties"].pop("sourceAddressPrefix")
+    asg["properties"]["sourceApplicationSecurityGroups"] = [{"id": API_NSG.replace(
+        "networkSecurityGroups/nsg-aks-apiserver", "applicationSecurityGroups/asg-nodes")}]
+    r = await run(SPEC, make_ctx(world(api_nsg=nsg(API_NSG, [asg]))))
+    assert r.status is CheckStatus.SKIPPED and "ASG membership" in (r.reason or ""), r.summary
