@@ -161,6 +161,7 @@ module storage 'app/storage.bicep' = {
     location: location
     tags: tags
     deploymentContainerName: deploymentContainerName
+    workspaceId: findingsTable.outputs.workspaceId
   }
 }
 
@@ -218,6 +219,7 @@ module keyVault 'app/keyvault.bicep' = {
     location: location
     tags: tags
     teamsWebhookUrl: teamsWebhookUrl
+    workspaceId: findingsTable.outputs.workspaceId
   }
 }
 
@@ -273,6 +275,7 @@ module function 'app/function.bicep' = {
     teamsWebhookReference: keyVault.outputs.teamsWebhookReference
     workbookUrl: monitoring.outputs.workbookUrl
     findingsTopicEndpoint: deployFindingsTopic ? findingsTopic.outputs.endpoint : ''
+    workspaceId: findingsTable.outputs.workspaceId
   }
 }
 
@@ -317,6 +320,7 @@ module findingsTopic 'modules/findings_topic.bicep' = if (deployFindingsTopic) {
     location: location
     tags: tags
     appPrincipalId: identity.outputs.principalId
+    workspaceId: findingsTable.outputs.workspaceId
   }
 }
 
@@ -332,6 +336,7 @@ module monitored 'app/monitored-subscription.bicep' = [for (sub, i) in subscript
     topicName: '${abbrs.eventGridSystemTopics}aks-triage-${take(uniqueString(sub, environmentName), 8)}'
     actionGroupId: alerts.outputs.actionGroupId
     alertNamePrefix: '${abbrs.insightsMetricAlerts}aks-triage-'
+    workspaceId: findingsTable.outputs.workspaceId
   }
 }]
 
@@ -370,6 +375,7 @@ module aksTopics 'app/aks-system-topic.bicep' = [for (clusterId, i) in aksTopicT
     deadLetterStorageAccountId: storage.outputs.id
     deadLetterContainerName: storage.outputs.deadLetterContainerName
     tags: tags
+    workspaceId: findingsTable.outputs.workspaceId
   }
 }]
 

@@ -14,6 +14,8 @@ param functionAppId string
 param deadLetterStorageAccountId string
 param deadLetterContainerName string = 'eventgrid-deadletter'
 param tags object = {}
+@description('Log Analytics workspace for delivery-failure logs; empty = no diagnostic setting.')
+param workspaceId string = ''
 param name string = 'egst-aks-${last(split(clusterId, '/'))}'
 
 resource cluster 'Microsoft.ContainerService/managedClusters@2025-05-01' existing = {
@@ -30,6 +32,21 @@ resource topic 'Microsoft.EventGrid/systemTopics@2022-06-15' = {
   properties: {
     source: cluster.id
     topicType: 'Microsoft.ContainerService.ManagedClusters'
+  }
+}
+
+// Resource logs and metrics into the findings workspace (tests/infra/test_diagnostics.py).
+resource diagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = if (!empty(workspaceId)) {
+  name: 'to-workspace'
+  scope: topic
+  properties: {
+    workspaceId: workspaceId
+    logs: [
+      { category: 'DeliveryFailures', enabled: true }
+    ]
+    metrics: [
+      { category: 'AllMetrics', enabled: true }
+    ]
   }
 }
 

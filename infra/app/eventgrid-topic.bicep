@@ -7,6 +7,8 @@ param name string
 param tags object
 param actionGroupId string
 param alertNamePrefix string
+@description('Log Analytics workspace for delivery-failure logs (diagnostic settings).')
+param workspaceId string
 
 resource topic 'Microsoft.EventGrid/systemTopics@2022-06-15' = {
   name: name
@@ -18,6 +20,22 @@ resource topic 'Microsoft.EventGrid/systemTopics@2022-06-15' = {
   properties: {
     source: subscription().id
     topicType: 'Microsoft.Resources.Subscriptions'
+  }
+}
+
+// Resource logs and metrics into the findings workspace (tests/infra/test_diagnostics.py).
+// DeliveryFailures: each failed delivery attempt to the function, with the error Event Grid got.
+resource diagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'to-workspace'
+  scope: topic
+  properties: {
+    workspaceId: workspaceId
+    logs: [
+      { category: 'DeliveryFailures', enabled: true }
+    ]
+    metrics: [
+      { category: 'AllMetrics', enabled: true }
+    ]
   }
 }
 

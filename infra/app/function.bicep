@@ -37,6 +37,8 @@ param findingsWorkspaceId string
 @description('Key Vault reference for the Teams webhook URL, or empty to disable Teams.')
 param teamsWebhookReference string
 param workbookUrl string
+@description('Log Analytics workspace for the app\'s resource logs (diagnostic settings).')
+param workspaceId string
 @description('Endpoint of the Event Grid topic that receives findings as CloudEvents; empty = no Event Grid sink.')
 param findingsTopicEndpoint string = ''
 
@@ -148,6 +150,21 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
         { name: 'AKS_TRIAGE_ESCALATE_AFTER_H', value: '24' }
       ]
     }
+  }
+}
+
+// Resource logs and metrics into the findings workspace (tests/infra/test_diagnostics.py).
+resource diagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'to-workspace'
+  scope: functionApp
+  properties: {
+    workspaceId: workspaceId
+    logs: [
+      { category: 'FunctionAppLogs', enabled: true }
+    ]
+    metrics: [
+      { category: 'AllMetrics', enabled: true }
+    ]
   }
 }
 

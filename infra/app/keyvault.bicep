@@ -6,6 +6,8 @@ param tags object
 @secure()
 @description('Teams Workflows webhook URL; empty = no secret, Teams posting disabled.')
 param teamsWebhookUrl string = ''
+@description('Log Analytics workspace for the vault\'s audit log (diagnostic settings).')
+param workspaceId string
 
 var teamsSecretName = 'teams-webhook-url'
 
@@ -31,6 +33,22 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
       defaultAction: 'Allow'
       bypass: 'AzureServices'
     }
+  }
+}
+
+// Resource logs and metrics into the findings workspace (tests/infra/test_diagnostics.py).
+// AuditEvent: every secret read (the app resolving its Key Vault reference) and every change.
+resource diagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'to-workspace'
+  scope: vault
+  properties: {
+    workspaceId: workspaceId
+    logs: [
+      { categoryGroup: 'audit', enabled: true }
+    ]
+    metrics: [
+      { category: 'AllMetrics', enabled: true }
+    ]
   }
 }
 

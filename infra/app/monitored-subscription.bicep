@@ -10,6 +10,7 @@ param principalId string
 param topicName string
 param actionGroupId string
 param alertNamePrefix string
+param workspaceId string
 
 var roles = loadJsonContent('roles.json')
 
@@ -36,6 +37,7 @@ module topic 'eventgrid-topic.bicep' = {
     tags: tags
     actionGroupId: actionGroupId
     alertNamePrefix: alertNamePrefix
+    workspaceId: workspaceId
   }
 }
 

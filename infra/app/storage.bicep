@@ -5,6 +5,8 @@ param name string
 param location string
 param tags object
 param deploymentContainerName string
+@description('Log Analytics workspace for resource logs and metrics (diagnostic settings).')
+param workspaceId string
 
 // Names the code uses (shared/settings.py defaults and function_app.py bindings).
 var workQueueName = 'aks-triage-work'
@@ -105,6 +107,53 @@ resource tableService 'Microsoft.Storage/storageAccounts/tableServices@2023-05-0
 resource stateTable 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-01' = {
   parent: tableService
   name: stateTableName
+}
+
+// Resource logs and metrics into the findings workspace (tests/infra/test_diagnostics.py).
+// The account reports capacity/transaction metrics; the queue and table services log every read,
+// write and delete of the app's data (work items, alert state). Blob logs stay off: the Functions host
+// renews its blob leases every few seconds, which would be most of the volume and none of the signal.
+resource accountDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'to-workspace'
+  scope: storage
+  properties: {
+    workspaceId: workspaceId
+    metrics: [
+      { category: 'Transaction', enabled: true }
+    ]
+  }
+}
+
+resource queueDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'to-workspace'
+  scope: queueService
+  properties: {
+    workspaceId: workspaceId
+    logs: [
+      { category: 'StorageRead', enabled: true }
+      { category: 'StorageWrite', enabled: true }
+      { category: 'StorageDelete', enabled: true }
+    ]
+    metrics: [
+      { category: 'Transaction', enabled: true }
+    ]
+  }
+}
+
+resource tableDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'to-workspace'
+  scope: tableService
+  properties: {
+    workspaceId: workspaceId
+    logs: [
+      { category: 'StorageRead', enabled: true }
+      { category: 'StorageWrite', enabled: true }
+      { category: 'StorageDelete', enabled: true }
+    ]
+    metrics: [
+      { category: 'Transaction', enabled: true }
+    ]
+  }
 }
 
 output id string = storage.id

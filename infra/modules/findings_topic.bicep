@@ -13,6 +13,9 @@ param tags object = {}
 @description('Principal id of the Function App user-assigned identity')
 param appPrincipalId string
 
+@description('Log Analytics workspace for publish/delivery failure logs (diagnostic settings).')
+param workspaceId string
+
 // Every role this deployment assigns comes from one list (tests/infra enforces it).
 var roles = loadJsonContent('../app/roles.json')
 
@@ -39,6 +42,22 @@ resource sender 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.EventGridDataSender)
     principalId: appPrincipalId
     principalType: 'ServicePrincipal'
+  }
+}
+
+// Resource logs and metrics into the findings workspace (tests/infra/test_diagnostics.py).
+resource diagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'to-workspace'
+  scope: topic
+  properties: {
+    workspaceId: workspaceId
+    logs: [
+      { category: 'PublishFailures', enabled: true }
+      { category: 'DeliveryFailures', enabled: true }
+    ]
+    metrics: [
+      { category: 'AllMetrics', enabled: true }
+    ]
   }
 }
 
