@@ -1,35 +1,37 @@
 """kubernetes_version: the requested Kubernetes version is offered in the region and reachable from the
 current one, and node pools stay within the control-plane skew window.
 
-Reads (containerservice 2025-05-01, in parallel): the cluster (kubernetesVersion = requested,
-currentKubernetesVersion = running, agentPoolProfiles[].{orchestratorVersion,currentOrchestratorVersion},
-location); GET {cluster}/upgradeProfiles/default (controlPlaneProfile.upgrades[].kubernetesVersion);
-GET /subscriptions/{s}/providers/Microsoft.ContainerService/locations/{region}/kubernetesVersions
-(values[].version, values[].patchVersions{patch: {upgrades[]}}).
-Target: classifier facts `target_version` / `kubernetes_version` / `requested_version`, else
-"<from> to <to>" in the error text, else the cluster's kubernetesVersion when it differs from the
-running version. Rules: no downgrade; target minor (and patch, when given) offered in the region; no
-skipping minor versions unless the running minor is no longer offered; target listed in the upgrade
-profile; node pools not newer than the control plane and at most 3 minors behind (2 before 1.28).
+Reads (containerservice 2025-05-01, in parallel): the cluster through ClusterView (kubernetesVersion =
+requested, currentKubernetesVersion = running, pools' orchestratorVersion / currentOrchestratorVersion,
+sku.tier, location; or the planned body of a pre-flight); GET {cluster}/upgradeProfiles/default
+(controlPlaneProfile.upgrades[].kubernetesVersion); GET /subscriptions/{s}/providers/
+Microsoft.ContainerService/locations/{region}/kubernetesVersions (values[].version, isPreview,
+capabilities.supportPlan[], patchVersions{patch: {upgrades[]}}).
+What was asked for: ErrorFacts.requested_version / requested_pool_version (a synchronous 400 leaves the
+cluster Succeeded with the old versions, so the body alone would show nothing), else the body's
+kubernetesVersion when it differs from the running one. Rules: no downgrade; target minor (and
+patch, when given) offered in the region; an LTS-only minor needs the Premium tier; no skipping
+minor versions unless the running minor is no longer offered; target in the upgrade profile; node
+pools (and a requested pool version) not newer than the control plane and at most 3 minors behind
+(2 before 1.28; AKS supported-kubernetes-versions).
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from shared.checklib import azrefs as az
-from shared.checklib.base import API, CheckContext, CheckSpec, result
+from shared.checklib.base import API, CheckContext, CheckSpec, Skip, result
 from shared.checklib.netread import in_order
 from shared.models import CheckResult, CheckStatus, Evidence, Family
 
 DOCS = (
     "https://learn.microsoft.com/troubleshoot/azure/azure-kubernetes/error-codes/aks-upgrade-blocked",
     "https://learn.microsoft.com/troubleshoot/azure/azure-kubernetes/error-codes/nodepoolmcversionincompatible-error",
+    "https://learn.microsoft.com/azure/aks/supported-kubernetes-versions",
     "https://learn.microsoft.com/azure/aks/upgrade-cluster",
 )
-_FROM_TO = re.compile(r"(\d+\.\d+\.\d+)\s+to\s+(\d+\.\d+(?:\.\d+)?)")
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,14 @@ class PoolVersion:
     name: str
     desired: str | None
     current: str | None
+    requested: bool = False  # the version comes from the error (what the pool operation asked for)
+
+
+@dataclass(frozen=True)
+class Offered:
+    patches: tuple[str, ...]
+    preview: bool
+    support_plans: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -45,71 +55,63 @@ class Facts:
     resource_group: str
     cluster_name: str
     region: str | None
+    tier: str | None
     current: str | None  # control plane, running
     target: str | None
     target_source: str
     pools: tuple[PoolVersion, ...]
-    offered: dict[str, tuple[str, ...]] | None  # minor "1.29" -> patches; None when unreadable
-    preview_minors: tuple[str, ...]
+    offered: dict[str, Offered] | None  # minor "1.29" -> what the region offers; None when unreadable
     profile_upgrades: tuple[str, ...] | None  # upgradeProfiles/default controlPlaneProfile.upgrades[]
     profile_id: str
     versions_id: str | None
 
 
-def _offered(body: dict[str, Any] | None) -> tuple[dict[str, tuple[str, ...]] | None, tuple[str, ...]]:
+def _offered(body: dict[str, Any] | None) -> dict[str, Offered] | None:
     if body is None:
-        return None, ()
-    out: dict[str, tuple[str, ...]] = {}
-    preview: list[str] = []
+        return None
+    out: dict[str, Offered] = {}
     for v in az.as_list(body.get("values")):
         if not isinstance(v, dict) or not isinstance(v.get("version"), str):
             continue
         patches = v.get("patchVersions")
-        out[v["version"]] = tuple(str(p) for p in patches) if isinstance(patches, dict) else ()
-        if v.get("isPreview") is True:
-            preview.append(v["version"])
-    return out, tuple(preview)
+        plans = az.as_list(az.dig(v, "capabilities.supportPlan"))
+        out[v["version"]] = Offered(tuple(str(p) for p in patches) if isinstance(patches, dict) else (),
+                                    v.get("isPreview") is True, tuple(str(p) for p in plans))
+    return out
 
 
 async def gather(ctx: CheckContext) -> Facts:
+    facts = ctx.facts
     profile_id = f"{ctx.operation.cluster_id}/upgradeProfiles/default"
-
-    async def cluster_and_versions() -> tuple[dict[str, Any], str | None, str | None, dict[str, Any] | None]:
-        cluster = await ctx.cluster()
-        region_raw = az.as_str(cluster.get("location"))
-        region = az.normalize_region(region_raw) if region_raw else None
-        versions_id = (f"/subscriptions/{ctx.operation.subscription_id}/providers/Microsoft.ContainerService/"
-                       f"locations/{region}/kubernetesVersions") if region else None
-        versions = await ctx.get_or_none(versions_id, API["containerserviceMeta"]) if versions_id else None
-        return cluster, region, versions_id, versions
-
     # The upgrade profile's id is the cluster id's child: it does not wait for the cluster body.
-    (cluster, region, versions_id, versions), profile = await in_order(
-        cluster_and_versions(), ctx.get_or_none(profile_id, API["managedClusters"]))
-    props = cluster.get("properties") or {}
-    current = az.as_str(props.get("currentKubernetesVersion")) or az.as_str(props.get("kubernetesVersion"))
-    desired = az.as_str(props.get("kubernetesVersion"))
-    target = az.as_str(az.fact(ctx.facts, "requested_version"))
-    source = "error facts"
-    if not target:
-        for e in ctx.error.walk():
-            m = _FROM_TO.search(e.message)
-            if m:
-                target, source = m.group(2), "error message"
-                break
+    view, profile = await in_order(ctx.view_or_none(), ctx.get_or_none(profile_id, API["managedClusters"]))
+    region = (view.region if view else None) or facts.region
+    if view is None and not facts.requested_version:
+        raise Skip("the cluster does not exist and the error names no requested version")
+    versions_id = (f"/subscriptions/{ctx.operation.subscription_id}/providers/Microsoft.ContainerService/"
+                   f"locations/{region}/kubernetesVersions") if region else None
+    versions = await ctx.get_or_none(versions_id, API["containerserviceMeta"]) if versions_id else None
+    current = (view.current_kubernetes_version or view.kubernetes_version) if view and not view.planned else None
+    desired = view.kubernetes_version if view else None
+    target, source = facts.requested_version, "error: requested version"
+    if not target and view is not None and view.planned:
+        target, source = desired, "planned properties.kubernetesVersion"
     if not target and desired and current and az.parse_version(desired) != az.parse_version(current):
         target, source = desired, "properties.kubernetesVersion (requested) vs currentKubernetesVersion"
-    pools = tuple(PoolVersion(str(p.get("name") or "?"), az.as_str(p.get("orchestratorVersion")),
-                              az.as_str(p.get("currentOrchestratorVersion")))
-                  for p in az.as_list(props.get("agentPoolProfiles")) if isinstance(p, dict))
+    pools = [PoolVersion(p.name, p.orchestrator_version, p.current_orchestrator_version) for p in (view.pools if view
+                                                                                                     else ())]
+    if facts.requested_pool_version:
+        name = ctx.operation.agent_pool or (view.target_pool.name if view and view.target_pool else "?")
+        pools = [p for p in pools if p.name.casefold() != name.casefold()]
+        pools.insert(0, PoolVersion(name, facts.requested_pool_version, None, requested=True))
     upgrades = None
     if profile is not None:
         upgrades = tuple(str(u.get("kubernetesVersion")) for u in
                          az.as_list(az.dig(profile, "properties.controlPlaneProfile.upgrades"))
                          if isinstance(u, dict) and u.get("kubernetesVersion"))
-    offered, preview = _offered(versions)
-    return Facts(ctx.operation.cluster_id, ctx.operation.resource_group, ctx.operation.cluster_name, region,
-                 current, target, source, pools, offered, preview, upgrades, profile_id, versions_id)
+    return Facts(view.id if view else ctx.operation.cluster_id, ctx.operation.resource_group,
+                 ctx.operation.cluster_name, region, view.sku_tier if view else None, current, target, source,
+                 tuple(pools), _offered(versions), upgrades, profile_id, versions_id)
 
 
 def max_skew(cp_minor: tuple[int, int]) -> int:
@@ -126,76 +128,112 @@ def _next_version(f: Facts, cur: tuple[int, ...] | None) -> str | None:
     return max(ok, key=lambda t: t[1])[0] if ok else None
 
 
+def _target_problems(f: Facts, cur: tuple[int, ...] | None, tgt: tuple[int, ...]) -> list[str]:
+    problems: list[str] = []
+    offered = f.offered or {}
+    minors = {az.minor_of(m): k for k, m in ((k, az.parse_version(k)) for k in offered) if m is not None}
+    tmin = az.minor_of(tgt)
+    cur_offered = cur is not None and (f.offered is None or az.minor_of(cur) in minors)
+    entry = offered.get(minors[tmin]) if tmin in minors else None
+    if cur is not None and tgt < cur[:len(tgt)]:
+        problems.append(f"{f.target} is lower than the running {f.current}: downgrades are not allowed")
+    elif f.offered is not None and entry is None:
+        problems.append(f"{f.target} is not offered in {f.region}")
+    elif entry is not None and len(tgt) == 3 and f.target not in entry.patches:
+        problems.append(f"patch {f.target} is not offered in {f.region} "
+                        f"(available: {', '.join(entry.patches) or 'none'})")
+    elif entry is not None and entry.support_plans and "KubernetesOfficial" not in entry.support_plans and not \
+            az.same(f.tier, "Premium"):
+        problems.append(f"{f.target} is offered only with long-term support ({', '.join(entry.support_plans)}), "
+                        f"which needs the Premium tier (tier: {f.tier or 'Free'})")
+    elif cur is not None and tmin[1] - cur[1] > 1 and tmin[0] == cur[0] and cur_offered:
+        problems.append(f"{f.current} -> {f.target} skips {tmin[1] - cur[1] - 1} minor version(s); "
+                        "upgrade one minor version at a time")
+    elif cur is not None and f.profile_upgrades is not None and tgt != cur[:len(tgt)] and not any(
+            (p := az.parse_version(u)) is not None and p[:len(tgt)] == tgt for u in f.profile_upgrades):
+        problems.append(f"{f.target} is not in the cluster's available upgrades")
+    return problems
+
+
 def evaluate(f: Facts) -> CheckResult:
     ev: list[Evidence] = [Evidence(resource_id=f.cluster_id, property="properties.currentKubernetesVersion",
                                    value=f.current)]
     problems: list[str] = []
     fixes: list[str] = []
+    blocks = False
     rg, name = f.resource_group, f.cluster_name
     cur = az.parse_version(f.current)
     tgt = az.parse_version(f.target)
-    minors = {az.parse_version(m) for m in (f.offered or {})}
-    offered_minors = {az.minor_of(m) for m in minors if m is not None}
+    offered = f.offered or {}
+    minors = {az.minor_of(m) for m in (az.parse_version(k) for k in offered) if m is not None}
     if f.offered is not None:
+        preview = [k for k, o in offered.items() if o.preview]
         ev.append(Evidence(resource_id=f.versions_id, property="values[].version",
-                           value=sorted(f.offered, key=lambda s: az.parse_version(s) or ()),
-                           note=f"offered in {f.region}" + (f"; preview: {', '.join(f.preview_minors)}"
-                                                             if f.preview_minors else "")))
-    cur_offered = cur is not None and (f.offered is None or az.minor_of(cur) in offered_minors)
-    if cur is not None and f.offered is not None and not cur_offered:
+                           value=sorted(offered, key=lambda s: az.parse_version(s) or ()),
+                           note=f"offered in {f.region}" + (f"; preview: {', '.join(preview)}" if preview else "")))
+    if cur is not None and f.offered is not None and az.minor_of(cur) not in minors:
         problems.append(f"running version {f.current} is no longer offered in {f.region}")
-    if tgt is not None and cur is not None:
+    if tgt is not None:
         ev.append(Evidence(resource_id=f.cluster_id, property="target version", value=f.target, note=f.target_source))
-        tmin = az.minor_of(tgt)
-        if tgt < cur[:len(tgt)]:
-            problems.append(f"{f.target} is lower than the running {f.current}: downgrades are not allowed")
-        elif f.offered is not None and tmin not in offered_minors:
-            problems.append(f"{f.target} is not offered in {f.region}")
-        elif f.offered is not None and len(tgt) == 3 and f.target not in f.offered.get(az.fmt_minor(tgt), ()):
-            problems.append(f"patch {f.target} is not offered in {f.region} "
-                            f"(available: {', '.join(f.offered.get(az.fmt_minor(tgt), ())) or 'none'})")
-        elif tmin[1] - cur[1] > 1 and tmin[0] == cur[0] and cur_offered:
-            problems.append(f"{f.current} -> {f.target} skips {tmin[1] - cur[1] - 1} minor version(s); "
-                            "upgrade one minor version at a time")
-        elif f.profile_upgrades is not None and tgt != cur[:len(tgt)] and not any(
-                (p := az.parse_version(u)) is not None and p[:len(tgt)] == tgt for u in f.profile_upgrades):
-            problems.append(f"{f.target} is not in the cluster's available upgrades")
-        if f.profile_upgrades is not None:
+        found = _target_problems(f, cur, tgt)
+        if found:
+            blocks = True
+            problems += found
+        if f.profile_upgrades is not None and cur is not None:
             ev.append(Evidence(resource_id=f.profile_id, property="properties.controlPlaneProfile.upgrades[]",
                                value=list(f.profile_upgrades)))
-        if problems:
+        if problems and cur is not None:
             nxt = _next_version(f, cur)
             fixes.append(f"az aks get-upgrades -g {rg} -n {name} -o table")
             if nxt:
                 fixes.append(f"az aks upgrade -g {rg} -n {name} --kubernetes-version {nxt}")
-    if cur is not None:
-        cpm = az.minor_of(cur)
+        elif found:
+            fixes.append(f"az aks get-versions --location {f.region} -o table")
+    # the control plane a pool must fit under: the running one (a pool upgrade) or the requested one
+    cp = cur or tgt
+    cp_text = f.current or f.target
+    if cp is not None:
+        cpm = az.minor_of(cp)
         for pool in f.pools:
-            for label, ver in (("currentOrchestratorVersion", pool.current), ("orchestratorVersion", pool.desired)):
+            labels = (("requested orchestratorVersion", pool.desired),) if pool.requested else (
+                ("currentOrchestratorVersion", pool.current), ("orchestratorVersion", pool.desired))
+            for label, ver in labels:
                 pv = az.parse_version(ver)
                 if pv is None:
                     continue
                 pm = az.minor_of(pv)
                 bad = None
                 if pm > cpm:
-                    bad = f"pool {pool.name} {label} {ver} is newer than the control plane {f.current}"
+                    bad = f"pool {pool.name} {label} {ver} is newer than the control plane {cp_text}"
                 elif cpm[0] == pm[0] and cpm[1] - pm[1] > max_skew(cpm):
                     bad = (f"pool {pool.name} {label} {ver} is {cpm[1] - pm[1]} minor versions behind the "
-                           f"control plane {f.current} (max {max_skew(cpm)})")
+                           f"control plane {cp_text} (max {max_skew(cpm)})")
                 if bad:
+                    blocks = blocks or pool.requested
                     problems.append(bad)
                     ev.append(Evidence(resource_id=f"{f.cluster_id}/agentPools/{pool.name}",
-                                       property=f"properties.{label}", value=ver, note=bad))
+                                       property=f"properties.{label.split()[-1]}", value=ver, note=bad))
+                    if pm > cpm:
+                        fixes.append(f"az aks upgrade -g {rg} -n {name} --control-plane-only --kubernetes-version "
+                                     f"{ver}  # first the control plane, then the pool")
                     fixes.append(f"az aks nodepool upgrade -g {rg} --cluster-name {name} -n {pool.name} "
-                                 f"--kubernetes-version {f.current}")
+                                 f"--kubernetes-version {cp_text}")
                     break
     if problems:
         return result(SPEC, CheckStatus.FAIL, "; ".join(dict.fromkeys(problems)), evidence=tuple(ev),
-                      remediation="\n".join(dict.fromkeys(fixes)))
-    if cur is None:
-        why = "the cluster body shows no Kubernetes version"
+                      remediation="\n".join(dict.fromkeys(fixes)), blocks_request=blocks)
+    if cur is None and tgt is None:
+        why = "the cluster body shows no Kubernetes version and the error names none"
         return result(SPEC, CheckStatus.SKIPPED, f"skipped: {why}", evidence=tuple(ev), reason=why)
-    what = f"{f.current} -> {f.target} is a valid upgrade" if tgt else f"{f.current} is offered"
+    if f.offered is None and cur is None:
+        why = f"the region's version list could not be read ({f.versions_id})"
+        return result(SPEC, CheckStatus.SKIPPED, f"skipped: {why}", evidence=tuple(ev), reason=why)
+    if tgt and cur:
+        what = f"{f.current} -> {f.target} is a valid upgrade"
+    elif tgt:
+        what = f"{f.target} is offered in {f.region}"
+    else:
+        what = f"{f.current} is offered"
     return result(SPEC, CheckStatus.PASS, f"{what}; node pools within the skew window", evidence=tuple(ev))
 
 

@@ -1,22 +1,25 @@
-"""vcpu_quota: regional and VM-family vCPU usage vs limit for the VM size the operation needs.
+"""vcpu_quota: the vCPUs the operation asks for against the VM family's and the region's vCPU quota.
 
-Inputs, in order of trust: classifier facts (`quota_family`, `quota_requested`, `vm_size`, `region`;
-shared/classify/facts.py), the numbers in the Compute QuotaExceeded message
-("exceeding approved standardDSv3Family Cores quota ... Current Limit: 10, Current Usage: 8,
-Additional Required: 4"), then the failing pool's vmSize mapped through a small built-in size table
-(family usage name + vCPUs). Reads GET /subscriptions/{s}/providers/Microsoft.Compute/locations/{region}
-/usages (compute 2024-07-01) -> value[name.value == family | "cores"].{currentValue, limit}.
-Need = the error's "Additional Required", else vCPUs x (surge nodes for an upgrade, one node otherwise).
+What was asked for, in order of trust: ErrorFacts (quota family / requested / remaining, VM sizes,
+region; shared/classify/facts.py: a synchronous 400 leaves the cluster Succeeded, so the error is
+the only record of the request), then the cluster through ClusterView (or the planned body of a
+pre-flight): the target pool's vmSize, count and maxSurge. vCPUs and the family counter come from
+the region's Compute SKUs (shared/checklib/skus.py: capabilities vCPUs, family), else a built-in
+size table. Need = the error's "Additional Required" / "requested quota", else vCPUs x (count for a
+create, surge nodes for an upgrade, one node otherwise). Reads GET /subscriptions/{s}/providers/
+Microsoft.Compute/locations/{region}/usages (compute 2024-07-01) -> value[name.value == family |
+"cores"].{currentValue, limit}; the family and the total regional counter must both have room.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from shared.checklib import azrefs as az
 from shared.checklib.base import API, CheckContext, CheckSpec, Skip, result
+from shared.checklib.clusterview import PoolView
 from shared.checklib.netread import in_order
+from shared.checklib.skus import RegionSkus, read_region_skus
 from shared.models import CheckResult, CheckStatus, Evidence, Family
 
 DOCS = (
@@ -32,7 +35,7 @@ class SizeNeed:
     vm_size: str | None
     pool: str | None
     family: str | None
-    family_source: str  # "error facts" | "error message" | "table" | "name pattern" | "unknown"
+    family_source: str  # "error facts" | "Compute SKUs" | "table" | "name pattern" | "unknown"
     vcpus: int | None
     need: int | None  # vCPUs the operation needs beyond current usage
     need_source: str
@@ -45,78 +48,79 @@ class Facts:
     usages_id: str
     regional: az.Usage | None
     families: tuple[tuple[SizeNeed, az.Usage | None], ...]
+    regional_need: int | None
+    regional_need_source: str
+    skus_id: str | None
 
 
-def _pools(cluster: dict[str, Any]) -> list[dict[str, Any]]:
-    return [p for p in az.as_list(az.dig(cluster, "properties.agentPoolProfiles")) if isinstance(p, dict)]
+def _nodes(p: PoolView, verb: str, planned: bool, cluster_version: str | None) -> tuple[int, str]:
+    if verb == "upgrade":
+        n = p.surge_nodes(cluster_version=cluster_version)
+        return n, f"{n} surge node(s) (maxSurge {p.max_surge or 'unset: AKS default'})"
+    if verb == "create" or planned:
+        return p.count or 1, f"{p.count or 1} node(s) of pool {p.name}"
+    return 1, "at least one new node (the requested count is not in the error)"
 
 
 async def gather(ctx: CheckContext) -> Facts:
-    facts = ctx.classification.facts
+    facts = ctx.facts
     quota = facts.quota
-    parsed: dict[str, Any] = {}
-    if quota is not None:
-        parsed = {k: v for k, v in (("limit", quota.limit), ("usage", quota.usage), ("required", quota.requested),
-                                    ("new_limit", quota.new_limit), ("family", quota.family)) if v is not None}
-        if quota.regional:
-            parsed["regional"] = True
-    cluster = await ctx.get_or_none(ctx.operation.cluster_id, API["managedClusters"]) or {}
-    region_raw = (az.as_str(az.fact(facts, "region")) or az.as_str(cluster.get("location"))
-                  or parsed.get("location"))
-    if not region_raw:
+    view = await ctx.view_or_none()
+    region = az.normalize_region(facts.region or (view.region if view else "") or "")
+    if not region:
         raise Skip("region unknown: the cluster could not be read and the error names no location")
-    region = az.normalize_region(region_raw)
-
-    pools = _pools(cluster)
-    target = ctx.operation.agent_pool
-    chosen = [p for p in pools if target and az.same(az.as_str(p.get("name")), target)]
     usages_id = f"/subscriptions/{ctx.operation.subscription_id}/providers/Microsoft.Compute/locations/{region}/usages"
+    usages, skus = await in_order(ctx.get(usages_id, API["compute"]), read_region_skus(ctx, region))
 
-    async def pool_body() -> dict[str, Any] | None:
-        if target and not chosen:
-            return await ctx.get_or_none(f"{ctx.operation.cluster_id}/agentPools/{target}", API["agentPools"])
-        return None
-
-    # The usages need only the region: read them with the agent pool (when that is read at all).
-    body, usages = await in_order(pool_body(), ctx.get(usages_id, API["compute"]))
-    if body is not None:
-        chosen = [{"name": body.get("name") or target, **(body.get("properties") or {})}]
-    if not chosen:
-        chosen = pools
-    fact_size = az.as_str(az.fact(facts, "vm_size"))
-    if fact_size:
-        chosen = [p for p in chosen if az.same(az.as_str(p.get("vmSize")), fact_size)] or [
-            {"name": target, "vmSize": fact_size}]
-
-    fact_family = az.as_str(az.fact(facts, "quota_family")) or parsed.get("family")
-    if fact_family and not fact_family.casefold().endswith("family"):
-        fact_family = None  # "Total Regional Cores" / "regional vcpu": the regional counter, checked anyway
-    fact_need = az.fact_int(facts, "quota_requested") or parsed.get("required")
+    pools: list[PoolView] = list(view.pools) if view else []
+    target = view.target_pool if view else None
+    chosen = [target] if target else pools
+    if facts.vm_sizes:
+        named = [p for p in chosen if (p.vm_size or "").casefold() in {s.casefold() for s in facts.vm_sizes}]
+        chosen = named or [PoolView(name=ctx.operation.agent_pool or "?", vm_size=facts.vm_sizes[0])]
+    fact_family = quota.family if quota and quota.family and quota.family.casefold().endswith("family") else None
+    fact_need = quota.requested if quota else None
     needs: list[SizeNeed] = []
     seen: set[str] = set()
-    for p in chosen or [{}]:
-        size = az.as_str(p.get("vmSize"))
-        key = (size or "").casefold()
+    version = view.kubernetes_version if view else None
+    for p in chosen or [PoolView(name="?")]:
+        key = (p.vm_size or "").casefold()
         if key in seen:
             continue
         seen.add(key)
-        info = az.vm_size_info(size) if size else az.VmSize("", None, None, "unknown")
-        family, fsrc = info.family, info.source
+        family, fsrc, vcpus = _size(p.vm_size, skus)
         if fact_family:
-            family, fsrc = fact_family, "error facts" if az.fact(facts, "quota_family") else "error message"
-        count = az.as_int(p.get("count")) or 0
-        step = az.surge_nodes(az.dig(p, "upgradeSettings.maxSurge"), count) if ctx.operation.verb == "upgrade" else 1
+            family, fsrc = fact_family, "error facts"
+        nodes, why = _nodes(p, ctx.operation.verb, bool(view and view.planned), version)
         if fact_need is not None:
-            need, nsrc = int(fact_need), "error: Additional Required"
-        elif info.vcpus is not None:
-            need, nsrc = info.vcpus * max(step, 1), f"{info.vcpus} vCPUs x {max(step, 1)} node(s)"
+            need, nsrc = int(fact_need), "error: requested / Additional Required"
+        elif vcpus is not None:
+            need, nsrc = vcpus * max(nodes, 1), f"{vcpus} vCPUs x {why}"
         else:
             need, nsrc = None, "vCPUs of the size unknown"
-        needs.append(SizeNeed(size, az.as_str(p.get("name")), family, fsrc, info.vcpus, need, nsrc))
-
+        needs.append(SizeNeed(p.vm_size, p.name, family, fsrc, vcpus, need, nsrc))
+    known = [n.need for n in needs if n.need is not None]
+    if fact_need is not None:
+        regional_need, rsrc = int(fact_need), "error: requested / Additional Required"
+    elif known:
+        regional_need, rsrc = sum(known), " + ".join(f"{n.need} ({n.vm_size})" for n in needs if n.need is not None)
+    else:
+        regional_need, rsrc = None, "unknown"
     regional = az.find_usage(usages, "cores", "Total Regional vCPUs")
     fams = tuple((n, az.find_usage(usages, n.family) if n.family else None) for n in needs)
-    return Facts(ctx.operation.subscription_id, region, usages_id, regional, fams)
+    return Facts(ctx.operation.subscription_id, region, usages_id, regional, fams, regional_need, rsrc,
+                 skus.source_id if skus else None)
+
+
+def _size(size: str | None, skus: RegionSkus | None) -> tuple[str | None, str, int | None]:
+    """(usage family, where it came from, vCPUs) of a VM size."""
+    if not size:
+        return None, "unknown", None
+    sku = skus.get(size) if skus else None
+    if sku is not None and sku.vcpus is not None:
+        return sku.family, "Compute SKUs", sku.vcpus
+    info = az.vm_size_info(size)
+    return info.family, info.source, info.vcpus
 
 
 def _increase(f: Facts, resource: str, new_limit: int) -> str:
@@ -132,11 +136,16 @@ def evaluate(f: Facts) -> CheckResult:
     undecided: list[str] = []
     reg = f.regional
     if reg:
+        reg_need = f.regional_need if f.regional_need is not None else "?"
         ev.append(Evidence(resource_id=f.usages_id, property="value[name.value=='cores']",
                            value={"currentValue": reg.current, "limit": reg.limit},
-                           note=f"Total Regional vCPUs in {f.region}: {reg.free} free"))
+                           note=f"Total Regional vCPUs in {f.region}: {reg.free} free; need {reg_need} "
+                                f"({f.regional_need_source})"))
     for need, usage in f.families:
         label = need.vm_size or need.family or "requested size"
+        if need.vcpus is not None and need.family_source == "Compute SKUs":
+            ev.append(Evidence(resource_id=f.skus_id, property=f"value[name=='{need.vm_size}'].capabilities.vCPUs",
+                               value=need.vcpus, note=f"family {need.family}"))
         if usage:
             ev.append(Evidence(resource_id=f.usages_id, property=f"value[name.value=='{usage.name}']",
                                value={"currentValue": usage.current, "limit": usage.limit},
@@ -145,24 +154,31 @@ def evaluate(f: Facts) -> CheckResult:
         elif need.family:
             ev.append(Evidence(resource_id=f.usages_id, property=f"value[name.value=='{need.family}']", value=None,
                                note=f"family {need.family} (from {need.family_source}) not in the usages list"))
-        for u, scope in ((usage, need.family), (reg, "cores")):
-            if u is None or scope is None:
-                continue
-            if need.need is not None:
-                if u.free < need.need:
-                    short.append(f"{u.localized} in {f.region}: {u.current}/{u.limit} used, "
-                                 f"{label} needs {need.need} more")
-                    fixes.append(_increase(f, u.name, u.current + need.need))
-            elif u.free <= 0:
-                short.append(f"{u.localized} in {f.region} is exhausted ({u.current}/{u.limit})")
-                fixes.append(_increase(f, u.name, u.limit + 10))
+        if usage is not None:
+            if need.need is not None and usage.free < need.need:
+                short.append(f"{usage.localized} in {f.region}: {usage.current}/{usage.limit} used, "
+                             f"{label} needs {need.need} more")
+                fixes.append(_increase(f, usage.name, usage.current + need.need))
+            elif need.need is None and usage.free <= 0:
+                short.append(f"{usage.localized} in {f.region} is exhausted ({usage.current}/{usage.limit})")
+                fixes.append(_increase(f, usage.name, usage.limit + 10))
         if need.need is None and usage is None:
-            undecided.append(f"{label}: VM size not in the built-in table and the error gave no quota family")
+            undecided.append(f"{label}: VM size not in the region's SKUs or the built-in table and the error gave "
+                             "no quota family")
         elif usage is None and need.family is None:
             undecided.append(f"{label}: family unknown, only the regional quota was checked")
+    if reg is not None:
+        labels = ", ".join(n.vm_size or "?" for n, _ in f.families)
+        if f.regional_need is not None and reg.free < f.regional_need:
+            short.append(f"{reg.localized} in {f.region}: {reg.current}/{reg.limit} used, {labels} needs "
+                         f"{f.regional_need} more")
+            fixes.append(_increase(f, reg.name, reg.current + f.regional_need))
+        elif f.regional_need is None and reg.free <= 0:
+            short.append(f"{reg.localized} in {f.region} is exhausted ({reg.current}/{reg.limit})")
+            fixes.append(_increase(f, reg.name, reg.limit + 10))
     if short:
         return result(SPEC, CheckStatus.FAIL, "vCPU quota too low: " + "; ".join(dict.fromkeys(short)),
-                      evidence=tuple(ev), remediation="\n".join(dict.fromkeys(fixes)))
+                      evidence=tuple(ev), remediation="\n".join(dict.fromkeys(fixes)), blocks_request=True)
     if undecided and not any(u for _, u in f.families):
         why = "; ".join(undecided)
         return result(SPEC, CheckStatus.SKIPPED, f"skipped: {why}", evidence=tuple(ev), reason=why)

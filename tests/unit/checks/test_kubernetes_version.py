@@ -86,3 +86,75 @@ async def test_offered_list_is_evidence_with_preview_marked() -> None:
     ev = next(e for e in out.evidence if e.property == "values[].version")
     assert ev.value == ["1.23", "1.24", "1.25", "1.26"]
     assert "preview: 1.26" in (ev.note or "")
+
+
+# --- what the request asked for (synchronous 400: the cluster body still shows the old versions) ---
+
+POOL_MSG = ("The orchestrator version 1.25.4 of agent pool system is not allowed: it is newer than the control "
+            "plane version 1.24.9.")
+
+
+async def test_requested_pool_version_newer_than_control_plane() -> None:
+    out = await run(SPEC, make_ctx(world("1.24.9"), code="NodePoolMcVersionIncompatible", message=POOL_MSG,
+                                   agent_pool="system", verb="upgrade"))
+    assert out.status is CheckStatus.FAIL, out
+    assert "pool system requested orchestratorVersion 1.25.4 is newer than the control plane 1.24.9" in out.summary
+    assert out.blocks_request
+    assert "--control-plane-only --kubernetes-version 1.25.4" in (out.remediation or "")
+
+
+async def test_requested_pool_version_within_window_passes() -> None:
+    out = await run(SPEC, make_ctx(world("1.29.2", with_versions=False, upgrades=[]),
+                                   code="NodePoolMcVersionIncompatible", facts={"requested_pool_version": "1.26.6"},
+                                   agent_pool="system"))
+    assert out.status is CheckStatus.PASS, out
+
+
+async def test_requested_version_not_offered_for_a_cluster_that_does_not_exist() -> None:
+    res = world("1.24.9")
+    del res[CLUSTER_ID]
+    msg = ("Version 1.27.9 is not supported in this region. Please use [az aks get-versions] command to get the "
+           "supported version list in this region.")
+    out = await run(SPEC, make_ctx(res, code="AgentPoolK8sVersionNotSupported", message=msg, verb="create",
+                                   facts={"region": "westeurope"}))
+    assert out.status is CheckStatus.FAIL, out
+    assert "1.27.9 is not offered in westeurope" in out.summary
+    assert out.blocks_request
+    assert "az aks get-versions --location westeurope -o table" in (out.remediation or "")
+
+
+async def test_lts_only_minor_needs_premium() -> None:
+    res = world("1.24.9", upgrades=["1.25.5"])
+    for v in res[VERSIONS]["values"]:
+        if v["version"] == "1.25":
+            v["capabilities"]["supportPlan"] = ["AKSLongTermSupport"]
+    out = await run(SPEC, make_ctx(res, code="OperationNotAllowed", facts={"requested_version": "1.25.5"}))
+    assert out.status is CheckStatus.FAIL, out
+    assert "offered only with long-term support (AKSLongTermSupport), which needs the Premium tier" in out.summary
+    res[CLUSTER_ID]["sku"] = {"name": "Base", "tier": "Premium"}
+    out = await run(SPEC, make_ctx(res, code="OperationNotAllowed", facts={"requested_version": "1.25.5"}))
+    assert out.status is CheckStatus.PASS, out
+
+
+async def test_planned_create_version() -> None:
+    from shared.checklib.clusterview import ClusterView
+
+    res = world("1.24.9")
+    planned = res[CLUSTER_ID]
+    planned["properties"]["kubernetesVersion"] = "1.27.1"
+    planned["properties"].pop("currentKubernetesVersion")
+    ctx = make_ctx(res, code="InvalidParameter", verb="create")
+    ctx.planned = ClusterView.from_body(planned, CLUSTER_ID, planned=True)
+    out = await run(SPEC, ctx)
+    assert out.status is CheckStatus.FAIL, out
+    assert "1.27.1 is not offered in westeurope" in out.summary
+
+
+async def test_decoy_pools_within_the_window_are_not_blamed() -> None:
+    res = world("1.29.2", with_versions=False, upgrades=[])
+    pools = res[CLUSTER_ID]["properties"]["agentPoolProfiles"]
+    pools.append({**pools[0], "name": "user1", "orchestratorVersion": "1.27.3", "currentOrchestratorVersion": "1.27.3"})
+    out = await run(SPEC, make_ctx(res, code="NodePoolMcVersionIncompatible", message=POOL_MSG.replace(
+        "1.25.4", "1.30.1").replace("1.24.9", "1.29.2"), agent_pool="system"))
+    assert out.status is CheckStatus.FAIL
+    assert "user1" not in out.summary

@@ -43,7 +43,7 @@ CASES = [
     ("table-size-with-count-surge", {"vmSize": "Standard_DS2_v2", "upgradeSettings": {"maxSurge": "2"}}, None, "", {},
      "upgrade", CheckStatus.FAIL, "Standard_DS2_v2 needs 4 more"),
     ("unknown-size-no-facts", {"vmSize": "Standard_NC24ads_A100_v4"}, None, "", {}, "scale", CheckStatus.SKIPPED,
-     "not in the built-in table"),
+     "not in the region's SKUs or the built-in table"),
     ("family-name-case-insensitive", {}, None, "", {"quota": {"family": "STANDARDddsV5FAMILY", "requested": 4}},
      "scale", CheckStatus.PASS, "vCPU quota has room"),
 ]
@@ -81,3 +81,46 @@ async def test_region_unknown_is_skipped() -> None:
     res = await run(SPEC, make_ctx({}, code="QuotaExceeded"))
     assert res.status is CheckStatus.SKIPPED
     assert "region unknown" in (res.reason or "")
+
+
+# --- the request's delta, vCPUs from the region's Compute SKUs -----------------------------------
+
+REGIONAL_MSG = ("Insufficient regional vcpu quota left for location westeurope. left regional vcpu quota 4, "
+                "requested quota 12")
+
+
+async def test_planned_create_counts_every_node_against_the_regional_quota() -> None:
+    from shared.checklib.clusterview import ClusterView
+    from tests.unit.checks.requested_support import SKUS_ID, skus
+
+    w = world({"vmSize": "Standard_D8ds_v5", "count": 10})
+    w[SKUS_ID] = skus()
+    ctx = make_ctx(w, code="InvalidParameter", verb="create")
+    ctx.planned = ClusterView.from_body(w[CLUSTER_ID], CLUSTER_ID, planned=True)
+    res = await run(SPEC, ctx)
+    assert res.status is CheckStatus.FAIL, res
+    assert "Total Regional vCPUs in westeurope: 44/100 used, Standard_D8ds_v5 needs 80 more" in res.summary
+    assert "Standard DDSv5" not in res.summary  # the family (12/100) has room: not blamed
+    assert res.blocks_request
+    assert "az quota update --resource-name cores" in (res.remediation or "")
+    assert "--limit-object value=124" in (res.remediation or "")
+    sku_ev = next(e for e in res.evidence if e.property.endswith("capabilities.vCPUs"))
+    assert sku_ev.resource_id == SKUS_ID and sku_ev.value == 8
+
+
+async def test_size_outside_the_table_uses_the_sku_list() -> None:
+    from tests.unit.checks.requested_support import SKUS_ID, skus
+
+    w = world({"vmSize": "Standard_L8s_v3", "count": 4, "upgradeSettings": {"maxSurge": "100%"}})
+    w[SKUS_ID] = skus()
+    res = await run(SPEC, make_ctx(w, code="QuotaExceeded", verb="upgrade", agent_pool="system"))
+    assert res.status is CheckStatus.PASS, res  # 4 surge x 8 = 32 <= 56 regional free
+    assert "family unknown" not in res.summary
+    assert any(e.property == "value[name.value=='standardLSv3Family']" and e.value is None for e in res.evidence)
+
+
+async def test_regional_message_from_a_synchronous_rejection() -> None:
+    res = await run(SPEC, make_ctx(world(usage_edit={"cores": 96}), code="QuotaExceeded", message=REGIONAL_MSG,
+                                   verb="scale", agent_pool="system"))
+    assert res.status is CheckStatus.FAIL, res
+    assert "Total Regional vCPUs in westeurope: 96/100 used, Standard_D4ds_v5 needs 12 more" in res.summary
