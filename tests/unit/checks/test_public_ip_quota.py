@@ -64,3 +64,49 @@ async def test_managed_outbound_ip_count_is_evidence() -> None:
 async def test_missing_counter_is_skipped() -> None:
     res = await run(SPEC, make_ctx(world(drop_counter=True), code="PublicIPCountLimitReached"))
     assert res.status is CheckStatus.SKIPPED
+
+
+# --- the requested outbound IP count ----------------------------------------------------------
+
+def _pip(i: int) -> dict[str, str]:
+    return {"id": f"/subscriptions/{SUB}/resourceGroups/MC_rg-aks-prod_aks-prod-01_westeurope/providers/"
+                  f"Microsoft.Network/publicIPAddresses/pip-out-{i}"}
+
+
+def lb_world(current: int, asked: int, effective: int) -> dict[str, Any]:
+    w = world(current=current, lb={"managedOutboundIPs": {"count": asked},
+                                   "effectiveOutboundIPs": [_pip(i) for i in range(effective)]})
+    c = w[CLUSTER_ID]
+    c["properties"]["networkProfile"]["outboundType"] = "loadBalancer"
+    pools = c["properties"]["agentPoolProfiles"]
+    # decoy: another pool with node public IPs, not the one the operation is about
+    pools.append({**pools[0], "name": "edge", "mode": "User", "enableNodePublicIP": True, "count": 20})
+    return w
+
+
+async def test_requested_outbound_ips_beyond_the_effective_ones() -> None:
+    res = await run(SPEC, make_ctx(lb_world(current=55, asked=10, effective=2), code="PublicIPCountLimitReached",
+                                   verb="update", agent_pool="system"))
+    assert res.status is CheckStatus.FAIL, res
+    assert "Public IP Addresses 55/60, need 8 more" in res.summary
+    assert res.blocks_request
+    assert "--load-balancer-managed-outbound-ip-count 7" in (res.remediation or "")
+    assert "edge" not in " ".join(e.note or "" for e in res.evidence)
+
+
+async def test_outbound_ips_already_in_effect_need_nothing_new() -> None:
+    res = await run(SPEC, make_ctx(lb_world(current=59, asked=4, effective=4), code="PublicIPCountLimitReached",
+                                   verb="update", agent_pool="system"))
+    assert res.status is CheckStatus.PASS, res
+
+
+async def test_planned_create_counts_every_outbound_ip() -> None:
+    from shared.checklib.clusterview import ClusterView
+
+    w = lb_world(current=58, asked=4, effective=0)
+    ctx = make_ctx(w, code="InvalidParameter", verb="create")
+    ctx.planned = ClusterView.from_body(w[CLUSTER_ID], CLUSTER_ID, planned=True)
+    res = await run(SPEC, ctx)
+    assert res.status is CheckStatus.FAIL, res
+    # 4 outbound IPs + 20 node IPs of pool edge (a create makes every pool)
+    assert "need 24 more" in res.summary
