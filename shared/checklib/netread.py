@@ -117,6 +117,7 @@ class NextHop:
     body: dict[str, Any] | None = None
     subnet_id: str | None = None
     note: str = ""
+    unreadable: bool = False  # "unknown" because a read failed (not because it is outside the VNets)
 
     @property
     def found(self) -> bool:
@@ -162,12 +163,12 @@ async def locate_next_hop(ctx: CheckContext, node_vnet: dict[str, Any], ip: str)
             if hop is not None:
                 return hop
             if unreadable:
-                return NextHop(ip, "unknown", subnet_id=subnet_id,
+                return NextHop(ip, "unknown", subnet_id=subnet_id, unreadable=True,
                                note=f"a device in subnet {nu.name_of(subnet_id)} could not be read")
             return NextHop(ip, "missing", subnet_id=subnet_id,
                            note=f"subnet {nu.name_of(subnet_id)} contains {ip} but no firewall, NIC or "
                                 "load balancer there has that private IP")
-    return NextHop(ip, "unknown", note=f"could not read the VNet(s) that may contain {ip}")
+    return NextHop(ip, "unknown", unreadable=True, note=f"could not read the VNet(s) that may contain {ip}")
 
 
 def _vnet_nets(vp: dict[str, Any]) -> list[nu.IPNet]:
@@ -209,6 +210,55 @@ def _has_private_ip(body: dict[str, Any], ip: str) -> bool:
                 return True
     hub = bp.get("hubIPAddresses") or {}
     return bool(hub.get("privateIPAddress") == ip)
+
+
+@dataclass(frozen=True)
+class Hop:
+    """What a check needs to know about the device at a next-hop IP (no body kept)."""
+
+    ip: str
+    kind: str  # azureFirewall | nic | loadBalancer | missing | unknown
+    resource_id: str | None = None
+    provisioning_state: str | None = None
+    ip_forwarding: bool | None = None  # NICs only
+    note: str = ""
+    subnet_id: str | None = None
+    unreadable: bool = False
+
+    @property
+    def opaque(self) -> bool:
+        """A device that forwards traffic by rules ARM does not show (an NVA, or outside the VNets)."""
+        return self.kind in ("nic", "loadBalancer") or (self.kind == "unknown" and not self.unreadable)
+
+
+def hop_of(h: NextHop) -> Hop:
+    p = nu.props(h.body)
+    fwd = p.get("enableIPForwarding") if h.kind == "nic" else None
+    return Hop(h.ip, h.kind, h.resource_id, p.get("provisioningState") if h.body else None,
+               bool(fwd) if fwd is not None else (False if h.kind == "nic" else None), h.note, h.subnet_id,
+               h.unreadable)
+
+
+def appliance_confirm(hop: Hop | None, source: str, destination: str, port: int = 443) -> str:
+    """What confirms that an appliance ARM cannot show drops a flow."""
+    where = (f"the appliance at {hop.ip}" + (f" ({name_or(hop.resource_id)})" if hop and hop.resource_id else "")
+             if hop else "the on-premises / gateway path")
+    return (f"check that {where} allows TCP {port} from {source} to {destination} (its own rule base and logs), "
+            f"or test from a node: az network watcher test-connectivity --source-resource <node-vm-id> "
+            f"--dest-address {destination.split(' ')[0]} --dest-port {port}")
+
+
+def name_or(resource_id: str | None) -> str:
+    return nu.name_of(resource_id) if resource_id else "?"
+
+
+def vnet_system_routes(vnet: dict[str, Any]) -> list[nu.Route]:
+    """The VNet's system routes: its address space (VnetLocal), peered spaces, 0.0.0.0/0 Internet."""
+    vp = nu.props(vnet)
+    own = [str(x) for x in (vp.get("addressSpace") or {}).get("addressPrefixes") or []]
+    peered = [str(x) for p in vp.get("virtualNetworkPeerings") or []
+              for x in ((nu.props(p).get("remoteAddressSpace") or {}).get("addressPrefixes") or [])]
+    return nu.system_routes(own, peered)
 
 
 def firewall_public_ip_ids(fw: dict[str, Any]) -> list[str]:

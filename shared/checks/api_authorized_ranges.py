@@ -5,7 +5,8 @@ silently dropped: node bootstrap fails with exit 51 "Connection timed out" (docu
 common timeout cause when ranges are enabled).
 Which source the API server sees depends on the path:
 - API Server VNet Integration: nodes talk to the ILB privately -> the node subnet CIDR(s).
-- public endpoint: the egress IP. Standard LB outbound IPs are allowed implicitly (AKS docs); a NAT
+- public endpoint: the egress IP (when it cannot be worked out, e.g. an NVA's, the check reports a
+  likely cause with what would confirm it). Standard LB outbound IPs are allowed implicitly (AKS docs); a NAT
   gateway on the node subnet (`properties.natGateway.id`, also with outboundType loadBalancer),
   managedNATGateway (`natGatewayProfile.effectiveOutboundIPs`) or userDefinedRouting through an
   Azure Firewall (its public IPs) must be listed explicitly.
@@ -197,9 +198,20 @@ def evaluate(f: Facts) -> CheckResult:
                       remediation=(f"az aks update -g {f.resource_group} -n {f.name} "
                                    f"--api-server-authorized-ip-ranges {','.join(keep + add)}"))
     if f.unknown:
+        # Ranges are set and the nodes' egress address is not among what ARM shows: the documented most
+        # common cause of the timeout. Likely, not proven: say what would prove it.
         why = "; ".join(f.unknown)
-        return result(SPEC, CheckStatus.SKIPPED, f"skipped: cannot tell which address the nodes use: {why}",
-                      evidence=tuple(ev), reason=why)
+        ev += [Evidence(resource_id=f.cluster_id, property="egress source", value=None, note=u) for u in f.unknown]
+        return result(SPEC, CheckStatus.FAIL,
+                      f"authorized IP ranges {', '.join(f.ranges)} are set and the address the nodes reach the API "
+                      f"server from is not known ({why}): if it is not in the ranges, the API server drops them",
+                      evidence=tuple(ev), confidence="likely", reason=why,
+                      confirm_by=("find the nodes' egress IP (from a node: curl -s https://ifconfig.me, or the "
+                                  "appliance's public IP) and check it against "
+                                  f"az aks show -g {f.resource_group} -n {f.name} "
+                                  "--query apiServerAccessProfile.authorizedIpRanges"),
+                      remediation=(f"az aks update -g {f.resource_group} -n {f.name} --api-server-authorized-ip-ranges "
+                                   f"{','.join([*f.ranges, '<egress-ip>/32'])}"))
     covered = ", ".join(s.cidr for s in f.required) or "the load balancer outbound IPs (implicit)"
     return result(SPEC, CheckStatus.PASS, f"authorized IP ranges include the nodes' source: {covered}",
                   evidence=tuple(ev))

@@ -22,15 +22,7 @@ from shared.checklib import netutil as nu
 from shared.checklib.base import CheckContext, CheckSpec, result
 from shared.models import CheckResult, CheckStatus, Evidence, Family
 
-
-@dataclass(frozen=True)
-class Hop:
-    ip: str
-    kind: str  # azureFirewall | nic | loadBalancer | missing | unknown
-    resource_id: str | None = None
-    provisioning_state: str | None = None
-    ip_forwarding: bool | None = None  # NICs only
-    note: str = ""
+Hop = netread.Hop
 
 
 @dataclass(frozen=True)
@@ -40,6 +32,7 @@ class SubnetRoute:
     udrs: tuple[nu.Route, ...]
     match: nu.RouteMatch
     hop: Hop | None = None
+    source_prefixes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -51,50 +44,36 @@ class Facts:
     subnets: tuple[SubnetRoute, ...]
 
 
-def _vnet_system_routes(vnet: dict[str, Any]) -> list[nu.Route]:
-    vp = nu.props(vnet)
-    own = [str(x) for x in (vp.get("addressSpace") or {}).get("addressPrefixes") or []]
-    peered = [str(x) for p in vp.get("virtualNetworkPeerings") or []
-              for x in ((nu.props(p).get("remoteAddressSpace") or {}).get("addressPrefixes") or [])]
-    return nu.system_routes(own, peered)
-
-
-def hop_of(h: netread.NextHop) -> Hop:
-    p = nu.props(h.body)
-    fwd = p.get("enableIPForwarding") if h.kind == "nic" else None
-    return Hop(h.ip, h.kind, h.resource_id, p.get("provisioningState") if h.body else None,
-               bool(fwd) if fwd is not None else (False if h.kind == "nic" else None), h.note)
-
-
 async def gather(ctx: CheckContext) -> Facts:
     view = await netread.load_cluster(ctx)
     netread.require_byo_vnet(view, "the node subnet route table")
 
-    async def route_tables() -> tuple[list[str | None], list[dict[str, Any]], list[dict[str, Any]]]:
+    async def route_tables() -> tuple[list[dict[str, Any]], list[str | None], list[dict[str, Any]],
+                                      list[dict[str, Any]]]:
         # The node VNet ids come from the cluster body (subnet id minus /subnets/<name>): no need
         # to wait for the subnets to read them.
         subnets, vnet_bodies = await netread.in_order(netread.node_subnets(ctx, view),
                                                       netread.get_all(ctx, view.node_vnet_ids))
         rt_ids = [nu.ref_id(nu.props(s).get("routeTable")) for s in subnets]
-        return rt_ids, vnet_bodies, await netread.get_all(ctx, [i for i in rt_ids if i])
+        return subnets, rt_ids, vnet_bodies, await netread.get_all(ctx, [i for i in rt_ids if i])
 
-    (rt_ids, vnet_bodies, rt_bodies), path = await netread.in_order(route_tables(),
+    (subnets, rt_ids, vnet_bodies, rt_bodies), path = await netread.in_order(route_tables(),
                                                                     netread.apiserver_path(ctx, view))
     vnets = dict(zip((nu.norm_id(v) for v in view.node_vnet_ids), vnet_bodies, strict=True))
     rts = {nu.norm_id(i): b for i, b in zip([i for i in rt_ids if i], rt_bodies, strict=True)}
 
-    async def subnet_route(sid: str, rt_id: str | None) -> SubnetRoute:
+    async def subnet_route(sid: str, body: dict[str, Any], rt_id: str | None) -> SubnetRoute:
         vnet = vnets[nu.norm_id(nu.vnet_id_of(sid))]
         udrs = nu.udr_routes(rts[nu.norm_id(rt_id)]) if rt_id else []
-        match = nu.route_for([*udrs, *_vnet_system_routes(vnet)], path.endpoint)
+        match = nu.route_for([*udrs, *netread.vnet_system_routes(vnet)], path.endpoint)
         hop = None
         r = match.route
         if r is not None and r.next_hop_type.lower() == "virtualappliance" and r.next_hop_ip:
-            hop = hop_of(await netread.locate_next_hop(ctx, vnet, r.next_hop_ip))
-        return SubnetRoute(sid, rt_id, tuple(udrs), match, hop)
+            hop = netread.hop_of(await netread.locate_next_hop(ctx, vnet, r.next_hop_ip))
+        return SubnetRoute(sid, rt_id, tuple(udrs), match, hop, tuple(nu.prefixes_of(nu.props(body))))
 
-    out = await netread.all_in_order(subnet_route(sid, rt_id)
-                                     for sid, rt_id in zip(view.node_subnet_ids, rt_ids, strict=True))
+    out = await netread.all_in_order(subnet_route(sid, body, rt_id) for sid, body, rt_id
+                                     in zip(view.node_subnet_ids, subnets, rt_ids, strict=True))
     return Facts(view.id, view.outbound_type, path.endpoint, path.evidence, tuple(out))
 
 
@@ -107,6 +86,7 @@ def evaluate(f: Facts) -> CheckResult:
     fails: list[tuple[str, str]] = []  # (summary, remediation) on the API server path
     consistency: list[tuple[str, str]] = []  # outboundType vs routes, reported after the path
     unsure: list[str] = []
+    likely: list[tuple[str, str, str]] = []  # (summary, remediation, confirm_by): appliances ARM cannot show
     udr_outbound = f.outbound_type.lower() == "userdefinedrouting"
     for s in f.subnets:
         name = nu.name_of(s.subnet_id)
@@ -154,8 +134,26 @@ def evaluate(f: Facts) -> CheckResult:
                 fails.append((f"next hop {h.ip} is NIC {nu.name_of(h.resource_id or '')} without IP forwarding: it "
                               "drops traffic it does not own",
                               f"az network nic update --ids {h.resource_id} --ip-forwarding true"))
+            elif h.opaque:
+                what = (f"network virtual appliance {nu.name_of(h.resource_id)}" if h.resource_id
+                        else f"an appliance outside the VNets ARM shows ({h.note})")
+                likely.append((f"{r.describe()} on subnet {name} sends the nodes' traffic to the "
+                               f"{f.destination.describe()} through {what}, whose rules ARM cannot show",
+                               f"allow TCP 443 from {', '.join(s.source_prefixes) or name} to the API server on the "
+                               f"appliance at {h.ip}, or route the API server address around it: "
+                               f"az network route-table route create {_rt_args(s.route_table_id or '')} "
+                               f"-n apiserver-direct --address-prefix <api-server-ip>/32 --next-hop-type Internet",
+                               netread.appliance_confirm(h, name, f.destination.describe())))
             elif h.kind == "unknown":
                 unsure.append(f"{r.describe()} on {name}: appliance at {h.ip} not verified ({h.note})")
+        elif hop_type == "virtualnetworkgateway" and f.destination.public:
+            likely.append((f"{r.describe()} on subnet {name} forces traffic to the {f.destination.describe()} "
+                           "through the VPN/ExpressRoute gateway (forced tunnelling): the on-premises firewall "
+                           "decides, and ARM cannot show its rules",
+                           "allow TCP 443 to the API server on the on-premises egress, or add a more specific route "
+                           "for the API server address with --next-hop-type Internet to "
+                           f"{_rt_args(s.route_table_id or '')}",
+                           netread.appliance_confirm(None, name, f.destination.describe())))
         elif s.match.maybe:
             unsure.append(f"{name}: more specific routes may apply: "
                           + "; ".join(m.describe() for m in s.match.maybe))
@@ -164,6 +162,11 @@ def evaluate(f: Facts) -> CheckResult:
         summary = fails[0][0] + (f" (+{len(fails) - 1} more)" if len(fails) > 1 else "")
         return result(SPEC, CheckStatus.FAIL, summary, evidence=tuple(ev),
                       remediation="\n".join(dict.fromkeys(fx for _, fx in fails)))
+    if likely:
+        summary = likely[0][0] + (f" (+{len(likely) - 1} more)" if len(likely) > 1 else "")
+        return result(SPEC, CheckStatus.FAIL, summary, evidence=tuple(ev), confidence="likely",
+                      remediation="\n".join(dict.fromkeys(fx for _, fx, _ in likely)),
+                      confirm_by=" | ".join(dict.fromkeys(c for _, _, c in likely)))
     if unsure:
         why = " | ".join(unsure)
         return result(SPEC, CheckStatus.SKIPPED, f"skipped: {why}", evidence=tuple(ev), reason=why)

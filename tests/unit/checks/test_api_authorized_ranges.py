@@ -83,14 +83,16 @@ async def test_not_applicable(kw: dict[str, Any], why: str) -> None:
     assert r.status is CheckStatus.NOT_APPLICABLE and why in r.summary
 
 
-async def test_nva_next_hop_egress_unknown_is_skipped() -> None:
+async def test_nva_next_hop_egress_unknown_is_a_likely_cause() -> None:
     res = world(c=cluster(private=False, vnet_integration=False, ranges=["203.0.113.0/24"]))
     del res[FW_PIP]
     res[CLUSTER_ID]["properties"]["networkProfile"]["outboundType"] = "userDefinedRouting"
     from tests.unit.checks.net_support import HUB_VNET, hub
     res[HUB_VNET] = hub(fw_ip_config=False)  # nothing in the hub holds 10.0.1.4
     r = await run(SPEC, make_ctx(res))
-    assert r.status is CheckStatus.SKIPPED and "10.0.1.4" in (r.reason or "")
+    assert r.status is CheckStatus.FAIL and r.confidence == "likely" and "10.0.1.4" in (r.reason or "")
+    assert r.confirm_by and "authorizedIpRanges" in r.confirm_by
+    assert r.remediation and r.remediation.endswith("<egress-ip>/32")
 
 
 def test_evaluate_table_ipv6_and_single_ip() -> None:

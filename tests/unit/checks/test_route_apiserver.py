@@ -41,9 +41,12 @@ PUBLIC = {"private": False, "vnet_integration": False}
     (PUBLIC, [("0.0.0.0/0", "None", None)], CheckStatus.FAIL, "blackhole"),
     # next hop inside the hub's firewall subnet but nothing holds that IP
     (PUBLIC, [("0.0.0.0/0", "VirtualAppliance", "10.0.1.5")], CheckStatus.FAIL, "nothing at 10.0.1.5"),
-    # next hop outside every VNet we can see (on-premises / vWAN): not verifiable
-    (PUBLIC, [("0.0.0.0/0", "VirtualAppliance", "172.16.0.4")], CheckStatus.SKIPPED, "not verified"),
-    (PUBLIC, [("0.0.0.0/0", "VirtualNetworkGateway", None)], CheckStatus.PASS, "VirtualNetworkGateway"),
+    # next hop outside every VNet we can see (on-premises / vWAN): its rules can't be seen -> likely
+    (PUBLIC, [("0.0.0.0/0", "VirtualAppliance", "172.16.0.4")], CheckStatus.FAIL, "whose rules ARM cannot show"),
+    # forced tunnelling of the public API server's traffic to on-premises: likely
+    (PUBLIC, [("0.0.0.0/0", "VirtualNetworkGateway", None)], CheckStatus.FAIL, "forced tunnelling"),
+    # the private (VNet integration) path never leaves the VNet: the gateway default route is irrelevant
+    ({}, [("0.0.0.0/0", "VirtualNetworkGateway", None)], CheckStatus.PASS, "VnetLocal"),
     # a public /8 UDR may or may not cover the (unknown) API server IP
     (PUBLIC, [("0.0.0.0/0", "Internet", None), ("20.0.0.0/8", "None", None)], CheckStatus.SKIPPED, "may apply"),
 ])
@@ -53,6 +56,12 @@ async def test_routes(kw: dict[str, Any], routes: list[tuple[str, str, str | Non
     r = await run(SPEC, make_ctx(res))
     assert r.status is status, r.summary
     assert needle in (r.summary + (r.reason or "")), r.summary
+    if status is CheckStatus.FAIL:
+        opaque = "cannot show" in r.summary
+        assert r.confidence == ("likely" if opaque else "confirmed")
+        assert bool(r.confirm_by) is opaque
+        if opaque:
+            assert "az network watcher test-connectivity" in (r.confirm_by or "")
 
 
 async def test_blackhole_remediation_names_the_route() -> None:
@@ -96,8 +105,12 @@ async def test_nic_appliance_without_ip_forwarding() -> None:
         "ipConfigurations": [{"name": "ipconfig1", "properties": {"privateIPAddress": "10.0.1.10"}}]}}
     r = await run(SPEC, make_ctx(res))
     assert r.status is CheckStatus.FAIL and "--ip-forwarding true" in (r.remediation or "")
+    assert r.confidence == "confirmed"
+    # forwarding on: an NVA whose rule base ARM cannot show -> a likely cause, with how to confirm it
     res[nic_id]["properties"]["enableIPForwarding"] = True
-    assert (await run(SPEC, make_ctx(res))).status is CheckStatus.PASS
+    r = await run(SPEC, make_ctx(res))
+    assert r.status is CheckStatus.FAIL and r.confidence == "likely", r.summary
+    assert "network virtual appliance nva-nic" in r.summary and "10.0.1.10" in (r.confirm_by or "")
 
 
 async def test_aks_managed_vnet_skipped() -> None:
