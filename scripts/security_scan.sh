@@ -5,7 +5,9 @@
 #   bandit    -ll (medium severity and up) over shared/ and function_app.py. A finding is either
 #             fixed or justified inline where it occurs: `# nosec B608: identifiers come from the
 #             packaged schema`. Never skipped here globally.
-#   pip-audit every pinned runtime requirement (requirements.txt, what Azure installs on deploy)
+#   pip-audit every pin of the hash-locked files (requirements.lock: what the Function App and
+#             the demo install; requirements-dev.lock: the test and lint tools too), read as they
+#             are (--require-hashes --disable-pip: no resolution, exactly the locked versions),
 #             against the PyPI vulnerability data. A dependency pip-audit could NOT look up (the
 #             vulnerability service unreachable, a private mirror without the JSON API) is a
 #             failure, not a pass: "No known vulnerabilities found" over 0 audited packages proves
@@ -33,14 +35,16 @@ else
   status=1
 fi
 
-echo "== pip-audit over requirements.txt"
 if ! "$PY" -m pip_audit --version >/dev/null 2>&1; then
   echo "security_scan: pip-audit is not installed in $VENV (pip install -r requirements-dev.txt)" >&2
   exit 2
 fi
 report=$(mktemp)
 trap 'rm -f "$report"' EXIT
-"$PY" -m pip_audit -r requirements.txt --format json --progress-spinner off >"$report" 2>"$report.err"
+for lock in requirements.lock requirements-dev.lock; do
+echo "== pip-audit over $lock"
+"$PY" -m pip_audit -r "$lock" --require-hashes --disable-pip --format json --progress-spinner off \
+  >"$report" 2>"$report.err"
 audit_rc=$?
 "$PY" - "$report" "$audit_rc" "$report.err" <<'EOF'
 import json, os, sys
@@ -82,7 +86,8 @@ if rc != 0 and not vulnerable and not skipped:
 sys.exit(code)
 EOF
 rc=$?
-[ $rc -ne 0 ] && status=$rc
+[ $rc -ne 0 ] && [ $status -eq 0 ] && status=$rc
+done
 
 if [ $status -eq 0 ]; then echo "security_scan: OK"; else echo "security_scan: FAILED ($status)" >&2; fi
 exit $status

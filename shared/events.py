@@ -43,14 +43,36 @@ ACCEPTED_OPERATION_PREFIXES: tuple[str, ...] = (
 
 MAX_EVENT_BYTES = 1_048_576  # Event Grid's own limit per event is 1 MB
 
-# ARM's own limits: resource group names <= 90 characters, cluster names <= 63, agent pool names
-# <= 12 (Linux; Windows 6). Anything longer is not an ARM id and never reaches a query or a queue.
+# AKS's own naming rules (Microsoft.ContainerService resource name rules): a cluster name is 1-63
+# ASCII alphanumerics, underscores and hyphens, starting and ending with an alphanumeric; an agent
+# pool name is 1-12 lowercase letters and digits starting with a letter (Windows pools: 1-6, a
+# subset). ARM ids are case-insensitive, so the pool is matched without regard to case. A resource
+# group is 1-90 letters/digits (Unicode), underscores, hyphens, periods and parentheses, not ending
+# in a period. Anything else is not an AKS id and never reaches a query, a queue or a card.
 _CLUSTER_ID = re.compile(
     r"^/subscriptions/(?P<sub>[0-9a-fA-F-]{36})/resourcegroups/(?P<rg>[-\w.()]{1,90})/providers/"
-    r"microsoft\.containerservice/managedclusters/(?P<name>[A-Za-z0-9][-\w]{0,62})"
-    r"(?:/agentpools/(?P<pool>[A-Za-z0-9]{1,12}))?/?$",
+    r"microsoft\.containerservice/managedclusters/(?P<name>[A-Za-z0-9](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?)"
+    r"(?:/agentpools/(?P<pool>[A-Za-z][A-Za-z0-9]{0,11}))?/?$",
     re.IGNORECASE,
 )
+CLUSTER_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?", re.ASCII)
+POOL_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]{0,11}", re.ASCII)
+# Characters that change how text displays without being visible: C0/C1 controls (tab and newline
+# kept), soft hyphen, the Arabic letter mark, Hangul/halfwidth/Braille fillers, zero-width and
+# direction marks, line/paragraph separators, bidi embeddings, overrides and isolates, invisible
+# operators, the BOM and tag characters. Stripped from every event string we keep (Trojan-source
+# style reordering and hidden text in cards and logs).
+INVISIBLE = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f"
+    "\u2028-\u202e\u2060-\u206f\u2800\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff9-\ufffb\U000e0000-\U000e007f]")
+
+
+def strip_invisible(text: str, *, single_line: bool = False) -> str:
+    """`text` without invisible/bidi characters (and with newlines as spaces when `single_line`)."""
+    out = INVISIBLE.sub("", text)
+    return " ".join(out.split()) if single_line else out
+
+
 _API_VERSION = re.compile(r"\d{4}-\d{2}-\d{2}(?:-[A-Za-z0-9]{1,20})?")
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _OID_CLAIM = "http://schemas.microsoft.com/identity/claims/objectidentifier"
@@ -176,9 +198,14 @@ def parse_time(value: Any, field: str) -> datetime:
 def parse_cluster_id(resource_id: str) -> tuple[str, str, str, str | None]:
     """(subscription, resource group, cluster name, agent pool) or EventError."""
     text = resource_id.strip() if len(resource_id) <= 1024 else ""
+    shown = strip_invisible(resource_id[:200])
+    if any(seg in (".", "..") for seg in text.split("/")):
+        raise EventError("resourceUri", f"'.' or '..' path segment in {shown!r}")
+    if INVISIBLE.search(text):
+        raise EventError("resourceUri", f"invisible or bidi control characters in {shown!r}")
     m = _CLUSTER_ID.match(text)
-    if not m or not is_guid(m["sub"]):
-        raise EventError("resourceUri", f"not an AKS cluster or agent pool id: {resource_id[:200]!r}")
+    if not m or not is_guid(m["sub"]) or m["rg"].endswith("."):
+        raise EventError("resourceUri", f"not an AKS cluster or agent pool id (AKS naming rules): {shown!r}")
     return m["sub"], m["rg"], m["name"], m["pool"]
 
 
@@ -195,11 +222,11 @@ def _caller(claims: Any) -> str | None:
         return None
     for key in _UPN_CLAIMS:
         v = claims.get(key)
-        if isinstance(v, str) and v:
+        if isinstance(v, str) and (v := strip_invisible(v, single_line=True)):
             return v[:256]
     for key in (_OID_CLAIM, "oid", "appid"):
         v = claims.get(key)
-        if isinstance(v, str) and v:
+        if isinstance(v, str) and (v := strip_invisible(v, single_line=True)):
             return v[:256]
     return None
 
@@ -226,7 +253,9 @@ def _verb(kind: OperationKind, operation_name: str | None, method: str | None, a
 def parse_event(event: dict[str, Any]) -> FailedOperation | Ignored:
     """One event object (either schema) -> FailedOperation, Ignored, or EventError."""
     is_cloud = "specversion" in event
-    event_id = _required_str(event, "id")
+    event_id = strip_invisible(_required_str(event, "id"), single_line=True)
+    if not event_id:
+        raise EventError("id", "only invisible characters")
     event_type = _required_str(event, "type" if is_cloud else "eventType")
     event_time = parse_time(event.get("time" if is_cloud else "eventTime"), "time" if is_cloud else "eventTime")
     topic = event.get("source" if is_cloud else "topic")
@@ -247,11 +276,11 @@ def parse_event(event: dict[str, Any]) -> FailedOperation | Ignored:
         if not isinstance(uri, str) or not uri:
             raise EventError("data.resourceUri", "missing")
         if "/providers/microsoft.containerservice/managedclusters/" not in uri.lower():
-            return Ignored(event_id, event_type, f"not an AKS resource: {uri[:200]}")
+            return Ignored(event_id, event_type, f"not an AKS resource: {strip_invisible(uri[:200])}")
         if re.search(r"/managedclusters/[^/]+/(?!agentpools/)[^/]+", uri, re.IGNORECASE) and not re.search(
                 r"/agentpools/[^/]+/?$", uri, re.IGNORECASE):
             # A child we do not diagnose (e.g. maintenanceConfigurations) is not an error.
-            return Ignored(event_id, event_type, f"AKS child resource not handled: {uri[:200]}")
+            return Ignored(event_id, event_type, f"AKS child resource not handled: {strip_invisible(uri[:200])}")
         sub, rg, name, pool = parse_cluster_id(uri)
         method = url = None
         if isinstance(d.http_request, dict):
@@ -273,7 +302,8 @@ def parse_event(event: dict[str, Any]) -> FailedOperation | Ignored:
             cluster_name=name,
             agent_pool=pool,
             resource_id=uri.strip(),
-            operation_name=(d.operation_name or None) and d.operation_name[:256],
+            operation_name=strip_invisible(d.operation_name, single_line=True)[:256] or None
+            if d.operation_name else None,
             verb=_verb(kind, d.operation_name, method, pool),
             correlation_id=correlation,
             tenant_id=d.tenant_id if is_guid(d.tenant_id) else None,
@@ -296,8 +326,9 @@ def parse_event(event: dict[str, Any]) -> FailedOperation | Ignored:
             pool_name = NodePoolEventData.model_validate(data).node_pool_name
         except ValidationError as err:
             raise EventError("data.nodePoolName", err.errors()[0]["msg"]) from err
-        if pool_name is not None and not re.fullmatch(r"[A-Za-z0-9-]{1,64}", pool_name):
-            raise EventError("data.nodePoolName", f"not an agent pool name: {pool_name[:80]!r}")
+        if pool_name is not None and not POOL_NAME.fullmatch(pool_name):
+            raise EventError("data.nodePoolName",
+                             f"not an agent pool name (AKS naming rules): {strip_invisible(pool_name[:80])!r}")
         cluster = cluster_id_of(sub, rg, name)
         return FailedOperation(
             event_id=event_id[:128],
@@ -315,4 +346,4 @@ def parse_event(event: dict[str, Any]) -> FailedOperation | Ignored:
             event_schema="cloudevents" if is_cloud else "eventgrid",
         )
 
-    return Ignored(event_id, event_type, f"event type not handled: {event_type[:120]}")
+    return Ignored(event_id, event_type, f"event type not handled: {strip_invisible(event_type[:120])}")

@@ -182,3 +182,91 @@ def test_idempotency_key_is_stable_for_redeliveries() -> None:
     b = parse_events(json.loads(json.dumps(raw)))[0]
     assert isinstance(a, FailedOperation) and isinstance(b, FailedOperation)
     assert a.idempotency_key == b.idempotency_key
+
+
+# --- AKS naming rules and invisible characters (issue 15.9) ------------------------------------
+
+SUB_ID = "9f3c1f4e-8a8b-4c55-9d51-3c2d2b0b7e11"
+
+
+def _write_failure(uri: str, **data: object) -> dict[str, object]:
+    return {"id": "e-1", "eventType": "Microsoft.Resources.ResourceWriteFailure",
+            "eventTime": "2024-11-21T12:35:10Z", "subject": uri,
+            "data": {"resourceUri": uri, "operationName": "Microsoft.ContainerService/managedClusters/write",
+                     "subscriptionId": SUB_ID, **data}}
+
+
+def _uri(rg: str = "rg-aks", cluster: str = "aks-1", pool: str | None = None) -> str:
+    base = f"/subscriptions/{SUB_ID}/resourceGroups/{rg}/providers/Microsoft.ContainerService/managedClusters/{cluster}"
+    return f"{base}/agentPools/{pool}" if pool is not None else base
+
+
+@pytest.mark.parametrize("cluster", ["a", "A1", "aks_prod-01", "x" * 63, "a-b_c"])
+def test_cluster_names_aks_accepts(cluster: str) -> None:
+    op = parse_event(_write_failure(_uri(cluster=cluster)))
+    assert isinstance(op, FailedOperation) and op.cluster_name == cluster
+
+
+@pytest.mark.parametrize("cluster", ["x" * 64, "-aks", "aks-", "_aks", "aks_", "aks.1", "ak\u015b", "\uff41ks",
+                                     "aks\u3164", "ak\u202es"])
+def test_cluster_names_aks_rejects(cluster: str) -> None:
+    with pytest.raises(EventError) as err:
+        parse_event(_write_failure(_uri(cluster=cluster)))
+    assert err.value.field == "resourceUri"
+
+
+@pytest.mark.parametrize("pool", ["a", "nodepool1", "NP1", "abcdefghijkl", "win1"])
+def test_pool_names_aks_accepts(pool: str) -> None:
+    op = parse_event(_write_failure(_uri(pool=pool)))
+    assert isinstance(op, FailedOperation) and op.agent_pool == pool
+
+
+@pytest.mark.parametrize("pool", ["abcdefghijklm", "1pool", "np-1", "np_1", "n\u00e9", ""])
+def test_pool_names_aks_rejects(pool: str) -> None:
+    with pytest.raises(EventError):
+        parse_event(_write_failure(_uri(pool=pool)))
+
+
+@pytest.mark.parametrize("uri", [
+    _uri(rg=".."), _uri(rg="."), _uri(rg="rg."),
+    f"/subscriptions/{SUB_ID}/resourceGroups/rg/../rg2/providers/Microsoft.ContainerService/managedClusters/aks-1",
+    _uri() + "/agentPools/..", _uri(rg="rg\u3164x"), _uri(rg="rg\u200ex"),
+])
+def test_dot_segments_and_invisible_characters_in_ids_are_rejected(uri: str) -> None:
+    with pytest.raises(EventError) as err:
+        parse_event(_write_failure(uri))
+    assert err.value.field == "resourceUri"
+    assert not any(c in str(err.value) for c in "\u3164\u200e")  # the message itself is clean
+
+
+def test_nodepool_event_pool_name_follows_aks_rules() -> None:
+    topic = _uri()
+    good = {"id": "n1", "eventType": "Microsoft.ContainerService.NodePoolRollingFailed", "topic": topic,
+            "eventTime": "2024-11-21T12:35:10Z", "data": {"nodePoolName": "np1"}}
+    assert isinstance(parse_event(good), FailedOperation)
+    for bad in ("np-1", "x" * 13, "np\u202e1"):
+        with pytest.raises(EventError) as err:
+            parse_event({**good, "data": {"nodePoolName": bad}})
+        assert err.value.field == "data.nodePoolName"
+
+
+INVISIBLES = ("\u061c", "\u200e", "\u200f", "\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066",
+              "\u2067", "\u2068", "\u2069", "\U000e0041", "\U000e007f", "\u3164", "\uffa0", "\u2800", "\u2028",
+              "\u2029", "\u200b", "\ufeff", "\x1b", "\x00")
+
+
+@pytest.mark.parametrize("ch", INVISIBLES)
+def test_invisible_and_bidi_characters_never_reach_the_operation(ch: str) -> None:
+    op = parse_event(_write_failure(
+        _uri(), claims={"name": f"ev{ch}il@contoso.example"},
+        operationName=f"Microsoft.ContainerService/managedClusters/{ch}write") | {"id": f"e{ch}-1"})
+    assert isinstance(op, FailedOperation)
+    kept = [op.caller or "", op.operation_name or "", op.event_id]
+    assert all(ch not in text for text in kept), kept
+    assert op.caller == "evil@contoso.example" and op.event_id == "e-1"
+
+
+def test_an_id_of_only_invisible_characters_is_rejected() -> None:
+    with pytest.raises(EventError) as err:
+        parse_event({**_write_failure(_uri()), "id": "\u202e\u200b"})
+    assert err.value.field == "id"
