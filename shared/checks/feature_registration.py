@@ -1,12 +1,13 @@
 """feature_registration: the preview feature(s) the failed request needed are Registered.
 
-Which features: the ones the classifier names in facts (`feature`, `feature_name`, `features`, as
-"Namespace/Name" or bare "Name" meaning Microsoft.ContainerService), those named in the error text
-("feature 'Microsoft.ContainerService/X' is not enabled"), and EnableAPIServerVnetIntegrationPreview
-when the cluster uses API Server VNet Integration through a preview api-version.
+Which features: the ones the error names, by the name it gives (ErrorFacts.features, from
+"feature 'Microsoft.ContainerService/X' is not enabled"; "Namespace/Name", or a bare "Name" meaning
+Microsoft.ContainerService), and EnableAPIServerVnetIntegrationPreview when the cluster (ClusterView)
+uses API Server VNet Integration through a preview api-version.
 Reads: GET /subscriptions/{s}/providers/Microsoft.Features/providers/{ns}/features/{name}
-(api 2021-07-01) -> properties.state (Registered / Registering / Pending / NotRegistered /
-Unregistering; spec examples use lower case, compared case-insensitively).
+(api 2021-07-01, Features_Get) -> properties.state (Registered / Registering / Pending /
+NotRegistered / Unregistering / Unregistered; spec examples use lower case, compared
+case-insensitively). A 403 is "cannot decide", or a likely cause when the error names the feature.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from shared.checklib import azrefs as az
 from shared.checklib.base import API, CheckContext, CheckSpec, NotApplicable, result
 from shared.models import CheckResult, CheckStatus, Evidence, Family
+from shared.ports import ArmForbidden, ArmNotFound
 
 DOCS = (
     "https://learn.microsoft.com/azure/aks/api-server-vnet-integration",
@@ -31,8 +33,10 @@ class FeatureState:
     namespace: str
     name: str
     resource_id: str
-    state: str | None  # None: the feature does not exist (404)
+    state: str | None  # None: the feature does not exist (404) or could not be read
     why: str  # why it was checked
+    unreadable: str | None = None  # why it could not be read (403)
+    named: bool = True  # the error names it
 
 
 @dataclass(frozen=True)
@@ -61,19 +65,27 @@ def wanted_features(ctx: CheckContext, vnet_integration: bool) -> list[tuple[str
     return out
 
 
+async def _read(ctx: CheckContext, sub: str, ns: str, name: str, why: str) -> FeatureState:
+    rid = feature_id(sub, ns, name)
+    named = why.startswith("named by the error")
+    try:
+        body = await ctx.get(rid, API["features"])
+    except ArmNotFound:
+        return FeatureState(ns, name, rid, None, why, named=named)
+    except ArmForbidden as err:
+        return FeatureState(ns, name, rid, None, why, f"the app may not read {rid} (ARM {err.status} {err.code}): "
+                            f"it needs Reader on /subscriptions/{sub}", named)
+    return FeatureState(ns, name, rid, az.as_str(az.dig(body, "properties.state")), why, named=named)
+
+
 async def gather(ctx: CheckContext) -> Facts:
-    cluster = await ctx.get_or_none(ctx.operation.cluster_id, API["managedClusters"])
-    vnet = az.dig(cluster, "properties.apiServerAccessProfile.enableVnetIntegration") is True
-    wanted = wanted_features(ctx, vnet)
+    view = await ctx.view_or_none()
+    wanted = wanted_features(ctx, bool(view and view.vnet_integration))
     if not wanted:
         raise NotApplicable("the error names no preview feature and no feature-gated setting is in use")
-    sub = ctx.operation.subscription_id
-    ids = [feature_id(sub, ns, name) for ns, name, _ in wanted]
-    bodies = await asyncio.gather(*(ctx.get_or_none(i, API["features"]) for i in ids))
-    states = tuple(
-        FeatureState(ns, name, rid, az.as_str(az.dig(body, "properties.state")) if body is not None else None, why)
-        for (ns, name, why), rid, body in zip(wanted, ids, bodies, strict=True))
-    return Facts(sub, states)
+    sub = view.subscription if view and view.subscription else ctx.operation.subscription_id
+    states = await asyncio.gather(*(_read(ctx, sub, ns, name, why) for ns, name, why in wanted))
+    return Facts(sub, tuple(states))
 
 
 def _register(f: FeatureState) -> str:
@@ -86,10 +98,11 @@ def _register(f: FeatureState) -> str:
 def evaluate(facts: Facts) -> CheckResult:
     evidence = tuple(
         Evidence(resource_id=f.resource_id, property="properties.state", value=f.state,
-                 note=f.why if f.state is not None else f"{f.why}; feature not found (404)")
+                 note=f.why if f.state is not None else f"{f.why}; {f.unreadable or 'feature not found (404)'}")
         for f in facts.features)
     bad = [f for f in facts.features if f.state is not None and not az.state_is(f.state, "Registered")]
-    missing = [f for f in facts.features if f.state is None]
+    missing = [f for f in facts.features if f.state is None and not f.unreadable]
+    unreadable = [f for f in facts.features if f.unreadable]
     if bad:
         pending = [f for f in bad if (f.state or "").casefold() in ("registering", "pending")]
         desc = ", ".join(f"{f.namespace}/{f.name} is {f.state}" for f in bad)
@@ -98,6 +111,15 @@ def evaluate(facts: Facts) -> CheckResult:
             summary += " (registration in progress: wait for Registered, then re-register the provider)"
         return result(SPEC, CheckStatus.FAIL, summary, evidence=evidence,
                       remediation="\n".join(_register(f) for f in bad))
+    if any(f.named for f in unreadable):
+        f = next(f for f in unreadable if f.named)
+        return result(SPEC, CheckStatus.FAIL, f"the error says {f.namespace}/{f.name} is not enabled; its registration "
+                      "state could not be read", evidence=evidence, confidence="likely",
+                      confirm_by=f"az feature show --namespace {f.namespace} --name {f.name} --query properties.state "
+                                 "shows NotRegistered", remediation=_register(f), reason=f.unreadable)
+    if unreadable:
+        why = "; ".join(f.unreadable or "" for f in unreadable)
+        return result(SPEC, CheckStatus.ERROR, f"cannot check: {why}", evidence=evidence, reason=why)
     if missing:
         why = "feature not found: " + ", ".join(f"{f.namespace}/{f.name}" for f in missing)
         return result(SPEC, CheckStatus.ERROR, f"cannot check: {why}", evidence=evidence, reason=why)

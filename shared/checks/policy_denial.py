@@ -7,7 +7,7 @@ error's additionalInfo PolicyViolation) or from the message ("Policy identifiers
 Reads: each assignment (policy 2023-04-01: properties.scope, notScopes, enforcementMode,
 policyDefinitionId, displayName), its policy definition when readable (policyRule.then.effect, with
 "[parameters('effect')]" resolved from the assignment or the definition default), and the cluster
-(properties.nodeResourceGroup) to tell "on the node resource group (MC_*)" from "above it".
+(ClusterView.node_resource_group) to tell "on the node resource group (MC_*)" from "above it".
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import Any
 from shared.armid import ResourceKind
 from shared.checklib import azrefs as az
 from shared.checklib.base import API, CheckContext, CheckSpec, Skip, result
+from shared.checklib.netread import in_order
 from shared.models import CheckResult, CheckStatus, Evidence, Family
 from shared.ports import ArmForbidden, ArmNotFound
 
@@ -92,9 +93,8 @@ async def gather(ctx: CheckContext) -> Facts:
     ids = [i for i in ids if "/providers/microsoft.authorization/policyassignments/" in i.casefold()]
     if not ids:
         raise Skip("the error names no policy assignment id (no 'Policy identifiers' / additionalInfo in it)")
-    cluster, *assignments = await asyncio.gather(
-        ctx.get_or_none(ctx.operation.cluster_id, API["managedClusters"]), *(_read(ctx, i) for i in ids))
-    nrg = az.as_str(az.dig(cluster, "properties.nodeResourceGroup"))
+    view, assignments = await in_order(ctx.view_or_none(), asyncio.gather(*(_read(ctx, i) for i in ids)))
+    nrg = view.node_resource_group if view is not None else None
     sub = ctx.operation.subscription_id
     return Facts(ctx.operation.cluster_id, ctx.operation.resource_group, ctx.operation.cluster_name,
                  az.rg_id(sub, nrg) if nrg else None, az.rg_id(sub, ctx.operation.resource_group),

@@ -1,11 +1,12 @@
 """service_principal_credentials: the cluster's identity exists and its credential is usable.
 
-Reads the cluster (2025-05-01): identity.{type,principalId,userAssignedIdentities},
-properties.servicePrincipalProfile.clientId ("msi" = managed identity); for a user-assigned identity,
-GET the identity resource (Microsoft.ManagedIdentity 2023-01-31) -> exists, properties.principalId.
-A service principal's secret expiry is in Microsoft Graph, not ARM: the check then decides only from
-the error (AADSTS7000222 / InvalidClientSecret = expired, AADSTS7000215 = wrong secret value,
-ServicePrincipalNotFound / AADSTS700016 = missing) and otherwise is skipped, saying why.
+Reads the cluster through ClusterView (identity: kind, principalId, clientId, user-assigned identity
+id; servicePrincipalProfile.clientId); for a user-assigned identity, GET the identity resource
+(Microsoft.ManagedIdentity 2023-01-31) -> exists, properties.principalId. A service principal's
+secret expiry is in Microsoft Graph, not ARM: the check then decides only from the error codes the
+classifier found (AADSTS7000222 / InvalidClientSecret = expired, AADSTS7000215 /
+ServicePrincipalValidationClientError = wrong secret value, ServicePrincipalNotFound / AADSTS700016
+= missing) and otherwise is skipped, saying why.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 
 from shared.checklib import azrefs as az
 from shared.checklib.base import CheckContext, CheckSpec, result
+from shared.checklib.clusterview import IdentityView
 from shared.models import CheckResult, CheckStatus, Evidence, Family
 
 DOCS = (
@@ -29,61 +31,53 @@ class Facts:
     cluster_id: str
     resource_group: str
     cluster_name: str
-    principal: az.ClusterPrincipal
-    sp_client_id_raw: str | None  # servicePrincipalProfile.clientId as ARM shows it
+    identity: IdentityView
     error_signal: str | None  # "expired" | "invalid" | "not_found"
-    error_text: str | None  # the error snippet that decided error_signal
+    error_code: str | None  # the code that decided error_signal
     uai_exists: bool | None  # user-assigned identity resource found (None: not applicable)
     uai_principal_now: str | None
 
 
+_SIGNALS = (
+    ("expired", ("AADSTS7000222", "InvalidClientSecret", "BadRequest.InvalidClientSecret")),
+    ("invalid", ("AADSTS7000215", "ServicePrincipalValidationClientError")),
+    ("not_found", ("ServicePrincipalNotFound", "AADSTS700016")),
+)
+
+
 def _signal(ctx: CheckContext) -> tuple[str | None, str | None]:
-    codes = {ctx.classification.code.casefold(), ctx.classification.entry_id.casefold()}
-    texts = []
-    for e in ctx.error.walk():
-        codes.add(e.code.casefold())
-        texts.append(f"{e.code}: {e.message}")
-    blob = "\n".join(texts)
-    low = blob.casefold()
-    if "aadsts7000222" in low or "invalidclientsecret" in low or "badrequest.invalidclientsecret" in codes \
-            or ("client secret" in low and "expired" in low):
-        return "expired", _snippet(blob, ("AADSTS7000222", "InvalidClientSecret", "expired"))
-    if "aadsts7000215" in low or "serviceprincipalvalidationclienterror" in codes:
-        return "invalid", _snippet(blob, ("AADSTS7000215", "ServicePrincipalValidationClientError"))
-    if "serviceprincipalnotfound" in codes or "aadsts700016" in low:
-        return "not_found", _snippet(blob, ("ServicePrincipalNotFound", "AADSTS700016"))
+    """What the error's codes (found by the classifier) say about the credential."""
+    f = ctx.facts
+    seen = [c for c in (*f.codes, f.specific_code, f.subcode, ctx.classification.code, ctx.classification.entry_id)
+            if c]
+    for signal, codes in _SIGNALS:
+        for code in codes:
+            hit = next((c for c in seen if c.casefold() == code.casefold()), None)
+            if hit:
+                return signal, hit
     return None, None
 
 
-def _snippet(blob: str, needles: tuple[str, ...]) -> str:
-    low = blob.casefold()
-    for n in needles:
-        i = low.find(n.casefold())
-        if i >= 0:
-            return blob[max(0, i - 60): i + 160].strip()
-    return blob[:200]
-
-
 async def gather(ctx: CheckContext) -> Facts:
-    cluster = await ctx.cluster()
-    p = az.cluster_principal(cluster)
-    signal, text = _signal(ctx)
+    view = await ctx.view()
+    ident = view.identity
+    signal, code = _signal(ctx)
     exists: bool | None = None
     now_pid: str | None = None
-    if p.kind == "UserAssigned" and p.resource_id:
-        body = await ctx.get_or_none(p.resource_id, MANAGED_IDENTITY_API)
+    if ident.kind == "UserAssigned" and ident.resource_id:
+        body = await ctx.get_or_none(ident.resource_id, MANAGED_IDENTITY_API)
         exists = body is not None
         now_pid = az.as_str(az.dig(body, "properties.principalId")) if body else None
-    return Facts(ctx.operation.cluster_id, ctx.operation.resource_group, ctx.operation.cluster_name, p,
-                 az.as_str(az.dig(cluster, "properties.servicePrincipalProfile.clientId")), signal, text,
-                 exists, now_pid)
+    return Facts(view.id, ctx.operation.resource_group, ctx.operation.cluster_name, ident, signal, code, exists,
+                 now_pid)
 
 
 def evaluate(f: Facts) -> CheckResult:
-    p = f.principal
+    p = f.identity
     rg, name = f.resource_group, f.cluster_name
     sp_ev = Evidence(resource_id=f.cluster_id, property="properties.servicePrincipalProfile.clientId",
-                     value=f.sp_client_id_raw)
+                     value=p.client_id if p.kind in ("ServicePrincipal", "none") else None,
+                     note=None if p.kind in ("ServicePrincipal", "none") else "managed identity ('msi')")
     if p.kind in ("SystemAssigned", "UserAssigned"):
         ev = [Evidence(resource_id=f.cluster_id, property="identity.type", value=p.kind,
                        note=f"principalId {p.principal_id}"), sp_ev]
@@ -105,13 +99,13 @@ def evaluate(f: Facts) -> CheckResult:
     if p.kind == "ServicePrincipal":
         cid = p.client_id
         ev = [sp_ev]
-        if f.error_text:
-            ev.append(Evidence(property="error.message", value=f.error_text, note="the error confirms the cause"))
+        if f.error_code:
+            ev.append(Evidence(property="error.code", value=f.error_code, note="the error confirms the cause"))
         reset = (f"az ad app credential reset --id {cid} --query password -o tsv  # new secret\n"
                  f"az aks update-credentials -g {rg} -n {name} --reset-service-principal "
                  f"--service-principal {cid} --client-secret <new secret>")
         if f.error_signal == "expired":
-            return result(SPEC, CheckStatus.FAIL, f"service principal {cid} secret has expired (AADSTS7000222)",
+            return result(SPEC, CheckStatus.FAIL, f"service principal {cid} secret has expired ({f.error_code})",
                           evidence=tuple(ev), remediation=reset)
         if f.error_signal == "invalid":
             return result(SPEC, CheckStatus.FAIL, f"service principal {cid} was given an invalid secret "
@@ -125,7 +119,7 @@ def evaluate(f: Facts) -> CheckResult:
         why = (f"service principal {cid}: secret expiry lives in Microsoft Graph, not ARM; check with "
                f"`az ad app credential list --id {cid} --query \"[].endDateTime\"`")
         return result(SPEC, CheckStatus.SKIPPED, f"skipped: {why}", evidence=tuple(ev), reason=why)
-    if f.sp_client_id_raw and f.sp_client_id_raw.casefold() == "msi":
+    if p.client_id and p.client_id.casefold() == "msi":
         why = "servicePrincipalProfile.clientId is 'msi' but the cluster body has no identity block to check"
         return result(SPEC, CheckStatus.SKIPPED, f"skipped: {why}", evidence=(sp_ev,), reason=why)
     return result(SPEC, CheckStatus.FAIL, "the cluster has neither a managed identity nor a service principal",

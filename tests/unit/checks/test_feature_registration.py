@@ -75,3 +75,26 @@ async def test_vnet_integration_with_preview_api_checks_the_vnet_feature() -> No
 async def test_vnet_integration_on_stable_api_is_not_applicable() -> None:
     res = await run(SPEC, make_ctx({CLUSTER_ID: body("cluster.vnetint-uai")}, api_version="2025-05-01"))
     assert res.status is CheckStatus.NOT_APPLICABLE
+
+
+async def test_named_feature_unreadable_is_a_likely_cause() -> None:
+    from tests.unit.checks.platform_support import deny
+
+    ctx = deny(make_ctx({CLUSTER_ID: body("cluster.vnetint-uai")}, code="OIDCIssuerFeatureFlagNotEnabled",
+                        message=OIDC_MSG), "Microsoft.Features")
+    res = await run(SPEC, ctx)
+    assert res.status is CheckStatus.FAIL
+    assert res.confidence == "likely"
+    assert "az feature show --namespace Microsoft.ContainerService --name EnableOIDCIssuerPreview" in (
+        res.confirm_by or "")
+
+
+async def test_other_unregistered_features_are_not_read() -> None:
+    fid, fb = feature("EnableOIDCIssuerPreview", "Registered")
+    decoy_id, decoy = feature("NetworkObservabilityPreview", "NotRegistered")
+    ctx = make_ctx({CLUSTER_ID: body("cluster.vnetint-uai"), fid: fb, decoy_id: decoy},
+                   code="OIDCIssuerFeatureFlagNotEnabled", message=OIDC_MSG)
+    res = await run(SPEC, ctx)
+    assert res.status is CheckStatus.PASS
+    assert [e.resource_id for e in res.evidence] == [fid]
+    assert "az provider register --namespace Microsoft.ContainerService" in (res.remediation or "")
