@@ -100,3 +100,68 @@ async def test_aks_managed_vnet_is_not_applicable() -> None:
 async def test_ipv6_only_subnet_is_skipped() -> None:
     res = await run(SPEC, make_ctx(world(prefix="fd00:db8:deca::/64"), agent_pool="system"))
     assert res.status is CheckStatus.SKIPPED
+
+
+# --- item 11: surge nodes x IPs per node against the free addresses ----------------------------
+
+def upgrade_world(*, plugin_mode: str | None, prefix: str, used: int, pool: dict[str, Any],
+                  vnet_space: str | None = None) -> dict[str, Any]:
+    w = world(plugin_mode=plugin_mode, prefix=prefix, used=used, pool=pool)
+    if vnet_space:
+        from tests.unit.checks.net_support import vnet
+        from tests.unit.checks.platform_support import VNET_ID
+
+        w[VNET_ID] = vnet(VNET_ID, (vnet_space,), subnets=[w[NODE_SUBNET]])
+    return w
+
+
+SURGE_CASES = [
+    # Azure CNI (flat): 31 IPs per node; 5 nodes use 155 + 3 other = 158 of 251
+    ("cni-default-surge-fits", CNI, "10.226.1.0/24", 158, {"count": 5, "upgradeSettings": {}}, CheckStatus.PASS,
+     None),
+    ("cni-100pct-surge-does-not-fit", CNI, "10.226.1.0/24", 158, {"count": 5, "upgradeSettings": {"maxSurge": "100%"}},
+     CheckStatus.FAIL, "has 93 free IPs, the next upgrade step needs 155"),
+    # the same surge on CNI Overlay takes one IP per node: the pod IPs are not the subnet's (decoy)
+    ("overlay-100pct-surge-fits", "overlay", "10.226.1.0/24", 8, {"count": 5, "upgradeSettings": {"maxSurge": "100%"}},
+     CheckStatus.PASS, None),
+    # maxSurge unset: 1 node before 1.28, 10% (rounded up) from 1.28
+    ("kubenet-default-surge-1.27", "kubenet", "10.226.1.0/26", 57,
+     {"count": 30, "orchestratorVersion": "1.27.9", "currentOrchestratorVersion": "1.27.9", "upgradeSettings": {}},
+     CheckStatus.PASS, None),
+    ("kubenet-default-surge-1.30", "kubenet", "10.226.1.0/26", 57, {"count": 30, "upgradeSettings": {}},
+     CheckStatus.FAIL, "has 2 free IPs, the next upgrade step needs 3"),
+    ("max-unavailable-instead-of-surge", "kubenet", "10.226.1.0/26", 59,
+     {"count": 30, "upgradeSettings": {"maxSurge": "0", "maxUnavailable": "1"}}, CheckStatus.PASS, None),
+]
+
+
+@pytest.mark.parametrize(("mode", "prefix", "used", "pool", "status", "text"), [c[1:] for c in SURGE_CASES],
+                         ids=[c[0] for c in SURGE_CASES])
+async def test_upgrade_surge(mode: str | None, prefix: str, used: int, pool: dict[str, Any], status: CheckStatus,
+                             text: str | None) -> None:
+    res = await run(SPEC, make_ctx(upgrade_world(plugin_mode=mode, prefix=prefix, used=used, pool=pool),
+                                   verb="upgrade", agent_pool="system"))
+    assert res.status is status, res
+    if text:
+        assert text in res.summary
+        assert res.blocks_request
+
+
+async def test_surge_remediation_has_the_count_that_fits_and_a_free_range() -> None:
+    w = upgrade_world(plugin_mode=CNI, prefix="10.226.1.0/24", used=158,
+                      pool={"count": 5, "upgradeSettings": {"maxSurge": "100%"}}, vnet_space="10.226.0.0/16")
+    res = await run(SPEC, make_ctx(w, verb="upgrade", agent_pool="system"))
+    rem = res.remediation or ""
+    assert "az aks nodepool update -g rg-aks-prod --cluster-name aks-prod-01 -n system --max-surge 3" in rem
+    # (5 + 5 surge) x 31 = 310 IPs -> a /23; 10.226.0.0/23 overlaps the node subnet, 10.226.2.0/23 is free
+    assert "--address-prefixes 10.226.2.0/23" in rem
+
+
+async def test_error_ip_count_is_the_need() -> None:
+    msg = ("Subnet snet-aks-nodes with address prefix 10.226.1.0/24 does not have enough capacity for 100 IP "
+           "addresses.")
+    res = await run(SPEC, make_ctx(world(plugin_mode=CNI, used=158, pool={"count": 5}), code="InsufficientSubnetSize",
+                                   message=msg, verb="scale", agent_pool="system"))
+    assert res.status is CheckStatus.FAIL, res
+    assert "has 93 free IPs, the next scale step needs 100" in res.summary
+    assert "the error asked for 100 IPs" in " ".join(e.note or "" for e in res.evidence)
