@@ -1,4 +1,4 @@
-"""`aks-triage` command line: classify, diagnose, demo, findings, snapshot.
+"""`aks-triage` command line: classify, diagnose, demo, findings, snapshot, preflight.
 
 Owns argument parsing, exit codes and human/machine output, following az's conventions
 (`-o/--output`, `--query`, `--verbose`/`--debug`, `--subscription`, `-g`/`-n`). Exit codes:
@@ -181,9 +181,76 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
                 cluster, snapshot=args.snapshot, error_text=error_text, home=args.home))
     except offline.OfflineInputError as err:
         raise BadInput(str(err)) from err
+    except offline.RunDeferred as err:
+        # Nothing lost: another run holds the event, or the local state store is down; rerun later.
+        sys.stderr.write(f"aks-triage: {err}; run the same command again to finish it\n")
+        return EXIT_FAILED
     # Always a list, one document per finding, whether the input held one event or many.
     _emit(args, [finding_doc(f) for f in findings], lambda: findings_text(findings))
     return EXIT_OK
+
+
+_SCALE = re.compile(r"^\s*([A-Za-z0-9-]{1,40})\s*=\s*(\d{1,4})\s*$")
+
+
+def cmd_preflight(args: argparse.Namespace) -> int:
+    from shared.local.snapshot import SnapshotError
+    from shared.preflight import render as pf
+    from shared.preflight.inputs import PlanInputError, Where
+    from shared.preflight.session import Day2Input, TemplateInput, preflight
+
+    day2 = [flag for flag, value in (("--upgrade-to", args.upgrade_to), ("--scale", args.scale),
+                                     ("--add-pool", args.add_pool)) if value]
+    subscription = args.subscription or os.environ.get("AZURE_SUBSCRIPTION_ID")
+    source: TemplateInput | Day2Input
+    if args.template:
+        if day2 or args.cluster or args.name:
+            raise BadInput("preflight: give either --template FILE, or the cluster (--cluster ID, or -g GROUP -n NAME) "
+                           "with one of --upgrade-to, --scale, --add-pool")
+        text = _read_text(args.template)
+        try:
+            doc = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise BadInput(f"{args.template} is not valid JSON: {err.msg} at line {err.lineno} column {err.colno}"
+                           + (" (a .bicep file: run `az bicep build --file FILE` and pass the .json)"
+                              if args.template.endswith(".bicep") else "")) from err
+        params = _read_json(args.parameters) if args.parameters else None
+        source = TemplateInput(doc=doc, text=text, file=args.template, parameters=params)
+    else:
+        if args.parameters:
+            raise BadInput("preflight: --parameters goes with --template")
+        cluster = _cluster_id(args, required=False)
+        if not cluster:
+            raise BadInput("preflight: give --template FILE, or the cluster (--cluster ID, or -g GROUP -n NAME) with "
+                           "one of --upgrade-to VERSION, --scale POOL=COUNT, --add-pool FILE")
+        if len(day2) != 1:
+            raise BadInput("preflight --cluster: give exactly one of --upgrade-to VERSION, --scale POOL=COUNT, "
+                           "--add-pool FILE" + (f" (got {', '.join(day2)})" if day2 else ""))
+        scale = None
+        if args.scale:
+            m = _SCALE.match(args.scale)
+            if not m:
+                raise BadInput(f"--scale {args.scale!r}: give POOL=COUNT, e.g. --scale nodepool1=5")
+            scale = (m.group(1), int(m.group(2)))
+        pool = _read_json(args.add_pool) if args.add_pool else None
+        source = Day2Input(cluster_id=cluster, upgrade_to=args.upgrade_to, scale=scale, add_pool=pool)
+    where = Where(subscription=subscription, resource_group=args.resource_group)
+    if args.snapshot is None:
+        sys.stderr.write("reading the target and what it depends on from ARM ...\n")
+    try:
+        report = asyncio.run(preflight(source, where=where, snapshot=args.snapshot))
+    except (PlanInputError, SnapshotError) as err:
+        raise BadInput(str(err)) from err
+    fmt = _output_format(args)
+    if fmt == "sarif":
+        if args.query:
+            raise BadInput("--query does not apply to -o sarif")
+        sys.stdout.write(json.dumps(pf.sarif(report, tool_version=_version()), indent=2) + "\n")
+    elif fmt in ("table", "tsv") and not args.query:
+        _emit(args, pf.rows(report), lambda: pf.text(report))
+    else:
+        _emit(args, pf.report_doc(report), lambda: pf.text(report))
+    return EXIT_FAILED if report.verdict == "will_fail" else EXIT_OK
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -282,10 +349,10 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
 # --- parser ---------------------------------------------------------------------------------
 
 
-def common_options() -> argparse.ArgumentParser:
+def common_options(formats: Sequence[str] = OUTPUT_FORMATS) -> argparse.ArgumentParser:
     """Options every subcommand takes (az's global arguments)."""
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("-o", "--output", choices=OUTPUT_FORMATS,
+    common.add_argument("-o", "--output", choices=tuple(formats),
                         help="machine output format (default: text for people)")
     common.add_argument("--query", help="JMESPath query applied to the JSON output (as in az)")
     common.add_argument("--json", action="store_true", help="same as -o json")
@@ -365,9 +432,26 @@ def register_snapshot(sub: argparse._SubParsersAction[argparse.ArgumentParser],
     s.set_defaults(func=cmd_snapshot)
 
 
+def register_preflight(sub: argparse._SubParsersAction[argparse.ArgumentParser],
+                       _common: argparse.ArgumentParser) -> None:
+    common = common_options((*OUTPUT_FORMATS, "sarif"))  # SARIF 2.1.0 for code scanning, pre-flight only
+    p = sub.add_parser("preflight", parents=[common],
+                       help="predict whether a planned create / upgrade / scale / node-pool add will fail",
+                       description="Exit codes: 0 ok or at risk, 1 will fail, 2 bad input, 3 no Azure access.")
+    p.add_argument("--template", help="ARM resource body, ARM deployment template (bicep build output) or "
+                                      "`terraform show -json` plan")
+    p.add_argument("--parameters", help="ARM parameters file for --template")
+    _cluster_options(p, "existing cluster resource id (day-2: with --upgrade-to, --scale or --add-pool)")
+    p.add_argument("--upgrade-to", metavar="VERSION", help="day-2: upgrade the cluster to this Kubernetes version")
+    p.add_argument("--scale", metavar="POOL=COUNT", help="day-2: scale a node pool to COUNT nodes")
+    p.add_argument("--add-pool", metavar="FILE", help="day-2: add the node pool in FILE (an agentPools body)")
+    p.add_argument("--snapshot", help="snapshot file to read ARM from (offline); default: Azure")
+    p.set_defaults(func=cmd_preflight)
+
+
 # One line per subcommand; a new one adds its registrar here.
 SUBCOMMANDS: list[Registrar] = [register_classify, register_diagnose, register_demo, register_findings,
-                                register_snapshot]
+                                register_snapshot, register_preflight]
 
 
 def _version() -> str:
