@@ -1,6 +1,12 @@
-"""capacity_history: transient regional capacity (AKSCapacityHeavyUsage / AKSCapacityError / allocation
-failures; also SkuNotAvailable / AvailabilityZoneNotSupported): how often this cluster and region failed
-lately, and what to try instead.
+"""capacity_history: a failure of the capacity family (regional capacity such as AKSCapacityHeavyUsage,
+allocation failures, sizes or zones not offered): how often this cluster and region failed lately, and
+what to try instead.
+
+Applies when the classification's families include `capacity` (the catalog decides, no code list
+here); what kind of shortage it is comes from the catalog entry too: category `capacity` = regional
+AKS capacity, causes `sku-restricted` / `zone-not-offered` = an offering restriction (the
+sku_availability check proves which), anything else = a VM allocation failure. History rows count
+when their code is in the capacity family of the catalog (or the row says so in `families`).
 
 The capacity code itself confirms the cause, so the status is FAIL whenever it applies; the check adds
 the facts that decide what to do next:
@@ -9,20 +15,23 @@ the facts that decide what to do next:
   whether the cluster has been failing with this code for more than 24 h (escalate);
 - the Activity Log for the cluster over the last 24 h: earlier failed operations whose statusMessage
   carries the same code (other correlation ids);
-- the cluster (2025-05-01): location, apiServerAccessProfile.enablePrivateCluster, sku.tier, and for
+- the cluster through ClusterView: location, apiServerAccessProfile.enablePrivateCluster, sku.tier, and for
   allocation codes the failing pool's vmSize / availabilityZones / upgradeSettings.maxSurge.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from shared.catalog.loader import catalog_index
 from shared.checklib import azrefs as az
-from shared.checklib.base import API, CheckContext, CheckSpec, NotApplicable, result
+from shared.checklib.base import CheckContext, CheckSpec, NotApplicable, result
+from shared.checklib.clusterview import PoolView
 from shared.checklib.netread import in_order
-from shared.models import CheckResult, CheckStatus, Evidence, Family
+from shared.models import CheckResult, CheckStatus, Classification, Evidence, Family
 from shared.ports import ArmError
 
 DOCS = (
@@ -30,10 +39,7 @@ DOCS = (
     "https://learn.microsoft.com/troubleshoot/azure/azure-kubernetes/create-upgrade-delete/akscapacityerror",
     "https://learn.microsoft.com/troubleshoot/azure/azure-kubernetes/create-upgrade-delete/error-code-zonalallocationfailed-allocationfailed",
 )
-REGIONAL = ("akscapacityheavyusage", "akscapacityerror")
-ALLOCATION = ("zonalallocationfailed", "allocationfailed", "overconstrainedallocationrequest")
-OFFERING = ("skunotavailable", "availabilityzonenotsupported")  # size/zone not offered to the subscription
-CAPACITY_CODES = REGIONAL + ALLOCATION + OFFERING
+OFFERING_CAUSES = frozenset({"sku-restricted", "zone-not-offered"})  # catalog cause ids
 WINDOW = timedelta(hours=24)
 
 
@@ -43,6 +49,7 @@ class Facts:
     cluster_name: str
     resource_group: str
     code: str
+    kind: str  # "regional" | "offering" | "allocation" (from the catalog entry)
     verb: str
     region: str | None
     private_cluster: bool | None
@@ -59,12 +66,33 @@ class Facts:
     activity_failures_24h: int | None  # earlier failed operations with the same code (Activity Log)
 
 
-def _capacity_code(ctx: CheckContext) -> str | None:
-    codes = [ctx.classification.code, *(e.code for e in ctx.error.walk())]
-    for c in codes:
-        if c and c.casefold() in CAPACITY_CODES:
-            return c
-    return None
+def _kind(c: Classification) -> str:
+    if c.category.casefold() == "capacity":
+        return "regional"
+    entry = catalog_index().by_id.get(c.entry_id)
+    causes = {x.id.casefold() for x in entry.causes} if entry is not None else set()
+    if c.facts.cause:
+        causes.add(c.facts.cause.casefold())
+    if OFFERING_CAUSES & causes:
+        return "offering"
+    return "allocation"
+
+
+@functools.cache
+def _code_is_capacity(code: str) -> bool:
+    """Whether the catalog puts this error code in the capacity family."""
+    idx = catalog_index()
+    hit = idx.codes.get(code.casefold())
+    entry = idx.by_id.get(hit[0]) if hit else None
+    return entry is not None and Family.CAPACITY in entry.families
+
+
+def _row_is_capacity(row: dict[str, Any]) -> bool:
+    fams = row.get("families")
+    if isinstance(fams, (list, tuple)):
+        return any(str(f) == Family.CAPACITY.value for f in fams)
+    code = str(row.get("code") or "")
+    return bool(code) and _code_is_capacity(code)
 
 
 def _time(v: Any) -> datetime | None:
@@ -91,7 +119,7 @@ def _history(ctx: CheckContext, code: str, region: str | None) -> tuple[int, int
             continue
         t = _time(row.get("time"))
         rcode = str(row.get("code") or "")
-        if t is None or rcode.casefold() not in CAPACITY_CODES:
+        if t is None or not _row_is_capacity(row):
             continue
         if t.tzinfo is None and ctx.now.tzinfo is not None:
             t = t.replace(tzinfo=ctx.now.tzinfo)
@@ -128,33 +156,28 @@ async def _activity_failures(ctx: CheckContext, code: str) -> int | None:
 
 
 async def gather(ctx: CheckContext) -> Facts:
-    code = _capacity_code(ctx)
-    if code is None:
-        raise NotApplicable("not a capacity or allocation error")
+    c = ctx.classification
+    if Family.CAPACITY not in c.families:
+        raise NotApplicable("not a failure of the capacity family (regional capacity, allocation, offering)")
+    code = c.code
     # The Activity Log query needs only the operation, not the cluster body: both at once.
-    cluster_body, activity = await in_order(ctx.get_or_none(ctx.operation.cluster_id, API["managedClusters"]),
-                                            _activity_failures(ctx, code))
-    cluster = cluster_body or {}
-    region_raw = (az.as_str(cluster.get("location"))
-                  or az.as_str(az.fact(ctx.facts, "region")))
-    region = az.normalize_region(region_raw) if region_raw else None
-    pool_body: dict[str, Any] = {}
-    pools = [p for p in az.as_list(az.dig(cluster, "properties.agentPoolProfiles")) if isinstance(p, dict)]
-    if ctx.operation.agent_pool:
-        pool_body = next((p for p in pools if az.same(az.as_str(p.get("name")), ctx.operation.agent_pool)), {})
-    elif len(pools) == 1:
-        pool_body = pools[0]
+    view, activity = await in_order(ctx.view_or_none(), _activity_failures(ctx, code))
+    region = (view.region if view else None) or (az.normalize_region(ctx.facts.region) if ctx.facts.region
+                                                  else None)
+    pool: PoolView | None = None
+    if view is not None:
+        pool = view.pool(ctx.operation.agent_pool) or (view.pools[0] if len(view.pools) == 1 else None)
     hist = _history(ctx, code, region)
-    private = az.dig(cluster, "properties.apiServerAccessProfile.enablePrivateCluster")
     return Facts(
         cluster_id=ctx.operation.cluster_id, cluster_name=ctx.operation.cluster_name,
-        resource_group=ctx.operation.resource_group, code=code, verb=ctx.operation.verb, region=region,
-        private_cluster=private if isinstance(private, bool) else None,
-        tier=az.as_str(az.dig(cluster, "sku.tier")),
-        pool=az.as_str(pool_body.get("name")) or ctx.operation.agent_pool,
-        vm_size=az.as_str(pool_body.get("vmSize")),
-        zones=tuple(str(z) for z in az.as_list(pool_body.get("availabilityZones"))),
-        max_surge=az.as_str(az.dig(pool_body, "upgradeSettings.maxSurge")),
+        resource_group=ctx.operation.resource_group, code=code, kind=_kind(c), verb=ctx.operation.verb,
+        region=region,
+        private_cluster=view.private if view is not None else None,
+        tier=view.sku_tier if view is not None else None,
+        pool=(pool.name if pool else None) or ctx.operation.agent_pool,
+        vm_size=ctx.facts.vm_size or (pool.vm_size if pool else None),
+        zones=pool.zones if pool else (),
+        max_surge=pool.max_surge if pool else None,
         history_available=hist is not None,
         cluster_failures_24h=hist[0] if hist else None,
         region_failures_24h=hist[1] if hist else None,
@@ -168,7 +191,7 @@ def _advice(f: Facts, persisting: bool) -> list[str]:
     rg, name = f.resource_group, f.cluster_name
     alt = az.REGION_PAIRS.get(f.region or "")
     lines: list[str] = []
-    if f.code.casefold() in REGIONAL:
+    if f.kind == "regional":
         retry = f"az aks start -g {rg} -n {name}" if f.verb == "start" else "re-run the same operation"
         lines.append(f"Retry later (capacity is reclaimed as other clusters stop or are deleted): {retry}")
         if alt:
@@ -181,7 +204,7 @@ def _advice(f: Facts, persisting: bool) -> list[str]:
             lines.append(f"Private and public clusters draw on different capacity: try a {other} cluster")
         if f.code.casefold() == "akscapacityerror" and az.same(f.tier, "Free"):
             lines.append(f"Free tier is limited first: az aks update -g {rg} -n {name} --tier standard")
-    elif f.code.casefold() in OFFERING:
+    elif f.kind == "offering":
         size = f.vm_size or "<vm size>"
         region = f.region or "<region>"
         lines.append(f"See where {size} is offered and restricted: az vm list-skus --location {region} "
@@ -239,7 +262,7 @@ def evaluate(f: Facts) -> CheckResult:
         ev.append(Evidence(property="failure_history.first_seen", value=f.first_seen.isoformat(),
                            note="earliest known capacity failure of this cluster"))
     where = f" in {f.region}" if f.region else ""
-    what = ("VM size / zone not offered" if f.code.casefold() in OFFERING else "capacity shortage")
+    what = ("VM size / zone not offered" if f.kind == "offering" else "capacity shortage")
     summary = f"{f.code}: {what}{where}"
     summary += f" ({'; '.join(counts)})" if counts else " (failure history not available)"
     if persisting:

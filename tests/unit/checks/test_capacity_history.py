@@ -10,7 +10,8 @@ import pytest
 
 from shared.checks.capacity_history import SPEC
 from shared.models import CheckStatus
-from tests.unit.checks.platform_support import CLUSTER_ID, FIXTURES, NOW, make_ctx, run
+from tests.unit.checks.platform_support import CLUSTER_ID, FIXTURES, NOW, run
+from tests.unit.checks.requested_support import classified_ctx as make_ctx
 
 HEAVY_MSG = ("AKS is experiencing heavy usage in region westeurope. We are working on adding new capacity. "
              "For now, please try a different region. https://aka.ms/akscapacityheavyusage")
@@ -129,3 +130,11 @@ async def test_sku_not_available_points_at_offered_sizes() -> None:
     assert res.status is CheckStatus.FAIL
     assert res.summary.startswith("SkuNotAvailable: VM size / zone not offered in westeurope")
     assert "az vm list-skus --location westeurope --size Standard_D4ds_v5 --all -o table" in (res.remediation or "")
+
+
+async def test_history_rows_count_by_family_not_by_a_code_list() -> None:
+    history = [hist(OTHER, "westeurope", 1, "ZonalAllocationFailed"), hist(OTHER, "westeurope", 1, "QuotaExceeded"),
+               {**hist(OTHER, "westeurope", 2, "SomethingNew"), "families": ["capacity"]}]
+    res = await run(SPEC, make_ctx({CLUSTER_ID: cluster()}, code="AKSCapacityHeavyUsage", message=HEAVY_MSG,
+                                   extras={"failure_history": history}))
+    assert "0 for this cluster and 2 in westeurope in the last 24 h" in res.summary
