@@ -13,6 +13,7 @@ clients); every part not handed in is built from `Settings`:
 | findings sink | `LogsIngestionSink` (DCE + DCR)                | `SqliteFindingsSink` (home)      |
 | notifiers     | Teams webhook, Event Grid topic                | card files, unless Teams is set  |
 | queues        | Storage queues (work + poison)                 | none (no deferral offline)       |
+| history       | findings table via Logs Query (workspace id)   | the local findings store (home)  |
 
 One credential per process is shared by every Azure client. Azure SDK modules are imported only
 when the edge that needs them is built, so a local run never loads them.
@@ -32,6 +33,8 @@ from shared.settings import Settings
 
 if TYPE_CHECKING:
     from shared.models import FailedOperation
+
+    History = Callable[[FailedOperation], Awaitable[list[dict[str, Any]]]]
 
 
 @dataclass(frozen=True)
@@ -68,7 +71,7 @@ class Parts:
     dead_letters: WorkQueue | None = None
     queues: bool = True
     clock: Clock | None = None
-    history: Callable[[FailedOperation], Awaitable[list[dict[str, Any]]]] | None = None
+    history: History | None = None
     home: Path | None = None
     cards_dir: Path | None = None
     noise_options: dict[str, Any] = field(default_factory=dict)  # NoiseControl keyword arguments
@@ -158,6 +161,28 @@ def _notifiers(settings: Settings, parts: Parts) -> list[Notifier]:
     return out
 
 
+def _history(settings: Settings, parts: Parts, clock: Clock) -> History | None:
+    """The failure history the capacity check reads (Deps.history), from our own findings.
+
+    A local run reads its findings store; in Azure the findings table when
+    AKS_TRIAGE_FINDINGS_WORKSPACE_ID is set. Without either the check says the history is unknown.
+    """
+    if parts.history is not None:
+        return parts.history
+    from shared.checks.capacity_history import CAPACITY_CODES
+
+    if parts.home is not None:
+        from shared.local.sqlite_sink import SqliteFailureHistory
+
+        return SqliteFailureHistory(parts.home / "findings.db", CAPACITY_CODES, now=clock.now)
+    if settings.findings_workspace_id:
+        from shared.azure.findings_history import FindingsHistory
+
+        return FindingsHistory(settings.findings_workspace_id, CAPACITY_CODES, credential=_credential(parts),
+                               now=clock.now)
+    return None
+
+
 def _queues(settings: Settings, parts: Parts) -> tuple[WorkQueue | None, WorkQueue | None]:
     if not parts.queues or (parts.queue is not None and parts.dead_letters is not None):
         return parts.queue, parts.dead_letters
@@ -197,4 +222,4 @@ def build_deps(settings: Settings, parts: Parts | None = None) -> Deps:
                                  **parts.noise_options)
     queue, dead_letters = _queues(settings, parts)
     return Deps(settings=settings, arm=arm, errors=errors, publisher=publisher, queue=queue,
-                dead_letters=dead_letters, now=clock.now, history=parts.history)
+                dead_letters=dead_letters, now=clock.now, history=_history(settings, parts, clock))

@@ -2,8 +2,9 @@
 
 Owns: the `findings` table of a SQLite file (created from shared/schema/findings_table.json,
 columns added when the schema grows), FindingsSink.write for it, and `list_findings` for
-`aks-triage findings`. Dynamic columns are stored as JSON text and read back as lists/dicts;
-booleans as 0/1 and read back as bool. No server, stdlib only.
+`aks-triage findings`, and the failure history the capacity check reads (`SqliteFailureHistory`,
+the local twin of shared/azure/findings_history.py). Dynamic columns are stored as JSON text and
+read back as lists/dicts; booleans as 0/1 and read back as bool. No server, stdlib only.
 """
 
 from __future__ import annotations
@@ -12,11 +13,15 @@ import json
 import sqlite3
 from collections.abc import Sequence
 from contextlib import closing
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.ports import SinkError
 from shared.render.rows import TableSchema, table_schema
+
+if TYPE_CHECKING:
+    from shared.models import FailedOperation
 
 TABLE = "findings"
 _SQL_TYPE = {"datetime": "TEXT", "string": "TEXT", "dynamic": "TEXT", "int": "INTEGER", "long": "INTEGER",
@@ -142,3 +147,61 @@ def list_findings(path: str | Path, cluster: str | None = None, *, since: str | 
             {c.name: _from_sql(v, c.type) for c, v in zip(cols, record, strict=True)}
             for record in conn.execute(sql, params)
         ]
+
+
+class SqliteFailureHistory:
+    """The failure history the capacity check reads, from the local findings store.
+
+    Same rows and rules as the Azure provider (shared/azure/findings_history.py): this cluster's
+    findings over `lookback`, every cluster's findings with one of `codes` over the last 24 h, one row
+    per FindingId with the first time it was seen.
+    """
+
+    def __init__(self, path: str | Path, codes: Sequence[str], *, now: Any = None,
+                 lookback_h: float = 7 * 24, regional_h: float = 24) -> None:
+        self.path = Path(path)
+        self.codes = tuple(c.lower() for c in codes)
+        self._now = now
+        self._lookback_h = lookback_h
+        self._regional_h = regional_h
+
+    def rows(self, cluster_id: str, now: datetime) -> list[dict[str, Any]]:
+        if not self.path.exists() or not self.codes:
+            return []
+
+        def iso(t: datetime) -> str:
+            return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S") + "Z"
+
+        lookback = iso(now - timedelta(hours=self._lookback_h))
+        regional = iso(now - timedelta(hours=self._regional_h))
+        marks = ", ".join("?" for _ in self.codes)
+        # Column names are the schema's; values are bound parameters.
+        sql = (  # only the table name and "?" placeholders are formatted in  # nosec B608
+            f'SELECT "FindingId", "ClusterId", "Region", "ErrorCode", MIN(COALESCE("EventTime", "TimeGenerated")) '  # noqa: S608
+            f'FROM {TABLE} WHERE "TimeGenerated" >= ? AND (lower("ClusterId") = lower(?) '
+            f'OR ("TimeGenerated" >= ? AND lower("ErrorCode") IN ({marks}))) '
+            'GROUP BY "FindingId", "ClusterId", "Region", "ErrorCode"'
+        )
+        with closing(sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=10)) as conn:
+            if not conn.execute(f"PRAGMA table_info({TABLE})").fetchall():
+                return []
+            records = conn.execute(sql, [lookback, cluster_id.rstrip("/"), regional, *self.codes]).fetchall()
+        return [{"time": _parse_time(t), "cluster_id": c or "", "region": r or "", "code": code or "",
+                 "finding_id": fid or ""} for fid, c, r, code, t in records]
+
+    async def __call__(self, op: FailedOperation) -> list[dict[str, Any]]:
+        if not self.path.exists():
+            # No store yet is not "no failures": the pipeline logs this and the check says unknown.
+            raise LookupError(f"no local findings store at {self.path} yet: failure history unknown")
+        now = self._now() if self._now is not None else datetime.now(UTC)
+        return self.rows(op.cluster_id, now)
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

@@ -57,6 +57,16 @@ NEGATIVE_CONTROLS = {
 }
 
 
+def app_history_query() -> str:
+    """The query the app itself runs for Deps.history (shared/azure/findings_history.py)."""
+    from shared.azure.findings_history import history_query
+    from shared.checks.capacity_history import CAPACITY_CODES
+
+    cluster = ("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-x"
+               "/providers/Microsoft.ContainerService/managedClusters/aks-x")
+    return history_query(cluster, CAPACITY_CODES)
+
+
 def workbook_batch() -> dict[str, str]:
     workbook = json.loads((INFRA / "workbook" / "aks-triage.workbook.json").read_text())
     return {f"workbook:{name}": substitute_parameters(query, workbook)
@@ -69,6 +79,7 @@ def results(kusto):
     batch = {f"control:{k}": v for k, v in NEGATIVE_CONTROLS.items()}
     batch |= {f"alert:{k}": v[0] for k, v in deployed_alert_queries().items()}
     batch |= workbook_batch()
+    batch["app:failure-history"] = app_history_query()
     return kusto(batch)
 
 
@@ -128,3 +139,9 @@ def test_workbook_queries_typecheck(results):
     assert "Doc" in cols["findings"] and "Doc" in cols["cluster-findings"]
     assert "ClusterId" in cols["top-clusters"]  # exported as SelectedCluster
     assert cols["param:Cluster"][:2] == ["value", "label"]
+
+
+def test_the_apps_failure_history_query_typechecks_and_has_the_rows_the_check_reads(results):
+    result = results["app:failure-history"]
+    assert not errors(result), errors(result)
+    assert [c.split(":")[0] for c in result["columns"]] == ["FindingId", "cluster_id", "region", "code", "time"]
