@@ -113,5 +113,6 @@ SPEC: CheckSpec[Facts] = CheckSpec(
     relevance={"permissions": 95, "identity": 80, "policy": 30, "dns": 30},
     targets=("apiServerAccessProfile.privateDNSZone", "loadBalancerProfile.outboundIPs",
              "loadBalancerProfile.outboundIPPrefixes"),
-    resource_kinds=frozenset({ResourceKind.ROLE_ASSIGNMENT}),
+    # CustomRouteTableMissingPermission names the route table: the check runs for it whatever its family
+    resource_kinds=frozenset({ResourceKind.ROLE_ASSIGNMENT, ResourceKind.ROUTE_TABLE}),
 )
