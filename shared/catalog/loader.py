@@ -67,10 +67,20 @@ class CatalogIndex:
     # lower-cased CSE code or AgentBaker constant -> (os, status): VMExtensionError_KubeletStartFail,
     # ERR_KUBELET_START_FAIL, WINDOWS_CSE_ERROR_DOWNLOAD_CNI_PACKAGE ...
     exit_codes: dict[str, tuple[str, int]] = field(default_factory=dict)
-    # every specific code (lower-cased), sorted: a truncated code resolves by unique prefix
+    # every code name (specific, wrapper, generic; lower-cased), sorted: a truncated code resolves by
+    # unique prefix, and a prefix a wrapper or generic name shares is ambiguous
     sorted_codes: tuple[str, ...] = ()
     http_statuses: dict[int, str] = field(default_factory=dict)
     http_reasons: dict[str, str] = field(default_factory=dict)
+    wrap_words: frozenset[str] = frozenset()  # every code name (lower case) a console wrap may cut in two
+
+    def is_prefix_of_known(self, token: str) -> bool:
+        """True when some catalog code name starts with `token` (and is longer): a cut-off code."""
+        low = token.lower()
+        i = bisect.bisect_left(self.sorted_codes, low)
+        while i < len(self.sorted_codes) and self.sorted_codes[i] == low:
+            i += 1
+        return i < len(self.sorted_codes) and self.sorted_codes[i].startswith(low)
 
     def prefix_code(self, token: str) -> str | None:
         """The one specific catalog code starting with `token` (a code cut off mid-word), else None."""
@@ -82,8 +92,8 @@ class CatalogIndex:
         while i < len(self.sorted_codes) and self.sorted_codes[i].startswith(low) and len(hits) < 2:
             hits.append(self.sorted_codes[i])
             i += 1
-        if len(hits) != 1:
-            return None
+        if len(hits) != 1 or hits[0][len(low):].isdigit():
+            return None  # ambiguous, or a number cut short (AADSTS700021 is a code of its own)
         return hits[0]
 
     def known(self, code: str) -> bool:
@@ -185,7 +195,8 @@ def catalog_index() -> CatalogIndex:
                 idx.codes.setdefault(row.code.lower(), ("VMExtensionProvisioningError", row.code))
     idx.cse_entries = frozenset({*idx.linux_exit_entry.values(), *idx.windows_exit_entry.values(),
                                  "VMExtensionProvisioningTimeout", "VMExtensionProvisioningError"})
-    idx.sorted_codes = tuple(sorted(idx.codes))
+    idx.sorted_codes = tuple(sorted({*idx.codes, *idx.wrappers, *idx.generics}))
+    idx.wrap_words = frozenset({*idx.codes, *idx.wrappers, *idx.generics, *idx.exit_codes})
     idx.http_statuses = {int(k): v for k, v in cat.http_statuses.items()}
     idx.http_reasons = {k.lower(): v for k, v in cat.http_reasons.items()}
     return idx

@@ -142,6 +142,18 @@ def _gather(err: OperationError, raw: str | None, idx: CatalogIndex) -> Evidence
             order += 1
 
     ev.http_status = _http_status(ev.text, idx)
+    if "ub" in low or "nnererror" in low or "xception details" in low:
+        for m in _SUBCODE_RX.finditer(low, 0, min(len(low), 128 * 1024)):
+            sub = ev.text[m.start(1): m.end(1)] if len(low) == len(ev.text) else m.group(1)
+            sl = sub.lower()
+            if sl in idx.generics or sl in idx.wrappers or not (idx.known(sub) or code_shaped(sub)):
+                continue
+            if sub not in ev.subcodes:
+                ev.subcodes.append(sub)
+                ev.codes.append(CodeObs(sub, 50.0, order, "subcode"))
+                order += 1
+            if len(ev.subcodes) >= 5:
+                break
 
     ev.exit_statuses = [int(m.group(1)) for m in EXIT_RX.finditer(ev.text)][:20] if "xit" in ev.text else []
 
@@ -313,7 +325,8 @@ def _decide(ev: Evidence, idx: CatalogIndex) -> Decision:
     # message match (if any) supplies what it means.
     unknown = [c for c in field_codes
                if c.code.lower() not in idx.wrappers and c.code.lower() not in idx.generics
-               and not idx.known(c.code) and _CODE_OK.fullmatch(c.code) and code_shaped(c.code)]
+               and not idx.known(c.code) and _CODE_OK.fullmatch(c.code) and code_shaped(c.code)
+               and not _cut_off(c.code, ev, idx)]
     if unknown:
         obs = max(unknown, key=lambda c: (c.origin == "subcode", c.depth, -c.order))
         if patterns:
@@ -354,6 +367,13 @@ def _decide(ev: Evidence, idx: CatalogIndex) -> Decision:
     if ev.http_status:
         return _generic(ev.http_status, idx, f"http_status:{ev.http_status}")
     return Decision(idx.fallback_id, idx.by_id[idx.fallback_id].code, "low", "fallback")
+
+
+def _cut_off(code: str, ev: Evidence, idx: CatalogIndex) -> bool:
+    """A code cut off by truncation: the start of a catalog code or of another code the error names."""
+    low = code.lower()
+    return idx.is_prefix_of_known(code) or any(
+        o.code.lower().startswith(low) and len(o.code) > len(code) for o in ev.codes)
 
 
 def _generic(code: str, idx: CatalogIndex, matched_on: str) -> Decision:
@@ -420,6 +440,11 @@ def _exit_124(ev: Evidence, idx: CatalogIndex) -> Decision:
                     "Node bootstrap (CSE) timed out (exit status 124)")
 
 
+# `"subcode": "X"`, `SubCode: X`, `"innerError": {"code": "X"`, Python's `Exception Details: (X) ...`.
+_SUBCODE_RX = re.compile(
+    r"(?:\bsub[_ -]?code[\"']?[ \t]{0,3}[:=][ \t]{0,3}[\"']?|inner_?error[\"']?[ \t]{0,3}:[ \t]{0,3}\{[ \t\n]{0,20}"
+    r"[\"']code[\"'][ \t]{0,3}:[ \t]{0,3}[\"']|exception details:[ \t\n]{0,10}\()([a-z][a-z0-9_.]{2,100})"
+)
 _LAYERS = {"field": "code", "subcode": "subcode", "mention": "code_mention", "truncated": "truncated_code"}
 _CODE_OK = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{1,100}")
 # The last code-shaped word of the text (optionally before an ellipsis): a title cut mid-code.
@@ -428,7 +453,10 @@ _TRUNC_RX = re.compile(r"([A-Za-z][A-Za-z0-9_]{7,120})(?:\.\.\.|…)?[\s\"'`)\]]
 # `Operation failed with status: 'Bad Request'`, Python `(409) Conflict` / `Status code: 409`.
 _HTTP_RX = re.compile(r"(?i:response[ \t]{1,3}|statuscode[ \t]{0,2}=[ \t]{0,2}|status code[ \t]{0,2}:?[ \t]{0,2}|"
                       r"http status code[ \t]{0,2}:?[ \t]{0,2}|\bstatus[ \t]{0,2}[=:][ \t]{0,2})([1-5]\d\d)(?!\d)")
-_REASON_RX = re.compile(r"(?i:operation failed with status:?[ \t]{0,2}['\"]?)([A-Za-z ]{3,40}?)['\"]?(?=[.,]|\s|$)")
+_REASON_RX = re.compile(
+    r"(?i:operation failed with status:?[ \t]{0,2})"
+    r"(?:'([A-Za-z ]{3,40})'|\"([A-Za-z ]{3,40})\"|([A-Za-z]{3,20}(?: [A-Za-z]{3,20})?))"
+)
 
 
 def _http_status(text: str, idx: CatalogIndex) -> str | None:
@@ -439,7 +467,8 @@ def _http_status(text: str, idx: CatalogIndex) -> str | None:
             return code
     m2 = _REASON_RX.search(head)
     if m2 is not None:
-        return idx.http_reasons.get(m2.group(1).strip().lower())
+        reason = m2.group(1) or m2.group(2) or m2.group(3) or ""
+        return idx.http_reasons.get(reason.strip().lower())
     return None
 # ARM deployment envelopes say nothing about the cause; HTTP-status names say little more.
 _ENVELOPES = frozenset({"deploymentfailed", "invalidtemplatedeployment", "resourceoperationfailure",

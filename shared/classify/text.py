@@ -55,13 +55,47 @@ def _ps_record_unwrap(text: str) -> str:
     return joined.rstrip("\n") + text[end:]
 
 
+# Terminal colour / cursor escapes (CI logs): ESC [ params letter, and the bare `[31m` left when ESC is lost.
+_ANSI = re.compile(r"\x1b\[[0-9;?]{0,20}[A-Za-z]|\x1b[()][A-Z0-9]|(?<![\w\]])\[[0-9]{1,3}(?:;[0-9]{1,3}){0,4}m")
+# CI log line prefixes: ISO timestamps (GitHub Actions, Azure Pipelines), `##[error]` / `::error::` markers.
+_CI_PREFIX = re.compile(r"(?m)^[ \t]{0,8}(?:\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?Z?[ \t]{1,4})?"
+                        r"(?:##\[(?:error|warning|section|debug|command)\]|::(?:error|warning)[^:\n]{0,200}::)?")
+_TIMESTAMP_ONLY = re.compile(r"(?m)^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?Z?[ \t]{1,4}")
+# Markdown a user added around the paste: code fences, block quotes, bold / inline-code markers.
+_MD_FENCE = re.compile(r"(?m)^[ \t>]{0,8}(?:```|~~~)[A-Za-z0-9_+-]{0,20}[ \t]*$")
+_MD_QUOTE = re.compile(r"(?m)^[ \t]{0,3}(?:>[ \t]?){1,4}")
+_TYPOGRAPHIC = str.maketrans({"\u201c": '"', "\u201d": '"', "\u201e": '"', "\u00ab": '"', "\u00bb": '"',
+                              "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u2032": "'", "\u00a0": " ",
+                              "\u2013": "-", "\u2014": "-", "\u2026": "...", "\u200b": ""})
+
+
+def decorations(text: str) -> str:
+    """Layout noise that carries no meaning: ANSI escapes, CI timestamps, markdown, typographic quotes
+    (Pulumi prints `Code=\u201cX\u201d`)."""
+    if "\x1b" in text or "[0m" in text or "[31m" in text or "m\x1b" in text:
+        text = _ANSI.sub("", text)
+    if "##[" in text or "::error" in text or "::warning" in text:
+        text = _CI_PREFIX.sub("", text)
+    elif "T" in text[:40] and _TIMESTAMP_ONLY.match(text):
+        text = _TIMESTAMP_ONLY.sub("", text)
+    if "```" in text or "~~~" in text:
+        text = _MD_FENCE.sub("", text)
+    if "\n>" in text or text.lstrip().startswith(">"):
+        text = _MD_QUOTE.sub("", text)
+    if not text.isascii():
+        text = text.translate(_TYPOGRAPHIC)
+    return text
+
+
 def preclean(text: str) -> str:
-    """Remove decoration that wraps pasted errors: Terraform's box drawing, PowerShell's record noise.
+    """Remove decoration that wraps pasted errors: Terraform's box drawing, PowerShell's record noise,
+    CI-log timestamps and ANSI colours, markdown, typographic quotes.
 
     PowerShell's `+ CategoryInfo : ... (ERROR: (SubnetI...:String)` line holds a cut-off copy of the
     code, which must not be read as a code of its own.
     """
     text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = decorations(text)
     # Unwrap first: line lengths are only meaningful before other decoration is stripped.
     powershell = "CategoryInfo" in text or "At line:" in text or "FullyQualifiedErrorId" in text
     if powershell or _PS_START.match(text):
@@ -72,7 +106,40 @@ def preclean(text: str) -> str:
         text = _PS_NOISE.sub("", text)
     if " : " in text:
         text = _PS_PREFIX.sub("", text)
-    return text
+    if "message: '" in text and "''" in text:
+        text = text.replace("''", "'")  # YAML single-quoted scalar (kubectl -o yaml conditions)
+    return join_wrapped_codes(text)
+
+
+# A word cut by a console wrap: `...(VMExtensionError_K8SAPIServerC` + newline + `onnFail)`.
+_WRAPPED_WORD = re.compile(r"([A-Za-z][A-Za-z0-9_]{2,120})\n[ \t]{0,20}([A-Za-z0-9_]{1,120})")
+MAX_WRAP_JOINS = 200
+
+
+def join_wrapped_codes(text: str) -> str:
+    """Join the two halves of a code a hard line wrap cut in two, when together they name a known code."""
+    if "\n" not in text:
+        return text
+    from shared.catalog.loader import catalog_index  # the catalog imports nothing from here
+
+    idx = catalog_index()
+    known = idx.wrap_words
+    out: list[str] = []
+    last = 0
+    joins = 0
+    for m in _WRAPPED_WORD.finditer(text, 0, min(len(text), 256 * 1024)):
+        a, b = m.group(1), m.group(2)
+        if (a + b).lower() in known and a.lower() not in known:
+            out.append(text[last: m.start()])
+            out.append(a + b)
+            last = m.end()
+            joins += 1
+            if joins >= MAX_WRAP_JOINS:
+                break
+    if not out:
+        return text
+    out.append(text[last:])
+    return "".join(out)
 
 
 def flatten(text: str) -> str:
@@ -106,7 +173,7 @@ def squeeze(text: str) -> str:
 #   CSE failed with 'X'  (newer AKS RP text)
 #   CSE Error: X         (Windows CSE)
 _CODE_RXS = (
-    re.compile(r"code[\"']?[ \t]{0,3}[:=][ \t]{0,3}[\"'(]?[ \t]{0,2}([a-z][a-z0-9_]{1,100})"),
+    re.compile(r"code[\"']?[ \t]{0,16}[:=][ \t]{0,3}[\"'(]?[ \t]{0,2}([a-z][a-z0-9_]{1,100})"),
     re.compile(r"\(([a-z][a-z0-9_]{2,100})\)(?=[\s:]|$)"),
     re.compile(r"with error:[ \t]{0,3}([a-z][a-z0-9_]{2,100}):"),
     re.compile(r"azure error:[ \t]{0,3}([a-z][a-z0-9_]{2,100})"),
