@@ -306,6 +306,8 @@ class NodeSubnetNsgs:
     nic: tuple[NsgLevel, ...] = ()
     notes: tuple[str, ...] = ()  # NIC-level NSGs that could not be read (the flow stays undecided)
     route_table_id: str | None = None
+    routes: tuple[nu.Route, ...] = ()  # the subnet's UDRs
+    route_table_missing: bool = False  # the subnet names a route table that does not exist
 
     def source(self) -> nu.Endpoint:
         nets = [n for n in (nu.parse_net(p) for p in self.prefixes) if n is not None]
@@ -397,10 +399,11 @@ async def node_subnet_nsgs(ctx: CheckContext, view: ClusterView, *,
     nsgs, rts, nic_bodies = await netread.in_order(
         netread.get_all(ctx, [i for i in nsg_ids if i]),
         netread.get_all_or_none(ctx, [i for i in rt_ids if i]),
-        netread.all_in_order(netread.captured(ctx.get(i, netread.NET)) for i in nic_ids))
+        netread.all_in_order(_read(ctx, i) for i in nic_ids))
     by_nsg = {nu.norm_id(i): b for i, b in zip([i for i in nsg_ids if i], nsgs, strict=True)}
     by_rt = {nu.norm_id(i): b for i, b in zip([i for i in rt_ids if i], rts, strict=True)}
-    by_nic = dict(zip((nu.norm_id(i) for i in nic_ids), nic_bodies, strict=True))
+    by_nic = dict(zip((nu.norm_id(i) for i in nic_ids), (b for b, _ in nic_bodies), strict=True))
+    nic_errors = dict(zip((nu.norm_id(i) for i in nic_ids), (e for _, e in nic_bodies), strict=True))
     out: list[NodeSubnetNsgs] = []
     for sid, sn, nsg_id, rt_id in zip(subnet_ids, subnets, nsg_ids, rt_ids, strict=True):
         rules = tuple(nu.nsg_rules(by_nsg[nu.norm_id(nsg_id)])) if nsg_id else ()
@@ -412,18 +415,25 @@ async def node_subnet_nsgs(ctx: CheckContext, view: ClusterView, *,
                 continue
             if any(nu.same_id(n.nsg_id, lv.nsg_id) for lv in levels):
                 continue
-            body = by_nic[nu.norm_id(n.nsg_id)]
-            if isinstance(body, ArmNotFound):
+            body, err = by_nic[nu.norm_id(n.nsg_id)], nic_errors[nu.norm_id(n.nsg_id)]
+            if isinstance(err, ArmNotFound):
                 notes.append(f"scale set {nu.name_of(n.vmss_id)} references NIC NSG {n.nsg_id}, which does not exist")
-            elif isinstance(body, Exception):
-                code = f"{body.status} {body.code}" if isinstance(body, ArmError) else type(body).__name__
+            elif err is not None:
                 notes.append(f"NIC NSG {nu.name_of(n.nsg_id)} of scale set {nu.name_of(n.vmss_id)} could not be "
-                             f"read ({code})")
-            else:
+                             f"read ({err.status} {err.code})")
+            elif body is not None:
                 levels.append(NsgLevel(n.nsg_id, "nic", tuple(nu.nsg_rules(body)), n.vmss_id))
         out.append(NodeSubnetNsgs(sid, tuple(nu.prefixes_of(nu.props(sn))), nsg_id, rules,
-                                  tuple(r.prefix for r in routes), tuple(levels), tuple(notes), rt_id))
+                                  tuple(r.prefix for r in routes), tuple(levels), tuple(notes), rt_id, tuple(routes),
+                                  bool(rt_id) and by_rt.get(nu.norm_id(rt_id)) is None))
     return tuple(out)
+
+
+async def _read(ctx: CheckContext, rid: str) -> tuple[dict[str, Any] | None, ArmError | None]:
+    try:
+        return await ctx.get(rid, netread.NET), None
+    except ArmError as err:
+        return None, err
 
 
 async def tag_context(ctx: CheckContext, view: ClusterView, rules: Iterable[nu.NsgRule]) -> servicetags.TagContext:

@@ -3,15 +3,17 @@
 Why: CSE exit 50 (OutboundConnFail) means nodes cannot reach mcr.microsoft.com:443 and the other
 required endpoints. Compares `networkProfile.outboundType` with what exists:
 - loadBalancer: outbound IPs (`loadBalancerProfile.managedOutboundIPs.count`, `outboundIPs`,
-  `outboundIPPrefixes`, `effectiveOutboundIPs`);
+  `outboundIPPrefixes`, `effectiveOutboundIPs`), each named public IP / prefix must exist; the
+  `kubernetes` load balancer in the node resource group must exist and carry an outbound rule
+  (`properties.outboundRules[]`, AKS names it aksOutboundRule) whose frontend public IPs exist;
 - managedNATGateway: `natGatewayProfile.managedOutboundIPProfile.count` / `effectiveOutboundIPs`;
-- userAssignedNATGateway: `natGateway.id` on each node subnet, that gateway Succeeded with public IPs;
+- userAssignedNATGateway: `natGateway.id` on every node subnet, that gateway Succeeded with public
+  IPs that exist;
 - userDefinedRouting: a 0.0.0.0/0 route on each node subnet;
 - none/block: only valid for network-isolated clusters (`bootstrapProfile.artifactSource` Cache).
-Any outbound type: a 0.0.0.0/0 route with next hop None blackholes egress, and the node subnet NSG
-must not deny outbound TCP 443 to the Internet (priority walk over securityRules +
-defaultSecurityRules; a 0.0.0.0/0 UDR makes the VirtualNetwork tag cover internet addresses).
-Doc: https://learn.microsoft.com/troubleshoot/azure/azure-kubernetes/error-codes/vmextensionerror-outboundconnfail
+The path itself (NSGs at NIC and subnet level, the route's next hop) is egress_bootstrap's.
+Docs: https://learn.microsoft.com/troubleshoot/azure/azure-kubernetes/error-codes/vmextensionerror-outboundconnfail
+https://learn.microsoft.com/azure/aks/load-balancer-standard, https://learn.microsoft.com/azure/aks/nat-gateway
 """
 
 from __future__ import annotations
@@ -24,18 +26,33 @@ from shared.checklib import netread
 from shared.checklib import netutil as nu
 from shared.checklib.base import CheckContext, CheckSpec, result
 from shared.checklib.clusterview import ClusterView
-from shared.checklib.nsgeval import SubnetNsg, node_subnet_nsgs, source_endpoint, with_udr_tags
 from shared.models import CheckResult, CheckStatus, Evidence, Family
+
+DOC_LB = "https://learn.microsoft.com/azure/aks/load-balancer-standard"
+DOC_NAT = "https://learn.microsoft.com/azure/aks/nat-gateway"
+LB_NAME = "kubernetes"
 
 
 @dataclass(frozen=True)
 class NodeSubnet:
-    nsg: SubnetNsg
+    subnet_id: str
     route_table_id: str | None
     default_route: nu.Route | None
     nat_gateway_id: str | None
     nat_state: str | None = None  # provisioningState, "missing" when the id does not resolve
     nat_public_ips: int = 0
+    nat_missing_ips: tuple[str, ...] = ()  # public IPs / prefixes the gateway names that do not exist
+
+
+@dataclass(frozen=True)
+class LoadBalancer:
+    """The `kubernetes` load balancer of the node resource group, as far as egress goes."""
+
+    id: str
+    exists: bool
+    outbound_rules: tuple[str, ...] = ()
+    frontend_ips: tuple[str, ...] = ()  # public IPs behind the outbound rules' frontends
+    read_error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -49,6 +66,9 @@ class Facts:
     nat_ips: int  # managed NAT gateway outbound IPs
     artifact_source: str
     subnets: tuple[NodeSubnet, ...]
+    node_resource_group: str = ""
+    lb: LoadBalancer | None = None
+    missing_ips: tuple[tuple[str, str], ...] = ()  # (property, id) of named outbound IPs that do not exist
 
 
 def _count_lb(view: ClusterView) -> int:
@@ -58,41 +78,100 @@ def _count_lb(view: ClusterView) -> int:
     return n or 1  # no outbound IPs configured: AKS defaults to one managed outbound IP
 
 
+async def _missing(ctx: CheckContext, ids: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """(property, id) of the ids that answer 404."""
+    bodies = await netread.get_all_or_none(ctx, [i for _, i in ids])
+    return [pi for pi, body in zip(ids, bodies, strict=True) if body is None]
+
+
+async def _load_balancer(ctx: CheckContext, view: ClusterView) -> tuple[LoadBalancer, list[tuple[str, str]]]:
+    lb_id = f"{view.node_resource_group_id}/providers/Microsoft.Network/loadBalancers/{LB_NAME}"
+    body = await ctx.get_or_none(lb_id, netread.NET)
+    if body is None:
+        return LoadBalancer(lb_id, False), []
+    p = nu.props(body)
+    rules = [r for r in p.get("outboundRules") or [] if isinstance(r, dict)]
+    fe_ids = {nu.norm_id(i) for r in rules for i in (nu.ref_id(x) for x in nu.props(r).get("frontendIPConfigurations")
+                                                       or []) if i}
+    pips = [pid for fe in p.get("frontendIPConfigurations") or [] if nu.norm_id(str(fe.get("id") or "")) in fe_ids
+            for pid in [nu.ref_id(nu.props(fe).get("publicIPAddress")) or nu.ref_id(nu.props(fe).get("publicIPPrefix"))]
+            if pid]
+    missing = await _missing(ctx, [("outboundRules[].frontendIPConfigurations[].publicIPAddress", i) for i in pips])
+    return LoadBalancer(lb_id, True, tuple(str(r.get("name") or "?") for r in rules), tuple(pips)), missing
+
+
 async def gather(ctx: CheckContext) -> Facts:
     view = await netread.load_cluster(ctx)
+    ot = view.outbound_type.lower()
     nat_ips = max(view.nat_managed_outbound_ips or 0, len(view.nat_effective_outbound_ip_ids))
     subnets: list[NodeSubnet] = []
+    lb: LoadBalancer | None = None
+    missing: list[tuple[str, str]] = []
+    if ot == "loadbalancer" and view.node_resource_group:
+        named = ([("loadBalancerProfile.outboundIPs.publicIPs", i) for i in view.lb_outbound_ip_ids]
+                 + [("loadBalancerProfile.outboundIPPrefixes.publicIPPrefixes", i) for i in view.lb_outbound_prefix_ids]
+                 + [("loadBalancerProfile.effectiveOutboundIPs", i) for i in view.lb_effective_outbound_ip_ids])
+        (lb, lb_missing), named_missing = await netread.in_order(_load_balancer(ctx, view), _missing(ctx, named))
+        missing = [*named_missing, *(m for m in lb_missing if not any(nu.same_id(m[1], x[1]) for x in named_missing))]
     if view.byo_vnet:
 
         async def read_or_none(rid: str | None) -> dict[str, Any] | None:
             return await ctx.get_or_none(rid, netread.NET) if rid else None
 
-        async def egress(body: dict[str, Any]) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        async def one(sid: str, body: dict[str, Any]) -> NodeSubnet:
             sp = nu.props(body)
-            return await netread.in_order(read_or_none(nu.ref_id(sp.get("routeTable"))),
-                                          read_or_none(nu.ref_id(sp.get("natGateway"))))
-
-        async def egress_all() -> tuple[list[dict[str, Any]], list[tuple[dict[str, Any] | None,
-                                                                         dict[str, Any] | None]]]:
-            bodies = await netread.node_subnets(ctx, view)
-            return bodies, await netread.all_in_order(egress(b) for b in bodies)
-
-        # The NAT gateways (and route tables) of the subnets do not wait for the subnets' NSGs.
-        nsgs, (bodies, reads) = await netread.in_order(node_subnet_nsgs(ctx, view), egress_all())
-        for s, body, (rt, nat) in zip(nsgs, bodies, reads, strict=True):
-            sp = nu.props(body)
-            rt_id = nu.ref_id(sp.get("routeTable"))
+            rt_id, nat_id = nu.ref_id(sp.get("routeTable")), nu.ref_id(sp.get("natGateway"))
+            rt, nat = await netread.in_order(read_or_none(rt_id), read_or_none(nat_id))
             default = next((r for r in nu.udr_routes(rt or {}) if r.prefix == "0.0.0.0/0"), None)
-            nat_id = nu.ref_id(sp.get("natGateway"))
             state, pips = None, 0
+            gone: tuple[str, ...] = ()
             if nat_id:
                 np2 = nu.props(nat)
                 state = str(np2.get("provisioningState") or "") if nat else "missing"
-                pips = len(np2.get("publicIpAddresses") or []) + len(np2.get("publicIpPrefixes") or [])
-            subnets.append(NodeSubnet(s, rt_id, default, nat_id, state, pips))
+                ids = [i for i in (nu.ref_id(x) for x in (np2.get("publicIpAddresses") or [])
+                                   + (np2.get("publicIpPrefixes") or [])) if i]
+                pips = len(ids)
+                if ot == "userassignednatgateway":
+                    gone = tuple(i for _, i in await _missing(ctx, [("natGateway", i) for i in ids]))
+            return NodeSubnet(sid, rt_id, default, nat_id, state, pips, gone)
+
+        bodies = await netread.node_subnets(ctx, view)
+        subnets = await netread.all_in_order(one(sid, b) for sid, b in zip(view.node_subnet_ids, bodies, strict=True))
     return Facts(view.id, view.resource_group, view.name, view.region, view.outbound_type,
-                 _count_lb(view), nat_ips, view.bootstrap_artifact_source or "",
-                 tuple(subnets))
+                 _count_lb(view), nat_ips, view.bootstrap_artifact_source or "", tuple(subnets),
+                 view.node_resource_group, lb, tuple(missing))
+
+
+def _lb(f: Facts, ev: list[Evidence], fails: list[tuple[str, str | None]], likely: list[tuple[str, str, str]]) -> None:
+    rg_n = f"-g {f.resource_group} -n {f.name}"
+    ev.append(Evidence(resource_id=f.cluster_id, property="properties.networkProfile.loadBalancerProfile",
+                       value=f.lb_ips, note="outbound IPs / prefixes"))
+    if f.lb_ips < 1:
+        fails.append(("outboundType loadBalancer but the load balancer has no outbound IP",
+                      f"az aks update {rg_n} --load-balancer-managed-outbound-ip-count 1"))
+    for prop, rid in f.missing_ips:
+        ev.append(Evidence(resource_id=rid, property=prop, value=None, note="outbound public IP does not exist"))
+        fails.append((f"outbound public IP {nu.name_of(rid)} ({prop}) does not exist: the load balancer has no "
+                      "address to SNAT the nodes' egress to",
+                      f"az aks update {rg_n} --load-balancer-managed-outbound-ip-count 1"
+                      "  # or --load-balancer-outbound-ips <existing-public-ip-ids>"))
+    lb = f.lb
+    if lb is None:
+        return
+    if not lb.exists:
+        ev.append(Evidence(resource_id=lb.id, property="(resource)", value=None, note="load balancer not found"))
+        likely.append((f"outboundType loadBalancer but node resource group {f.node_resource_group} has no "
+                       f"'{LB_NAME}' load balancer, whose outbound rule gives the nodes egress",
+                       f"az aks update {rg_n} --load-balancer-managed-outbound-ip-count 1  # reconciles the LB",
+                       f"az network lb show -g {f.node_resource_group} -n {LB_NAME} (404: deleted, e.g. by a "
+                       "cleanup of the node resource group)"))
+        return
+    ev.append(Evidence(resource_id=lb.id, property="properties.outboundRules", value=list(lb.outbound_rules),
+                       note="outbound rules of the AKS load balancer"))
+    if not lb.outbound_rules:
+        fails.append((f"load balancer {LB_NAME} in {f.node_resource_group} has no outbound rule: the nodes get no "
+                      "SNAT for internet egress", f"az aks update {rg_n} --load-balancer-managed-outbound-ip-count 1"
+                      "  # AKS recreates aksOutboundRule"))
 
 
 def evaluate(f: Facts) -> CheckResult:
@@ -101,18 +180,18 @@ def evaluate(f: Facts) -> CheckResult:
     ev: list[Evidence] = [Evidence(resource_id=f.cluster_id, property="properties.networkProfile.outboundType",
                                    value=f.outbound_type)]
     fails: list[tuple[str, str | None]] = []
+    likely: list[tuple[str, str, str]] = []
+    docs = SPEC.docs
     if ot == "loadbalancer":
-        ev.append(Evidence(resource_id=f.cluster_id, property="properties.networkProfile.loadBalancerProfile",
-                           value=f.lb_ips, note="outbound IPs / prefixes"))
-        if f.lb_ips < 1:
-            fails.append(("outboundType loadBalancer but the load balancer has no outbound IP",
-                          f"az aks update {rg_n} --load-balancer-managed-outbound-ip-count 1"))
+        _lb(f, ev, fails, likely)
+        docs = (*docs, DOC_LB)
     elif ot == "managednatgateway":
         ev.append(Evidence(resource_id=f.cluster_id, property="properties.networkProfile.natGatewayProfile",
                            value=f.nat_ips, note="managed NAT gateway outbound IPs"))
         if f.nat_ips < 1:
             fails.append(("outboundType managedNATGateway but the NAT gateway has no outbound IP",
                           f"az aks update {rg_n} --nat-gateway-managed-outbound-ip-count 1"))
+        docs = (*docs, DOC_NAT)
     elif ot in ("none", "block"):
         ev.append(Evidence(resource_id=f.cluster_id, property="properties.bootstrapProfile.artifactSource",
                            value=f.artifact_source or None))
@@ -121,16 +200,24 @@ def evaluate(f: Facts) -> CheckResult:
                           "(bootstrapProfile.artifactSource is not Cache): nodes cannot pull their images",
                           f"az aks update {rg_n} --outbound-type loadBalancer"))
     for s in f.subnets:
-        sid, name = s.nsg.subnet_id, nu.name_of(s.nsg.subnet_id)
+        sid, name = s.subnet_id, nu.name_of(s.subnet_id)
         if ot == "userassignednatgateway":
+            docs = (*docs, DOC_NAT) if DOC_NAT not in docs else docs
             ev.append(Evidence(resource_id=sid, property="properties.natGateway.id", value=s.nat_gateway_id))
+            nat_rg = nu.resource_group_of(s.nat_gateway_id or "") or "<nat-rg>"
             if not s.nat_gateway_id:
-                fails.append((f"outboundType userAssignedNATGateway but subnet {name} has no NAT gateway",
+                fails.append((f"outboundType userAssignedNATGateway but node subnet {name} has no NAT gateway: its "
+                              "nodes have no egress",
                               f"az network vnet subnet update --ids {sid} --nat-gateway <nat-gateway-id>"))
             elif s.nat_state == "missing":
-                fails.append((f"NAT gateway {s.nat_gateway_id} on subnet {name} does not exist", None))
+                fails.append((f"NAT gateway {s.nat_gateway_id} on subnet {name} does not exist",
+                              f"az network vnet subnet update --ids {sid} --nat-gateway <existing-nat-gateway-id>"))
+            elif s.nat_missing_ips:
+                fails.append((f"NAT gateway {nu.name_of(s.nat_gateway_id)} names public IP(s) that do not exist: "
+                              + ", ".join(nu.name_of(i) for i in s.nat_missing_ips),
+                              f"az network nat gateway update -g {nat_rg} -n {nu.name_of(s.nat_gateway_id)} "
+                              "--public-ip-addresses <existing-public-ip-name>"))
             elif (s.nat_state or "").lower() != "succeeded" or s.nat_public_ips < 1:
-                nat_rg = nu.resource_group_of(s.nat_gateway_id)
                 fails.append((f"NAT gateway {nu.name_of(s.nat_gateway_id)} is {s.nat_state} with "
                               f"{s.nat_public_ips} public IP(s)",
                               f"az network nat gateway update -g {nat_rg} -n {nu.name_of(s.nat_gateway_id)} "
@@ -138,10 +225,6 @@ def evaluate(f: Facts) -> CheckResult:
         if s.default_route is not None:
             ev.append(Evidence(resource_id=s.default_route.id or s.route_table_id, property="properties.routes[]",
                                value=s.default_route.as_value(), note=f"default route of {name}"))
-            if s.default_route.next_hop_type.lower() == "none":
-                fails.append((f"{s.default_route.describe()} on subnet {name} blackholes all internet egress",
-                              f"az network route-table route delete -g {nu.resource_group_of(s.route_table_id or '')} "
-                              f"--route-table-name {nu.name_of(s.route_table_id or '')} -n {s.default_route.name}"))
         elif ot == "userdefinedrouting":
             fails.append((f"outboundType userDefinedRouting but subnet {name} has no 0.0.0.0/0 route",
                           (f"az network route-table route create -g {nu.resource_group_of(s.route_table_id)} "
@@ -150,32 +233,19 @@ def evaluate(f: Facts) -> CheckResult:
                            "az network route-table route create -g <rt-rg> --route-table-name <route-table> ")
                           + "-n default-egress --address-prefix 0.0.0.0/0 --next-hop-type VirtualAppliance "
                           "--next-hop-ip-address <firewall-private-ip>"))
-        if s.nsg.nsg_id:
-            dest = with_udr_tags(nu.public_endpoint("Internet (mcr.microsoft.com)", f.region), s.nsg.udr_prefixes)
-            v = nu.nsg_walk(s.nsg.rules, direction="outbound", protocol="tcp", port=443,
-                            source=source_endpoint(s.nsg), destination=dest)
-            if v.rule is not None:
-                ev.append(Evidence(resource_id=v.rule.id or s.nsg.nsg_id, property="properties.securityRules"
-                                   if not v.rule.default else "properties.defaultSecurityRules",
-                                   value=v.rule.as_value(),
-                                   note=f"decides outbound TCP 443 to the Internet from {name}"))
-            if v.access == "deny" and v.certain and v.rule is not None:
-                fails.append((f"NSG {nu.name_of(s.nsg.nsg_id)} denies outbound TCP 443 to the Internet: "
-                              f"{v.rule.describe()}",
-                              nu.nsg_allow_command(s.nsg.nsg_id, s.nsg.rules, direction="outbound",
-                                                   before=v.rule.priority, name="AllowAksEgress443", protocol="Tcp",
-                                                   sources=list(s.nsg.prefixes) or ["VirtualNetwork"],
-                                                   destinations=["Internet"], ports=["443"])))
     if fails:
         summary = fails[0][0] + (f" (+{len(fails) - 1} more)" if len(fails) > 1 else "")
-        return result(SPEC, CheckStatus.FAIL, summary, evidence=tuple(ev),
+        return result(SPEC, CheckStatus.FAIL, summary, evidence=tuple(ev), docs=docs,
                       remediation="\n".join(dict.fromkeys(fx for _, fx in fails if fx)) or None)
+    if likely:
+        return result(SPEC, CheckStatus.FAIL, likely[0][0], evidence=tuple(ev), docs=docs, confidence="likely",
+                      remediation=likely[0][1], confirm_by=likely[0][2])
     if not f.subnets and ot in ("userdefinedrouting", "userassignednatgateway"):
         return result(SPEC, CheckStatus.SKIPPED, "skipped: node subnets are not readable from the cluster body",
                       evidence=tuple(ev), reason="no vnetSubnetID on the node pools")
-    extra = "" if f.subnets else " (AKS-managed VNet: subnet NSG/routes not inspected)"
+    extra = "" if f.subnets else " (AKS-managed VNet: subnet routes not inspected)"
     return result(SPEC, CheckStatus.PASS, f"outboundType {f.outbound_type} has an egress path{extra}",
-                  evidence=tuple(ev))
+                  evidence=tuple(ev), docs=docs)
 
 
 SPEC: CheckSpec[Facts] = CheckSpec(
@@ -188,5 +258,6 @@ SPEC: CheckSpec[Facts] = CheckSpec(
     relevance={"egress": 100, "egress/proxy": 50, "egress/tls": 40, "api_server_connectivity": 45,
                "api_server_connectivity/no_route": 40, "dns": 20, "node_health": 50},
     targets=("networkProfile.outboundType", "networkProfile.loadBalancerProfile", "networkProfile.natGatewayProfile",),
-    resource_kinds=frozenset({ResourceKind.NAT_GATEWAY, ResourceKind.LOAD_BALANCER}),
+    resource_kinds=frozenset({ResourceKind.NAT_GATEWAY, ResourceKind.LOAD_BALANCER, ResourceKind.PUBLIC_IP,
+                              ResourceKind.PUBLIC_IP_PREFIX}),
 )

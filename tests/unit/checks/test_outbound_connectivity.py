@@ -1,4 +1,5 @@
-"""outbound_connectivity: outboundType vs LB IPs / NAT gateway / UDR, and NSG outbound Internet deny."""
+"""outbound_connectivity: outboundType vs what exists: LB outbound IPs / prefixes and the `kubernetes` LB's
+outbound rule, the NAT gateway on every node subnet, the UDR default route, network isolation."""
 
 from __future__ import annotations
 
@@ -8,6 +9,15 @@ import pytest
 
 from shared.checks.outbound_connectivity import SPEC
 from shared.models import CheckStatus
+from tests.unit.checks.egress_support import (
+    LB_ID,
+    LB_PIP,
+    NAT_ID,
+    NAT_PIP,
+    NODE_RG,
+    kubernetes_lb,
+    nat_gateway,
+)
 from tests.unit.checks.net_support import (
     CLUSTER_ID,
     NODE_NSG,
@@ -17,15 +27,15 @@ from tests.unit.checks.net_support import (
     cluster,
     load,
     make_ctx,
-    nsg,
+    public_ip,
     route_table,
-    rule,
     run,
     subnet,
     world,
 )
 
-NAT = f"/subscriptions/{SUB}/resourceGroups/rg-network/providers/Microsoft.Network/natGateways/ng-aks"
+EXIT50 = {"code": "VMExtensionError_OutboundConnFail", "subcategory": "timeout"}
+OTHER_PIP = f"/subscriptions/{SUB}/resourceGroups/rg-network/providers/Microsoft.Network/publicIPAddresses/pip-egress"
 
 
 def lb_cluster(profile: dict[str, Any] | None) -> dict[str, Any]:
@@ -37,58 +47,110 @@ def lb_cluster(profile: dict[str, Any] | None) -> dict[str, Any]:
     return c
 
 
+def lb_world(profile: dict[str, Any] | None = None, *, lb: dict[str, Any] | None = None,
+             pips: tuple[str, ...] = (LB_PIP,)) -> dict[str, Any]:
+    res = world(c=lb_cluster(profile), node_subnet=subnet(NODE_SUBNET, "10.224.0.0/16", nsg=NODE_NSG))
+    res[LB_ID] = lb if lb is not None else kubernetes_lb()
+    for p in pips:
+        res[p] = public_ip(p, "20.61.10.10")
+    return res
+
+
 SPEC_LB = load("aks/ManagedClustersGet.2025-05-01.spec-example.json")["properties"]["networkProfile"][
     "loadBalancerProfile"]
 
 
 @pytest.mark.parametrize(("profile", "status"), [
-    (SPEC_LB, CheckStatus.PASS),
     (None, CheckStatus.PASS),                              # default: one managed outbound IP
     ({"managedOutboundIPs": {"count": 2}}, CheckStatus.PASS),
     ({"managedOutboundIPs": {"count": 0}}, CheckStatus.FAIL),
 ])
-async def test_load_balancer(profile: dict[str, Any] | None, status: CheckStatus) -> None:
-    res = world(c=lb_cluster(profile), node_subnet=subnet(NODE_SUBNET, "10.224.0.0/16", nsg=NODE_NSG))
-    r = await run(SPEC, make_ctx(res, code="VMExtensionError_OutboundConnFail", subcategory="blocked-egress"))
+async def test_load_balancer_counts(profile: dict[str, Any] | None, status: CheckStatus) -> None:
+    r = await run(SPEC, make_ctx(lb_world(profile), **EXIT50))
     assert r.status is status, r.summary
+
+
+async def test_spec_example_profile_names_ips_that_must_exist() -> None:
+    """The spec example's effectiveOutboundIPs are ids: absent from this world, so they do not exist."""
+    r = await run(SPEC, make_ctx(lb_world(SPEC_LB), **EXIT50))
+    assert r.status is CheckStatus.FAIL and "does not exist" in r.summary, r.summary
+
+
+async def test_deleted_outbound_ip_is_blamed_and_the_existing_one_is_not() -> None:
+    gone = OTHER_PIP.replace("pip-egress", "pip-deleted")
+    profile = {"outboundIPs": {"publicIPs": [{"id": OTHER_PIP}, {"id": gone}]}}
+    r = await run(SPEC, make_ctx(lb_world(profile, pips=(LB_PIP, OTHER_PIP)), **EXIT50))
+    assert r.status is CheckStatus.FAIL and "pip-deleted" in r.summary and "pip-egress" not in r.summary
+    assert any(e.resource_id == gone and e.property == "loadBalancerProfile.outboundIPs.publicIPs"
+               for e in r.evidence)
+
+
+async def test_kubernetes_lb_without_outbound_rule() -> None:
+    r = await run(SPEC, make_ctx(lb_world(lb=kubernetes_lb(outbound_rules=False)), **EXIT50))
+    assert r.status is CheckStatus.FAIL and r.confidence == "confirmed", r.summary
+    assert f"load balancer kubernetes in {NODE_RG} has no outbound rule" in r.summary
+    assert any(e.resource_id == LB_ID and e.property == "properties.outboundRules" and e.value == []
+               for e in r.evidence)
+
+
+async def test_outbound_rule_frontend_ip_deleted() -> None:
+    r = await run(SPEC, make_ctx(lb_world(pips=()), **EXIT50))
+    assert r.status is CheckStatus.FAIL and "aks-outbound-ip-1" in r.summary, r.summary
+
+
+async def test_missing_kubernetes_lb_is_likely() -> None:
+    res = lb_world()
+    del res[LB_ID]
+    r = await run(SPEC, make_ctx(res, **EXIT50))
+    assert r.status is CheckStatus.FAIL and r.confidence == "likely"
+    assert r.confirm_by and f"az network lb show -g {NODE_RG} -n kubernetes" in r.confirm_by
 
 
 @pytest.mark.parametrize(("routes", "status", "needle"), [
     ([("0.0.0.0/0", "VirtualAppliance", "10.0.1.4")], CheckStatus.PASS, "egress path"),
     ([("10.0.0.0/8", "VirtualAppliance", "10.0.1.4")], CheckStatus.FAIL, "no 0.0.0.0/0 route"),
-    ([("0.0.0.0/0", "None", None)], CheckStatus.FAIL, "blackholes"),
 ])
 async def test_udr(routes: list[tuple[str, str, str | None]], status: CheckStatus, needle: str) -> None:
-    r = await run(SPEC, make_ctx(world(rt=route_table(RT_ID, routes))))
+    r = await run(SPEC, make_ctx(world(rt=route_table(RT_ID, routes)), **EXIT50))
     assert r.status is status and needle in r.summary, r.summary
 
 
-async def test_user_assigned_nat_gateway() -> None:
+def nat_world(*, nat_on_subnet: bool = True, gateway: dict[str, Any] | None = None,
+              pip: bool = True) -> dict[str, Any]:
     c = cluster(private=False, vnet_integration=False, outbound="userAssignedNATGateway")
-    res = world(c=c, node_subnet=subnet(NODE_SUBNET, "10.224.0.0/16", nsg=NODE_NSG))
-    r = await run(SPEC, make_ctx(res))
-    assert r.status is CheckStatus.FAIL and "has no NAT gateway" in r.summary
-    res[NODE_SUBNET] = subnet(NODE_SUBNET, "10.224.0.0/16", nsg=NODE_NSG, nat=NAT)
-    res[NAT] = {"id": NAT, "properties": {"provisioningState": "Succeeded", "publicIpAddresses": []}}
-    r = await run(SPEC, make_ctx(res))
+    res = world(c=c, node_subnet=subnet(NODE_SUBNET, "10.224.0.0/16", nsg=NODE_NSG,
+                                        nat=NAT_ID if nat_on_subnet else None))
+    res[NAT_ID] = gateway or nat_gateway()
+    if pip:
+        res[NAT_PIP] = public_ip(NAT_PIP, "20.61.20.20")
+    return res
+
+
+async def test_user_assigned_nat_gateway() -> None:
+    assert (await run(SPEC, make_ctx(nat_world(), **EXIT50))).status is CheckStatus.PASS
+    r = await run(SPEC, make_ctx(nat_world(nat_on_subnet=False), **EXIT50))
+    assert r.status is CheckStatus.FAIL and "node subnet snet-aks-nodes has no NAT gateway" in r.summary
+    assert r.remediation == f"az network vnet subnet update --ids {NODE_SUBNET} --nat-gateway <nat-gateway-id>"
+    r = await run(SPEC, make_ctx(nat_world(gateway=nat_gateway(pips=[])), **EXIT50))
     assert r.status is CheckStatus.FAIL and "0 public IP" in r.summary
-    res[NAT]["properties"]["publicIpAddresses"] = [{"id": NAT + "-pip"}]
-    assert (await run(SPEC, make_ctx(res))).status is CheckStatus.PASS
+    r = await run(SPEC, make_ctx(nat_world(pip=False), **EXIT50))
+    assert r.status is CheckStatus.FAIL and "pip-ng-aks" in r.summary and "do not exist" in r.summary
+    res = nat_world()
+    del res[NAT_ID]
+    r = await run(SPEC, make_ctx(res, **EXIT50))
+    assert r.status is CheckStatus.FAIL and "does not exist" in r.summary
 
 
-@pytest.mark.parametrize(("rules", "status"), [
-    ([rule("deny-internet", 4000, "Outbound", "Deny", dst="Internet")], CheckStatus.FAIL),
-    ([rule("allow-443", 100, "Outbound", "Allow", dst="Internet", ports="443"),
-      rule("deny-internet", 4000, "Outbound", "Deny", dst="Internet")], CheckStatus.PASS),
-    ([rule("deny-80", 4000, "Outbound", "Deny", dst="Internet", ports=["80", "8080"])], CheckStatus.PASS),
-])
-async def test_nsg_internet_deny(rules: list[dict[str, Any]], status: CheckStatus) -> None:
-    res = world(c=lb_cluster(None), node_subnet=subnet(NODE_SUBNET, "10.224.0.0/16", nsg=NODE_NSG),
-                node_nsg=nsg(NODE_NSG, rules))
-    r = await run(SPEC, make_ctx(res))
-    assert r.status is status, r.summary
-    if status is CheckStatus.FAIL:
-        assert "--destination-address-prefixes Internet --destination-port-ranges 443" in (r.remediation or "")
+async def test_every_node_subnet_needs_the_nat_gateway() -> None:
+    """Two pools on two subnets: only the one without a NAT gateway is blamed."""
+    second = NODE_SUBNET.replace("snet-aks-nodes", "snet-aks-user")
+    res = nat_world()
+    res[second] = subnet(second, "10.226.0.0/16", nsg=NODE_NSG)
+    pools = res[CLUSTER_ID]["properties"]["agentPoolProfiles"]
+    pools.append({**pools[0], "name": "user1", "mode": "User", "vnetSubnetID": second})
+    r = await run(SPEC, make_ctx(res, **EXIT50))
+    assert r.status is CheckStatus.FAIL and "snet-aks-user has no NAT gateway" in r.summary, r.summary
+    assert "snet-aks-nodes has no" not in r.summary
 
 
 @pytest.mark.parametrize(("source", "status"), [("Cache", CheckStatus.PASS), ("Direct", CheckStatus.FAIL)])
@@ -99,6 +161,6 @@ async def test_outbound_none(source: str, status: CheckStatus) -> None:
 
 
 async def test_managed_vnet_lb_passes_with_note() -> None:
-    r = await run(SPEC, make_ctx({CLUSTER_ID: cluster(private=False, vnet_integration=False,
-                                                      outbound="loadBalancer", node_subnet=None)}))
+    c = cluster(private=False, vnet_integration=False, outbound="loadBalancer", node_subnet=None)
+    r = await run(SPEC, make_ctx({CLUSTER_ID: c, LB_ID: kubernetes_lb(), LB_PIP: public_ip(LB_PIP, "20.61.1.1")}))
     assert r.status is CheckStatus.PASS and "AKS-managed VNet" in r.summary
