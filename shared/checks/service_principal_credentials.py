@@ -36,6 +36,7 @@ class Facts:
     error_code: str | None  # the code that decided error_signal
     uai_exists: bool | None  # user-assigned identity resource found (None: not applicable)
     uai_principal_now: str | None
+    identity_error: bool = False  # the error is an identity failure (catalog family) without a specific code
 
 
 _SIGNALS = (
@@ -69,7 +70,7 @@ async def gather(ctx: CheckContext) -> Facts:
         exists = body is not None
         now_pid = az.as_str(az.dig(body, "properties.principalId")) if body else None
     return Facts(view.id, ctx.operation.resource_group, ctx.operation.cluster_name, ident, signal, code, exists,
-                 now_pid)
+                 now_pid, Family.IDENTITY in ctx.classification.families)
 
 
 def evaluate(f: Facts) -> CheckResult:
@@ -116,8 +117,14 @@ def evaluate(f: Facts) -> CheckResult:
                           remediation=(f"az ad sp show --id {cid}  # must succeed; if new, wait and retry\n"
                                        f"or move to a managed identity: az aks update -g {rg} -n {name} "
                                        "--enable-managed-identity"))
-        why = (f"service principal {cid}: secret expiry lives in Microsoft Graph, not ARM; check with "
-               f"`az ad app credential list --id {cid} --query \"[].endDateTime\"`")
+        expiry = f"az ad app credential list --id {cid} --query \"[].endDateTime\""
+        if f.identity_error:
+            return result(SPEC, CheckStatus.FAIL, f"the operation failed on the cluster's identity and it uses service "
+                          f"principal {cid}, whose secret ARM cannot show: an expired or reset secret is likely",
+                          evidence=tuple(ev), remediation=reset, confidence="likely",
+                          confirm_by=f"`{expiry}` shows every endDateTime in the past (or the secret was rotated "
+                                     "without `az aks update-credentials`)")
+        why = (f"service principal {cid}: secret expiry lives in Microsoft Graph, not ARM; check with `{expiry}`")
         return result(SPEC, CheckStatus.SKIPPED, f"skipped: {why}", evidence=tuple(ev), reason=why)
     if p.client_id and p.client_id.casefold() == "msi":
         why = "servicePrincipalProfile.clientId is 'msi' but the cluster body has no identity block to check"

@@ -93,3 +93,16 @@ async def test_no_identity_at_all_fails() -> None:
     res = await run(SPEC, make_ctx({CLUSTER_ID: c}))
     assert res.status is CheckStatus.FAIL
     assert "--enable-managed-identity" in (res.remediation or "")
+
+
+async def test_identity_failure_without_a_specific_code_is_a_likely_expired_secret() -> None:
+    from shared.models import Classification
+
+    ctx = make_ctx({CLUSTER_ID: sp_cluster()}, code="InternalOperationError")
+    ctx.classification = Classification.model_validate({**ctx.classification.model_dump(), "families": ["identity"]})
+    res = await run(SPEC, ctx)
+    assert res.status is CheckStatus.FAIL
+    assert res.confidence == "likely"
+    assert 'az ad app credential list --id clientid --query "[].endDateTime"' in (res.confirm_by or "")
+    fix = "az aks update-credentials -g rg-aks-prod -n aks-prod-01 --reset-service-principal"
+    assert fix in (res.remediation or "")
