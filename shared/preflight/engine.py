@@ -413,9 +413,9 @@ async def run(plan: Plan, arm: ArmReader, *, now: datetime, specs: Sequence[Chec
     preds = [_prediction(r, registry.get(r.id), op.name) for r in failing]
     preds.sort(key=lambda p: (p.status != "will_fail", p.confidence != "confirmed"))  # stable: rank order kept
     notes = [f"{r.id}: could not check: {r.reason or r.summary}" for r in results if r.status is CheckStatus.ERROR]
-    if any(f in knowledge().uncertain for f in classification.families):
-        notes.append("VM and regional capacity cannot be known before the operation runs; a capacity failure "
-                     "is reported as at_risk only when the region's failure history shows one")
+    if op.name != "update" and not any(f in knowledge().uncertain for f in classification.families):
+        notes.append("VM and regional capacity (AllocationFailed, AKSCapacityError) cannot be known before the "
+                     "operation runs and is not predicted")
     unresolved = list(plan.unresolved)
     for field, value in (("location", view.region), ("properties.kubernetesVersion", view.kubernetes_version)):
         if not value and not any(u.path.endswith(field) for u in unresolved):
