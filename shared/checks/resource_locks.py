@@ -4,8 +4,10 @@ Reads `GET {scope}/providers/Microsoft.Authorization/locks` (api 2020-05-01,
 ManagementLocks_ListAtResourceGroupLevel / ListAtResourceLevel: value[].{id, name,
 properties.level, properties.notes}) on the cluster resource itself, the cluster's resource group,
 the node resource group (ClusterView.node_resource_group), the resource groups of the BYO subnets
-(node, pod, API server) and of a BYO private DNS zone. A lock's scope is the part of its id before
-`/providers/Microsoft.Authorization/locks/`; it applies to everything at or below that scope.
+(node, pod, API server) and of a BYO private DNS zone. Without `$filter=atScope()` ARM lists the
+locks at the scope, those inherited from above it and those on resources below it; a lock's own
+scope is the part of its id before `/providers/Microsoft.Authorization/locks/`, and it applies to
+everything at or below that scope (a lock on a sibling resource is listed but changes nothing).
 
 What blocks what (Azure Resource Manager lock semantics):
 - `ReadOnly` blocks every write and delete: on the cluster, its group or the node resource group it
