@@ -169,18 +169,29 @@ def _history(settings: Settings, parts: Parts, clock: Clock) -> History | None:
     """
     if parts.history is not None:
         return parts.history
-    from shared.checks.capacity_history import CAPACITY_CODES
-
     if parts.home is not None:
         from shared.local.sqlite_sink import SqliteFailureHistory
 
-        return SqliteFailureHistory(parts.home / "findings.db", CAPACITY_CODES, now=clock.now)
+        return SqliteFailureHistory(parts.home / "findings.db", capacity_codes(), now=clock.now)
     if settings.findings_workspace_id:
         from shared.azure.findings_history import FindingsHistory
 
-        return FindingsHistory(settings.findings_workspace_id, CAPACITY_CODES, credential=_credential(parts),
+        return FindingsHistory(settings.findings_workspace_id, capacity_codes(), credential=_credential(parts),
                                now=clock.now)
     return None
+
+
+def capacity_codes() -> tuple[str, ...]:
+    """Error codes the catalog puts in the capacity family: other clusters' rows the history returns."""
+    import re
+
+    from shared.catalog.loader import catalog_index
+    from shared.models import Family
+
+    idx = catalog_index()
+    codes = {reported for entry_id, reported in idx.codes.values()
+             if (entry := idx.by_id.get(entry_id)) is not None and Family.CAPACITY in entry.families}
+    return tuple(sorted(c for c in codes if re.fullmatch(r"[A-Za-z][A-Za-z0-9_.]{0,99}", c)))
 
 
 def _queues(settings: Settings, parts: Parts) -> tuple[WorkQueue | None, WorkQueue | None]:

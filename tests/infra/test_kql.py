@@ -60,11 +60,11 @@ NEGATIVE_CONTROLS = {
 def app_history_query() -> str:
     """The query the app itself runs for Deps.history (shared/azure/findings_history.py)."""
     from shared.azure.findings_history import history_query
-    from shared.checks.capacity_history import CAPACITY_CODES
+    from shared.compose import capacity_codes
 
     cluster = ("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-x"
                "/providers/Microsoft.ContainerService/managedClusters/aks-x")
-    return history_query(cluster, CAPACITY_CODES)
+    return history_query(cluster, capacity_codes())
 
 
 def workbook_batch() -> dict[str, str]:

@@ -14,8 +14,7 @@ from typing import Any
 import pytest
 
 from shared.azure.findings_history import FindingsHistory, history_query
-from shared.checks.capacity_history import CAPACITY_CODES
-from shared.compose import Parts, build_deps
+from shared.compose import Parts, build_deps, capacity_codes
 from shared.local.sqlite_sink import SqliteFailureHistory, SqliteFindingsSink
 from shared.ports import ArmError, ArmForbidden
 from shared.render.rows import finding_to_row
@@ -51,7 +50,7 @@ async def test_local_history_folds_rows_and_keeps_this_cluster_and_regional_capa
         row("aks-d", "SubnetIsFull", T0 - timedelta(hours=1), event_id="d1"),  # other, not capacity
         row("aks-a", "AKSCapacityHeavyUsage", T0 - timedelta(days=9), event_id="ancient"),  # past lookback
     ])
-    history = SqliteFailureHistory(db, CAPACITY_CODES, now=lambda: T0)
+    history = SqliteFailureHistory(db, capacity_codes(), now=lambda: T0)
     got = sorted(await history(mine), key=lambda r: r["time"])
     assert [(r["cluster_id"].rsplit("/", 1)[-1], r["code"]) for r in got] == [
         ("aks-a", "AKSCapacityHeavyUsage"), ("aks-b", "AKSCapacityHeavyUsage"), ("aks-a", "SubnetIsFull")]
@@ -60,7 +59,7 @@ async def test_local_history_folds_rows_and_keeps_this_cluster_and_regional_capa
 
 
 async def test_local_history_without_a_store_is_unknown_not_zero(tmp_path: Path) -> None:
-    history = SqliteFailureHistory(tmp_path / "none.db", CAPACITY_CODES, now=lambda: T0)
+    history = SqliteFailureHistory(tmp_path / "none.db", capacity_codes(), now=lambda: T0)
     with pytest.raises(LookupError, match="unknown"):
         await history(make_operation())
 
@@ -79,7 +78,7 @@ def test_the_query_is_built_from_validated_input_only() -> None:
 
 @pytest.fixture
 async def azure_history(arm_emulator: ArmEmulator, fake_credential: FakeAsyncCredential) -> Any:  # noqa: F811
-    history = FindingsHistory(WORKSPACE, CAPACITY_CODES, credential=fake_credential, endpoint=arm_emulator.base_url,
+    history = FindingsHistory(WORKSPACE, capacity_codes(), credential=fake_credential, endpoint=arm_emulator.base_url,
                               connection_verify=arm_emulator.ca_file, retry_total=0, now=lambda: T0)
     yield history
     await history.aclose()
@@ -96,7 +95,7 @@ async def test_azure_history_through_the_logs_query_client(arm_emulator: ArmEmul
     assert got == [{"time": "2026-11-20T06:00:00Z", "cluster_id": op.cluster_id, "region": "westeurope",
                     "code": "AKSCapacityHeavyUsage", "finding_id": "f1"}]
     sent = arm_emulator.workspace_queries[-1]
-    assert sent["query"] == history_query(op.cluster_id, CAPACITY_CODES)
+    assert sent["query"] == history_query(op.cluster_id, capacity_codes())
     assert sent["timespan"].startswith("2026-11-14T12:00:00")  # 7 days back from the clock
     assert fake_credential.scopes[-1] == ("https://api.loganalytics.io/.default",)
     assert arm_emulator.log[-1].path == f"/v1/workspaces/{WORKSPACE}/query"
