@@ -191,6 +191,8 @@ class ClusterView(_View):
     failing_pool: str | None = None  # the pool the operation was about, when known
     node_subnet_ids: tuple[str, ...] = ()  # distinct, the failing pool's first
     pools_without_subnet: tuple[str, ...] = ()
+    addons: tuple[str, ...] = ()  # addonProfiles names with enabled: true, as ARM spells them (omsagent, ...)
+    service_principal_client_id: str | None = None  # raw servicePrincipalProfile.clientId ("msi" included)
 
     @property
     def byo_vnet(self) -> bool:
@@ -308,7 +310,15 @@ class ClusterView(_View):
             failing_pool=agent_pool,
             node_subnet_ids=tuple(subnets),
             pools_without_subnet=tuple(missing),
+            addons=_addons(p.get("addonProfiles")),
+            service_principal_client_id=_str(_sub(p, "servicePrincipalProfile").get("clientId")),
         )
+
+
+def _addons(raw: Any) -> tuple[str, ...]:
+    if not isinstance(raw, Mapping):
+        return ()
+    return tuple(str(k) for k, v in raw.items() if isinstance(v, Mapping) and v.get("enabled") is True)
 
 
 def _pool(x: Mapping[str, Any]) -> PoolView:
