@@ -212,8 +212,8 @@ async def diagnose(arm: ArmReader, error: OperationError) -> tuple[tuple[Any, ..
 @pytest.fixture
 async def reader(
     arm_emulator: ArmEmulator,  # noqa: F811
-    fake_credential: FakeAsyncCredential,
-) -> AsyncIterator[AzureArmReader]:  # noqa: F811
+    fake_credential: FakeAsyncCredential,  # noqa: F811
+) -> AsyncIterator[AzureArmReader]:
     r = AzureArmReader(
         Settings(arm_retry_total=0),
         credential=fake_credential,
@@ -226,8 +226,11 @@ async def reader(
 
 @pytest.mark.parametrize("name", list(CASES))
 async def test_offline_diagnosis_of_the_snapshot_equals_the_live_one(
-    name: str, reader: AzureArmReader, arm_emulator: ArmEmulator, tmp_path: Path
-) -> None:  # noqa: F811
+    name: str,
+    reader: AzureArmReader,
+    arm_emulator: ArmEmulator,  # noqa: F811
+    tmp_path: Path,
+) -> None:
     case = CASES[name]
     arm_emulator.serve({"resources": case.build(), "activity_log": []})
     if case.forbid:
