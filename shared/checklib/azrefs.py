@@ -181,6 +181,7 @@ CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
 NETWORK_CONTRIBUTOR = "4d97b98b-1d4f-4787-a291-c67834d212e7"
 PRIVATE_DNS_ZONE_CONTRIBUTOR = "b12aa53e-6015-4669-85d0-8515ebb3ae7f"
 READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
+MANAGED_IDENTITY_OPERATOR = "f1a07417-d97a-45cb-824c-7a7467783830"
 
 
 @dataclass(frozen=True)
@@ -216,6 +217,11 @@ BUILTIN_ROLES: dict[str, RoleDef] = {
         "Microsoft.Network/privateDnsOperationStatuses/*", "Microsoft.Network/virtualNetworks/read",
         "Microsoft.Network/virtualNetworks/join/action")),)),
     READER: RoleDef(READER, "Reader", (Permission(("*/read",)),)),
+    MANAGED_IDENTITY_OPERATOR: RoleDef(MANAGED_IDENTITY_OPERATOR, "Managed Identity Operator", (Permission((
+        "Microsoft.ManagedIdentity/userAssignedIdentities/*/read",
+        "Microsoft.ManagedIdentity/userAssignedIdentities/*/assign/action", "Microsoft.Authorization/*/read",
+        "Microsoft.Insights/alertRules/*", "Microsoft.Resources/subscriptions/resourceGroups/read",
+        "Microsoft.Resources/deployments/*", "Microsoft.Support/*")),)),
 }
 
 SUBNET_JOIN_ACTIONS = ("Microsoft.Network/virtualNetworks/subnets/join/action",
@@ -224,6 +230,8 @@ ROUTE_TABLE_ACTIONS = ("Microsoft.Network/routeTables/read", "Microsoft.Network/
                        "Microsoft.Network/routeTables/routes/read", "Microsoft.Network/routeTables/routes/write")
 PRIVATE_DNS_ZONE_ACTIONS = ("Microsoft.Network/privateDnsZones/read", "Microsoft.Network/privateDnsZones/write")
 # Standard load balancer outbound IPs / prefixes the customer brings (AKS identity permissions doc).
+# A pre-created (BYO) kubelet identity: the control plane must be able to assign it to the nodes.
+KUBELET_IDENTITY_ACTIONS = ("Microsoft.ManagedIdentity/userAssignedIdentities/assign/action",)
 PUBLIC_IP_ACTIONS = ("Microsoft.Network/publicIPAddresses/join/action", "Microsoft.Network/publicIPAddresses/read")
 PUBLIC_IP_PREFIX_ACTIONS = ("Microsoft.Network/publicIPPrefixes/join/action", "Microsoft.Network/publicIPPrefixes/read")
 
@@ -246,8 +254,14 @@ def role_def_from_body(body: Mapping[str, Any]) -> RoleDef:
 
 
 def _action_matches(pattern: str, action: str) -> bool:
+    """ARM action wildcards: `*` matches any text, `/` included; a whole `/*/` segment may also match
+    nothing (`userAssignedIdentities/*/assign/action` allows `userAssignedIdentities/assign/action`)."""
     rx = "^" + ".*".join(re.escape(part) for part in pattern.split("*")) + "$"
-    return re.match(rx, action, re.IGNORECASE) is not None
+    if re.match(rx, action, re.IGNORECASE):
+        return True
+    if "/*/" in pattern:
+        return _action_matches(pattern.replace("/*/", "/", 1), action)
+    return False
 
 
 def grants(role: RoleDef, action: str) -> bool:

@@ -7,6 +7,8 @@ bring-your-own resources besides subnets (those are identity_subnet_permissions'
 - a custom private DNS zone (apiServerAccessProfile.privateDNSZone is a resource id, not
   "system"/"none"), often in another subscription: Private DNS Zone Contributor
   (b12aa53e-6015-4669-85d0-8515ebb3ae7f);
+- a pre-created kubelet identity (identityProfile.kubeletidentity.resourceId outside the node resource
+  group): userAssignedIdentities/assign/action (Managed Identity Operator) on it;
 - BYO load balancer outbound IPs / IP prefixes (networkProfile.loadBalancerProfile.outboundIPs /
   outboundIPPrefixes): publicIPAddresses/join/action + read, publicIPPrefixes/join/action + read;
 - every scope an AuthorizationFailed / LinkedAuthorizationFailed error refused to the control-plane
@@ -41,6 +43,7 @@ DOCS = (
     "https://learn.microsoft.com/troubleshoot/azure/azure-kubernetes/error-codes/customprivatednszonemissingpermissions-error",
     "https://learn.microsoft.com/troubleshoot/azure/azure-kubernetes/create-upgrade-delete/error-code-linkedauthorizationfailed",
     "https://learn.microsoft.com/azure/aks/configure-kubenet#bring-your-own-subnet-and-route-table-with-kubenet",
+    "https://learn.microsoft.com/azure/aks/pre-created-kubelet-managed-identity",
 )
 
 
@@ -78,6 +81,10 @@ async def gather(ctx: CheckContext) -> Facts:
     zone = view.private_dns_zone
     if zone and armid.is_kind(zone, ResourceKind.PRIVATE_DNS_ZONE):
         add(zone, "private DNS zone", az.PRIVATE_DNS_ZONE_ACTIONS, "Private DNS Zone Contributor")
+    kubelet = view.identity.kubelet_resource_id
+    if view.identity.kind == "UserAssigned" and kubelet and not az.same(
+            armid.resource_group_of(kubelet), view.node_resource_group or None):
+        add(kubelet, "kubelet identity", az.KUBELET_IDENTITY_ACTIONS, "Managed Identity Operator")
     if view.outbound_type.casefold() == "loadbalancer":
         for ip in view.lb_outbound_ip_ids:
             add(ip, "outbound public IP", az.PUBLIC_IP_ACTIONS, "Network Contributor")
@@ -105,14 +112,14 @@ def evaluate(facts: Facts) -> CheckResult:
 
 SPEC: CheckSpec[Facts] = CheckSpec(
     id="identity_role_assignments",
-    title="Cluster identity roles on the route table, private DNS zone and outbound IPs",
+    title="Cluster identity roles on the route table, private DNS zone, kubelet identity and outbound IPs",
     docs=DOCS,
     gather=gather,
     evaluate=evaluate,
     families=frozenset({Family.PERMISSIONS, Family.IDENTITY, Family.POLICY, Family.DNS}),
     relevance={"permissions": 95, "identity": 80, "policy": 30, "dns": 30},
     targets=("apiServerAccessProfile.privateDNSZone", "loadBalancerProfile.outboundIPs",
-             "loadBalancerProfile.outboundIPPrefixes"),
+             "loadBalancerProfile.outboundIPPrefixes", "identityProfile.kubeletidentity"),
     # CustomRouteTableMissingPermission names the route table: the check runs for it whatever its family
     resource_kinds=frozenset({ResourceKind.ROLE_ASSIGNMENT, ResourceKind.ROUTE_TABLE}),
 )

@@ -72,3 +72,10 @@ def test_missing_lists_only_the_actions_not_granted() -> None:
                     {**az.BUILTIN_ROLES, A: role(A, (("Microsoft.Network/*/read",), ()))})
     v = evaluate_target(grants, grants.targets[0])
     assert v.not_granted == ("Microsoft.Network/routeTables/write", "Microsoft.Network/routeTables/routes/write")
+
+
+def test_a_wildcard_segment_may_match_no_segment() -> None:
+    mio = az.BUILTIN_ROLES[az.MANAGED_IDENTITY_OPERATOR]
+    assert az.grants(mio, "Microsoft.ManagedIdentity/userAssignedIdentities/assign/action")
+    assert az.grants(mio, "microsoft.managedidentity/userassignedidentities/federatedcredentials/assign/action")
+    assert not az.grants(mio, "Microsoft.ManagedIdentity/userAssignedIdentities/write")

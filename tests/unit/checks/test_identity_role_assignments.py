@@ -49,7 +49,8 @@ def kubenet_cluster(outbound_ips: bool = False) -> dict[str, Any]:
     c["properties"]["servicePrincipalProfile"] = {"clientId": "msi"}
     c["properties"]["identityProfile"] = {"kubeletidentity": {
         "objectId": KUBELET, "clientId": "88888888-8888-8888-8888-888888888888",
-        "resourceId": f"/subscriptions/{SUB}/resourceGroups/MC_x/providers/Microsoft.ManagedIdentity/"
+        "resourceId": f"/subscriptions/{SUB}/resourceGroups/MC_rg1_clustername1_location1/providers/"
+                      "Microsoft.ManagedIdentity/"
                       "userAssignedIdentities/aks-prod-01-agentpool"}}
     c["properties"]["agentPoolProfiles"][0]["vnetSubnetID"] = NODE_SUBNET
     if not outbound_ips:
@@ -246,3 +247,37 @@ async def test_service_principal_object_id_from_the_error() -> None:
     res = await run(SPEC, make_ctx(world(c, {RT_ID: [at(VNET_ID, NC)]}), code="AuthorizationFailed", message=msg))
     assert res.status is CheckStatus.FAIL, res
     assert "object id taken from the error" in res.summary
+
+
+BYO_KUBELET = (f"/subscriptions/{SUB}/resourceGroups/rg-identities/providers/Microsoft.ManagedIdentity/"
+               "userAssignedIdentities/id-aks-kubelet")
+
+
+def byo_kubelet_cluster() -> dict[str, Any]:
+    c = zone_cluster("system")
+    c["properties"]["identityProfile"] = {"kubeletidentity": {
+        "objectId": KUBELET, "clientId": "88888888-8888-8888-8888-888888888888", "resourceId": BYO_KUBELET}}
+    return c
+
+
+@pytest.mark.parametrize(("items", "status"), [
+    ([at(BYO_KUBELET, az.MANAGED_IDENTITY_OPERATOR)], CheckStatus.PASS),
+    ([at(f"/subscriptions/{SUB}/resourceGroups/rg-identities", az.MANAGED_IDENTITY_OPERATOR)], CheckStatus.PASS),
+    ([at(BYO_KUBELET, az.READER)], CheckStatus.FAIL),
+    ([at(BYO_KUBELET, az.MANAGED_IDENTITY_OPERATOR, principal=KUBELET)], CheckStatus.FAIL),  # wrong identity
+])
+async def test_pre_created_kubelet_identity_needs_managed_identity_operator(
+        items: list[dict[str, Any]], status: CheckStatus) -> None:
+    res = await run(SPEC, make_ctx(world(byo_kubelet_cluster(), {BYO_KUBELET: items})))
+    assert res.status is status, res
+    if status is CheckStatus.FAIL:
+        assert f'--role "Managed Identity Operator" --scope {BYO_KUBELET}' in (res.remediation or "")
+
+
+async def test_aks_created_kubelet_identity_in_the_node_resource_group_is_not_a_target() -> None:
+    c = byo_kubelet_cluster()
+    c["properties"]["identityProfile"]["kubeletidentity"]["resourceId"] = (
+        f"/subscriptions/{SUB}/resourceGroups/{c['properties']['nodeResourceGroup']}/providers/"
+        "Microsoft.ManagedIdentity/userAssignedIdentities/aks-prod-01-agentpool")
+    res = await run(SPEC, make_ctx(world(c, {})))
+    assert res.status is CheckStatus.NOT_APPLICABLE
