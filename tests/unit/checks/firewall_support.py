@@ -68,7 +68,7 @@ def net_rule(
 ) -> dict[str, Any]:
     """A NetworkRule like the WithIpGroups spec example's, with our addresses."""
     spec = load("network/FirewallPolicyRuleCollectionGroupWithIpGroupsPut.2024-05-01.spec-example.json")
-    r = copy.deepcopy(spec["properties"]["ruleCollections"][0]["rules"][0])
+    r: dict[str, Any] = copy.deepcopy(spec["properties"]["ruleCollections"][0]["rules"][0])
     r.update(
         {
             "name": name,

@@ -30,7 +30,7 @@ from tests.unit.checks.firewall_support import (
 )
 from tests.unit.checks.net_support import CLUSTER_ID, FW_ID, RT_ID, cluster, make_ctx, route_table, run, world
 
-PUBLIC = {"private": False, "vnet_integration": False}
+PUBLIC: dict[str, Any] = {"private": False, "vnet_integration": False}
 API = "*.hcp.westeurope.azmk8s.io"
 
 

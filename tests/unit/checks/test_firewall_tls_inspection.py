@@ -22,7 +22,7 @@ from tests.unit.checks.firewall_support import (
 )
 from tests.unit.checks.net_support import CLUSTER_ID, cluster, make_ctx, run, world
 
-PUBLIC = {"private": False, "vnet_integration": False}
+PUBLIC: dict[str, Any] = {"private": False, "vnet_integration": False}
 API = "*.hcp.westeurope.azmk8s.io"
 TAG = app_rule("aks", tags=["AzureKubernetesService"])
 

@@ -68,7 +68,7 @@ SPECS: list[CheckSpec[Any]] = [
 ]
 BY_ID = {s.id: s for s in SPECS}
 NOW = datetime(2024, 11, 21, 14, 0, 0, tzinfo=UTC)
-PUBLIC = {"private": False, "vnet_integration": False}
+PUBLIC: dict[str, Any] = {"private": False, "vnet_integration": False}
 API = "*.hcp.westeurope.azmk8s.io"
 TAG_GROUP = rcg(POLICY, "aks", 100, [("aks", 100, "Allow", [app_rule("aks", tags=["AzureKubernetesService"])])])
 CONN_TIMEOUT = OperationError(
