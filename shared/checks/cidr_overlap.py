@@ -25,7 +25,7 @@ from shared.armid import ResourceKind
 from shared.checklib import cidr as cd
 from shared.checklib import netutil as nu
 from shared.checklib.base import API, CheckContext, CheckSpec, NotApplicable, result
-from shared.checklib.netread import get_all_or_none
+from shared.checklib.netread import get_all_or_none, load_cluster
 from shared.models import CheckResult, CheckStatus, Evidence, Family
 
 DOCS = (
@@ -56,7 +56,7 @@ class Facts:
     pod_source: str
     spaces: tuple[cd.Space, ...]
     vnets_unread: tuple[str, ...]
-    error_cidrs: tuple[str, ...]
+    requested: tuple[str, ...]  # CIDRs named by the error that the body does not hold
 
 
 def _spaces(vnet_id: str, body: dict[str, Any]) -> list[cd.Space]:
@@ -85,8 +85,20 @@ def _spaces(vnet_id: str, body: dict[str, Any]) -> list[cd.Space]:
     return out
 
 
+def _requested(error_cidrs: tuple[str, ...], own: tuple[str, ...], spaces: list[cd.Space]) -> tuple[str, ...]:
+    """CIDRs the error names that are neither the cluster's ranges nor a VNet / subnet / peer range: what
+    the rejected request asked for (a synchronous 400 leaves the body with the old values)."""
+    known = {n for n in (nu.parse_net(c) for c in (*own, *(s.cidr for s in spaces))) if n is not None}
+    out: list[str] = []
+    for c in error_cidrs:
+        n = nu.parse_net(c)
+        if n is not None and n not in known and n.prefixlen < 32 and str(n) not in out:
+            out.append(str(n))
+    return tuple(out)
+
+
 async def gather(ctx: CheckContext) -> Facts:
-    v = await ctx.view()
+    v = await load_cluster(ctx)
     plugin = v.network_plugin.casefold()
     uses_pod_cidr = plugin in ("kubenet", "") or v.overlay
     services = v.service_cidrs or (DEFAULT_SERVICE_CIDR,)
@@ -94,6 +106,9 @@ async def gather(ctx: CheckContext) -> Facts:
     if plugin == "none" and not v.service_cidrs and not v.pod_cidrs:
         raise NotApplicable("network plugin none (bring your own CNI): the cluster sets no pod ranges")
     vnets = list(v.node_vnet_ids)
+    for named in (*ctx.facts.ids("vnet"), *(armid.parent_of(i) or "" for i in ctx.facts.ids("subnet"))):
+        if named and not any(armid.same(named, x) for x in vnets):
+            vnets.append(named)  # a VNet the error names (e.g. the subnet it says the range overlaps)
     bodies = await get_all_or_none(ctx, vnets, API["network"]) if vnets else []
     spaces: list[cd.Space] = []
     unread: list[str] = []
@@ -118,7 +133,7 @@ async def gather(ctx: CheckContext) -> Facts:
         pod_source="networkProfile.podCidr(s)" if v.pod_cidrs else "AKS default",
         spaces=tuple(spaces),
         vnets_unread=tuple(unread),
-        error_cidrs=ctx.facts.cidrs,
+        requested=_requested(ctx.facts.cidrs, (*services, *pods), spaces),
     )
 
 
@@ -167,6 +182,12 @@ def evaluate(f: Facts) -> CheckResult:
         for s in f.service_cidrs:
             if (a := nu.parse_net(c)) is not None and (b := nu.parse_net(s)) is not None and nu.overlaps(a, b):
                 problems.append(f"pod CIDR {c} overlaps the service CIDR {s}")
+    for c in f.requested:
+        found = cd.overlaps_of("requested CIDR", c, f.spaces)
+        overlaps += found
+        if found:
+            ev.append(Evidence(resource_id=f.cluster_id, property="requested CIDR (named by the error)", value=c,
+                               note="not in the cluster body: what the rejected request asked for"))
     for o in overlaps:
         name = armid.name_of(o.other.resource_id) if o.other.resource_id else "?"
         problems.append(f"{o.what} {o.cidr} overlaps {o.other.kind} {name} ({o.other.cidr})")
@@ -182,7 +203,7 @@ def evaluate(f: Facts) -> CheckResult:
     if dns:
         problems.append(dns)
     rg_n = f"-g {f.resource_group} -n {f.cluster_name}"
-    bad_service = any(o.what == "service CIDR" for o in overlaps) or any(
+    bad_service = any(o.what in ("service CIDR", "requested CIDR") for o in overlaps) or any(
         "service CIDR" in p and "reserves" in p for p in problems
     )
     if bad_service or dns:

@@ -158,3 +158,25 @@ async def test_error_target_selects_the_check() -> None:
     assert SPEC.names_target("properties.networkProfile.serviceCidr")
     assert SPEC.names_target("networkProfile.dnsServiceIP")
     assert not SPEC.names_target("properties.agentPoolProfiles[0].vnetSubnetID")
+
+
+async def test_requested_cidr_from_a_synchronous_rejection() -> None:
+    """`az aks update` asked for a service range the body never got: the error names it, the body does not."""
+    msg = ("The specified service CIDR 10.225.0.0/16 overlaps with subnet 10.225.0.0/28 of the cluster virtual "
+           "network; dns service IP 10.0.0.10 is fine.")
+    from tests.unit.checks.platform_support import make_ctx as ctx_with_message
+
+    res = await run(SPEC, ctx_with_message(world(), code="ServiceCidrOverlapExistingSubnetsCidr", verb="update",
+                                           message=msg))
+    assert res.status is CheckStatus.FAIL, res
+    assert "requested CIDR 10.225.0.0/16 overlaps subnet snet-aks-apiserver (10.225.0.0/28)" in res.summary
+    assert "service CIDR 10.0.0.0/16" not in res.summary  # the cluster's own range is fine
+    assert any(e.property == "requested CIDR (named by the error)" and e.value == "10.225.0.0/16"
+               for e in res.evidence)
+
+
+async def test_cluster_missing_is_skipped() -> None:
+    w = world()
+    del w[CLUSTER_ID]
+    res = await run(SPEC, make_ctx(w, code="ServiceCidrOverlapExistingSubnetsCidr"))
+    assert res.status is CheckStatus.SKIPPED
