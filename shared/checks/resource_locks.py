@@ -189,6 +189,12 @@ def judge(f: Facts, lock: Lock) -> Verdict:
             what = "the route table and subnet writes AKS makes (kubenet)" if f.kubenet else \
                 "the subnet writes AKS makes when it joins NICs"
             return Verdict(lock, area, True, named and f.lock_error, f"{where} {covers}: ReadOnly blocks {what}")
+        if area == "node resource group" and scope is not None and not armid.within(scope.id, lock.scope) \
+                and not deleting:
+            # on one resource inside the node resource group: it blocks the operation if the operation
+            # writes that resource (the pool's VMSS, the load balancer ...), which only the error can show
+            return Verdict(lock, area, True, named, f"{where} is on a resource AKS manages in the node resource "
+                                                    f"group: ReadOnly blocks the {f.verb} if it writes it")
         return Verdict(lock, area, True, True, f"{where} {covers}: ReadOnly blocks every write and delete "
                                                f"({f.verb} included)")
     if az.state_is(lock.level, "CanNotDelete"):

@@ -154,3 +154,13 @@ async def test_lock_error_without_a_lock_found_cannot_decide() -> None:
     res = await run(SPEC, make_ctx(world(), verb="scale", code="ScopeLocked", message=scope_locked(NODE_RG_ID)))
     assert res.status is CheckStatus.ERROR
     assert "reports a lock" in res.summary
+
+
+async def test_readonly_on_one_resource_in_the_node_rg() -> None:
+    disk = f"{NODE_RG_ID}/providers/Microsoft.Compute/disks/pvc-1234"
+    res = await run(SPEC, make_ctx(world(nrg=[lock(disk, "ReadOnly")]), verb="scale"))
+    assert res.status is CheckStatus.FAIL
+    assert res.confidence == "likely"  # blocks the scale only if the scale writes that disk
+    res = await run(SPEC, make_ctx(world(nrg=[lock(VMSS, "ReadOnly")]), verb="scale", code="ScopeLocked",
+                                   message=scope_locked(VMSS)))
+    assert (res.status, res.confidence) == (CheckStatus.FAIL, "confirmed")  # the error names the locked VMSS
