@@ -53,7 +53,7 @@ def _tokens(text: str) -> list[tuple[str, str]]:
     return out
 
 
-# AST: ("lit", value) | ("call", name, [args]) | ("prop", node, name) | ("index", node, node)
+# AST: ("lit", value) | ("call", lower-case name, [args], name as written) | ("prop", node, name) | ("index", node, node)
 Node = tuple[Any, ...]
 
 
@@ -90,7 +90,7 @@ class _Parser:
                         self.take(",")
                         args.append(self.expr())
                 self.take(")")
-                node = ("call", text.lower(), args)
+                node = ("call", text.lower(), args, text)
             elif text.lower() in ("true", "false", "null"):
                 node = ("lit", {"true": True, "false": False, "null": None}[text.lower()])
             else:
@@ -199,7 +199,14 @@ def evaluate_value(value: Any, scope: Scope) -> Any:
             return value[1:]
         return value
     if isinstance(value, Mapping):
-        return {k: evaluate_value(v, scope) for k, v in value.items()}
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            key = evaluate(k, scope) if is_expression(k) else k
+            if isinstance(key, Unresolved):
+                out[f"<unresolved key {k[:80]}>"] = key  # the caller records it under this path
+                continue
+            out[str(key)] = evaluate_value(v, scope)
+        return out
     if isinstance(value, list):
         return [evaluate_value(v, scope) for v in value]
     return value
@@ -235,7 +242,7 @@ def _eval(node: Node, scope: Scope) -> Any:
     args = [_eval(a, scope) for a in node[2]]
     fn = _FUNCTIONS.get(name)
     if fn is None:
-        return Unresolved(f"{name}() needs the deployment to run (not evaluated offline)")
+        return Unresolved(f"{node[3]}() needs the deployment to run (not evaluated offline)")
     if name not in _TOLERANT:
         bad = next((a for a in args if isinstance(a, Unresolved)), None)
         if bad is not None:

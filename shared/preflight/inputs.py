@@ -364,15 +364,18 @@ def _tf_resources(module: Any) -> Iterator[Mapping[str, Any]]:
         yield from _tf_resources(child)
 
 
-def _tf_config_resources(module: Any, prefix: str = "") -> Iterator[tuple[str, Mapping[str, Any]]]:
+def _tf_config(module: Any, prefix: str, resources: dict[str, Mapping[str, Any]],
+               calls: dict[str, Mapping[str, Any]]) -> None:
+    """Configuration resources by full address, and each module call's input expressions by module prefix."""
     if not isinstance(module, Mapping):
         return
     for r in module.get("resources") or []:
         if isinstance(r, Mapping):
-            yield prefix + str(r.get("address") or ""), r
+            resources[prefix + str(r.get("address") or "")] = r
     for name, call in (module.get("module_calls") or {}).items():
         if isinstance(call, Mapping):
-            yield from _tf_config_resources(call.get("module"), f"{prefix}module.{name}.")
+            calls[f"{prefix}module.{name}."] = call.get("expressions") or {}
+            _tf_config(call.get("module"), f"{prefix}module.{name}.", resources, calls)
 
 
 def _first(block: Any) -> Mapping[str, Any]:
@@ -503,14 +506,36 @@ def _tf_subscription(doc: Mapping[str, Any], where: Where) -> str | None:
     return where.subscription
 
 
-def _tf_refs(config: Mapping[str, Mapping[str, Any]], address: str, *path: str) -> list[str]:
-    """The configuration references of one attribute (e.g. default_node_pool.vnet_subnet_id)."""
-    node: Any = (config.get(address) or {}).get("expressions") or {}
+def _module_prefix(address: str) -> str:
+    m = re.match(r"^((?:module\.[^.\[]+(?:\[[^\]]*\])?\.)*)", address)
+    return re.sub(r"\[[^\]]*\]", "", m.group(1)) if m else ""
+
+
+def _tf_refs(resources: Mapping[str, Mapping[str, Any]], calls: Mapping[str, Mapping[str, Any]], address: str,
+             *path: str) -> list[str]:
+    """Full addresses an attribute refers to (e.g. default_node_pool.vnet_subnet_id), through module inputs."""
+    node: Any = (resources.get(re.sub(r"\[[^\]]*\]", "", address)) or {}).get("expressions") or {}
     for key in path:
         node = _first(node.get(key)) if isinstance(node, Mapping) and isinstance(node.get(key), list) else (
             node.get(key) if isinstance(node, Mapping) else None)
-    refs = node.get("references") if isinstance(node, Mapping) else None
-    return [str(r) for r in refs or [] if isinstance(r, str)]
+    refs = [str(r) for r in (node.get("references") if isinstance(node, Mapping) else None) or []
+            if isinstance(r, str)]
+    prefix = _module_prefix(address)
+    out: list[str] = []
+    for _ in range(MAX_NESTING):
+        nxt: list[str] = []
+        for r in refs:
+            if r.startswith("var.") and prefix:
+                expr = calls.get(prefix, {}).get(r.split(".")[1]) or {}
+                parent = prefix[:prefix.rstrip(".").rfind("module.")] if prefix.count("module.") > 1 else ""
+                nxt += [parent + str(x) for x in (expr.get("references") or []) if isinstance(x, str)]
+            else:
+                out.append(r if r.startswith(prefix) else prefix + r)
+        if not nxt:
+            break
+        refs, prefix = nxt, _module_prefix(nxt[0])
+        refs = [x[len(prefix):] if prefix and x.startswith(prefix) else x for x in refs]
+    return out
 
 
 def _tf_location(file: str, text: str, address: str) -> SourceLocation:
@@ -520,7 +545,9 @@ def _tf_location(file: str, text: str, address: str) -> SourceLocation:
 def from_terraform(doc: Mapping[str, Any], *, file: str, text: str, where: Where) -> Plan:
     resources = list(_tf_resources((doc.get("planned_values") or {}).get("root_module")))
     changes = {str(c.get("address")): c for c in doc.get("resource_changes") or [] if isinstance(c, Mapping)}
-    config = dict(_tf_config_resources((doc.get("configuration") or {}).get("root_module")))
+    config: dict[str, Mapping[str, Any]] = {}
+    calls: dict[str, Mapping[str, Any]] = {}
+    _tf_config((doc.get("configuration") or {}).get("root_module"), "", config, calls)
     clusters = [r for r in resources if r.get("type") == "azurerm_kubernetes_cluster"]
     pools = [r for r in resources if r.get("type") == "azurerm_kubernetes_cluster_node_pool"]
     if not clusters and not pools:
@@ -539,7 +566,7 @@ def from_terraform(doc: Mapping[str, Any], *, file: str, text: str, where: Where
 
     def subnet_from_refs(address: str, *path: str) -> str | None:
         """A subnet planned in the same plan: its id and planned body (address prefixes)."""
-        for ref in _tf_refs(config, address, *path):
+        for ref in _tf_refs(config, calls, address, *path):
             target = by_address.get(ref.removesuffix(".id"))
             if target is None or target.get("type") != "azurerm_subnet":
                 continue
