@@ -32,7 +32,7 @@ from shared.ports import ArmReader, Clock, ErrorSource, FindingsSink, Notifier, 
 from shared.settings import Settings
 
 if TYPE_CHECKING:
-    from shared.models import FailedOperation
+    from shared.models import FailedOperation, Finding
 
     History = Callable[[FailedOperation], Awaitable[list[dict[str, Any]]]]
 
@@ -234,3 +234,37 @@ def build_deps(settings: Settings, parts: Parts | None = None) -> Deps:
     queue, dead_letters = _queues(settings, parts)
     return Deps(settings=settings, arm=arm, errors=errors, publisher=publisher, queue=queue,
                 dead_letters=dead_letters, now=clock.now, history=_history(settings, parts, clock))
+
+
+def build_recheck(arm: ArmReader) -> Callable[[Finding], Awaitable[bool]]:
+    """`recheck(finding) -> still failing?` for NoiseControl.escalate_due: re-read the cluster first.
+
+    The timer escalates a group that stayed open past the escalation period; before it pages anyone it
+    reads the cluster (and the agent pool the failed operation targeted) again. `Succeeded` means a
+    later operation fixed it without a success event reaching us: the group is resolved, not escalated.
+    A cluster that is gone is not failing either. Any other state (Failed, Updating, ...) or a read
+    that fails (403, 5xx: cannot tell) keeps the old behaviour: still failing.
+    """
+
+    async def still_failing(finding: Finding) -> bool:
+        from shared.checklib.base import API
+        from shared.ports import ArmError, ArmNotFound
+
+        op = finding.operation
+        reader = arm.for_run()
+        targets = [(op.cluster_id, API["managedClusters"])]
+        if op.agent_pool:
+            targets.append((f"{op.cluster_id}/agentPools/{op.agent_pool}", API["agentPools"]))
+        for resource_id, api_version in targets:
+            try:
+                body = await reader.get(resource_id, api_version)
+            except ArmNotFound:
+                return False
+            except ArmError:
+                return True
+            state = str((body.get("properties") or {}).get("provisioningState") or "")
+            if state.casefold() != "succeeded":
+                return True
+        return False
+
+    return still_failing
