@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from shared.settings import Settings
 
 ETAG = "_etag"
+PK = "_pk"  # the keys, on entities returned by query_range
+RK = "_rk"
 # One Table call, SDK retries included. Below noise control's per-call deadline (a third of its
 # 25 s lease), so a publish never outlives its lease on a slow store.
 CALL_DEADLINE_S = 6.0
@@ -68,7 +70,7 @@ def pack_finding(f: Finding) -> str:
 def _entity(partition: str, row: str, values: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {"PartitionKey": partition, "RowKey": row}
     for k, v in values.items():
-        if k == ETAG or k in _KEYS or v is None:
+        if k in (ETAG, PK, RK) or k in _KEYS or v is None:
             continue
         out[k] = v
     return out
@@ -177,6 +179,40 @@ class TableStateStore:
             return [_plain(e) async for e in pages]
 
         return await self._bounded(read)
+
+    async def query_range(self, pk_from: str, pk_to: str, rk_from: str = "", rk_to: str | None = None, *,
+                          limit: int | None = None) -> list[dict[str, Any]]:
+        """A key range (the table's index: PartitionKey, RowKey), entities with `_pk`/`_rk`."""
+        text = "PartitionKey ge @pf and PartitionKey le @pt and RowKey ge @rf"
+        params: dict[str, Any] = {"pf": pk_from, "pt": pk_to, "rf": rk_from}
+        if rk_to is not None:
+            text += " and RowKey le @rt"
+            params["rt"] = rk_to
+
+        async def read() -> list[dict[str, Any]]:
+            out: list[dict[str, Any]] = []
+            pages = self._client.query_entities(text, parameters=params,
+                                                results_per_page=min(limit or 1000, 1000))
+            async for e in pages:
+                out.append({**_plain(e), PK: e["PartitionKey"], RK: e["RowKey"]})
+                if limit is not None and len(out) >= limit:
+                    break
+            return out
+
+        return await self._bounded(read)
+
+    async def delete(self, partition: str, row: str, etag: str | None = None) -> bool:
+        from azure.core import MatchConditions
+        from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
+
+        kwargs: dict[str, Any] = {}
+        if etag is not None:
+            kwargs = {"etag": etag, "match_condition": MatchConditions.IfNotModified}
+        try:
+            await self._bounded(lambda: self._client.delete_entity(partition, row, **kwargs))
+        except (ResourceModifiedError, ResourceNotFoundError):
+            return False
+        return True
 
 
 def build_table_state_store(settings: Settings, credential: AsyncTokenCredential | None = None) -> TableStateStore:

@@ -1,8 +1,9 @@
 """Offline StateStores for noise control: SQLite (CLI, demo) and in-memory (tests, one-shot runs).
 
-Both implement shared.ports.StateStore plus the optimistic-concurrency extension noise control
-uses when present: `get` returns the entity with an `_etag`, and `replace_if_match` replaces it
-only while that etag is current (Azure Tables' If-Match, here a version counter).
+Both implement shared.ports.StateStore plus what noise control's layout needs
+(shared.noise.table.RangeStateStore): `get` returns the entity with an `_etag`, `replace_if_match`
+replaces it only while that etag is current (Azure Tables' If-Match, here a version counter),
+`query_range` reads a key range (entities carry `_pk`/`_rk`), `delete` removes one entity.
 """
 
 from __future__ import annotations
@@ -15,10 +16,16 @@ from pathlib import Path
 from typing import Any
 
 ETAG = "_etag"
+PK = "_pk"
+RK = "_rk"
 
 
 def _clean(entity: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in entity.items() if k != ETAG}
+    return {k: v for k, v in entity.items() if k not in (ETAG, PK, RK)}
+
+
+def _in_range(pk: str, rk: str, pk_from: str, pk_to: str, rk_from: str, rk_to: str | None) -> bool:
+    return pk_from <= pk <= pk_to and rk >= rk_from and (rk_to is None or rk <= rk_to)
 
 
 class MemoryStateStore:
@@ -63,6 +70,21 @@ class MemoryStateStore:
     async def query(self, partition: str) -> list[dict[str, Any]]:
         self._check()
         return [{**copy.deepcopy(e), ETAG: str(v)} for (p, _), (v, e) in sorted(self._data.items()) if p == partition]
+
+    async def query_range(self, pk_from: str, pk_to: str, rk_from: str = "", rk_to: str | None = None, *,
+                          limit: int | None = None) -> list[dict[str, Any]]:
+        self._check()
+        out = [{**copy.deepcopy(e), ETAG: str(v), PK: p, RK: r} for (p, r), (v, e) in sorted(self._data.items())
+               if _in_range(p, r, pk_from, pk_to, rk_from, rk_to)]
+        return out[:limit] if limit is not None else out
+
+    async def delete(self, partition: str, row: str, etag: str | None = None) -> bool:
+        self._check()
+        found = self._data.get((partition, row))
+        if found is None or (etag is not None and str(found[0]) != etag):
+            return False
+        del self._data[(partition, row)]
+        return True
 
 
 class SqliteStateStore:
@@ -117,3 +139,28 @@ class SqliteStateStore:
             rows = conn.execute("SELECT version, data FROM state WHERE partition=? ORDER BY row",
                                 (partition,)).fetchall()
         return [{**json.loads(data), ETAG: str(version)} for version, data in rows]
+
+    async def query_range(self, pk_from: str, pk_to: str, rk_from: str = "", rk_to: str | None = None, *,
+                          limit: int | None = None) -> list[dict[str, Any]]:
+        # The primary key (partition, row) is the index: a range read touches only what it returns.
+        sql = "SELECT partition, row, version, data FROM state WHERE partition >= ? AND partition <= ? AND row >= ?"
+        args: list[Any] = [pk_from, pk_to, rk_from]
+        if rk_to is not None:
+            sql += " AND row <= ?"
+            args.append(rk_to)
+        sql += " ORDER BY partition, row"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(int(limit))
+        with closing(self._conn()) as conn:
+            rows = conn.execute(sql, args).fetchall()
+        return [{**json.loads(data), ETAG: str(version), PK: p, RK: r} for p, r, version, data in rows]
+
+    async def delete(self, partition: str, row: str, etag: str | None = None) -> bool:
+        with closing(self._conn()) as conn, conn:
+            if etag is None:
+                cur = conn.execute("DELETE FROM state WHERE partition = ? AND row = ?", (partition, row))
+            else:
+                cur = conn.execute("DELETE FROM state WHERE partition = ? AND row = ? AND version = ?",
+                                   (partition, row, int(etag)))
+            return cur.rowcount == 1

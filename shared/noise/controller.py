@@ -14,8 +14,16 @@ Owns the publishing rules (FindingWriter.publish, resolve, escalate_due):
   decision for an event is stored with the group, so a retry never counts an event twice.
 - Escalation (timer): an open group of a transient (or maybe-transient) error that is still open
   after `escalate_after_h` (default 24 h) is escalated once: one escalation card, one row with
-  Status=escalated. The timer also finishes notices a crash interrupted and re-sends cards that
-  failed to post.
+  Status=escalated. The timer also finishes notices a crash interrupted, re-sends cards that
+  failed to post, and finishes stale claims: an event whose worker claimed it and died (and that
+  no redelivery resumed) is taken over once its lease has run out, under the event's etag, so
+  exactly one runner finishes it (timer or redelivery), from the finding stored at the claim.
+- State layout (shared.noise.table): events in day partitions, groups and findings in their
+  cluster's partition, a due index for the timer. Resolution reads one cluster's groups; the
+  timer reads only what is due. Each finding is stored once; groups reference their latest.
+- Expiry: events (and findings no group references) are deleted `dedup_days` after the event
+  (default 8: Event Grid retries for 24 h); resolved groups `resolved_ttl_days` after resolution
+  (default 30). Deduplication holds for redeliveries within the dedup window.
 - Resolution: a later ResourceWriteSuccess for the cluster resolves its open groups: one short
   resolved card per success event and one row with Status=resolved per group.
 - Leases and redelivery: the lease (default 25 s) is shorter than the queue's redelivery interval
@@ -56,13 +64,31 @@ from shared.noise.policy import (
     resolved_by,
     stored_decision,
 )
-from shared.noise.table import ETAG, P_GROUP, StateTable
+from shared.noise.table import (
+    ETAG,
+    EVENT_PREFIX,
+    GROUP_ROW,
+    MAX_DUE_PER_RUN,
+    MAX_PRUNED_PER_RUN,
+    P_DUE,
+    PK,
+    RK,
+    StateTable,
+    cluster_partition,
+    due_row,
+    event_partition,
+    finding_row,
+    group_row,
+    parse_due_row,
+)
 from shared.notify.notice import Notice, NoticeItem, NoticeKind, notice_id
 from shared.ports import Clock, FindingsSink, Notifier, SinkError, StateStore
 from shared.render.rows import finding_to_row, iso_z
 
 log = logging.getLogger(__name__)
 
+DEDUP_DAYS = 8  # events (and their findings) are kept this long after the event: Event Grid retries 24 h
+RESOLVED_TTL_DAYS = 30  # a resolved group is deleted this long after its resolution
 
 
 class NoiseSettings(Protocol):
@@ -84,7 +110,8 @@ class NoiseControl(StateTable):
 
     def __init__(self, state: StateStore, sink: FindingsSink, notifier: Notifier, clock: Clock,
                  settings: NoiseSettings, *, lease_s: float = 25.0,
-                 escalate_transient: tuple[str, ...] = ("true", "depends")) -> None:
+                 escalate_transient: tuple[str, ...] = ("true", "depends"),
+                 dedup_days: float = DEDUP_DAYS, resolved_ttl_days: float = RESOLVED_TTL_DAYS) -> None:
         super().__init__(state, lease_s=lease_s)
         self.sink = sink
         self.notifier = notifier
@@ -95,6 +122,10 @@ class NoiseControl(StateTable):
         # The whole publish may take 80% of the lease (each call a third of it, see StateTable).
         self.publish_deadline_s = lease_s * 0.8
         self.escalate_transient = escalate_transient
+        if dedup_days < 2:
+            raise ValueError("dedup_days must cover Event Grid's 24 h of redeliveries (>= 2)")
+        self.dedup = timedelta(days=dedup_days)
+        self.resolved_ttl = timedelta(days=resolved_ttl_days)
 
     # --- publish ---------------------------------------------------------------------------
 
@@ -105,36 +136,46 @@ class NoiseControl(StateTable):
 
     async def publish_detailed(self, f: Finding) -> PublishOutcome:
         now = self.clock.now()
-        key = f.operation.idempotency_key
-        gk = group_key(f.operation.cluster_id, f.classification.code)
-        claim, ev = await self._claim_event(key, now, {"kind": "finding", "group": gk, "finding_id": f.finding_id})
+        op = f.operation
+        key = op.idempotency_key
+        epk, cpk = event_partition(op.event_time), cluster_partition(op.cluster_id)
+        gk = group_key(op.cluster_id, f.classification.code)
+        # The finding first (once; a redelivery finds it there): whoever finishes this claim - this
+        # run, a redelivery or the timer after a crash - works from the same stored finding.
+        await self._call(self.state.create(cpk, finding_row(f.finding_id), {"finding": pack_finding(f), "group": gk}))
+        claim, ev = await self._claim_event(epk, key, now, {"kind": "finding", "group": gk, "cpk": cpk,
+                                                            "finding_id": f.finding_id})
         if claim == "done":
             return PublishOutcome("duplicate", f.finding_id, gk, int(ev.get("count", 0) or 0),
                                   detail="event already published")
         if claim == "busy":
             raise LeaseHeld(key, parse_time(ev.get("lease_until")) or now + self.lease)
+        return await self._run_publish(f, epk, key, gk, cpk, ev, now)
+
+    async def _run_publish(self, f: Finding, epk: str, key: str, gk: str, cpk: str, ev: dict[str, Any],
+                           now: datetime) -> PublishOutcome:
         try:
             async with asyncio.timeout(self.publish_deadline_s):
-                return await self._publish_claimed(f, key, gk, ev, now)
+                return await self._publish_claimed(f, epk, key, gk, cpk, ev, now)
         except TimeoutError as err:
-            await self._save_event_quietly(key, ev, lease_until="")
+            await self._save_event_quietly(epk, key, ev, lease_until="")
             raise StateDown(f"publish of {f.finding_id} exceeded {self.publish_deadline_s:.0f} s") from err
         except (Exception, asyncio.CancelledError):
             # Whatever failed, the queue's retry of this work item must be able to resume at once
             # (a kept lease would make it look like a concurrent duplicate and be dropped).
-            await self._save_event_quietly(key, ev, lease_until="")
+            await self._save_event_quietly(epk, key, ev, lease_until="")
             raise
 
-    async def _publish_claimed(self, f: Finding, key: str, gk: str, ev: dict[str, Any],
+    async def _publish_claimed(self, f: Finding, epk: str, key: str, gk: str, cpk: str, ev: dict[str, Any],
                                now: datetime) -> PublishOutcome:
         decision = stored_decision(ev, now)
         if decision is None:  # StateDown propagates: the queue retries, nothing goes out ungrouped
-            decision = await self._join_group(f, gk, key, now)
+            decision = await self._join_group(f, cpk, gk, key, now)
             if decision.twin_of is not None:
-                await self._save_event(key, ev, status="done", twin_of=decision.twin_of)
+                await self._save_event(epk, key, ev, status="done", twin_of=decision.twin_of, lease_until="")
                 return PublishOutcome("duplicate", f.finding_id, gk, decision.count,
                                       detail=f"same finding as event {decision.twin_of}")
-            await self._save_event(key, ev, count=decision.count, send_card=decision.send_card,
+            await self._save_event(epk, key, ev, count=decision.count, send_card=decision.send_card,
                                    total=decision.total, group_status=decision.status,
                                    first_seen=iso_z(decision.first_seen))
 
@@ -146,26 +187,26 @@ class NoiseControl(StateTable):
                                           first_seen=decision.first_seen, total=decision.total, now=now)
             if await self._notify(notice, what=f"finding {f.finding_id}"):
                 alert_sent = card_now = True
-                await self._save_event_quietly(key, ev, card_sent=True)
+                await self._save_event_quietly(epk, key, ev, card_sent=True)
             else:
                 alert_failed = True
-                await self._flag_card_pending(gk, key)
+                await self._flag_card_pending(cpk, gk, key, now)
         row_now = False
         if not ev.get("row_written"):
             row = finding_to_row(current, alert_sent=alert_sent and decision.send_card, time_generated=now)
             await self._write([row])  # raises: the caller releases the lease, the queue retries
             row_now = True
-        await self._save_event_quietly(key, ev, row_written=True, status="done", lease_until="")
+        await self._save_event_quietly(epk, key, ev, row_written=True, status="done", lease_until="")
         outcome = PublishOutcome("new" if decision.send_card else "grouped", f.finding_id, gk, decision.count,
                                  row_written=row_now, card_sent=card_now, alert_failed=alert_failed)
         log.info("published %s: %s, count %d, row %s, card %s", f.finding_id, outcome.action, decision.count,
                  row_now, card_now)
         return outcome
 
-    async def _join_group(self, f: Finding, gk: str, key: str, now: datetime) -> Decision:
+    async def _join_group(self, f: Finding, cpk: str, gk: str, key: str, now: datetime) -> Decision:
         op = f.operation
         for _ in range(8):
-            g = await self._call(self.state.get(P_GROUP, gk))
+            g = await self._get_group(cpk, gk)
             recent: list[list[Any]] = json.loads(g.get("recent") or "[]") if g else []
             decision, start = occurrence(g, recent, event_key=key, finding_id=f.finding_id, now=now,
                                          window=self.window)
@@ -175,6 +216,10 @@ class NoiseControl(StateTable):
             send, count, total, status = decision.send_card, decision.count, decision.total, decision.status
             if fresh:
                 recent = []
+                if str(f.classification.transient) in self.escalate_transient:
+                    # Indexed before the group is written: a crash in between leaves an entry the
+                    # timer finds nothing to do for, never an open group it does not know about.
+                    await self._due(now + self.escalate_after, "g", cpk, gk)
             recent = [*recent, [key, f.finding_id, send, count, status]][-RECENT_MAX:]
             entity: dict[str, Any] = {} if fresh or g is None else {k: v for k, v in g.items() if k != ETAG}
             if fresh:
@@ -185,12 +230,12 @@ class NoiseControl(StateTable):
                 "error_code": f.classification.code, "transient": f.classification.transient,
                 "severity": f.severity, "status": status, "last_seen": iso_z(now), "window_start": iso_z(start),
                 "window_count": count, "total_count": total, "recent": json.dumps(recent),
-                "finding": pack_finding(f),
+                "finding_id": f.finding_id,
             })
             if g is None:
-                ok = await self._call(self.state.create(P_GROUP, gk, entity))
+                ok = await self._call(self.state.create(cpk, group_row(gk), entity))
             else:
-                ok = await self._replace(P_GROUP, gk, entity, g.get(ETAG))
+                ok = await self._replace(cpk, group_row(gk), entity, g.get(ETAG))
             if ok:
                 return decision
         raise StateDown(f"group {gk}: too much contention")
@@ -221,14 +266,25 @@ class NoiseControl(StateTable):
         except TimeoutError as err:
             raise SinkError(f"findings sink: no answer within {self.call_deadline_s:.0f} s") from err
 
-    async def _flag_card_pending(self, gk: str, key: str) -> None:
+    async def _flag_card_pending(self, cpk: str, gk: str, key: str, now: datetime) -> None:
         def flag(g: dict[str, Any]) -> dict[str, Any]:
             return {**g, "card_pending": True, "pending_event": key}
 
         try:
-            await self._mutate_group(gk, flag)
+            await self._due(now, "g", cpk, gk)
+            await self._mutate_group(cpk, gk, flag)
         except StateDown as err:
             log.warning("state store: could not flag the failed card of group %s for retry: %s", gk, err)
+
+    async def _load_finding(self, cpk: str, finding_id: Any) -> Finding | None:
+        if not finding_id:
+            return None
+        stored = await self._call(self.state.get(cpk, finding_row(str(finding_id))))
+        try:
+            return Finding.model_validate_json((stored or {}).get("finding") or "")
+        except ValueError:
+            log.warning("finding %s in %s: missing or unreadable", finding_id, cpk)
+            return None
 
     # --- resolution ------------------------------------------------------------------------
 
@@ -236,27 +292,35 @@ class NoiseControl(StateTable):
         """A later successful write on the cluster: resolve its open groups, one short notice."""
         now = self.clock.now()
         key = op.idempotency_key
+        epk = event_partition(op.event_time)
         try:
-            claim, ev = await self._claim_event(key, now, {"kind": "resolve", "cluster": op.cluster_id[:512]})
+            claim, ev = await self._claim_event(epk, key, now, {"kind": "resolve", "op": op.model_dump_json()})
         except StateDown as err:
             log.warning("state store unavailable (%s): cannot tell which findings %s resolves; no notice sent",
                         err, op.cluster_name)
             return ResolveOutcome(detail=f"state store unavailable: {err}")
         if claim in ("done", "busy"):
             return ResolveOutcome(duplicate=True, detail=f"success event {claim}")
+        return await self._run_resolve(op, epk, key, ev, now)
+
+    async def _run_resolve(self, op: FailedOperation, epk: str, key: str, ev: dict[str, Any],
+                           now: datetime) -> ResolveOutcome:
         try:
-            return await self._resolve_claimed(op, key, ev, now)
+            return await self._resolve_claimed(op, epk, key, ev, now)
         except (Exception, asyncio.CancelledError):
-            await self._save_event_quietly(key, ev, lease_until="")
+            await self._save_event_quietly(epk, key, ev, lease_until="")
             raise
 
-    async def _resolve_claimed(self, op: FailedOperation, key: str, ev: dict[str, Any],
+    async def _resolve_claimed(self, op: FailedOperation, epk: str, key: str, ev: dict[str, Any],
                                now: datetime) -> ResolveOutcome:
+        cpk = cluster_partition(op.cluster_id)
         try:
-            groups = await self._call(self.state.query(P_GROUP))
+            # One cluster's groups (the success event names the cluster): flat in the table's size.
+            groups = await self._call(self.state.query_range(cpk, cpk, GROUP_ROW, GROUP_ROW + "~"))
             mine = resolved_by(groups, cluster_id=op.cluster_id, agent_pool=op.agent_pool)
             resolved: list[dict[str, Any]] = []
             for g in mine:
+                gk = str(g[RK])[len(GROUP_ROW):]
                 if g.get("status") in OPEN:
                     def close(x: dict[str, Any]) -> dict[str, Any] | None:
                         if x.get("status") not in OPEN:
@@ -264,22 +328,24 @@ class NoiseControl(StateTable):
                         return {**x, "prev_status": x.get("status"), "status": "resolved", "resolved_at": iso_z(now),
                                 "resolved_by": key, "card_pending": False, "notice": ""}
 
-                    g = (await self._mutate_group(self._gk(g), close))[0] or g
+                    await self._due(now + self.resolved_ttl, "g", cpk, gk)  # expiry of the closed group
+                    g = (await self._mutate_group(cpk, gk, close))[0] or g
                 if g.get("resolved_by") == key:
                     resolved.append(g)
+            findings = [await self._load_finding(cpk, g.get("finding_id")) for g in resolved]
         except StateDown as err:
             # Success events are frequent and a resolution notice is not worth a poison queue: log, drop.
             log.warning("state store unavailable (%s): cannot tell which findings %s resolves; no notice sent",
                         err, op.cluster_name)
-            await self._save_event_quietly(key, ev, lease_until="")
+            await self._save_event_quietly(epk, key, ev, lease_until="")
             return ResolveOutcome(detail=f"state store unavailable: {err}")
         if not resolved:
-            await self._save_event_quietly(key, ev, status="done", lease_until="")
+            await self._save_event_quietly(epk, key, ev, status="done", lease_until="")
             return ResolveOutcome(detail="no open findings for this cluster")
-        findings = [self._unpack(g) for g in resolved]
+        kept = [(f, g) for f, g in zip(findings, resolved, strict=True) if f is not None]
         card_now = False
         alert_sent = bool(ev.get("card_sent"))
-        if not alert_sent:
+        if not alert_sent and kept:
             notice = Notice(
                 kind="resolved", notice_id=notice_id("resolved", key), at=op.event_time, cluster_id=op.cluster_id,
                 cluster_name=op.cluster_name, window_min=self.window_min, event_type=op.event_type,
@@ -287,39 +353,29 @@ class NoiseControl(StateTable):
                                        first_seen=parse_time(g.get("first_seen")) or now,
                                        occurrences=int(g.get("window_count", 1)), total=int(g.get("total_count", 1)),
                                        prev_status=str(g.get("prev_status", "open")))
-                            for f, g in zip(findings, resolved, strict=True)))
+                            for f, g in kept))
             if await self._notify(notice, what=f"resolution of {op.cluster_name}"):
                 alert_sent = card_now = True
-                await self._save_event_quietly(key, ev, card_sent=True)
+                await self._save_event_quietly(epk, key, ev, card_sent=True)
         rows = 0
         if not ev.get("row_written"):
             batch = [finding_to_row(f.model_copy(update={"status": "resolved",
                                                         "occurrence_count": int(g.get("total_count", 1))}),
                                     alert_sent=alert_sent, time_generated=now)
-                     for f, g in zip(findings, resolved, strict=True) if f is not None]
+                     for f, g in kept]
             await self._write(batch)  # raises: the caller releases the lease, the queue retries
             rows = len(batch)
-        await self._save_event_quietly(key, ev, row_written=True, status="done", lease_until="")
+        await self._save_event_quietly(epk, key, ev, row_written=True, status="done", lease_until="")
         codes = tuple(str(g.get("error_code", "")) for g in resolved)
         log.info("resolved %s on %s (card %s)", ", ".join(codes), op.cluster_name, card_now)
         return ResolveOutcome(codes, card_sent=card_now, rows_written=rows)
 
-    @staticmethod
-    def _gk(g: dict[str, Any]) -> str:
-        return group_key(str(g.get("cluster_id", "")), str(g.get("error_code", "")))
-
-    @staticmethod
-    def _unpack(g: dict[str, Any]) -> Finding | None:
-        try:
-            return Finding.model_validate_json(g.get("finding") or "")
-        except ValueError:
-            log.warning("group %s/%s: stored finding unreadable", g.get("cluster_name"), g.get("error_code"))
-            return None
-
     # --- escalation timer ------------------------------------------------------------------
 
     async def escalate_due(self, recheck: Recheck | None = None) -> EscalateOutcome:
-        """Timer: escalate long-open transient groups once; finish interrupted notices; retry failed cards.
+        """Timer: what the due index names up to now - escalate long-open transient groups once,
+        finish interrupted notices, retry failed cards, finish stale claims, expire closed groups -
+        then prune events past the dedup window. Reads only what is due, never all groups.
 
         `recheck(finding) -> still failing?` lets the caller confirm against ARM before escalating;
         a group it reports fixed is resolved quietly (row only). Without it an open group counts as
@@ -328,51 +384,135 @@ class NoiseControl(StateTable):
         now = self.clock.now()
         out = EscalateOutcome()
         try:
-            groups = await self._call(self.state.query(P_GROUP))
+            due = await self._call(self.state.query_range(P_DUE, P_DUE, "", iso_z(now) + "|~",
+                                                          limit=MAX_DUE_PER_RUN))
         except StateDown as err:
             log.error("escalation run skipped: state store unavailable: %s", err)
             out.errors.append(f"state store unavailable: {err}")
             return out
-        for g in groups:
-            gk = self._gk(g)
-            label = f"{g.get('cluster_name')}/{g.get('error_code')}"
+        for entry in due:
+            _at, kind, partition, row = parse_due_row(str(entry[RK]))
+            label = f"{kind} {row[:40]}"
             try:
-                if g.get("notice"):
-                    if await self._complete_notice(gk, g, now):
-                        out.notices_completed += 1
-                    continue
-                if g.get("card_pending") and g.get("status") in OPEN and await self._retry_card(gk, g):
-                    out.cards_retried += 1
-                if not escalation_due(g, now=now, after=self.escalate_after, transient=self.escalate_transient):
-                    continue
-                finding = self._unpack(g)
-                if recheck is not None and finding is not None and not await recheck(finding):
-                    kind, status = "quiet_resolve", "resolved"
+                again: datetime | None = None
+                if kind == "e":
+                    again = await self._tend_claim(partition, row, now, out)
+                    next_row = None if again is None else due_row(again, "e", partition, row)
+                elif kind == "g":
+                    label, again = await self._tend_group(partition, row, now, recheck, out)
+                    next_row = None if again is None else due_row(again, "g", partition, row)
                 else:
-                    kind, status = "escalation", "escalated"
-
-                def claim(x: dict[str, Any], kind: str = kind, status: str = status) -> dict[str, Any] | None:
-                    if x.get("status") != "open" or x.get("escalated_at") or x.get("notice"):
-                        return None
-                    stamp = {"escalated_at": iso_z(now)} if status == "escalated" else {"resolved_at": iso_z(now)}
-                    return {**x, "status": status, **stamp, "notice": kind, "notice_card": kind == "quiet_resolve",
-                            "notice_row": False, "prev_status": x.get("status")}
-
-                claimed, changed = await self._mutate_group(gk, claim)
-                if claimed is None or not changed:
-                    continue  # another timer run (or a resolution) got there first
-                await self._complete_notice(gk, claimed, now)
-                (out.escalated if kind == "escalation" else out.resolved).append(label)
+                    next_row = None
+                if again is not None and next_row != entry[RK]:
+                    await self._due(again, "e" if kind == "e" else "g", partition, row)
+                if next_row != entry[RK]:
+                    await self._call(self.state.delete(P_DUE, str(entry[RK]), entry.get(ETAG)))
             except StateDown as err:
                 out.errors.append(f"{label}: state store: {err}")
-                log.warning("escalation of %s: state store: %s", label, err)
+                log.warning("timer: %s: state store: %s", label, err)
             except SinkError as err:
                 out.errors.append(f"{label}: sink: {err}")
-                log.warning("escalation of %s: findings sink failed, next run finishes it: %s", label, err)
+                log.warning("timer: %s: findings sink failed, next run finishes it: %s", label, err)
+            except LeaseHeld:
+                continue  # another runner is on it; the entry stays for the next run
+        try:
+            await self._prune(now, out)
+        except StateDown as err:
+            out.errors.append(f"pruning: state store: {err}")
+            log.warning("timer: pruning: state store: %s", err)
         return out
 
-    async def _retry_card(self, gk: str, g: dict[str, Any]) -> bool:
-        f = self._unpack(g)
+    async def _tend_claim(self, epk: str, key: str, now: datetime, out: EscalateOutcome) -> datetime | None:
+        """A claim's lease ran out: finish the event if its worker died -> when to look again (None: done)."""
+        ev = await self._call(self.state.get(epk, key))
+        if ev is None or ev.get("status") == "done":
+            return None
+        lease = parse_time(ev.get("lease_until"))
+        if lease is not None and lease > now:
+            return lease  # someone is working on it (a redelivery resumed it)
+        # Take it over under the etag: of the timer runs and redeliveries that try, exactly one wins.
+        taken = {**ev, "lease_until": iso_z(now + self.lease)}
+        if not await self._replace(epk, key, taken, ev.get(ETAG)):
+            return now + self.lease
+        taken.pop(ETAG, None)
+        if ev.get("kind") == "resolve":
+            op = FailedOperation.model_validate_json(str(ev.get("op") or "{}"))
+            await self._run_resolve(op, epk, key, taken, now)
+        else:
+            cpk, fid = str(ev.get("cpk") or ""), ev.get("finding_id")
+            f = await self._load_finding(cpk, fid)
+            if f is None:
+                await self._save_event(epk, key, taken, status="done", abandoned="finding missing", lease_until="")
+                out.errors.append(f"claim {key[:16]}: its finding {fid} is missing; abandoned")
+                return None
+            await self._run_publish(f, epk, key, str(ev.get("group") or ""), cpk, taken, now)
+        out.claims_finished += 1
+        log.warning("timer finished event %s, whose worker stopped after claiming it", key[:32])
+        return None
+
+    async def _tend_group(self, cpk: str, gk: str, now: datetime, recheck: Recheck | None,
+                          out: EscalateOutcome) -> tuple[str, datetime | None]:
+        """One group the index names -> (label, when to look again; None: nothing left to do)."""
+        g = await self._get_group(cpk, gk)
+        if g is None:
+            return f"group {gk[:12]}", None
+        label = f"{g.get('cluster_name')}/{g.get('error_code')}"
+        if g.get("notice"):
+            if await self._complete_notice(cpk, gk, g, now):
+                out.notices_completed += 1
+        else:
+            if g.get("card_pending") and g.get("status") in OPEN and await self._retry_card(cpk, gk, g):
+                out.cards_retried += 1
+            if escalation_due(g, now=now, after=self.escalate_after, transient=self.escalate_transient):
+                await self._escalate(cpk, gk, g, now, recheck, out, label)
+        g = await self._get_group(cpk, gk)
+        if g is None:
+            return label, None
+        resolved_at = parse_time(g.get("resolved_at"))
+        if g.get("status") not in OPEN and resolved_at is not None and now - resolved_at >= self.resolved_ttl \
+                and not g.get("notice"):
+            if await self._call(self.state.delete(cpk, group_row(gk), g.get(ETAG))):
+                await self._call(self.state.delete(cpk, finding_row(str(g.get("finding_id") or ""))))
+                out.pruned += 1
+                return label, None
+            return label, now  # changed meanwhile (reopened?): look again next run
+        return label, self._next_look(g, now)
+
+    def _next_look(self, g: dict[str, Any], now: datetime) -> datetime | None:
+        if g.get("notice") or (g.get("card_pending") and g.get("status") in OPEN):
+            return now  # unfinished: the next run tries again
+        first = parse_time(g.get("first_seen"))
+        if (g.get("status") == "open" and not g.get("escalated_at") and first is not None
+                and str(g.get("transient", "")) in self.escalate_transient):
+            return max(first + self.escalate_after, now)
+        resolved_at = parse_time(g.get("resolved_at"))
+        if g.get("status") not in OPEN and resolved_at is not None:
+            return resolved_at + self.resolved_ttl
+        return None
+
+    async def _escalate(self, cpk: str, gk: str, g: dict[str, Any], now: datetime, recheck: Recheck | None,
+                        out: EscalateOutcome, label: str) -> None:
+        finding = await self._load_finding(cpk, g.get("finding_id"))
+        if recheck is not None and finding is not None and not await recheck(finding):
+            kind, status = "quiet_resolve", "resolved"
+        else:
+            kind, status = "escalation", "escalated"
+
+        def claim(x: dict[str, Any]) -> dict[str, Any] | None:
+            if x.get("status") != "open" or x.get("escalated_at") or x.get("notice"):
+                return None
+            stamp = {"escalated_at": iso_z(now)} if status == "escalated" else {"resolved_at": iso_z(now)}
+            return {**x, "status": status, **stamp, "notice": kind, "notice_card": kind == "quiet_resolve",
+                    "notice_row": False, "prev_status": x.get("status")}
+
+        claimed, changed = await self._mutate_group(cpk, gk, claim)
+        if claimed is None or not changed:
+            return  # another timer run (or a resolution) got there first
+        await self._complete_notice(cpk, gk, claimed, now)
+        (out.escalated if kind == "escalation" else out.resolved).append(label)
+
+    async def _retry_card(self, cpk: str, gk: str, g: dict[str, Any]) -> bool:
+        f = await self._load_finding(cpk, g.get("finding_id"))
         if f is None:
             return False
         current = f.model_copy(update={"status": g.get("status", "open"),
@@ -384,17 +524,17 @@ class NoiseControl(StateTable):
                                       total=total, now=self.clock.now())
         if not await self._notify(notice, what=f"retry of {g.get('cluster_name')}/{g.get('error_code')}"):
             return False
-        await self._mutate_group(gk, lambda x: {**x, "card_pending": False} if x.get("card_pending") else None)
+        await self._mutate_group(cpk, gk, lambda x: {**x, "card_pending": False} if x.get("card_pending") else None)
         return True
 
-    async def _complete_notice(self, gk: str, g: dict[str, Any], now: datetime) -> bool:
+    async def _complete_notice(self, cpk: str, gk: str, g: dict[str, Any], now: datetime) -> bool:
         """Send the card and write the row of a claimed notice (escalation / quiet resolve); resumable."""
         kind = str(g.get("notice"))
-        f = self._unpack(g)
+        f = await self._load_finding(cpk, g.get("finding_id"))
         total = int(g.get("total_count", 1))
         alert_sent = bool(g.get("notice_card")) and kind == "escalation"
         if f is None:
-            await self._mutate_group(gk, lambda x: {**x, "notice": ""})
+            await self._mutate_group(cpk, gk, lambda x: {**x, "notice": ""})
             return False
         if kind == "escalation" and not g.get("notice_card"):
             first = parse_time(g.get("first_seen")) or now
@@ -404,13 +544,29 @@ class NoiseControl(StateTable):
                 first_seen=first, total=total, now=now)
             alert_sent = await self._notify(notice, what=f"escalation of {g.get('cluster_name')}")
             if alert_sent:
-                await self._mutate_group(gk, lambda x: {**x, "notice_card": True})
+                await self._mutate_group(cpk, gk, lambda x: {**x, "notice_card": True})
         if not g.get("notice_row"):
             status = "escalated" if kind == "escalation" else "resolved"
             row = finding_to_row(f.model_copy(update={"status": status, "occurrence_count": total}),
                                  alert_sent=alert_sent, time_generated=now)
             await self._write([row])  # SinkError: the notice stays open; the next run finishes it
-            await self._mutate_group(gk, lambda x: {**x, "notice_row": True})
+            await self._mutate_group(cpk, gk, lambda x: {**x, "notice_row": True})
         done, _ = await self._mutate_group(
-            gk, lambda x: {**x, "notice": ""} if x.get("notice_row") and x.get("notice_card") else None)
+            cpk, gk, lambda x: {**x, "notice": ""} if x.get("notice_row") and x.get("notice_card") else None)
         return bool(done is not None and not done.get("notice"))
+
+    # --- expiry ----------------------------------------------------------------------------
+
+    async def _prune(self, now: datetime, out: EscalateOutcome) -> None:
+        """Delete events (whole days) past the dedup window, with the findings no group references."""
+        last_expired_day = event_partition(now - self.dedup - timedelta(days=1))
+        expired = await self._call(self.state.query_range(EVENT_PREFIX, last_expired_day,
+                                                          limit=MAX_PRUNED_PER_RUN))
+        for ev in expired:
+            if ev.get("kind") == "finding" and ev.get("cpk") and ev.get("finding_id"):
+                cpk, fid = str(ev["cpk"]), str(ev["finding_id"])
+                g = await self._get_group(cpk, str(ev.get("group") or ""))
+                if g is None or g.get("finding_id") != fid:
+                    await self._call(self.state.delete(cpk, finding_row(fid)))
+            await self._call(self.state.delete(str(ev[PK]), str(ev[RK])))
+            out.pruned += 1

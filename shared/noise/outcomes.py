@@ -52,4 +52,6 @@ class EscalateOutcome:
     resolved: list[str] = field(default_factory=list)  # closed because the recheck says fixed
     cards_retried: int = 0
     notices_completed: int = 0
+    claims_finished: int = 0  # events whose worker died after claiming them, finished by the timer
+    pruned: int = 0  # expired events and closed groups deleted
     errors: list[str] = field(default_factory=list)

@@ -1,17 +1,34 @@
-"""State mechanics for noise control over the StateStore port: per-event claims with a lease,
-etag-guarded read-modify-write of groups, and a deadline on every store call.
+"""State mechanics for noise control over the StateStore port: the table layout, per-event claims
+with a lease, etag-guarded read-modify-write of groups, the due index, and a deadline on every call.
 
-A store failure of any kind surfaces as StateDown (the SDK has already retried); a claim that meets
-another delivery's live lease answers "busy" for the controller to raise LeaseHeld.
+Layout (one table; every read names its partition, so no call reads the whole table):
+
+  partition            row                      what
+  e-<YYYYMMDD>         <idempotency key>        an event's claim, lease, steps and stored decision; the
+                                                day is the event's own time, so redeliveries find it and
+                                                a whole day is pruned after the dedup window
+  c-<cluster key>      g|<group key>            a (cluster, error code) group: status, window, counts, and
+                                                the id of its latest finding (a reference, not a copy)
+  c-<cluster key>      f|<finding id>           a finding, packed once (30K characters at most)
+  due                  <ISO time>|<kind>|...    the timer's index: what to look at, when. Kinds:
+                                                `e` an event claim to finish if its worker died,
+                                                `g` a group (escalation, a card to retry, an interrupted
+                                                notice, expiry of a closed group)
+
+A success event names its cluster, so resolution reads one cluster partition (its groups only);
+the timer reads the due index up to now, never the groups themselves. A store failure of any kind
+surfaces as StateDown (the SDK has already retried); a claim that meets another delivery's live
+lease answers "busy" for the controller to raise LeaseHeld.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, cast
 
 from shared.noise.outcomes import StateDown
 from shared.noise.policy import parse_time
@@ -20,21 +37,75 @@ from shared.render.rows import iso_z
 
 log = logging.getLogger(__name__)
 
-P_EVENT = "event"
-P_GROUP = "group"
 ETAG = "_etag"
+PK = "_pk"  # the keys of an entity returned by query_range
+RK = "_rk"
+P_DUE = "due"
+EVENT_PREFIX = "e-"
+CLUSTER_PREFIX = "c-"
+GROUP_ROW = "g|"
+FINDING_ROW = "f|"
+# The due index is read at most this many entries per timer run (the rest waits for the next run).
+MAX_DUE_PER_RUN = 500
+MAX_PRUNED_PER_RUN = 2000
 
 
-class ConditionalStateStore(StateStore, Protocol):
+class RangeStateStore(StateStore, Protocol):
+    """The StateStore port plus what the layout needs: If-Match replace, ranged reads, deletes."""
+
     async def replace_if_match(self, partition: str, row: str, entity: dict[str, Any], etag: str) -> bool:
         ...
 
+    async def query_range(self, pk_from: str, pk_to: str, rk_from: str = "", rk_to: str | None = None, *,
+                          limit: int | None = None) -> list[dict[str, Any]]:
+        """Entities with pk_from <= PartitionKey <= pk_to and rk_from <= RowKey <= rk_to (no upper
+        bound when rk_to is None), ordered by (PartitionKey, RowKey), each with `_pk` and `_rk`."""
+        ...
+
+    async def delete(self, partition: str, row: str, etag: str | None = None) -> bool:
+        """Delete (only while `etag` is current, when given). False when absent or changed."""
+        ...
+
+
+def cluster_key(cluster_id: str) -> str:
+    return hashlib.sha256(cluster_id.strip().lower().encode()).hexdigest()[:24]
+
+
+def cluster_partition(cluster_id: str) -> str:
+    return CLUSTER_PREFIX + cluster_key(cluster_id)
+
+
+def event_partition(event_time: datetime) -> str:
+    return EVENT_PREFIX + event_time.strftime("%Y%m%d")
+
+
+def group_row(gk: str) -> str:
+    return GROUP_ROW + gk
+
+
+def finding_row(finding_id: str) -> str:
+    return FINDING_ROW + finding_id
+
+
+def due_row(at: datetime, kind: Literal["e", "g"], partition: str, row: str) -> str:
+    # iso_z sorts as text in time order; "|" (0x7C) sorts after every character of the time.
+    return f"{iso_z(at)}|{kind}|{partition}|{row}"
+
+
+def parse_due_row(row: str) -> tuple[datetime | None, str, str, str]:
+    at, kind, partition, key = [*row.split("|", 3), "", "", ""][:4]
+    return parse_time(at), kind, partition, key
+
 
 class StateTable:
-    """Claims, leases and etags on one StateStore; `call_deadline_s` bounds every call."""
+    """Claims, leases and etags on one RangeStateStore; `call_deadline_s` bounds every call."""
 
     def __init__(self, state: StateStore, *, lease_s: float) -> None:
-        self.state = state
+        missing = [m for m in ("replace_if_match", "query_range", "delete") if not hasattr(state, m)]
+        if missing:
+            raise TypeError(f"{type(state).__name__} lacks {', '.join(missing)}: noise control needs a "
+                            "RangeStateStore (shared.noise.table)")
+        self.state: RangeStateStore = cast("RangeStateStore", state)
         self.lease = timedelta(seconds=lease_s)
         # One sink or store call may take a third of the lease: the work is finished (or abandoned
         # and the lease released) before a redelivery can resume it.
@@ -50,22 +121,25 @@ class StateTable:
             raise StateDown(f"{type(err).__name__}: {str(err)[:300]}") from err
 
     async def _replace(self, partition: str, row: str, entity: dict[str, Any], etag: str | None) -> bool:
-        body = {k: v for k, v in entity.items() if k != ETAG}
-        replace = getattr(self.state, "replace_if_match", None)
-        if replace is not None and etag:
-            return bool(await self._call(replace(partition, row, body, etag)))
+        body = {k: v for k, v in entity.items() if k not in (ETAG, PK, RK)}
+        if etag:
+            return bool(await self._call(self.state.replace_if_match(partition, row, body, etag)))
         await self._call(self.state.upsert(partition, row, body))
         return True
 
-    async def _claim_event(self, key: str, now: datetime, extra: dict[str, Any]
+    async def _claim_event(self, pk: str, key: str, now: datetime, extra: dict[str, Any]
                            ) -> tuple[Literal["new", "resume", "done", "busy"], dict[str, Any]]:
         entity = {"status": "claimed", "row_written": False, "card_sent": False,
                   "lease_until": iso_z(now + self.lease), "claimed_at": iso_z(now), **extra}
-        if await self._call(self.state.create(P_EVENT, key, entity)):
+        if await self._call(self.state.create(pk, key, entity)):
+            # The timer finishes the claim if no delivery does (a worker killed for good, a CLI run
+            # never repeated): one index entry, looked at once the lease has run out.
+            await self._due(now + self.lease, "e", pk, key)
             return "new", entity
-        ev = await self._call(self.state.get(P_EVENT, key))
+        ev = await self._call(self.state.get(pk, key))
         if ev is None:  # deleted in between: take it
-            await self._call(self.state.upsert(P_EVENT, key, entity))
+            await self._call(self.state.upsert(pk, key, entity))
+            await self._due(now + self.lease, "e", pk, key)
             return "new", entity
         if ev.get("status") == "done":
             return "done", ev
@@ -73,33 +147,45 @@ class StateTable:
         if lease is not None and lease > now:
             return "busy", ev
         taken = {**ev, "lease_until": iso_z(now + self.lease)}
-        if await self._replace(P_EVENT, key, taken, ev.get(ETAG)):
+        if await self._replace(pk, key, taken, ev.get(ETAG)):
             return "resume", taken
         return "busy", ev
 
-    async def _save_event(self, key: str, ev: dict[str, Any], **changes: Any) -> None:
+    async def _save_event(self, pk: str, key: str, ev: dict[str, Any], **changes: Any) -> None:
         ev.update(changes)
-        await self._call(self.state.upsert(P_EVENT, key, {k: v for k, v in ev.items() if k != ETAG}))
+        await self._call(self.state.upsert(pk, key, {k: v for k, v in ev.items() if k != ETAG}))
 
-    async def _save_event_quietly(self, key: str, ev: dict[str, Any], **changes: Any) -> None:
+    async def _save_event_quietly(self, pk: str, key: str, ev: dict[str, Any], **changes: Any) -> None:
         try:
-            await self._save_event(key, ev, **changes)
+            await self._save_event(pk, key, ev, **changes)
         except StateDown as err:
             log.warning("state store: could not record event %s step %s: %s", key, changes, err)
 
-    async def _mutate_group(self, gk: str, mutate: Callable[[dict[str, Any]], dict[str, Any] | None],
+    async def _due(self, at: datetime, kind: Literal["e", "g"], partition: str, row: str) -> None:
+        await self._call(self.state.upsert(P_DUE, due_row(at, kind, partition, row), {"at": iso_z(at)}))
+
+    async def _due_quietly(self, at: datetime, kind: Literal["e", "g"], partition: str, row: str) -> None:
+        try:
+            await self._due(at, kind, partition, row)
+        except StateDown as err:
+            log.warning("state store: could not index %s %s for the timer: %s", partition, row, err)
+
+    async def _get_group(self, cpk: str, gk: str) -> dict[str, Any] | None:
+        return await self._call(self.state.get(cpk, group_row(gk)))  # type: ignore[no-any-return]
+
+    async def _mutate_group(self, cpk: str, gk: str, mutate: Callable[[dict[str, Any]], dict[str, Any] | None],
                             attempts: int = 8) -> tuple[dict[str, Any] | None, bool]:
         """Read-modify-write of one group under its etag -> (entity now, changed by this call).
 
         `mutate` returns None for "no change"; it is re-applied to a fresh read after a conflict.
         """
         for _ in range(attempts):
-            g = await self._call(self.state.get(P_GROUP, gk))
+            g = await self._get_group(cpk, gk)
             if g is None:
                 return None, False
             new = mutate(dict(g))
             if new is None:
                 return g, False
-            if await self._replace(P_GROUP, gk, new, g.get(ETAG)):
+            if await self._replace(cpk, group_row(gk), new, g.get(ETAG)):
                 return new, True
         raise StateDown(f"group {gk}: too much contention")

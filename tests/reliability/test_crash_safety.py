@@ -98,7 +98,7 @@ class Trapped:
         return call
 
 
-STATE_METHODS = ("get", "create", "upsert", "replace_if_match", "query")
+STATE_METHODS = ("get", "create", "upsert", "replace_if_match", "query", "query_range", "delete")
 
 # The only window where a duplicate is accepted: the side effect (card posted / rows accepted)
 # happened and the worker died before the state upsert that records it. Neither the Teams webhook
