@@ -88,7 +88,7 @@ class CatalogIndex:
         if len(low) < MIN_PREFIX:
             return None
         i = bisect.bisect_left(self.sorted_codes, low)
-        hits = []
+        hits: list[str] = []
         while i < len(self.sorted_codes) and self.sorted_codes[i].startswith(low) and len(hits) < 2:
             hits.append(self.sorted_codes[i])
             i += 1

@@ -122,12 +122,12 @@ def _gather(err: OperationError, raw: str | None, idx: CatalogIndex) -> Evidence
     hits = set(WORD_RX.findall(low)) & idx.codes.keys()
     if hits:
         seen: set[str] = {c.code.lower() for c in ev.codes}
-        for m in WORD_RX.finditer(ev.text):
-            word = m.group(0)
+        for wm in WORD_RX.finditer(ev.text):
+            word = wm.group(0)
             wl = word.lower()
             if wl in hits and wl not in seen and _mention_matches(word, idx):
                 # `ERR_OUTBOUND_CONN_FAIL=50` is CSE printing its constant table, not the failure.
-                if ev.text.startswith("=", m.end()) and ev.text[m.end() + 1: m.end() + 2].isdigit():
+                if ev.text.startswith("=", wm.end()) and ev.text[wm.end() + 1: wm.end() + 2].isdigit():
                     continue
                 seen.add(wl)
                 ev.codes.append(CodeObs(word, 99.0, order, "mention"))
@@ -143,8 +143,8 @@ def _gather(err: OperationError, raw: str | None, idx: CatalogIndex) -> Evidence
 
     ev.http_status = _http_status(ev.text, idx)
     if "ub" in low or "nnererror" in low or "xception details" in low:
-        for m in _SUBCODE_RX.finditer(low, 0, min(len(low), 128 * 1024)):
-            sub = ev.text[m.start(1): m.end(1)] if len(low) == len(ev.text) else m.group(1)
+        for sm in _SUBCODE_RX.finditer(low, 0, min(len(low), 128 * 1024)):
+            sub = ev.text[sm.start(1): sm.end(1)] if len(low) == len(ev.text) else sm.group(1)
             sl = sub.lower()
             if sl in idx.generics or sl in idx.wrappers or not (idx.known(sub) or code_shaped(sub)):
                 continue
