@@ -180,3 +180,18 @@ async def test_cluster_missing_is_skipped() -> None:
     del w[CLUSTER_ID]
     res = await run(SPEC, make_ctx(w, code="ServiceCidrOverlapExistingSubnetsCidr"))
     assert res.status is CheckStatus.SKIPPED
+
+
+@pytest.mark.parametrize(("code", "target"), [("ServiceCidrOverlapExistingSubnetsCidr", None),
+                                              ("DnsServiceIpOutOfServiceCidr", None),
+                                              ("InvalidParameter", "properties.networkProfile.podCidr")])
+def test_selected_for_the_errors_it_explains(code: str, target: str | None) -> None:
+    from shared.checklib.ranking import select
+    from shared.checks import kubernetes_version
+    from shared.classify import classify_error
+    from shared.models import OperationError
+
+    c = classify_error(OperationError(code=code, message="", target=target))
+    # with a check that does not apply beside it (select falls back to all checks when none applies)
+    assert select([SPEC, kubernetes_version.SPEC], c) == [SPEC]
+    assert SPEC.relevance_for(c.families[0]) >= 50 or SPEC.names_target(c.facts.target)

@@ -95,3 +95,17 @@ async def test_sku_list_missing_is_an_error() -> None:
 async def test_sku_list_forbidden_is_an_error() -> None:
     res = await run(SPEC, deny(make_ctx(world(), code="SkuNotAvailable", agent_pool="system"), "/skus"))
     assert res.status is CheckStatus.ERROR and "Reader" in res.summary
+
+
+@pytest.mark.parametrize(("code", "target"), [("SkuNotAvailable", None), ("AvailabilityZoneNotSupported", None),
+                                              ("InvalidParameter", "properties.agentPoolProfiles[0].vmSize")])
+def test_selected_for_the_errors_it_explains(code: str, target: str | None) -> None:
+    from shared.checklib.ranking import relevance, select
+    from shared.checks import kubernetes_version
+    from shared.classify import classify_error
+    from shared.models import OperationError
+
+    c = classify_error(OperationError(code=code, message="", target=target))
+    # with a check that does not apply beside it (select falls back to all checks when none applies)
+    assert select([SPEC, kubernetes_version.SPEC], c) == [SPEC]
+    assert relevance(SPEC, c) >= 60 or SPEC.names_target(c.facts.target)
