@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar, overload
 
+from shared.checklib import egress
 from shared.checklib import netutil as nu
 from shared.checklib.base import API, CheckContext, Skip
 from shared.checklib.clusterview import ClusterView
@@ -284,7 +285,12 @@ class ApiServerPath:
 
 
 def _fact_ip(ctx: CheckContext) -> nu.IPNet | None:
-    net = nu.parse_net(ctx.facts.api_server_ip)
+    facts = ctx.facts
+    hosts = [h.lower() for h in (facts.fqdn, *facts.fqdns) if h]
+    if any(egress.for_host(h) for h in hosts) and not any(h.endswith(".azmk8s.io") for h in hosts):
+        # "connect to mcr.microsoft.com ... dial tcp <ip>:443": the address is that host's, not the API server's
+        return None
+    net = nu.parse_net(facts.api_server_ip)
     return net if net is not None and net.num_addresses == 1 else None
 
 

@@ -329,6 +329,7 @@ class NsgRule:
     default: bool = False
     source_asgs: bool = False
     destination_asgs: bool = False
+    source_ports: tuple[str, ...] = ("*",)  # sourcePortRange(s); a flow's source port is ephemeral
 
     def describe(self) -> str:
         kind = "default rule" if self.default else "rule"
@@ -368,6 +369,7 @@ def nsg_rules(nsg: dict[str, Any]) -> list[NsgRule]:
                 default=default,
                 source_asgs=bool(rp.get("sourceApplicationSecurityGroups")),
                 destination_asgs=bool(rp.get("destinationApplicationSecurityGroups")),
+                source_ports=_list(rp, "sourcePortRange", "sourcePortRanges") or ("*",),
             ))
     return out
 

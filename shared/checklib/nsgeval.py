@@ -169,6 +169,11 @@ def walk(level: NsgLevel, flow: Flow, tc: servicetags.TagContext) -> LevelVerdic
         dst, dst_why = match_side(rule.destinations, rule.destination_asgs, flow.destination, tc)
         if dst is Match.NO:
             continue
+        if not any(p.strip() in ("*", "0-65535") for p in rule.source_ports):
+            # the flow leaves from an ephemeral port: a rule limited to source ports may or may not apply
+            doubts.append(Doubt(rule, Match.UNKNOWN, f"the rule matches only source ports {','.join(rule.source_ports)}"
+                                                     " and the flow's source port is ephemeral"))
+            continue
         if src is Match.YES and dst is Match.YES:
             return _decide(level, rule, doubts, "; ".join(w for w in (src_why, dst_why) if w))
         m = Match.UNKNOWN if Match.UNKNOWN in (src, dst) else Match.LIKELY

@@ -19,7 +19,7 @@ Doc: https://learn.microsoft.com/troubleshoot/azure/azure-kubernetes/error-codes
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from shared.armid import ResourceKind
@@ -48,6 +48,7 @@ class Facts:
     tags: servicetags.TagContext
     endpoints: tuple[egress.RequiredEndpoint, ...] = egress.REQUIRED
     named_host: str | None = None  # the required endpoint the error names
+    named_ip: str | None = None  # the one public address the error quotes with it (dial tcp <ip>:443)
 
 
 async def gather(ctx: CheckContext) -> Facts:
@@ -75,8 +76,13 @@ async def gather(ctx: CheckContext) -> Facts:
         return SubnetPath(s, r, m.maybe, hop, vnet is not None)
 
     paths = await netread.all_in_order(path(s) for s in subnets)
-    named = next((e.host for h in (ctx.facts.fqdn, *ctx.facts.fqdns) if (e := egress.for_host(h))), None)
-    return Facts(view.id, view.outbound_type, tuple(paths), tags, egress.REQUIRED, named)
+    facts = ctx.facts
+    named = next((e.host for h in (facts.fqdn, *facts.fqdns) if (e := egress.for_host(h))), None)
+    # (the classifier may also have taken this address for the API server's: with a required host named
+    # and no API server FQDN, it is the host's)
+    public = [ip for ip in facts.ips if (n := nu.parse_net(ip)) is not None and n.is_global]
+    return Facts(view.id, view.outbound_type, tuple(paths), tags, egress.REQUIRED, named,
+                 public[0] if named and len(set(public)) == 1 else None)
 
 
 def _rt_args(rt_id: str | None) -> str:
@@ -154,8 +160,10 @@ def _nsgs(f: Facts, p: SubnetPath, out: _Findings, ev: list[Evidence]) -> None:
     name = nu.name_of(s.subnet_id)
     blocked: dict[tuple[str, str, str], tuple[nsgeval.LevelVerdict, nsgeval.Flow, list[egress.RequiredEndpoint]]] = {}
     for e in f.endpoints:
-        flow = nsgeval.Flow("outbound", e.protocol, e.port, s.source(),
-                            nsgeval.with_udr_tags(e.endpoint(), s.udr_prefixes))
+        ep = e.endpoint()
+        if e.host == f.named_host and f.named_ip:  # the address the error quotes: tags resolve by prefixes
+            ep = replace(ep, net=nu.parse_net(f.named_ip), label=f"{e.host} ({f.named_ip} in the error)")
+        flow = nsgeval.Flow("outbound", e.protocol, e.port, s.source(), nsgeval.with_udr_tags(ep, s.udr_prefixes))
         v = nsgeval.evaluate_flow(flow, s.levels(), f.tags, s.notes)
         b = v.blocking
         if b is not None and b.rule is not None:

@@ -56,7 +56,7 @@ def service_tags(extra: dict[str, list[str]] | None = None, *, next_link: bool =
     """ServiceTagsList example with the tags AKS egress needs added (prefixes documented-shaped)."""
     body = load("network/ServiceTagsList.2024-05-01.spec-example.json")
     body["id"] = f"/subscriptions/{SUB}/providers/Microsoft.Network/serviceTags/public"
-    tags = {"AzureCloud": ["20.0.0.0/11", "40.64.0.0/10", "51.0.0.0/11"],
+    tags = {"AzureCloud": ["20.0.0.0/8", "40.64.0.0/10", "51.0.0.0/8"],
             "AzureCloud.westeurope": ["20.50.0.0/16", "20.61.0.0/16", "51.105.0.0/16"],
             "AzureCloud.eastus": ["20.42.0.0/17", "40.71.0.0/16"],
             "MicrosoftContainerRegistry": ["20.42.66.0/23", "20.61.99.128/25"],

@@ -176,3 +176,22 @@ async def test_firewall_hop_is_left_to_the_firewall_check() -> None:
     r = await run(SPEC, make_ctx(world(), **EXIT50))
     assert r.status is CheckStatus.PASS
     assert any(e.resource_id == FW_ID and "firewall check" in (e.note or "") for e in r.evidence)
+
+
+@pytest.mark.parametrize(("ip", "status", "confidence"), [
+    ("20.61.99.200", CheckStatus.FAIL, "confirmed"),  # in MicrosoftContainerRegistry by the list's prefixes
+    ("13.107.1.1", CheckStatus.FAIL, "likely"),       # mcr's address is outside the tag; *.data.mcr likely inside
+])
+async def test_address_quoted_with_the_host_is_matched_against_the_tag_list(ip: str, status: CheckStatus,
+                                                                           confidence: str) -> None:
+    res = lb_world(node_nsg=nsg(NODE_NSG, [rule("deny-mcr", 300, "Outbound", "Deny", dst="MicrosoftContainerRegistry",
+                                                 ports="443")]))
+    res[TAGS_ID] = service_tags()
+    r = await run(SPEC, make_ctx(res, **EXIT50, facts={"fqdns": ["mcr.microsoft.com"], "ips": [ip]}))
+    assert r.status is status, r.summary
+    assert r.confidence == confidence, r.summary
+    if confidence == "confirmed":
+        assert "to mcr.microsoft.com:" in r.summary and any("is in service tag MicrosoftContainerRegistry"
+                                                             in (e.note or "") for e in r.evidence)
+    else:
+        assert "to *.data.mcr.microsoft.com:" in r.summary  # mcr.microsoft.com itself is proven outside
