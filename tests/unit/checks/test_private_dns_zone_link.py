@@ -39,22 +39,26 @@ def res(links: list[dict[str, Any]] | None, *, zone_setting: str | None = None) 
     return r
 
 
-@pytest.mark.parametrize(("links", "status", "needle"), [
-    ([link(ZONE, VNET_ID)], CheckStatus.PASS, "is linked"),
-    # ARM returns ids in other casings: still the same VNet
-    ([link(ZONE, VNET_ID.upper().replace("/SUBSCRIPTIONS/", "/subscriptions/"))], CheckStatus.PASS, "is linked"),
-    ([link(ZONE, VNET_ID.replace("vnet-spoke-aks", "vnet-hub"))], CheckStatus.FAIL, "not linked"),
-    ([], CheckStatus.FAIL, "not linked"),
-    ([link(ZONE, VNET_ID, state="InProgress")], CheckStatus.FAIL, "InProgress"),
-    (None, CheckStatus.FAIL, "no private DNS zone"),
-])
+@pytest.mark.parametrize(
+    ("links", "status", "needle"),
+    [
+        ([link(ZONE, VNET_ID)], CheckStatus.PASS, "is linked"),
+        # ARM returns ids in other casings: still the same VNet
+        ([link(ZONE, VNET_ID.upper().replace("/SUBSCRIPTIONS/", "/subscriptions/"))], CheckStatus.PASS, "is linked"),
+        ([link(ZONE, VNET_ID.replace("vnet-spoke-aks", "vnet-hub"))], CheckStatus.FAIL, "not linked"),
+        ([], CheckStatus.FAIL, "not linked"),
+        ([link(ZONE, VNET_ID, state="InProgress")], CheckStatus.FAIL, "InProgress"),
+        (None, CheckStatus.FAIL, "no private DNS zone"),
+    ],
+)
 async def test_links(links: list[dict[str, Any]] | None, status: CheckStatus, needle: str) -> None:
-    r = await run(SPEC, make_ctx(res(links), code="VMExtensionError_K8SAPIServerDNSLookupFail",
-                                 subcategory="nxdomain"))
+    r = await run(SPEC, make_ctx(res(links), code="VMExtensionError_K8SAPIServerDNSLookupFail", subcategory="nxdomain"))
     assert r.status is status and needle in r.summary, r.summary
     if needle == "not linked":
-        assert r.remediation == (f"az network private-dns link vnet create -g {NODE_RG} -z {ZONE_NAME} "
-                                 f"-n vnet-spoke-aks-link -v {VNET_ID} -e false")
+        assert r.remediation == (
+            f"az network private-dns link vnet create -g {NODE_RG} -z {ZONE_NAME} "
+            f"-n vnet-spoke-aks-link -v {VNET_ID} -e false"
+        )
 
 
 async def test_custom_zone_id() -> None:
@@ -65,8 +69,9 @@ async def test_custom_zone_id() -> None:
     assert (await run(SPEC, make_ctx(missing))).status is CheckStatus.FAIL
 
 
-@pytest.mark.parametrize(("kw", "zone"), [({"private": False, "vnet_integration": False}, None),
-                                          ({"vnet_integration": False}, "none")])
+@pytest.mark.parametrize(
+    ("kw", "zone"), [({"private": False, "vnet_integration": False}, None), ({"vnet_integration": False}, "none")]
+)
 async def test_not_applicable(kw: dict[str, Any], zone: str | None) -> None:
     c = cluster(**kw)
     if zone:
@@ -82,10 +87,19 @@ async def test_spec_example_cluster_with_custom_zone_id() -> None:
     c["id"] = CLUSTER_ID
     c["properties"]["agentPoolProfiles"][0]["vnetSubnetID"] = f"{VNET_ID}/subnets/snet-aks-nodes"
     zone = c["properties"]["apiServerAccessProfile"]["privateDNSZone"]
-    resources = {CLUSTER_ID: c, zone.replace("resourcegroups", "resourceGroups"): {"id": zone, "name": "z"},
-                 f"{zone}/virtualNetworkLinks": {"value": [link(zone, VNET_ID.lower())]}}
+    resources = {
+        CLUSTER_ID: c,
+        zone.replace("resourcegroups", "resourceGroups"): {"id": zone, "name": "z"},
+        f"{zone}/virtualNetworkLinks": {"value": [link(zone, VNET_ID.lower())]},
+    }
     r = await run(SPEC, make_ctx(resources))
     assert r.status is CheckStatus.PASS, r.summary
     resources[f"{zone}/virtualNetworkLinks"] = {"value": []}
     r = await run(SPEC, make_ctx(resources))
     assert r.status is CheckStatus.FAIL and "-g rg1 -z privatelink.location1.azmk8s.io" in (r.remediation or "")
+
+
+async def test_deleted_custom_zone_is_a_fail_not_an_error() -> None:
+    """The zone id setting points at a zone that is gone (its links listing 404s too)."""
+    r = await run(SPEC, make_ctx(res(None, zone_setting=CUSTOM)))
+    assert r.status is CheckStatus.FAIL and f"looked in {CUSTOM}" in r.summary, r.summary
