@@ -91,10 +91,12 @@ async def gather(ctx: CheckContext) -> Facts:
     versions_id = (f"/subscriptions/{ctx.operation.subscription_id}/providers/Microsoft.ContainerService/"
                    f"locations/{region}/kubernetesVersions") if region else None
     versions = await ctx.get_or_none(versions_id, API["containerserviceMeta"]) if versions_id else None
-    current = (view.current_kubernetes_version or view.kubernetes_version) if view and not view.planned else None
+    # a planned body of an existing cluster keeps the running version; a new cluster's has none
+    current = (view.current_kubernetes_version or (None if view.planned else view.kubernetes_version)) if view else None
     desired = view.kubernetes_version if view else None
     target, source = facts.requested_version, "error: requested version"
-    if not target and view is not None and view.planned:
+    if not target and view is not None and view.planned and desired and (
+            current is None or az.parse_version(desired) != az.parse_version(current)):
         target, source = desired, "planned properties.kubernetesVersion"
     if not target and desired and current and az.parse_version(desired) != az.parse_version(current):
         target, source = desired, "properties.kubernetesVersion (requested) vs currentKubernetesVersion"
@@ -189,19 +191,23 @@ def evaluate(f: Facts) -> CheckResult:
                 fixes.append(f"az aks upgrade -g {rg} -n {name} --kubernetes-version {nxt}")
         elif found:
             fixes.append(f"az aks get-versions --location {f.region} -o table")
-    # the control plane a pool must fit under: the running one (a pool upgrade) or the requested one
-    cp = cur or tgt
-    cp_text = f.current or f.target
-    if cp is not None:
-        cpm = az.minor_of(cp)
+    # The control plane each pool version must fit under: a running pool version under the running
+    # control plane; a pool's desired version under the control plane the request produces (a cluster
+    # upgrade moves the control plane first, then the pools); a pool-only request under the running one.
+    cps = [v for v in (cur, tgt) if v is not None]
+    if cps:
+        planned_cp = max(cps, key=lambda v: v[:2])
+        planned_text = f.target if tgt is not None and planned_cp == tgt else f.current
         for pool in f.pools:
-            labels = (("requested orchestratorVersion", pool.desired),) if pool.requested else (
-                ("currentOrchestratorVersion", pool.current), ("orchestratorVersion", pool.desired))
-            for label, ver in labels:
+            labels = (("requested orchestratorVersion", pool.desired, cur or planned_cp,
+                       f.current if cur else planned_text),) if pool.requested else (
+                ("currentOrchestratorVersion", pool.current, cur, f.current),
+                ("orchestratorVersion", pool.desired, planned_cp, planned_text))
+            for label, ver, cp, cp_text in labels:
                 pv = az.parse_version(ver)
-                if pv is None:
+                if pv is None or cp is None:
                     continue
-                pm = az.minor_of(pv)
+                pm, cpm = az.minor_of(pv), az.minor_of(cp)
                 bad = None
                 if pm > cpm:
                     bad = f"pool {pool.name} {label} {ver} is newer than the control plane {cp_text}"

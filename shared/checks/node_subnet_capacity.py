@@ -160,7 +160,7 @@ def _math(f: Facts, s: SubnetFacts) -> tuple[int, int, int | None, int | None]:
         if p.failing:
             if f.verb == "upgrade":
                 step = p.surge_now
-            elif f.verb == "create" or f.planned:
+            elif f.verb == "create":  # a new cluster or pool: every node is new
                 step = p.count
             else:
                 step = 1

@@ -56,7 +56,7 @@ class Facts:
 def _needs(v: ClusterView | None, verb: str, target: str | None) -> list[Need]:
     if v is None:
         return []
-    new = verb == "create" or v.planned
+    new = verb == "create" and target is None  # a new cluster: every outbound IP is new
     out: list[Need] = []
     lb_prop = "properties.networkProfile.loadBalancerProfile.managedOutboundIPs.count"
     if v.outbound_type.casefold() == "loadbalancer":
@@ -76,7 +76,7 @@ def _needs(v: ClusterView | None, verb: str, target: str | None) -> list[Need]:
     for p in v.pools:
         if not p.node_public_ip or (target and p.name.casefold() != target.casefold()):
             continue
-        if new:
+        if verb == "create":  # a new cluster or a new pool
             n, how = p.count or 1, f"{p.count or 1} node(s)"
         elif verb == "upgrade":
             n = p.surge_nodes(cluster_version=v.kubernetes_version)
@@ -97,9 +97,8 @@ async def gather(ctx: CheckContext) -> Facts:
     body = await ctx.get(uid, API["network"])
     found = tuple(u for u in (az.find_usage(body, c) for c in COUNTERS) if u is not None)
     target = ctx.operation.agent_pool
-    if target is None and v is not None and v.target_pool is not None and not (v.planned or ctx.operation.verb
-                                                                               == "create"):
-        target = v.target_pool.name  # a create makes every pool; otherwise the pool that failed
+    if target is None and v is not None and v.target_pool is not None and ctx.operation.verb != "create":
+        target = v.target_pool.name  # a cluster create makes every pool; otherwise the pool that failed
     return Facts(ctx.operation.subscription_id, v.id if v else ctx.operation.cluster_id, ctx.operation.resource_group,
                  ctx.operation.cluster_name, region, uid, found, tuple(_needs(v, ctx.operation.verb, target)),
                  v.lb_managed_outbound_ips if v else None)

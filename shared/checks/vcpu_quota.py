@@ -53,11 +53,11 @@ class Facts:
     skus_id: str | None
 
 
-def _nodes(p: PoolView, verb: str, planned: bool, cluster_version: str | None) -> tuple[int, str]:
+def _nodes(p: PoolView, verb: str, cluster_version: str | None) -> tuple[int, str]:
     if verb == "upgrade":
         n = p.surge_nodes(cluster_version=cluster_version)
         return n, f"{n} surge node(s) (maxSurge {p.max_surge or 'unset: AKS default'})"
-    if verb == "create" or planned:
+    if verb == "create":  # a new cluster or a new pool: every node is new
         return p.count or 1, f"{p.count or 1} node(s) of pool {p.name}"
     return 1, "at least one new node (the requested count is not in the error)"
 
@@ -91,7 +91,7 @@ async def gather(ctx: CheckContext) -> Facts:
         family, fsrc, vcpus = _size(p.vm_size, skus)
         if fact_family:
             family, fsrc = fact_family, "error facts"
-        nodes, why = _nodes(p, ctx.operation.verb, bool(view and view.planned), version)
+        nodes, why = _nodes(p, ctx.operation.verb, version)
         if fact_need is not None:
             need, nsrc = int(fact_need), "error: requested / Additional Required"
         elif vcpus is not None:

@@ -158,3 +158,26 @@ async def test_decoy_pools_within_the_window_are_not_blamed() -> None:
         "1.25.4", "1.30.1").replace("1.24.9", "1.29.2"), agent_pool="system"))
     assert out.status is CheckStatus.FAIL
     assert "user1" not in out.summary
+
+
+async def test_planned_upgrade_of_an_existing_cluster_keeps_the_running_version() -> None:
+    from shared.checklib.clusterview import ClusterView
+
+    res = world("1.24.9")
+    planned = res[CLUSTER_ID]
+    planned["properties"]["kubernetesVersion"] = "1.26.0"  # the plan; currentKubernetesVersion stays 1.24.9
+    ctx = make_ctx(res, code="PreflightPrediction", verb="upgrade")
+    ctx.planned = ClusterView.from_body(planned, CLUSTER_ID, planned=True)
+    out = await run(SPEC, ctx)
+    assert out.status is CheckStatus.FAIL, out
+    assert "1.24.9 -> 1.26.0 skips 1 minor version(s)" in out.summary
+
+
+async def test_pools_following_a_cluster_upgrade_are_not_blamed() -> None:
+    """Mid-upgrade body: the control plane and the pool ask for 1.25.5, both still run 1.24.9."""
+    res = world("1.24.9", "1.25.5")
+    pool = res[CLUSTER_ID]["properties"]["agentPoolProfiles"][0]
+    pool["orchestratorVersion"], pool["currentOrchestratorVersion"] = "1.25.5", "1.24.9"
+    out = await run(SPEC, make_ctx(res, code="UpgradeFailed", verb="upgrade"))
+    assert out.status is CheckStatus.PASS, out
+    assert "1.24.9 -> 1.25.5 is a valid upgrade" in out.summary
