@@ -38,6 +38,7 @@ from shared.checks import node_subnet_capacity
 from shared.checks import policy_denial
 from shared.checks import provider_registration
 from shared.checks import public_ip_quota
+from shared.checks import resource_locks
 from shared.checks import service_principal_credentials
 from shared.checks import vcpu_quota
 # isort: on
@@ -63,6 +64,7 @@ _SPECS: tuple[CheckSpec[Any], ...] = (
     provider_registration.SPEC,
     policy_denial.SPEC,
     node_resource_group.SPEC,
+    resource_locks.SPEC,
     capacity_history.SPEC,
     node_subnet_capacity.SPEC,
     vcpu_quota.SPEC,
