@@ -46,16 +46,21 @@ async def firewall_on_path(ctx: CheckContext) -> FirewallPath:
         netread.node_subnets(ctx, view), netread.get_all(ctx, view.node_vnet_ids)
     )
     vnets = dict(zip((nu.norm_id(v) for v in view.node_vnet_ids), vnet_bodies, strict=True))
+    rt_ids = [nu.ref_id(nu.props(sn).get("routeTable")) or "" for sn in subnets]
+    tables = await netread.all_in_order(_table(ctx, r) for r in rt_ids)
+    defaults: list[nu.Route | None] = []
+    for routes in tables:
+        default = next((r for r in routes if r.prefix == "0.0.0.0/0"), None)
+        ok = default is not None and default.next_hop_type.lower() == "virtualappliance" and default.next_hop_ip
+        defaults.append(default if ok else None)
+    first = next((i for i, d in enumerate(defaults) if d is not None), None)
     hop: netread.NextHop | None = None
     sid, rt_id, routes = "", "", list[nu.Route]()
-    for sid, sn in zip(view.node_subnet_ids, subnets, strict=True):
-        rt_id = nu.ref_id(nu.props(sn).get("routeTable")) or ""
-        rt = await ctx.get_or_none(rt_id, NET) if rt_id else None
-        routes = nu.udr_routes(rt or {})
-        default = next((r for r in routes if r.prefix == "0.0.0.0/0"), None)
-        if default and default.next_hop_type.lower() == "virtualappliance" and default.next_hop_ip:
-            hop = await netread.locate_next_hop(ctx, vnets[nu.norm_id(nu.vnet_id_of(sid))], default.next_hop_ip)
-            break
+    if first is not None:
+        sid, rt_id, routes = view.node_subnet_ids[first], rt_ids[first], tables[first]
+        chosen = defaults[first]
+        hop_ip = str(chosen.next_hop_ip if chosen is not None else "")
+        hop = await netread.locate_next_hop(ctx, vnets[nu.norm_id(nu.vnet_id_of(sid))], hop_ip)
     if hop is None:
         raise NotApplicable("no node subnet sends 0.0.0.0/0 to a virtual appliance")
     if hop.kind == "unknown":
@@ -72,8 +77,18 @@ async def firewall_on_path(ctx: CheckContext) -> FirewallPath:
         ]
         m = nu.route_for([*routes, *nu.system_routes(own)], path.endpoint)
         via = m.route is not None and m.route.next_hop_ip == hop.ip
-    prefixes = tuple(p for s in subnets for p in nu.prefixes_of(nu.props(s)))
+    # the node subnets whose default route leads to this firewall
+    prefixes = tuple(
+        p
+        for s, d in zip(subnets, defaults, strict=True)
+        if d is not None and d.next_hop_ip == hop.ip
+        for p in nu.prefixes_of(nu.props(s))
+    )
     return FirewallPath(view, hop.resource_id, hop.body, hop.ip, rt_id, prefixes, path, via)
+
+
+async def _table(ctx: CheckContext, rt_id: str) -> list[nu.Route]:
+    return nu.udr_routes(await ctx.get_or_none(rt_id, NET) or {}) if rt_id else []
 
 
 async def _read(ctx: CheckContext, rid: str) -> tuple[dict[str, Any] | None, str]:

@@ -295,3 +295,21 @@ async def test_not_applicable(mutate: str) -> None:
         }
     r = await run(SPEC, make_ctx(res))
     assert r.status is CheckStatus.NOT_APPLICABLE, r.summary
+
+
+async def test_only_node_subnets_routed_to_the_firewall_are_its_sources() -> None:
+    """A second pool's subnet goes out through the load balancer path (no route table): the firewall
+    rule only needs to cover the subnet it sees."""
+    import copy
+
+    from tests.unit.checks.net_support import NODE_NSG, VNET_ID, subnet
+
+    other = f"{VNET_ID}/subnets/snet-aks-pool2"
+    c = cluster(**PUBLIC)
+    pool2 = copy.deepcopy(c["properties"]["agentPoolProfiles"][0])
+    pool2.update({"name": "pool2", "vnetSubnetID": other})
+    c["properties"]["agentPoolProfiles"].append(pool2)
+    res = with_policy(world(c=c), [aks_tag_group(sources=[NODES])])
+    res[other] = subnet(other, "10.226.0.0/24", nsg=NODE_NSG)
+    r = await run(SPEC, make_ctx(res))
+    assert r.status is CheckStatus.PASS, r.summary
