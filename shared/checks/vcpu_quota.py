@@ -8,7 +8,8 @@ the region's Compute SKUs (shared/checklib/skus.py: capabilities vCPUs, family),
 size table. Need = the error's "Additional Required" / "requested quota", else vCPUs x (count for a
 create, surge nodes for an upgrade, one node otherwise). Reads GET /subscriptions/{s}/providers/
 Microsoft.Compute/locations/{region}/usages (compute 2024-07-01) -> value[name.value == family |
-"cores"].{currentValue, limit}; the family and the total regional counter must both have room.
+"cores"].{currentValue, limit}; the family and the total regional counter must both have room
+(a Spot pool: lowPriorityCores, "Total Regional Low-priority vCPUs", instead of both).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ DOCS = (
     "https://learn.microsoft.com/troubleshoot/azure/azure-kubernetes/error-codes/quota-exceeded-error",
     "https://learn.microsoft.com/azure/aks/quotas-skus-regions",
 )
+SPOT_COUNTER = "lowPriorityCores"  # Compute usages: "Total Regional Low-priority vCPUs"
 QUOTA_PORTAL = "https://portal.azure.com/#view/Microsoft_Azure_Capacity/QuotaMenuBlade/~/myQuotas"
 
 
@@ -39,6 +41,7 @@ class SizeNeed:
     vcpus: int | None
     need: int | None  # vCPUs the operation needs beyond current usage
     need_source: str
+    spot: bool = False  # Spot pools count against lowPriorityCores, not the family or the regional vCPUs
 
 
 @dataclass(frozen=True)
@@ -84,12 +87,14 @@ async def gather(ctx: CheckContext) -> Facts:
     seen: set[str] = set()
     version = view.kubernetes_version if view else None
     for p in chosen or [PoolView(name="?")]:
-        key = (p.vm_size or "").casefold()
+        key = f"{(p.vm_size or '').casefold()}|{p.spot}"
         if key in seen:
             continue
         seen.add(key)
         family, fsrc, vcpus = _size(p.vm_size, skus)
-        if fact_family:
+        if p.spot:
+            family, fsrc = SPOT_COUNTER, "Spot pool (scaleSetPriority Spot)"
+        elif fact_family:
             family, fsrc = fact_family, "error facts"
         nodes, why = _nodes(p, ctx.operation.verb, version)
         if fact_need is not None:
@@ -98,12 +103,13 @@ async def gather(ctx: CheckContext) -> Facts:
             need, nsrc = vcpus * max(nodes, 1), f"{vcpus} vCPUs x {why}"
         else:
             need, nsrc = None, "vCPUs of the size unknown"
-        needs.append(SizeNeed(p.vm_size, p.name, family, fsrc, vcpus, need, nsrc))
-    known = [n.need for n in needs if n.need is not None]
-    if fact_need is not None:
+        needs.append(SizeNeed(p.vm_size, p.name, family, fsrc, vcpus, need, nsrc, p.spot))
+    known = [n.need for n in needs if n.need is not None and not n.spot]
+    if fact_need is not None and not all(n.spot for n in needs):
         regional_need, rsrc = int(fact_need), "error: requested / Additional Required"
-    elif known:
-        regional_need, rsrc = sum(known), " + ".join(f"{n.need} ({n.vm_size})" for n in needs if n.need is not None)
+    elif known or any(n.spot for n in needs):
+        regional_need, rsrc = sum(known), " + ".join(f"{n.need} ({n.vm_size})" for n in needs
+                                                     if n.need is not None and not n.spot)
     else:
         regional_need, rsrc = None, "unknown"
     regional = az.find_usage(usages, "cores", "Total Regional vCPUs")
@@ -167,8 +173,8 @@ def evaluate(f: Facts) -> CheckResult:
                              "no quota family")
         elif usage is None and need.family is None:
             undecided.append(f"{label}: family unknown, only the regional quota was checked")
-    if reg is not None:
-        labels = ", ".join(n.vm_size or "?" for n, _ in f.families)
+    if reg is not None and f.regional_need != 0:
+        labels = ", ".join(n.vm_size or "?" for n, _ in f.families if not n.spot)
         if f.regional_need is not None and reg.free < f.regional_need:
             short.append(f"{reg.localized} in {f.region}: {reg.current}/{reg.limit} used, {labels} needs "
                          f"{f.regional_need} more")

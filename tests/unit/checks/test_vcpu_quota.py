@@ -124,3 +124,15 @@ async def test_regional_message_from_a_synchronous_rejection() -> None:
                                    verb="scale", agent_pool="system"))
     assert res.status is CheckStatus.FAIL, res
     assert "Total Regional vCPUs in westeurope: 96/100 used, Standard_D4ds_v5 needs 12 more" in res.summary
+
+
+async def test_spot_pool_counts_against_low_priority_vcpus_only() -> None:
+    w = world({"scaleSetPriority": "Spot", "count": 10, "upgradeSettings": {"maxSurge": "50%"}},
+              usage_edit={"cores": 99})  # the regular regional counter is nearly full: a decoy for Spot
+    low = {"value": "lowPriorityCores", "localizedValue": "Total Regional Low-priority vCPUs"}
+    w[USAGES]["value"].append({"unit": "Count", "currentValue": 90, "limit": 100, "name": low})
+    res = await run(SPEC, make_ctx(w, code="QuotaExceeded", verb="upgrade", agent_pool="system"))
+    assert res.status is CheckStatus.FAIL, res
+    assert "Total Regional Low-priority vCPUs in westeurope: 90/100 used, Standard_D4ds_v5 needs 20 more" in res.summary
+    assert "Total Regional vCPUs" not in res.summary.replace("Low-priority vCPUs", "")
+    assert "az quota update --resource-name lowPriorityCores" in (res.remediation or "")
