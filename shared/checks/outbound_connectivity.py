@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.armid import ResourceKind
-from shared.checklib import netread
+from shared.checklib import netread, nsgeval
 from shared.checklib import netutil as nu
 from shared.checklib.base import CheckContext, CheckSpec, result
 from shared.checklib.clusterview import ClusterView
@@ -52,7 +52,7 @@ class LoadBalancer:
     exists: bool
     outbound_rules: tuple[str, ...] = ()
     frontend_ips: tuple[str, ...] = ()  # public IPs behind the outbound rules' frontends
-    read_error: str | None = None
+    scale_sets: int = 0  # scale sets in the node resource group (read when the LB is absent)
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,9 @@ async def _load_balancer(ctx: CheckContext, view: ClusterView) -> tuple[LoadBala
     lb_id = f"{view.node_resource_group_id}/providers/Microsoft.Network/loadBalancers/{LB_NAME}"
     body = await ctx.get_or_none(lb_id, netread.NET)
     if body is None:
-        return LoadBalancer(lb_id, False), []
+        # Nodes exist without the LB AKS creates before them: deleted. No nodes yet: nothing to say.
+        sets = await nsgeval.scale_sets(ctx, view)
+        return LoadBalancer(lb_id, False, scale_sets=len({n.vmss_id for n in sets.nics})), []
     p = nu.props(body)
     rules = [r for r in p.get("outboundRules") or [] if isinstance(r, dict)]
     fe_ids = {nu.norm_id(i) for r in rules for i in (nu.ref_id(x) for x in nu.props(r).get("frontendIPConfigurations")
@@ -108,11 +110,20 @@ async def gather(ctx: CheckContext) -> Facts:
     lb: LoadBalancer | None = None
     missing: list[tuple[str, str]] = []
     if ot == "loadbalancer" and view.node_resource_group:
+        # The IPs named in the profile must exist. Compared only when the node resource group has the LB or
+        # scale sets: before AKS built them (a failure at validation or capacity) nothing is in use yet. The
+        # effective ones are the LB's own frontends: without the LB, the LB finding says it all.
+        prefixes = "loadBalancerProfile.outboundIPPrefixes.publicIPPrefixes"
         named = ([("loadBalancerProfile.outboundIPs.publicIPs", i) for i in view.lb_outbound_ip_ids]
-                 + [("loadBalancerProfile.outboundIPPrefixes.publicIPPrefixes", i) for i in view.lb_outbound_prefix_ids]
-                 + [("loadBalancerProfile.effectiveOutboundIPs", i) for i in view.lb_effective_outbound_ip_ids])
-        (lb, lb_missing), named_missing = await netread.in_order(_load_balancer(ctx, view), _missing(ctx, named))
-        missing = [*named_missing, *(m for m in lb_missing if not any(nu.same_id(m[1], x[1]) for x in named_missing))]
+                 + [(prefixes, i) for i in view.lb_outbound_prefix_ids])
+        effective = [("loadBalancerProfile.effectiveOutboundIPs", i) for i in view.lb_effective_outbound_ip_ids
+                     if not any(nu.same_id(i, x) for _, x in named)]
+        lb, lb_missing = await _load_balancer(ctx, view)
+        missing = []
+        if lb.exists or lb.scale_sets:  # the node resource group's egress parts are there to compare with
+            for m in [*await _missing(ctx, [*named, *(effective if lb.exists else [])]), *lb_missing]:
+                if not any(nu.same_id(m[1], x[1]) for x in missing):
+                    missing.append(m)
     if view.byo_vnet:
 
         async def read_or_none(rid: str | None) -> dict[str, Any] | None:
@@ -159,9 +170,12 @@ def _lb(f: Facts, ev: list[Evidence], fails: list[tuple[str, str | None]], likel
     if lb is None:
         return
     if not lb.exists:
-        ev.append(Evidence(resource_id=lb.id, property="(resource)", value=None, note="load balancer not found"))
-        likely.append((f"outboundType loadBalancer but node resource group {f.node_resource_group} has no "
-                       f"'{LB_NAME}' load balancer, whose outbound rule gives the nodes egress",
+        ev.append(Evidence(resource_id=lb.id, property="(resource)", value=None,
+                           note=f"load balancer not found; {lb.scale_sets} scale set(s) in the node resource group"))
+        if not lb.scale_sets:
+            return  # no nodes yet either: the operation failed before AKS built the node resource group's parts
+        likely.append((f"outboundType loadBalancer but node resource group {f.node_resource_group} has scale sets "
+                       f"and no '{LB_NAME}' load balancer, whose outbound rule gives the nodes egress",
                        f"az aks update {rg_n} --load-balancer-managed-outbound-ip-count 1  # reconciles the LB",
                        f"az network lb show -g {f.node_resource_group} -n {LB_NAME} (404: deleted, e.g. by a "
                        "cleanup of the node resource group)"))

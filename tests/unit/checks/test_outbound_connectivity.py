@@ -17,6 +17,8 @@ from tests.unit.checks.egress_support import (
     NODE_RG,
     kubernetes_lb,
     nat_gateway,
+    scale_set,
+    scale_sets,
 )
 from tests.unit.checks.net_support import (
     CLUSTER_ID,
@@ -98,12 +100,23 @@ async def test_outbound_rule_frontend_ip_deleted() -> None:
     assert r.status is CheckStatus.FAIL and "aks-outbound-ip-1" in r.summary, r.summary
 
 
-async def test_missing_kubernetes_lb_is_likely() -> None:
-    res = lb_world()
+async def test_missing_kubernetes_lb_with_nodes_is_likely() -> None:
+    res = lb_world({"managedOutboundIPs": {"count": 1}, "effectiveOutboundIPs": [{"id": LB_PIP}]})
     del res[LB_ID]
+    del res[LB_PIP]
+    res.update(scale_sets(scale_set()))
     r = await run(SPEC, make_ctx(res, **EXIT50))
-    assert r.status is CheckStatus.FAIL and r.confidence == "likely"
+    assert r.status is CheckStatus.FAIL and r.confidence == "likely", r.summary
     assert r.confirm_by and f"az network lb show -g {NODE_RG} -n kubernetes" in r.confirm_by
+    assert "effectiveOutboundIPs" not in r.summary  # the effective IPs are the LB's: the LB finding says it
+
+
+async def test_no_lb_and_no_nodes_yet_is_not_a_cause() -> None:
+    """A failure before AKS built the node resource group (capacity, validation): nothing to blame here."""
+    res = lb_world(SPEC_LB)  # effectiveOutboundIPs name IPs that are not in this world either
+    del res[LB_ID]
+    r = await run(SPEC, make_ctx(res, code="AllocationFailed", subcategory=None))
+    assert r.status is CheckStatus.PASS, r.summary
 
 
 @pytest.mark.parametrize(("routes", "status", "needle"), [
