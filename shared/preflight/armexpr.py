@@ -53,7 +53,8 @@ def _tokens(text: str) -> list[tuple[str, str]]:
     return out
 
 
-# AST: ("lit", value) | ("call", lower-case name, [args], name as written) | ("prop", node, name) | ("index", node, node)
+# AST: ("lit", value) | ("call", lower-case name, [args], name as written) | ("prop", node, name)
+#      | ("index", node, node)
 Node = tuple[Any, ...]
 
 

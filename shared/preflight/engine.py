@@ -36,7 +36,7 @@ from shared.models import (
     OperationKind,
     QuotaFacts,
 )
-from shared.ports import ArmNotFound, ArmReader
+from shared.ports import ArmError, ArmNotFound, ArmReader
 from shared.preflight.inputs import PlanInputError
 from shared.preflight.model import (
     OperationName,
@@ -49,6 +49,7 @@ from shared.preflight.model import (
 )
 
 KNOWLEDGE_PATH = Path(__file__).with_name("knowledge.json")
+_ROLE_ASSIGNMENTS = "/providers/Microsoft.Authorization/roleAssignments"
 # Read-only state ARM reports on a GET; a planned body does not carry it, the existing one does.
 _STATUS_KEYS = ("provisioningState", "powerState", "currentKubernetesVersion", "fqdn", "privateFQDN",
                 "azurePortalFQDN", "identityProfile", "nodeResourceGroup", "currentOrchestratorVersion",
@@ -100,7 +101,20 @@ class PlannedArmReader:
         body = self._bodies.get(armid.key(resource_id))
         if body is not None:
             return copy.deepcopy(body)
+        scope, sep, _ = resource_id.rpartition(_ROLE_ASSIGNMENTS)
+        if sep and resource_id.lower().endswith(_ROLE_ASSIGNMENTS.lower()) and armid.key(scope) in self._bodies:
+            return await self._inherited(scope, api_version)
         return await self._base.get(resource_id, api_version)
+
+    async def _inherited(self, scope: str, api_version: str) -> dict[str, Any]:
+        """Role assignments of a planned resource: those of its parent at or above the parent (inherited)."""
+        parent = armid.parent_of(scope)
+        if not parent:
+            raise ArmNotFound(scope + _ROLE_ASSIGNMENTS, 404, "NotFound", "no parent scope to inherit from")
+        listing = await self.get(parent + _ROLE_ASSIGNMENTS, api_version)
+        keep = [a for a in listing.get("value") or [] if isinstance(a, dict)
+                and armid.within(scope, str(_props(a).get("scope") or ""))]
+        return {"value": keep}
 
     async def activity_log(self, subscription_id: str, *, correlation_id: str | None = None,
                            resource_id: str | None = None, start: datetime | None = None,
@@ -328,8 +342,32 @@ async def _existing(arm: ArmReader, cluster_id: str) -> dict[str, Any] | None:
         return None
 
 
+MANAGED_IDENTITY_API = "2023-01-31"
+
+
+async def _fill_identities(reader: ArmReader, body: dict[str, Any]) -> None:
+    """A planned user-assigned identity carries only its id; ARM records its principal and client id on
+    the cluster. Read them from the identity (a missing identity stays empty: the checks report it)."""
+    ident = body.get("identity")
+    uais = ident.get("userAssignedIdentities") if isinstance(ident, dict) else None
+    if not isinstance(uais, dict):
+        return
+    for rid, value in list(uais.items()):
+        value = value if isinstance(value, dict) else {}
+        if value.get("principalId") and value.get("clientId"):
+            continue
+        try:
+            found = await reader.get(rid, MANAGED_IDENTITY_API)
+        except ArmError:
+            continue
+        props = _props(found)
+        uais[rid] = {**value, **{k: props[k] for k in ("principalId", "clientId") if props.get(k)}}
+
+
 async def upgrade_plan(arm: ArmReader, cluster_id: str, version: str) -> Plan:
-    """`--cluster ID --upgrade-to V`: control plane and every pool to V (what `az aks upgrade` does)."""
+    """`--cluster ID --upgrade-to V`: the control plane to V. `az aks upgrade` then moves every pool to V
+    too, after the control plane; the pools keep their version in the planned body, so the version skew
+    rule compares them with the running control plane (not with a control plane that is not there yet)."""
     existing = await _existing(arm, cluster_id)
     if existing is None:
         raise PlanInputError(f"--upgrade-to: cluster {cluster_id} does not exist")
@@ -337,8 +375,6 @@ async def upgrade_plan(arm: ArmReader, cluster_id: str, version: str) -> Plan:
         raise PlanInputError(f"--upgrade-to {version!r}: give a Kubernetes version like 1.30 or 1.30.5")
     body = copy.deepcopy(existing)
     body.setdefault("properties", {})["kubernetesVersion"] = version
-    for p in _pools(body):
-        p["orchestratorVersion"] = version
     return Plan(source="day2", cluster_id=cluster_id, cluster_body=body, intent="upgrade")
 
 
@@ -386,6 +422,7 @@ async def run(plan: Plan, arm: ArmReader, *, now: datetime, specs: Sequence[Chec
         planned = _merge(existing, plan.cluster_body) if plan.cluster_body is not None else copy.deepcopy(existing)
         planned = _with_pools(planned, plan.pool_bodies)
     planned["id"] = plan.cluster_id
+    await _fill_identities(reader, planned)
     op = detect_operation(plan, existing, planned)
     view = ClusterView.from_body(planned, plan.cluster_id, agent_pool=op.agent_pool, planned=True)
     bodies: dict[str, Mapping[str, Any]] = {**plan.related_bodies, plan.cluster_id: planned}

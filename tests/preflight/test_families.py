@@ -27,7 +27,8 @@ def _subnet_27(s: World) -> None:
 
 
 def _unregister(s: World) -> None:
-    s["resources"][f"/subscriptions/{w.SUB}/providers/Microsoft.ContainerService"]["registrationState"] = "NotRegistered"
+    rp = s["resources"][f"/subscriptions/{w.SUB}/providers/Microsoft.ContainerService"]
+    rp["registrationState"] = "NotRegistered"
 
 
 def _no_grant_on_api_subnet(s: World) -> None:

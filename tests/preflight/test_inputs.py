@@ -153,7 +153,8 @@ def test_classic_template_with_a_module_child_resources_condition_and_copy() -> 
     assert plan.cluster_body is not None
     assert plan.cluster_body["properties"]["agentPoolProfiles"][0]["count"] == 2
     assert [p["name"] for p in plan.pool_bodies] == ["user1"]  # child resource; the false condition is skipped
-    snet_b = f"/subscriptions/{w.SUB}/resourceGroups/{w.RG}/providers/Microsoft.Network/virtualNetworks/vnet-new/subnets/snet-b"
+    snet_b = (f"/subscriptions/{w.SUB}/resourceGroups/{w.RG}/providers/Microsoft.Network/virtualNetworks/vnet-new/"
+              "subnets/snet-b")
     assert plan.related_bodies[snet_b]["properties"]["addressPrefix"] == "10.60.1.0/28"
     assert any(k.endswith("/subnets/snet-a") for k in plan.related_bodies)  # inline subnet of the VNet
     assert any(u.path.endswith(".copy") and "copy loops" in u.reason for u in plan.unresolved)

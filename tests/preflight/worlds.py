@@ -27,7 +27,8 @@ API_SUBNET = f"{VNET_ID}/subnets/snet-apiserver"
 MISC_SUBNET = f"{VNET_ID}/subnets/snet-misc"
 NODE_NSG = f"{NET}/networkSecurityGroups/nsg-nodes"
 API_NSG = f"{NET}/networkSecurityGroups/nsg-apiserver"
-UAI_ID = f"/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-aks-pf"
+UAI_ID = (f"/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.ManagedIdentity/"
+          "userAssignedIdentities/id-aks-pf")
 PRINCIPAL = "7a7a7a7a-1111-4222-8333-444444444444"
 CLIENT = "7b7b7b7b-1111-4222-8333-444444444444"
 TENANT = "11111111-1111-1111-1111-111111111111"
@@ -79,10 +80,14 @@ def subnet(sid: str, prefix: str, *, nsg_id: str | None = None, delegated: bool 
             "properties": props}
 
 
+_GRANT = "0c0c0c0c-0000-4000-8000-0000000000aa"
+_DECOY_GRANT = "0c0c0c0c-0000-4000-8000-0000000000bb"
+
+
 def _role_assignments(scope: str, principal: str | None) -> dict[str, Any]:
     value = []
     if principal:
-        value.append({"id": f"{scope}/providers/Microsoft.Authorization/roleAssignments/0c0c0c0c-0000-4000-8000-0000000000aa",
+        value.append({"id": f"{scope}/providers/Microsoft.Authorization/roleAssignments/{_GRANT}",
                       "type": "Microsoft.Authorization/roleAssignments",
                       "name": "0c0c0c0c-0000-4000-8000-0000000000aa",
                       "properties": {"roleDefinitionId": f"/subscriptions/{SUB}/providers/Microsoft.Authorization/"
@@ -90,7 +95,7 @@ def _role_assignments(scope: str, principal: str | None) -> dict[str, Any]:
                                      "principalId": principal, "principalType": "ServicePrincipal",
                                      "scope": VNET_ID}})
     # decoy: a Reader grant for someone else
-    value.append({"id": f"{scope}/providers/Microsoft.Authorization/roleAssignments/0c0c0c0c-0000-4000-8000-0000000000bb",
+    value.append({"id": f"{scope}/providers/Microsoft.Authorization/roleAssignments/{_DECOY_GRANT}",
                   "type": "Microsoft.Authorization/roleAssignments", "name": "0c0c0c0c-0000-4000-8000-0000000000bb",
                   "properties": {"roleDefinitionId": f"/subscriptions/{SUB}/providers/Microsoft.Authorization/"
                                                      "roleDefinitions/acdd72a7-3385-48ef-bd42-f606fba81ae7",
@@ -159,6 +164,7 @@ def world() -> dict[str, Any]:
                                                                                 "Registered"),
         f"/subscriptions/{SUB}/providers/Microsoft.Kusto": provider("Microsoft.Kusto", "NotRegistered"),  # decoy
     }
+    res[f"{VNET_ID}/providers/Microsoft.Authorization/roleAssignments"] = _role_assignments(VNET_ID, PRINCIPAL)
     for s in subnets:
         res[s["id"]] = s
         res[f"{s['id']}/providers/Microsoft.Authorization/roleAssignments"] = _role_assignments(s["id"], PRINCIPAL)
@@ -234,6 +240,21 @@ def with_existing(snapshot: dict[str, Any], cluster: dict[str, Any]) -> dict[str
         "id": f"/subscriptions/{SUB}/resourceGroups/{nrg}", "name": nrg, "location": REGION, "managedBy": CLUSTER_ID,
         "tags": {"aks-managed-cluster-name": NAME, "aks-managed-cluster-rg": RG},
         "properties": {"provisioningState": "Succeeded"}}
+    nrg_net = f"/subscriptions/{SUB}/resourceGroups/{nrg}/providers/Microsoft.Network"
+    lb_id, pip_id = f"{nrg_net}/loadBalancers/kubernetes", f"{nrg_net}/publicIPAddresses/aks-outbound-ip"
+    fe = f"{lb_id}/frontendIPConfigurations/aks-outbound"
+    res[pip_id] = {"id": pip_id, "name": "aks-outbound-ip", "location": REGION, "sku": {"name": "Standard"},
+                   "properties": {"provisioningState": "Succeeded", "ipAddress": "20.50.60.70",
+                                  "publicIPAllocationMethod": "Static"}}
+    res[lb_id] = {"id": lb_id, "name": "kubernetes", "location": REGION, "sku": {"name": "Standard"},
+                  "properties": {"provisioningState": "Succeeded",
+                                 "frontendIPConfigurations": [{"id": fe, "name": "aks-outbound",
+                                                               "properties": {"publicIPAddress": {"id": pip_id}}}],
+                                 "outboundRules": [{"id": f"{lb_id}/outboundRules/aksOutboundRule",
+                                                    "name": "aksOutboundRule",
+                                                    "properties": {"frontendIPConfigurations": [{"id": fe}],
+                                                                   "protocol": "All"}}]}}
+    cluster["properties"]["networkProfile"]["loadBalancerProfile"]["effectiveOutboundIPs"] = [{"id": pip_id}]
     res[f"{CLUSTER_ID}/upgradeProfiles/default"] = {
         "id": f"{CLUSTER_ID}/upgradeProfiles/default", "name": "default",
         "type": "Microsoft.ContainerService/managedClusters/upgradeprofiles",
