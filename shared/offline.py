@@ -133,7 +133,8 @@ async def diagnose_cluster(cluster_id: str, *, snapshot: str | Path | None, erro
     return [await _run(op, deps, error_text)]
 
 
-async def snapshot_cluster(cluster_id: str, out: Path) -> int:
+async def snapshot_cluster(cluster_id: str, out: Path, *, arm: ArmReader | None = None,
+                           now: datetime | None = None) -> int:
     from shared.checklib.base import CheckContext, run_checks
     from shared.checks.registry import REGISTRY
     from shared.models import Classification, OperationError
@@ -144,11 +145,13 @@ async def snapshot_cluster(cluster_id: str, out: Path) -> int:
     except EventError as err:
         raise OfflineInputError(str(err)) from err
     settings = get_settings()
-    arm = build_arm_reader(settings, Parts())
+    if arm is None:
+        arm = build_arm_reader(settings, Parts())
     from shared.events import cluster_id_of
 
     cid = cluster_id_of(sub, rg, name)
-    op = FailedOperation(event_id="snapshot", event_type="aks-triage.Snapshot", event_time=datetime.now(UTC),
+    when = now or datetime.now(UTC)
+    op = FailedOperation(event_id="snapshot", event_type="aks-triage.Snapshot", event_time=when,
                          kind=OperationKind.ON_DEMAND, cluster_id=cid, subscription_id=sub, resource_group=rg,
                          cluster_name=name, resource_id=cid, event_schema="cli")
     error = OperationError(code="Unknown", source="none")
@@ -161,7 +164,62 @@ async def snapshot_cluster(cluster_id: str, out: Path) -> int:
                            now=datetime.now(UTC))
         await run_checks(list(REGISTRY.values()), ctx, concurrency=settings.arm_concurrency,
                          timeout_s=settings.check_timeout_s)
+        # Some reads depend on what the error names (a preview feature by its name, a scope an
+        # AuthorizationFailed names): run the checks again for each recent failure, with its error.
+        for failed in await _recent_failures(reader, op):
+            await _run_for_failure(reader, failed, settings)
 
-    snap = await collect_snapshot(cid, arm, run_all)
+    snap = await collect_snapshot(cid, arm, run_all, now=when)
     out.write_text(json.dumps(snap.to_obj(), indent=2), encoding="utf-8")
     return len(snap.resources)
+
+
+MAX_SNAPSHOT_FAILURES = 3  # recent failures whose own error the snapshot re-runs the checks for
+
+
+async def _recent_failures(reader: ArmReader, op: FailedOperation) -> list[FailedOperation]:
+    """The cluster's failed operations of the last day (newest first, distinct correlation ids)."""
+    from shared.errors import is_failed_event
+    from shared.snapshot_collect import ACTIVITY_LOOKBACK
+
+    end = op.event_time
+    try:
+        events = await reader.activity_log(op.subscription_id, resource_id=op.cluster_id,
+                                           start=end - ACTIVITY_LOOKBACK, end=end)
+    except ArmError:
+        return []
+    out: list[FailedOperation] = []
+    seen: set[str] = set()
+    for event in reversed(events):
+        corr = str(event.get("correlationId") or "")
+        if not is_failed_event(event) or not corr or corr in seen:
+            continue
+        seen.add(corr)
+        try:
+            when = parse_time(event.get("eventTimestamp"), "eventTimestamp")
+        except EventError:
+            continue
+        out.append(op.model_copy(update={"event_id": f"snapshot-{corr}", "correlation_id": corr,
+                                         "event_time": when}))
+        if len(out) >= MAX_SNAPSHOT_FAILURES:
+            break
+    return out
+
+
+async def _run_for_failure(reader: ArmReader, failed: FailedOperation, settings: Settings) -> None:
+    from shared.checklib.base import CheckContext, run_checks
+    from shared.checklib.ranking import select
+    from shared.checks.registry import REGISTRY
+    from shared.classify import classify_error
+    from shared.errors import ArmErrorSource
+    from shared.ports import ErrorNotYetAvailable
+
+    try:
+        error = await ArmErrorSource(reader).fetch(failed)
+    except (ArmError, ErrorNotYetAvailable):
+        return
+    classification = classify_error(error)
+    ctx = CheckContext(operation=failed, error=error, classification=classification, arm=reader,
+                       now=datetime.now(UTC))
+    await run_checks(list(select(tuple(REGISTRY.values()), classification)), ctx,
+                     concurrency=settings.arm_concurrency, timeout_s=settings.check_timeout_s)

@@ -122,3 +122,24 @@ async def test_missing_cluster_is_an_error(arm_emulator: ArmEmulator, reader: Az
     with pytest.raises(ArmNotFound):
         await collect_snapshot(CLUSTER_ID + "-nope", reader.for_run(), no_checks, now=NOW)
 
+
+
+async def test_cli_snapshot_records_the_reads_a_recent_failure_s_own_error_needs(tmp_path: Path) -> None:
+    """`aks-triage snapshot` runs the checks for the cluster's recent failure with its own error too:
+    a preview feature the error names is read (and so recorded) only then."""
+    from shared.offline import snapshot_cluster
+
+    w = failed_world()
+    for rid, body in w["resources"].items():
+        if rid.lower() == CLUSTER_ID.lower():
+            body["properties"]["status"] = {"provisioningError": {
+                "code": "BadRequest", "message": "Feature Microsoft.ContainerService/AutoUpgradePreview is not "
+                "enabled. Please see https://aka.ms/aks/previews for how to enable features."}}
+    feature = (f"/subscriptions/{SUB}/providers/Microsoft.Features/providers/Microsoft.ContainerService/"
+               "features/AutoUpgradePreview")
+    w["resources"][feature] = {"id": feature, "name": "Microsoft.ContainerService/AutoUpgradePreview",
+                               "properties": {"state": "NotRegistered"}}
+    out = tmp_path / "snap.json"
+    await snapshot_cluster(CLUSTER_ID, out, arm=SnapshotArmReader(Snapshot.from_obj(w)), now=NOW)
+    recorded = {k.lower() for k in json.loads(out.read_text(encoding="utf-8"))["resources"]}
+    assert feature.lower() in recorded
