@@ -17,6 +17,7 @@ from shared.checks import api_authorized_ranges
 from shared.checks import apiserver_subnet
 from shared.checks import cluster_state
 from shared.checks import firewall_aks_fqdns
+from shared.checks import firewall_tls_inspection
 from shared.checks import nsg_apiserver_egress
 from shared.checks import nsg_vnet_integration
 from shared.checks import outbound_connectivity
@@ -51,6 +52,7 @@ _SPECS: tuple[CheckSpec[Any], ...] = (
     nsg_vnet_integration.SPEC,
     route_apiserver.SPEC,
     firewall_aks_fqdns.SPEC,
+    firewall_tls_inspection.SPEC,
     private_endpoint_apiserver.SPEC,
     private_dns_zone_link.SPEC,
     vnet_custom_dns.SPEC,
