@@ -86,7 +86,11 @@ def test_workbook_structure():
             assert content["version"] == "KqlItem/1.0"
             assert content["queryType"] == 0
             assert content["resourceType"] == "microsoft.operationalinsights/workspaces"
-            assert content["timeContextFromParameter"] == "TimeRange"
+            if item["name"] in FIXED_TIME_CONTEXT:  # compares two fixed weeks, whatever the range picked
+                assert content["timeContext"]["durationMs"] >= 14 * 24 * 3600 * 1000
+                assert "timeContextFromParameter" not in content
+            else:
+                assert content["timeContextFromParameter"] == "TimeRange"
 
 
 def test_every_parameter_reference_is_declared():
@@ -103,10 +107,19 @@ def test_every_parameter_reference_is_declared():
             assert vis["parameterName"] in declared
 
 
+# Views that must not fold rows to one per finding, and why (each is checked in test_workbook_has_the_required_views).
+NOT_PER_FINDING = {
+    "mttr": "needs every row of a (cluster, code) group: the first open row and the resolved row",
+    "health-dead-lettered": "the app's own traces (AppTraces), not findings",
+    "health-latency": "the first row that sent a card, per finding (arg_min)",
+}
+FIXED_TIME_CONTEXT = {"week-over-week"}
+
+
 def test_every_findings_query_deduplicates_by_finding_id():
     for name, query in workbook_queries(load()).items():
-        if name.startswith("param:"):
-            continue  # distinct values only
+        if name.startswith("param:") or name in NOT_PER_FINDING:
+            continue  # distinct values only / see NOT_PER_FINDING
         assert query.startswith(FINDINGS_TABLE), name
         assert "summarize arg_max(TimeGenerated, *)" in query and "by FindingId" in query, name
 
@@ -124,7 +137,43 @@ def test_workbook_has_the_required_views():
     assert top["exportFieldName"] == "ClusterId" and top["exportParameterName"] == "SelectedCluster"
     link_columns = {f["columnMatch"] for f in by_name["findings"]["content"]["gridSettings"]["formatters"]
                     if f["formatter"] == 7}
-    assert link_columns == {"Doc"} and "DocUrls" in queries["findings"]
+    assert link_columns == {"Doc", "Portal", "ActivityLog"} and "DocUrls" in queries["findings"]
+    assert "/activitylog" in queries["findings"] and "CorrelationId" in queries["findings"]
+    assert "EventTime" in queries["findings"]
     drill = by_name["cluster-drilldown"]
     assert drill["conditionalVisibility"]["parameterName"] == "SelectedCluster"
     assert all("'{SelectedCluster}'" in queries[i["name"]] for i in drill["content"]["items"])
+
+
+def test_workbook_has_the_platform_team_views():
+    """Issue 16.9: MTTR, root causes, splits, filters, Unknown rate, week over week, app health."""
+    wb = load()
+    queries = workbook_queries(wb)
+    params = declared_parameters(wb)
+    for name in ("Severity", "Status", "ErrorCode", "Category", "Cluster"):
+        assert params[name].get("multiSelect") is True, name
+    by_name = {i["name"]: i for i in items(wb)}
+    drilldown = {i["name"] for i in by_name["cluster-drilldown"]["content"]["items"]}  # one cluster, everything
+    for name, query in queries.items():  # every fleet-wide per-finding view honours every filter
+        if name.startswith("param:") or name in set(NOT_PER_FINDING) | drilldown or "by FindingId" not in query:
+            continue
+        for column, param in (("Severity", "Severity"), ("Status", "Status"), ("ErrorCode", "ErrorCode")):
+            assert f"{column} in ({{{param}}})" in query, (name, param)
+    mttr = queries["mttr"]
+    assert "Status in ('open', 'escalated')" in mttr and "Status == 'resolved'" in mttr
+    assert "by ClusterId, ErrorCode" in mttr  # the alert's group key
+    assert "by RootCause" in queries["top-root-causes"]
+    for name, column in (("by-subscription", "SubscriptionId"), ("by-region", "Region"),
+                         ("by-operation", "Operation"), ("by-agent-pool", "AgentPool")):
+        assert column in queries[name], name
+    assert "ErrorCode == 'Unknown'" in queries["unknown-rate"]
+    assert "ago(14d)" in queries["week-over-week"] and "ago(7d)" in queries["week-over-week"]
+    assert "AksTriageDeadLettered" in queries["health-dead-lettered"]
+    latency = queries["health-latency"]
+    assert "(TimeGenerated - EventTime)" in latency and "AlertSent == true" in latency
+
+
+def test_the_dead_letter_view_matches_the_event_the_app_logs():
+    from shared.handlers import DEAD_LETTER_EVENT
+
+    assert DEAD_LETTER_EVENT in workbook_queries(load())["health-dead-lettered"]
