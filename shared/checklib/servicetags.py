@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from shared.checklib import netutil as nu
@@ -47,10 +48,17 @@ def is_service_tag(prefix: str) -> bool:
 
 @dataclass(frozen=True)
 class ServiceTag:
+    """One tag. Prefixes are parsed when first matched: the public list has thousands of tags and
+    tens of thousands of prefixes, and a diagnosis looks at a handful."""
+
     name: str
     region: str
     system_service: str
-    prefixes: tuple[nu.IPNet, ...]
+    raw_prefixes: tuple[str, ...]
+
+    @cached_property
+    def prefixes(self) -> tuple[nu.IPNet, ...]:
+        return tuple(n for n in (nu.parse_net(x) for x in self.raw_prefixes) if n is not None)
 
     def covers(self, net: nu.IPNet) -> bool:
         return nu.covered_by(net, self.prefixes)
@@ -78,10 +86,10 @@ class ServiceTagList:
             name = str(v.get("name") or v.get("id") or "").strip()
             p = v.get("properties") if isinstance(v.get("properties"), Mapping) else {}
             assert isinstance(p, Mapping)
-            nets = tuple(n for n in (nu.parse_net(x) for x in p.get("addressPrefixes") or []) if n is not None)
+            raw = tuple(str(x) for x in p.get("addressPrefixes") or [] if isinstance(x, str))
             if name:
                 tags[name.lower()] = ServiceTag(name, str(p.get("region") or ""), str(p.get("systemService") or ""),
-                                                nets)
+                                                raw)
         return cls(source_id or str(body.get("id") or ""), str(body.get("changeNumber") or ""),
                    str(body.get("cloud") or ""), tags, partial=bool(body.get("nextLink")))
 

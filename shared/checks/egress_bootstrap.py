@@ -99,10 +99,8 @@ class _Findings:
 def _route(f: Facts, p: SubnetPath, out: _Findings, ev: list[Evidence]) -> None:
     s, r = p.nsgs, p.route
     name = nu.name_of(s.subnet_id)
-    if s.route_table_missing:
-        out.confirmed.append((f"subnet {name} names route table {s.route_table_id}, which does not exist",
-                              f"az network vnet subnet update --ids {s.subnet_id} --route-table <existing-route-table>",
-                              ()))
+    if s.route_table_missing:  # Azure refuses to delete a route table in use: this is a read we could not make
+        out.unknown.append(f"subnet {name} names route table {s.route_table_id}, which could not be read")
     if r is None:
         return
     ev.append(Evidence(resource_id=r.id or s.route_table_id or s.subnet_id,
@@ -111,6 +109,9 @@ def _route(f: Facts, p: SubnetPath, out: _Findings, ev: list[Evidence]) -> None:
     for m in p.maybe:
         ev.append(Evidence(resource_id=m.id or s.route_table_id, property="properties.routes[]", value=m.as_value(),
                            note="may cover some required endpoints (their addresses are not known)"))
+        if m.next_hop_type.lower() != "internet":
+            out.unknown.append(f"{m.describe()} on {name} may cover some required endpoints (their addresses are "
+                               "not known)")
     hop_type = r.next_hop_type.lower()
     hosts = tuple(e.host for e in f.endpoints)
     if hop_type == "none":
