@@ -1,9 +1,12 @@
 """Pure network helpers shared by the network/connectivity checks. No I/O.
 
 Owns: ARM id parsing (case-insensitive, ARM ids vary in casing), address prefix math
-(`addressPrefix` vs `addressPrefixes`, single IPs vs CIDRs), the NSG priority walk over
-`securityRules` + `defaultSecurityRules` (lists and ranges, service tags), longest-prefix route
-selection against UDRs and system routes, and a read-only view of the cluster body.
+(`addressPrefix` vs `addressPrefixes`, single IPs vs CIDRs), NSG rules normalised from
+`securityRules` + `defaultSecurityRules` (`nsg_rules`), endpoints (with the service tags they are in,
+and which of those only by what the tag means), longest-prefix route selection against UDRs and
+system routes. The NSG evaluation the checks use (both levels, service tags resolved from the list,
+likely vs unknown) is checklib.nsgeval; `nsg_walk` here is the single-level tri-state walk kept for
+callers that match prefixes without a tag list.
 
 Tri-state matching: a rule or route can match (True), not match (False) or "cannot tell" (None,
 e.g. a CIDR rule when the API server IP is not known, an application security group). The walk
