@@ -238,9 +238,13 @@ def cmd_preflight(args: argparse.Namespace) -> int:
     if args.snapshot is None:
         sys.stderr.write("reading the target and what it depends on from ARM ...\n")
     try:
-        report = asyncio.run(preflight(source, where=where, snapshot=args.snapshot))
+        report = asyncio.run(preflight(source, where=where, snapshot=args.snapshot, record=args.record))
     except (PlanInputError, SnapshotError) as err:
         raise BadInput(str(err)) from err
+    except OSError as err:  # --record FILE could not be written
+        raise BadInput(f"--record {args.record}: {err.strerror or err}") from err
+    if args.record:
+        sys.stderr.write(f"wrote what pre-flight read to {args.record} (replay with --snapshot)\n")
     fmt = _output_format(args)
     if fmt == "sarif":
         if args.query:
@@ -446,6 +450,9 @@ def register_preflight(sub: argparse._SubParsersAction[argparse.ArgumentParser],
     p.add_argument("--scale", metavar="POOL=COUNT", help="day-2: scale a node pool to COUNT nodes")
     p.add_argument("--add-pool", metavar="FILE", help="day-2: add the node pool in FILE (an agentPools body)")
     p.add_argument("--snapshot", help="snapshot file to read ARM from (offline); default: Azure")
+    p.add_argument("--record", metavar="FILE",
+                   help="write what pre-flight read (the target resource group, subnets, VNets, quotas, ...) to a "
+                        "snapshot file, to replay offline with --snapshot")
     p.set_defaults(func=cmd_preflight)
 
 

@@ -2,14 +2,17 @@
 
 Owns: the ARM edge for pre-flight (a snapshot file, or Azure through shared.compose with the
 process credential), the read of the target resource group (its location resolves
-`resourceGroup().location` in templates) and closing the Azure reader afterwards.
+`resourceGroup().location` in templates), recording what was read into a snapshot file (`--record`)
+and closing the Azure reader afterwards.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from shared.checklib.base import API
@@ -64,8 +67,12 @@ async def build_plan(arm: ArmReader, source: TemplateInput | Day2Input, where: W
 
 
 async def preflight(source: TemplateInput | Day2Input, *, where: Where | None = None, snapshot: str | None = None,
-                    arm: ArmReader | None = None, now: datetime | None = None) -> Report:
-    """`arm` given: use it (tests inject an emulator-backed reader); else the snapshot, else Azure."""
+                    arm: ArmReader | None = None, now: datetime | None = None,
+                    record: str | Path | None = None) -> Report:
+    """`arm` given: use it (tests inject an emulator-backed reader); else the snapshot, else Azure.
+
+    `record`: write what this run read (existing resources only, never the planned bodies) to a
+    snapshot file, so the same pre-flight replays offline with `--snapshot` (or goes into a ticket)."""
     from shared.settings import get_settings
 
     settings = get_settings()
@@ -84,10 +91,20 @@ async def preflight(source: TemplateInput | Day2Input, *, where: Where | None = 
         from shared.azure import arm as azure_arm
 
         close = azure_arm.aclose
+    recorder = None
+    if record is not None:
+        from shared.snapshot_collect import RecordingArmReader
+
+        arm = recorder = RecordingArmReader(arm.for_run())
+    when = now or datetime.now(UTC)
     try:
         plan = await build_plan(arm, source, where)
-        return await engine.run(plan, arm, now=now or datetime.now(UTC), concurrency=settings.arm_concurrency,
-                                timeout_s=settings.check_timeout_s)
+        report = await engine.run(plan, arm, now=when, concurrency=settings.arm_concurrency,
+                                  timeout_s=settings.check_timeout_s)
+        if recorder is not None and record is not None:
+            Path(record).write_text(json.dumps(recorder.snapshot(captured_at=when).to_obj(), indent=2) + "\n",
+                                    encoding="utf-8")
+        return report
     finally:
         if close is not None:
             await close()

@@ -7,11 +7,13 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from shared.azure.arm import AzureArmReader
+from shared.local.snapshot import Snapshot, normalize_id
 from shared.preflight.inputs import PlanInputError
 from shared.preflight.session import Day2Input, TemplateInput, preflight
 from shared.settings import Settings
@@ -102,3 +104,24 @@ async def test_day2_on_a_cluster_that_does_not_exist_is_bad_input(live: tuple[Ar
     emulator.serve(running_world())
     with pytest.raises(PlanInputError, match="no node pool 'nope'"):
         await preflight(Day2Input(cluster_id=w.CLUSTER_ID, scale=("nope", 3)), arm=reader, now=NOW)
+
+
+async def test_record_writes_a_snapshot_that_replays_the_same_prediction(
+        live: tuple[ArmEmulator, AzureArmReader], tmp_path: Path) -> None:
+    """`snapshot` for pre-flight: what a create reads (the resource group, subnets, VNet, NSGs, quotas,
+    versions ...) is recorded; the planned cluster itself is not (it does not exist)."""
+    emulator, reader = live
+    emulator.serve(w.world())
+    body = w.planned_cluster(properties__apiServerAccessProfile__authorizedIPRanges=["203.0.113.0/24"])
+    out = tmp_path / "recorded.json"
+    source = TemplateInput(doc=body, text="{}", file="c.json")
+    online = await preflight(source, arm=reader, now=NOW, record=out)
+    recorded = Snapshot.load(out)
+    keys = set(recorded.resources)
+    assert {normalize_id(w.NODE_SUBNET), normalize_id(w.API_SUBNET), normalize_id(w.VNET_ID),
+            normalize_id(w.NODE_NSG)} <= keys
+    assert normalize_id(f"/subscriptions/{w.SUB}/providers/Microsoft.Compute/locations/westeurope/usages") in keys
+    assert normalize_id(w.CLUSTER_ID) not in keys
+    offline = await preflight(source, snapshot=str(out))
+    assert [p.id for p in offline.predictions] == [p.id for p in online.predictions] == ["api_authorized_ranges"]
+    assert offline.verdict == online.verdict == "will_fail"
