@@ -49,7 +49,8 @@ class Built:
 
 def build(settings: Settings, *, arm_url: str, ca_file: str, credential: Any, ingestion_url: str,
           teams_url: str, storage: str, queue_name: str, table: str | None = None,
-          wrap_state: Any = None, wrap_sink: Any = None, wrap_notifier: Any = None, clock: Any = None) -> Built:
+          wrap_state: Any = None, wrap_sink: Any = None, wrap_notifier: Any = None, clock: Any = None,
+          noise_options: dict[str, Any] | None = None) -> Built:
     """The composition root (shared.compose.build_deps) with the edges pointed at the emulators."""
     import httpx
 
@@ -76,5 +77,5 @@ def build(settings: Settings, *, arm_url: str, ca_file: str, credential: Any, in
         credential=credential, arm=arm, state=wrap_state(state) if wrap_state else state,
         sink=wrap_sink(sink) if wrap_sink else sink,
         notifiers=[wrap_notifier(notifier) if wrap_notifier else notifier],
-        queue=queue, dead_letters=poison, clock=clock))
+        queue=queue, dead_letters=poison, clock=clock, noise_options=dict(noise_options or {})))
     return Built(deps, arm, sink, notifier, state, http, deps.publisher)
