@@ -46,6 +46,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -89,6 +90,9 @@ log = logging.getLogger(__name__)
 
 DEDUP_DAYS = 8  # events (and their findings) are kept this long after the event: Event Grid retries 24 h
 RESOLVED_TTL_DAYS = 30  # a resolved group is deleted this long after its resolution
+# A timer run stops taking new entries after this long (host.json functionTimeout is 10 min); what is
+# left stays in the due index for the next run.
+TIMER_BUDGET_S = 240.0
 
 
 class NoiseSettings(Protocol):
@@ -111,7 +115,8 @@ class NoiseControl(StateTable):
     def __init__(self, state: StateStore, sink: FindingsSink, notifier: Notifier, clock: Clock,
                  settings: NoiseSettings, *, lease_s: float = 25.0,
                  escalate_transient: tuple[str, ...] = ("true", "depends"),
-                 dedup_days: float = DEDUP_DAYS, resolved_ttl_days: float = RESOLVED_TTL_DAYS) -> None:
+                 dedup_days: float = DEDUP_DAYS, resolved_ttl_days: float = RESOLVED_TTL_DAYS,
+                 timer_budget_s: float = TIMER_BUDGET_S) -> None:
         super().__init__(state, lease_s=lease_s)
         self.sink = sink
         self.notifier = notifier
@@ -126,6 +131,7 @@ class NoiseControl(StateTable):
             raise ValueError("dedup_days must cover Event Grid's 24 h of redeliveries (>= 2)")
         self.dedup = timedelta(days=dedup_days)
         self.resolved_ttl = timedelta(days=resolved_ttl_days)
+        self.timer_budget_s = timer_budget_s
 
     # --- publish ---------------------------------------------------------------------------
 
@@ -390,7 +396,11 @@ class NoiseControl(StateTable):
             log.error("escalation run skipped: state store unavailable: %s", err)
             out.errors.append(f"state store unavailable: {err}")
             return out
+        started = time.monotonic()
         for entry in due:
+            if time.monotonic() - started > self.timer_budget_s:
+                out.errors.append(f"time budget of {self.timer_budget_s:.0f} s spent; the rest waits for the next run")
+                return out
             _at, kind, partition, row = parse_due_row(str(entry[RK]))
             label = f"{kind} {row[:40]}"
             try:

@@ -253,3 +253,16 @@ async def test_escalation_comes_from_the_due_index(state: Any) -> None:
     assert (await control.escalate_due()).escalated == []
     assert [n.kind for n in notifier.notices] == ["opened", "escalated"]
     assert timedelta(hours=24) <= clock.now() - notifier.notices[0].at
+
+
+async def test_a_timer_run_stops_at_its_budget_and_the_rest_waits(state: Any) -> None:
+    clock = FakeClock()
+    sink, notifier = RecordingSink(), DyingNotifier(die=1)
+    with pytest.raises(WorkerKilled):
+        await nc(state, sink, notifier, clock).publish(make_finding())
+    clock.advance(seconds=30)
+    out = await nc(state, sink, notifier, clock, timer_budget_s=0.0).escalate_due()
+    assert out.claims_finished == 0 and any("budget" in e for e in out.errors)
+    assert sink.rows == []
+    out = await nc(state, sink, notifier, clock).escalate_due()
+    assert out.claims_finished == 1 and len(sink.rows) == 1
