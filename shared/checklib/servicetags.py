@@ -15,7 +15,7 @@ would confirm it (`confirm_command`).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
@@ -139,3 +139,30 @@ async def read(ctx: CheckContext, subscription: str, region: str) -> TagContext:
         return TagContext(region, None, f"the service tag list ({rid}) could not be read: {err.status} {err.code}",
                           rid)
     return TagContext(region, ServiceTagList.from_body(body, rid), None, rid)
+
+
+def resolve_routes(routes: Any, destination: nu.Endpoint, tc: TagContext) -> list[nu.Route]:
+    """UDRs whose addressPrefix is a service tag, resolved for one destination address: the tag's
+    prefix that holds the address becomes the route's prefix (longest-prefix match then applies as
+    for any route), a tag that does not hold it drops out. Explicit-prefix routes come first, so
+    they win a tie of equal length. Unresolvable tag routes (no list, no address) stay as they are
+    (route_for reports them as "may apply")."""
+    explicit: list[nu.Route] = []
+    resolved: list[nu.Route] = []
+    for r in routes:
+        if not is_service_tag(r.prefix) or destination.net is None or tc.tags is None:
+            explicit.append(r)
+            continue
+        tag = tc.tags.get(r.prefix)
+        if tag is None:
+            explicit.append(r)
+            continue
+        holding = [p for p in tag.prefixes if nu.contains(p, destination.net)]
+        if holding:
+            best = max(holding, key=lambda p: p.prefixlen)
+            resolved.append(replace(r, prefix=str(best), name=f"{r.name} ({r.prefix})"))
+        elif not tag.overlaps(destination.net):
+            continue
+        else:
+            explicit.append(r)
+    return [*explicit, *resolved]

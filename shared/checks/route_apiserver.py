@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.armid import ResourceKind
-from shared.checklib import netread
+from shared.checklib import netread, servicetags
 from shared.checklib import netutil as nu
 from shared.checklib.base import CheckContext, CheckSpec, result
 from shared.models import CheckResult, CheckStatus, Evidence, Family
@@ -61,11 +61,17 @@ async def gather(ctx: CheckContext) -> Facts:
                                                                     netread.apiserver_path(ctx, view))
     vnets = dict(zip((nu.norm_id(v) for v in view.node_vnet_ids), vnet_bodies, strict=True))
     rts = {nu.norm_id(i): b for i, b in zip([i for i in rt_ids if i], rt_bodies, strict=True)}
+    # UDRs may name service tags (AzureCloud.westeurope -> Internet): resolve them for a known address.
+    tag_routes = [r.prefix for b in rt_bodies for r in nu.udr_routes(b)]
+    tags = (await servicetags.read(ctx, view.subscription, view.region)
+            if servicetags.needs_list(tag_routes) and path.endpoint.net is not None and view.region
+            else servicetags.TagContext(view.region))
 
     async def subnet_route(sid: str, body: dict[str, Any], rt_id: str | None) -> SubnetRoute:
         vnet = vnets[nu.norm_id(nu.vnet_id_of(sid))]
         udrs = nu.udr_routes(rts[nu.norm_id(rt_id)]) if rt_id else []
-        match = nu.route_for([*udrs, *netread.vnet_system_routes(vnet)], path.endpoint)
+        match = nu.route_for([*servicetags.resolve_routes(udrs, path.endpoint, tags),
+                              *netread.vnet_system_routes(vnet)], path.endpoint)
         hop = None
         r = match.route
         if r is not None and r.next_hop_type.lower() == "virtualappliance" and r.next_hop_ip:
@@ -113,6 +119,11 @@ def evaluate(f: Facts) -> CheckResult:
             ev.append(Evidence(resource_id=m.id or s.route_table_id, property="properties.routes[]", value=m.as_value(),
                                note="may cover the API server address (not known exactly)"))
         hop_type = r.next_hop_type.lower()
+        if any((m.next_hop_type.lower(), m.next_hop_ip) != (hop_type, r.next_hop_ip) for m in s.match.maybe):
+            # a more specific route (a public prefix, an unresolved service tag) may carry it elsewhere
+            unsure.append(f"{name}: more specific routes may apply: "
+                          + "; ".join(m.describe() for m in s.match.maybe))
+            continue
         if hop_type == "none":
             fails.append((f"{r.describe()} on subnet {name} drops traffic to the {f.destination.describe()} "
                           "(next hop None = blackhole)",

@@ -116,3 +116,23 @@ async def test_nic_appliance_without_ip_forwarding() -> None:
 async def test_aks_managed_vnet_skipped() -> None:
     r = await run(SPEC, make_ctx({CLUSTER_ID: cluster(node_subnet=None)}))
     assert r.status is CheckStatus.SKIPPED
+
+
+@pytest.mark.parametrize(("tags", "ip", "status", "needle"), [
+    # the service-tag UDR holds the API server address: it goes to the Internet, the dead appliance is not used
+    (True, "20.61.1.10", CheckStatus.PASS, "(AzureCloud.westeurope) 20.61.0.0/16 -> Internet"),
+    # the address is outside the tag: the 0.0.0.0/0 route to the missing appliance carries it
+    (True, "52.1.1.1", CheckStatus.FAIL, "nothing at 10.0.1.9"),
+    # no list: the tag route may or may not hold it - not a cause
+    (False, "20.61.1.10", CheckStatus.SKIPPED, "may apply"),
+])
+async def test_service_tag_udr_resolved_from_the_list(tags: bool, ip: str, status: CheckStatus, needle: str) -> None:
+    from tests.unit.checks.egress_support import TAGS_ID, service_tags
+
+    res = world(c=cluster(**PUBLIC), rt=route_table(RT_ID, [("0.0.0.0/0", "VirtualAppliance", "10.0.1.9"),
+                                                            ("AzureCloud.westeurope", "Internet", None)]))
+    if tags:
+        res[TAGS_ID] = service_tags()
+    r = await run(SPEC, make_ctx(res, facts={"api_server_ip": ip}))
+    assert r.status is status, r.summary
+    assert needle in (r.summary + (r.reason or "")), r.summary
