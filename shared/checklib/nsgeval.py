@@ -397,6 +397,8 @@ async def node_subnet_nsgs(ctx: CheckContext, view: ClusterView, *,
                     subnet_ids.append(s)
     if not subnet_ids:
         netread.require_byo_vnet(view, "the node subnet NSG")
+    if not sets.nics and not sets.unreadable:
+        nics = await _nic_nsgs_from_node_rg(ctx, view, subnet_ids)
     subnets = await netread.get_all(ctx, subnet_ids)
     nsg_ids = [nu.ref_id(nu.props(s).get("networkSecurityGroup")) for s in subnets]
     rt_ids = [nu.ref_id(nu.props(s).get("routeTable")) for s in subnets]
@@ -432,6 +434,25 @@ async def node_subnet_nsgs(ctx: CheckContext, view: ClusterView, *,
                                   tuple(r.prefix for r in routes), tuple(levels), tuple(notes), rt_id, tuple(routes),
                                   bool(rt_id) and by_rt.get(nu.norm_id(rt_id)) is None))
     return tuple(out)
+
+
+async def _nic_nsgs_from_node_rg(ctx: CheckContext, view: ClusterView, subnet_ids: list[str]) -> list[ScaleSetNic]:
+    """No scale set listed: the AKS-managed NSGs of the node resource group that say they are on NICs
+    (`properties.networkInterfaces[]`), taken as on every node subnet's NICs."""
+    if not view.node_resource_group:
+        return []
+    listing = await ctx.get_or_none(f"{view.node_resource_group_id}/providers/Microsoft.Network/"
+                                    "networkSecurityGroups", netread.NET)
+    out: list[ScaleSetNic] = []
+    for body in netread.collection(listing):
+        name = str(body.get("name") or "").lower()
+        nics = nu.props(body).get("networkInterfaces") or []
+        if name.startswith("aks-agentpool-") and name.endswith("-nsg") and nics:
+            vmss = next((i for i in (nu.ref_id(n) for n in nics) if i and "/virtualmachinescalesets/" in i.lower()),
+                        nu.ref_id(nics[0]) or "")
+            out.append(ScaleSetNic(vmss.split("/virtualMachines/")[0] if vmss else "", None, tuple(subnet_ids),
+                                   str(body.get("id") or "")))
+    return out
 
 
 async def _read(ctx: CheckContext, rid: str) -> tuple[dict[str, Any] | None, ArmError | None]:

@@ -199,3 +199,20 @@ async def test_address_quoted_with_the_host_is_matched_against_the_tag_list(ip: 
                                                              in (e.note or "") for e in r.evidence)
     else:
         assert "to *.data.mcr.microsoft.com:" in r.summary  # mcr.microsoft.com itself is proven outside
+
+
+async def test_aks_nsg_found_in_the_node_resource_group_when_no_scale_set_is_listed() -> None:
+    """The NSG says which NICs it is on (`properties.networkInterfaces`): the node NICs of the scale set."""
+    from tests.unit.checks.egress_support import NODE_RG_ID, VMSS_ID, VMSS_LIST
+
+    body = aks_nsg([rule("deny-internet-out", 200, "Outbound", "Deny", dst="Internet")])
+    body["properties"]["networkInterfaces"] = [
+        {"id": f"{VMSS_ID}/virtualMachines/0/networkInterfaces/aks-system-12345678-vmss"}]
+    res = lb_world()
+    del res[VMSS_LIST]
+    res[f"{NODE_RG_ID}/providers/Microsoft.Network/networkSecurityGroups"] = {"value": [body]}
+    res[AKS_NSG] = body
+    r = await run(SPEC, make_ctx(res, **EXIT50))
+    assert r.status is CheckStatus.FAIL and "NIC NSG aks-agentpool-12345678-nsg" in r.summary, r.summary
+    body["properties"]["networkInterfaces"] = []  # on no NIC: not on the path
+    assert (await run(SPEC, make_ctx(res, **EXIT50))).status is CheckStatus.PASS
