@@ -5,6 +5,7 @@ and tsv rows; and `diagnose` saying "deferred" in one line instead of a tracebac
 from __future__ import annotations
 
 import json
+import os
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -205,3 +206,39 @@ def test_diagnose_says_deferred_in_one_line_when_the_state_store_is_down(tmp_pat
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("aks-triage: deferred: the local state store is unavailable")
     assert "Traceback" not in out.stderr and "run the same command again" in lines[0]
+
+
+def test_live_without_azure_credentials_is_one_line_and_exit_3(tmp_path: Path) -> None:
+    """No --snapshot: the process credential is used; none available -> exit 3, one line, nothing on stdout.
+    (The managed-identity endpoint points at a closed loopback port, so nothing leaves the machine.)"""
+    env_extra = {"IDENTITY_ENDPOINT": "http://127.0.0.1:9/token", "IDENTITY_HEADER": "x",
+                 "AZURE_CONFIG_DIR": str(tmp_path / "no-az")}
+    saved = {k: os.environ.get(k) for k in env_extra}
+    os.environ.update(env_extra)
+    try:
+        out = run("preflight", "--cluster", w.CLUSTER_ID, "--upgrade-to", "1.31.1", home=tmp_path)
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    assert out.returncode == 3, out.stderr
+    assert out.stdout == ""
+    lines = [line for line in out.stderr.splitlines() if not line.startswith("reading ")]
+    assert len(lines) == 1 and lines[0].startswith("aks-triage: no Azure credentials: run `az login`")
+    assert "Traceback" not in out.stderr and "Unclosed" not in out.stderr
+
+
+def test_sarif_of_a_day2_prediction_has_a_logical_location_and_validates(tmp_path: Path) -> None:
+    world = w.with_existing(w.world(), w.existing_cluster())
+    world["resources"][w.NODE_SUBNET]["properties"]["addressPrefix"] = "10.42.0.0/27"
+    out = run("preflight", "--cluster", w.CLUSTER_ID, "--scale", "system=40", "--snapshot",
+              write(tmp_path / "world.json", world), "-o", "sarif", home=tmp_path)
+    assert out.returncode == 1, out.stderr
+    doc = json.loads(out.stdout)
+    assert sarif_problems(doc) == []
+    (result,) = doc["runs"][0]["results"]
+    assert result["ruleId"] == "node_subnet_capacity"
+    assert result["locations"][0]["logicalLocations"][0]["fullyQualifiedName"] == w.CLUSTER_ID
+    assert "physicalLocation" not in result["locations"][0]

@@ -110,3 +110,16 @@ def test_a_family_the_operation_cannot_fail_in_is_not_run() -> None:
     assert report.operation == "update"
     assert "kubernetes_version" not in {c.id for c in report.checks}
     assert report.predictions[0].id == "api_authorized_ranges"
+
+
+def test_a_likely_cause_that_cannot_be_proven_is_at_risk_not_will_fail() -> None:
+    """A managed NAT gateway gets its public IPs at create time: whether the authorized ranges hold them is
+    not knowable before, so the range check's likely FAIL is a risk."""
+    body = w.planned_cluster(properties__apiServerAccessProfile={"authorizedIPRanges": ["203.0.113.0/24"]},
+                             properties__networkProfile__outboundType="managedNATGateway",
+                             properties__networkProfile__natGatewayProfile={"managedOutboundIPProfile": {"count": 1}})
+    report = predict(w.world(), plan_of(body))
+    assert report.verdict == "at_risk"
+    (pred,) = report.predictions
+    assert pred.id == "api_authorized_ranges" and pred.status == "at_risk" and pred.confidence == "likely"
+    assert pred.why_uncertain and pred.confirm_by
