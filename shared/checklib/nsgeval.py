@@ -399,7 +399,14 @@ async def node_subnet_nsgs(ctx: CheckContext, view: ClusterView, *,
         netread.require_byo_vnet(view, "the node subnet NSG")
     if not sets.nics and not sets.unreadable:
         nics = await _nic_nsgs_from_node_rg(ctx, view, subnet_ids)
-    subnets = await netread.get_all(ctx, subnet_ids)
+    if view.node_subnet_ids:
+        subnets = await netread.get_all(ctx, subnet_ids)
+    else:  # AKS-managed VNet, found through the scale sets: a subnet we cannot read is left out
+        found = await netread.get_all_or_none(ctx, subnet_ids)
+        subnet_ids = [i for i, b in zip(subnet_ids, found, strict=True) if b is not None]
+        subnets = [b for b in found if b is not None]
+        if not subnets:
+            netread.require_byo_vnet(view, "the node subnet NSG")
     nsg_ids = [nu.ref_id(nu.props(s).get("networkSecurityGroup")) for s in subnets]
     rt_ids = [nu.ref_id(nu.props(s).get("routeTable")) for s in subnets]
     nic_ids = list(dict.fromkeys(n.nsg_id for n in nics if n.nsg_id))
