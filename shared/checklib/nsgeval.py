@@ -60,18 +60,19 @@ def match_prefix(prefix: str, ep: nu.Endpoint, tc: servicetags.TagContext) -> tu
     if low in ("virtualnetwork", "azureloadbalancer"):
         return (Match.YES if low in ep.tags else Match.NO), ""
     # a service tag with prefixes: the list decides when both it and the address are known
+    why_unread = tc.unreadable or "the exact address of the endpoint is not known"
     if ep.net is not None and tc.tags is not None:
         m2 = tc.tags.membership(text, ep.net)
         if m2 is True:
             return Match.YES, f"{ep.net} is in service tag {text} (service tag list change {tc.tags.change_number})"
         if m2 is False:
             return Match.NO, ""
-        if tc.tags.get(text) is None:
-            return Match.UNKNOWN, f"service tag {text} is not in the service tag list read"
-        return Match.UNKNOWN, f"{ep.net} is only partly inside service tag {text}"
+        if tc.tags.get(text) is not None:
+            return Match.UNKNOWN, f"{ep.net} is only partly inside service tag {text}"
+        why_unread = f"service tag {text} is not in the service tag list read" + (
+            " (the list has more pages)" if tc.tags.partial else "")
     if not ep.public:
         return Match.NO, ""  # Azure service tags hold public prefixes; VNet addresses are in none
-    why_unread = tc.unreadable or "the exact address of the endpoint is not known"
     if low in ep.tags:
         if low in ep.meaning:
             return Match.LIKELY, (f"{ep.describe()} is in {text} by what the tag means ({why_unread}); "

@@ -52,6 +52,9 @@ def test_service_tag_list_from_the_spec_example() -> None:
     ("20.0.0.0/8", API_UNKNOWN, NO_TAGS, Match.UNKNOWN),
     ("20.61.1.0-20.61.1.255", API, NO_TAGS, Match.YES),
     ("*", API, NO_TAGS, Match.YES),
+    # a partial list without the tag: back to what the tag means
+    ("AzureCloud.westeurope", API, servicetags.TagContext("westeurope", servicetags.ServiceTagList.from_body(
+        {"values": [], "nextLink": "https://management.azure.com/next"})), Match.LIKELY),
 ])
 def test_match_prefix(prefix: str, ep: nu.Endpoint, tc: servicetags.TagContext, want: Match) -> None:
     got, why = nsgeval.match_prefix(prefix, ep, tc)
