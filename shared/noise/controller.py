@@ -74,6 +74,7 @@ from shared.noise.table import (
     P_DUE,
     PK,
     RK,
+    WINDOW_ROW,
     StateTable,
     cluster_partition,
     due_row,
@@ -88,8 +89,16 @@ from shared.render.rows import finding_to_row, iso_z
 
 log = logging.getLogger(__name__)
 
+
+def op_name(f: Finding) -> str:
+    return f.operation.cluster_name
+
 DEDUP_DAYS = 8  # events (and their findings) are kept this long after the event: Event Grid retries 24 h
 RESOLVED_TTL_DAYS = 30  # a resolved group is deleted this long after its resolution
+# Finding cards one cluster may post per group window (default 60 min), whatever its groups: a
+# cluster failing in many ways at once (or state trouble splitting groups) cannot flood the channel.
+# Over the cap the rows are still written (AlertSent=false) and the log says so.
+MAX_CARDS_PER_CLUSTER = 10
 # A timer run stops taking new entries after this long (host.json functionTimeout is 10 min); what is
 # left stays in the due index for the next run.
 TIMER_BUDGET_S = 240.0
@@ -116,7 +125,7 @@ class NoiseControl(StateTable):
                  settings: NoiseSettings, *, lease_s: float = 25.0,
                  escalate_transient: tuple[str, ...] = ("true", "depends"),
                  dedup_days: float = DEDUP_DAYS, resolved_ttl_days: float = RESOLVED_TTL_DAYS,
-                 timer_budget_s: float = TIMER_BUDGET_S) -> None:
+                 timer_budget_s: float = TIMER_BUDGET_S, max_cards_per_cluster: int = MAX_CARDS_PER_CLUSTER) -> None:
         super().__init__(state, lease_s=lease_s)
         self.sink = sink
         self.notifier = notifier
@@ -132,6 +141,7 @@ class NoiseControl(StateTable):
         self.dedup = timedelta(days=dedup_days)
         self.resolved_ttl = timedelta(days=resolved_ttl_days)
         self.timer_budget_s = timer_budget_s
+        self.max_cards_per_cluster = max_cards_per_cluster
 
     # --- publish ---------------------------------------------------------------------------
 
@@ -188,7 +198,14 @@ class NoiseControl(StateTable):
         current = f.model_copy(update={"status": decision.status, "occurrence_count": decision.count})
         card_now = alert_failed = False
         alert_sent = bool(ev.get("card_sent"))
-        if decision.send_card and not alert_sent:
+        detail = ""
+        if decision.send_card and not alert_sent and "card_slot" not in ev:
+            # Decided once per event and stored: a retry neither counts it twice nor changes its mind.
+            await self._save_event(epk, key, ev, card_slot=await self._take_card_slot(cpk, now))
+        if decision.send_card and not alert_sent and not ev.get("card_slot"):
+            detail = f"card suppressed: {op_name(f)} already posted {self.max_cards_per_cluster} cards this window"
+            log.warning("%s (finding %s; its row is still written)", detail, f.finding_id)
+        elif decision.send_card and not alert_sent:
             notice = self._finding_notice("opened" if decision.total == 1 else "updated", key, current,
                                           first_seen=decision.first_seen, total=decision.total, now=now)
             if await self._notify(notice, what=f"finding {f.finding_id}"):
@@ -204,10 +221,29 @@ class NoiseControl(StateTable):
             row_now = True
         await self._save_event_quietly(epk, key, ev, row_written=True, status="done", lease_until="")
         outcome = PublishOutcome("new" if decision.send_card else "grouped", f.finding_id, gk, decision.count,
-                                 row_written=row_now, card_sent=card_now, alert_failed=alert_failed)
+                                 row_written=row_now, card_sent=card_now, alert_failed=alert_failed, detail=detail)
         log.info("published %s: %s, count %d, row %s, card %s", f.finding_id, outcome.action, decision.count,
                  row_now, card_now)
         return outcome
+
+    async def _take_card_slot(self, cpk: str, now: datetime) -> bool:
+        """One of the cluster's cards for the current window, if any is left (etag-guarded counter)."""
+        for _ in range(8):
+            w = await self._call(self.state.get(cpk, WINDOW_ROW))
+            start = parse_time((w or {}).get("window_start"))
+            if w is None or start is None or now - start >= self.window:
+                entity = {"window_start": iso_z(now), "cards": 1}
+            elif int(w.get("cards", 0)) < self.max_cards_per_cluster:
+                entity = {**w, "cards": int(w.get("cards", 0)) + 1}
+            else:
+                return False
+            if w is None:
+                ok = await self._call(self.state.create(cpk, WINDOW_ROW, entity))
+            else:
+                ok = await self._replace(cpk, WINDOW_ROW, entity, w.get(ETAG))
+            if ok:
+                return True
+        raise StateDown("card counter: too much contention")
 
     async def _join_group(self, f: Finding, cpk: str, gk: str, key: str, now: datetime) -> Decision:
         op = f.operation
@@ -483,6 +519,10 @@ class NoiseControl(StateTable):
                 and not g.get("notice"):
             if await self._call(self.state.delete(cpk, group_row(gk), g.get(ETAG))):
                 await self._call(self.state.delete(cpk, finding_row(str(g.get("finding_id") or ""))))
+                w = await self._call(self.state.get(cpk, WINDOW_ROW))
+                start = parse_time((w or {}).get("window_start"))
+                if w is not None and (start is None or now - start >= self.window):  # a spent card counter
+                    await self._call(self.state.delete(cpk, WINDOW_ROW, w.get(ETAG)))
                 out.pruned += 1
                 return label, None
             return label, now  # changed meanwhile (reopened?): look again next run

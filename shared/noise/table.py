@@ -10,6 +10,7 @@ Layout (one table; every read names its partition, so no call reads the whole ta
   c-<cluster key>      g|<group key>            a (cluster, error code) group: status, window, counts, and
                                                 the id of its latest finding (a reference, not a copy)
   c-<cluster key>      f|<finding id>           a finding, packed once (30K characters at most)
+  c-<cluster key>      w|cards                  the cluster's finding cards in the current window (cap)
   due                  <ISO time>|<kind>|...    the timer's index: what to look at, when. Kinds:
                                                 `e` an event claim to finish if its worker died,
                                                 `g` a group (escalation, a card to retry, an interrupted
@@ -45,6 +46,7 @@ EVENT_PREFIX = "e-"
 CLUSTER_PREFIX = "c-"
 GROUP_ROW = "g|"
 FINDING_ROW = "f|"
+WINDOW_ROW = "w|cards"  # the cluster's card counter for the current window
 # The due index is read at most this many entries per timer run (the rest waits for the next run).
 MAX_DUE_PER_RUN = 500
 MAX_PRUNED_PER_RUN = 2000

@@ -266,3 +266,23 @@ async def test_a_timer_run_stops_at_its_budget_and_the_rest_waits(state: Any) ->
     assert sink.rows == []
     out = await nc(state, sink, notifier, clock).escalate_due()
     assert out.claims_finished == 1 and len(sink.rows) == 1
+
+
+async def test_cards_per_cluster_are_capped_per_window(state: Any) -> None:
+    """15 error codes failing at once on one cluster: 10 cards (the cap), 15 rows; the next window
+    posts again. A retry of a suppressed event stays suppressed (the slot decision is stored)."""
+    clock = FakeClock()
+    sink, notifier = RecordingSink(), RecordingNotifier()
+    control = nc(state, sink, notifier, clock, max_cards_per_cluster=10)
+    findings = [make_finding(op=make_operation(event_id=f"ev-{i}"), code=f"Code{i:02d}") for i in range(15)]
+    outs = [await control.publish(f) for f in findings]
+    assert len(notifier.notices) == 10 and len(sink.rows) == 15
+    assert sum(1 for o in outs if o.detail.startswith("card suppressed")) == 5
+    assert [r["AlertSent"] for r in sink.rows].count(True) == 10
+    assert (await control.publish(findings[-1])).action == "duplicate" and len(notifier.notices) == 10
+    other = make_finding(op=make_operation(cluster="aks-other", event_id="ev-x"), code="Code00")
+    await control.publish(other)
+    assert len(notifier.notices) == 11  # the cap is per cluster
+    clock.advance(minutes=61)
+    await control.publish(make_finding(op=make_operation(event_id="ev-late"), code="Code14"))
+    assert len(notifier.notices) == 12
