@@ -36,6 +36,9 @@ class CompiledPattern:
     text: str
     weight: int
     parts: tuple[str, ...]  # squeezed pieces between '*' wildcards
+    # A whole word inside the pattern (not at an edge of a piece, where the text may continue the word):
+    # the pattern can only match a text whose words include it. None = no such word; always tried.
+    anchor: str | None = None
 
 
 @dataclass
@@ -53,6 +56,9 @@ class CatalogIndex:
     patterns: list[CompiledPattern] = field(default_factory=list)
     single_patterns: list[CompiledPattern] = field(default_factory=list)  # no '*': one substring test
     multi_patterns: list[CompiledPattern] = field(default_factory=list)
+    anchored: dict[str, list[CompiledPattern]] = field(default_factory=dict)  # anchor word -> patterns
+    anchor_words: frozenset[str] = frozenset()
+    unanchored: list[CompiledPattern] = field(default_factory=list)
     # One regex for every pattern's first piece (see _trie_regex) and, per matched string, the
     # first pieces it starts with (a piece that is a prefix of another is matched via the longer one).
     first_piece_rx: re.Pattern[str] | None = None
@@ -113,6 +119,32 @@ class CatalogIndex:
             if rx.fullmatch(code):
                 return entry_id
         return None
+
+
+# Every ASCII character that can't be part of a word becomes a space (shared with the classifier's
+# tokenizer, so pattern anchors and text words split the same way).
+TOKEN_TABLE = str.maketrans({c: " " for c in map(chr, range(128)) if not (c.isalnum() or c == "_")})
+
+
+def _inner_words(text: str) -> list[str]:
+    """Words of a pattern that have words on both sides within their piece (an edge word may continue
+    into the text around it: `region` of `in region` also matches `regions`)."""
+    out: list[str] = []
+    for piece in text.lower().split("*"):
+        words = piece.translate(TOKEN_TABLE).split()
+        out.extend(w for w in words[1:-1] if len(w) >= 3)
+    return out
+
+
+def _pick_anchors(texts: list[str]) -> list[str | None]:
+    """Per pattern, its rarest inner word across all patterns (ties: the longest): the fewer patterns
+    share an anchor, the fewer are tried per message."""
+    inner = [_inner_words(t) for t in texts]
+    df: dict[str, int] = {}
+    for words in inner:
+        for w in set(words):
+            df[w] = df.get(w, 0) + 1
+    return [min(words, key=lambda w: (df[w], -len(w))) if words else None for words in inner]
 
 
 _Trie = dict[str, "_Trie"]
@@ -178,6 +210,15 @@ def catalog_index() -> CatalogIndex:
         idx.by_first_piece.setdefault(cp.parts[0], []).append(cp)
     for w in firsts:
         idx.prefixes_of[w] = tuple(x for x in firsts if w.startswith(x))
+    anchors = _pick_anchors([cp.text for cp in idx.patterns])
+    idx.patterns = [CompiledPattern(cp.entry_id, cp.text, cp.weight, cp.parts, a)
+                    for cp, a in zip(idx.patterns, anchors, strict=True)]
+    for cp in idx.patterns:
+        if cp.anchor is None:
+            idx.unanchored.append(cp)
+        else:
+            idx.anchored.setdefault(cp.anchor, []).append(cp)
+    idx.anchor_words = frozenset(idx.anchored)
     idx.single_patterns = [p for p in idx.patterns if len(p.parts) == 1]
     idx.multi_patterns = [p for p in idx.patterns if len(p.parts) > 1]
     idx.linux_exit = {x.status: x for x in cat.cse_exit_statuses.linux}

@@ -16,15 +16,16 @@ deciding between candidates. Decision order, most specific first:
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.catalog.loader import CatalogIndex, CompiledPattern, catalog_index
+from shared.catalog.loader import TOKEN_TABLE, CatalogIndex, CompiledPattern, catalog_index
 from shared.catalog.schema import Entry, Subcategory
 from shared.classify.facts import error_facts
-from shared.classify.normalizer import parse_error_text, text_codes
-from shared.classify.text import EXIT_RX, WINDOWS_HINTS, WORD_RX, code_shaped, flatten, preclean, squeeze, window
+from shared.classify.normalizer import parse_with_clean, text_codes
+from shared.classify.text import EXIT_RX, WINDOWS_HINTS, code_shaped, flatten, preclean, squeeze, window
 from shared.models import Classification, Confidence, OperationError, Transient
 
 MAX_NODES = 400
@@ -84,7 +85,7 @@ def _walk(err: OperationError) -> list[tuple[OperationError, int]]:
     return out
 
 
-def _gather(err: OperationError, raw: str | None, idx: CatalogIndex) -> Evidence:
+def _gather(err: OperationError, raw: str | None, idx: CatalogIndex, clean: str | None = None) -> Evidence:
     """Evidence from a tree; with `raw` (the pasted text the tree came from) the text is taken from
     the paste alone, which already holds every message, instead of from the nodes a second time."""
     ev = Evidence(tree=err)
@@ -110,28 +111,32 @@ def _gather(err: OperationError, raw: str | None, idx: CatalogIndex) -> Evidence
                     order += 1
         elif code and raw is None:
             parts.append(code)
-    if raw is not None:
-        parts.append(raw[:MAX_TEXT])
-    ev.text = flatten(window(preclean("\n".join(parts))))
+    if raw is not None and clean is not None and len(raw) <= MAX_TEXT:
+        ev.text = flatten(window(clean))  # the normaliser already cleaned exactly this text
+    else:
+        if raw is not None:
+            parts.append(raw[:MAX_TEXT])
+        ev.text = flatten(window(preclean("\n".join(parts))))
     ev.squeezed = squeeze(ev.text)
     low = ev.text.lower()
     ev.windows = any(h in low for h in WINDOWS_HINTS)
 
     # Known codes named anywhere in the text (URLs included: error-code-<name> doc links). The set
     # intersection runs in C; only the few hits are looked at one by one.
-    hits = set(WORD_RX.findall(low)) & idx.codes.keys()
+    tokens = set(low.translate(TOKEN_TABLE).split())
+    hits = tokens & idx.codes.keys()
     if hits:
         seen: set[str] = {c.code.lower() for c in ev.codes}
-        for wm in WORD_RX.finditer(ev.text):
-            word = wm.group(0)
-            wl = word.lower()
-            if wl in hits and wl not in seen and _mention_matches(word, idx):
-                # `ERR_OUTBOUND_CONN_FAIL=50` is CSE printing its constant table, not the failure.
-                if ev.text.startswith("=", wm.end()) and ev.text[wm.end() + 1: wm.end() + 2].isdigit():
-                    continue
-                seen.add(wl)
-                ev.codes.append(CodeObs(word, 99.0, order, "mention"))
-                order += 1
+        found_at: list[tuple[int, str]] = []
+        for hit in hits - seen:
+            pos = _word_at(low, hit, ev.text)
+            if pos >= 0:
+                word = ev.text[pos: pos + len(hit)] if len(low) == len(ev.text) else hit
+                if _mention_matches(word, idx):
+                    found_at.append((pos, word))
+        for _pos, word in sorted(found_at):
+            ev.codes.append(CodeObs(word, 99.0, order, "mention"))
+            order += 1
     # A title or paste cut off mid-code: the last word, or a word before an ellipsis.
     tail = _TRUNC_RX.search(ev.text[-400:])
     if tail is not None:
@@ -142,7 +147,7 @@ def _gather(err: OperationError, raw: str | None, idx: CatalogIndex) -> Evidence
             order += 1
 
     ev.http_status = _http_status(ev.text, idx)
-    if "ub" in low or "nnererror" in low or "xception details" in low:
+    if any(k in low for k in _SUBCODE_HINTS):
         for sm in _SUBCODE_RX.finditer(low, 0, min(len(low), 128 * 1024)):
             sub = ev.text[sm.start(1): sm.end(1)] if len(low) == len(ev.text) else sm.group(1)
             sl = sub.lower()
@@ -157,23 +162,58 @@ def _gather(err: OperationError, raw: str | None, idx: CatalogIndex) -> Evidence
 
     ev.exit_statuses = [int(m.group(1)) for m in EXIT_RX.finditer(ev.text)][:20] if "xit" in ev.text else []
 
+    # Message fragments. Each pattern is tried only when its anchor word is among the text's words
+    # (a set intersection in C), plus words a line wrap cut in two; the match itself runs on the
+    # squeezed text, so wrapping and re-indenting never matter.
     sq = ev.squeezed
-    found: set[str] = set()
-    rx = idx.first_piece_rx
-    pos = 0
-    # Overlapping matches: restart one character after each match start. Between matches the
-    # engine skips ahead with its own fast scan, so this costs one search per hit.
-    while rx is not None:
-        m = rx.search(sq, pos)
-        if m is None:
-            break
-        found.update(idx.prefixes_of[m.group(0)])
-        pos = m.start() + 1
-    for piece in found:
-        for p in idx.by_first_piece[piece]:
-            if len(p.parts) == 1 or _pattern_hit(p, sq):
+    words = tokens | _wrapped_words(ev.text)
+    for anchor in words & idx.anchor_words:
+        for p in idx.anchored[anchor]:
+            if _pattern_hit(p, sq):
                 _score(ev, p)
+    for p in idx.unanchored:
+        if _pattern_hit(p, sq):
+            _score(ev, p)
     return ev
+
+
+MAX_OCCURRENCES = 50  # occurrences of one word examined
+
+
+MIN_WRAP_WIDTH = 40  # a line shorter than this was not cut by a terminal
+_WORD_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789_"
+MAX_WRAP_LINES = 4000
+
+
+def _wrapped_words(text: str) -> set[str]:
+    """Words a hard line wrap cut in two, joined back: the last word of a long line + the first of the next."""
+    out: set[str] = set()
+    if "\n" not in text:
+        return out
+    lines = text.lower().split("\n", MAX_WRAP_LINES)
+    for line, nxt in itertools.pairwise(lines):
+        if len(line) >= MIN_WRAP_WIDTH and line[-1:].isalnum():
+            rest = nxt.lstrip(" \t")
+            first = rest[: len(rest) - len(rest.lstrip(_WORD_CHARS))]
+            if first:
+                out.add(line[len(line.rstrip(_WORD_CHARS)):] + first)
+    return out
+
+
+def _word_at(low: str, word: str, text: str) -> int:
+    """Position of the first whole-word occurrence of `word` that is not a `NAME=NN` constant listing
+    (`ERR_OUTBOUND_CONN_FAIL=50` is CSE printing its table, not the failure); -1 if none."""
+    pos = low.find(word)
+    n = 0
+    while pos >= 0 and n < MAX_OCCURRENCES:
+        n += 1
+        end = pos + len(word)
+        before_ok = pos == 0 or not (low[pos - 1].isalnum() or low[pos - 1] == "_")
+        after_ok = end >= len(low) or not (low[end].isalnum() or low[end] == "_")
+        if before_ok and after_ok and not (low.startswith("=", end) and low[end + 1: end + 2].isdigit()):
+            return pos
+        pos = low.find(word, pos + 1)
+    return -1
 
 
 def _score(ev: Evidence, p: CompiledPattern) -> None:
@@ -441,6 +481,7 @@ def _exit_124(ev: Evidence, idx: CatalogIndex) -> Decision:
 
 
 # `"subcode": "X"`, `SubCode: X`, `"innerError": {"code": "X"`, Python's `Exception Details: (X) ...`.
+_SUBCODE_HINTS = ("subcode", "sub_code", "sub code", "sub-code", "innererror", "inner_error", "exception details")
 _SUBCODE_RX = re.compile(
     r"(?:\bsub[_ -]?code[\"']?[ \t]{0,3}[:=][ \t]{0,3}[\"']?|inner_?error[\"']?[ \t]{0,3}:[ \t]{0,3}\{[ \t\n]{0,20}"
     r"[\"']code[\"'][ \t]{0,3}:[ \t]{0,3}[\"']|exception details:[ \t\n]{0,10}\()([a-z][a-z0-9_.]{2,100})"
@@ -451,8 +492,14 @@ _CODE_OK = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{1,100}")
 _TRUNC_RX = re.compile(r"([A-Za-z][A-Za-z0-9_]{7,120})(?:\.\.\.|…)?[\s\"'`)\]]{0,4}$")
 # HTTP status carried by the layout: Go `RESPONSE 409: 409 Conflict`, autorest `StatusCode=409`, old az CLI
 # `Operation failed with status: 'Bad Request'`, Python `(409) Conflict` / `Status code: 409`.
-_HTTP_RX = re.compile(r"(?i:response[ \t]{1,3}|statuscode[ \t]{0,2}=[ \t]{0,2}|status code[ \t]{0,2}:?[ \t]{0,2}|"
-                      r"http status code[ \t]{0,2}:?[ \t]{0,2}|\bstatus[ \t]{0,2}[=:][ \t]{0,2})([1-5]\d\d)(?!\d)")
+# Each alternative starts with a literal (fast scan) and runs on the lower-cased text.
+_HTTP_RXS = (
+    re.compile(r"response[ \t]{1,3}([1-5]\d\d)(?!\d)"),
+    re.compile(r"statuscode[ \t]{0,2}[=:][ \t]{0,2}\"?([1-5]\d\d)(?!\d)"),
+    re.compile(r"status code[ \t]{0,2}:?[ \t]{0,2}([1-5]\d\d)(?!\d)"),
+    re.compile(r"status[ \t]{0,2}[=:][ \t]{0,2}([1-5]\d\d)(?!\d)"),
+    re.compile(r"unexpected status ([1-5]\d\d)(?!\d)"),
+)
 _REASON_RX = re.compile(
     r"(?i:operation failed with status:?[ \t]{0,2})"
     r"(?:'([A-Za-z ]{3,40})'|\"([A-Za-z ]{3,40})\"|([A-Za-z]{3,20}(?: [A-Za-z]{3,20})?))"
@@ -460,11 +507,17 @@ _REASON_RX = re.compile(
 
 
 def _http_status(text: str, idx: CatalogIndex) -> str | None:
-    head = text[:65536]
-    for m in _HTTP_RX.finditer(head):
-        code = idx.http_statuses.get(int(m.group(1)))
-        if code:
-            return code
+    head = text[:65536].lower()
+    if "status" in head or "response " in head:
+        for rx in _HTTP_RXS:
+            for n, m in enumerate(rx.finditer(head)):
+                if n >= 20:
+                    break
+                code = idx.http_statuses.get(int(m.group(1)))
+                if code:
+                    return code
+    if "operation failed with status" not in head:
+        return None
     m2 = _REASON_RX.search(head)
     if m2 is not None:
         reason = m2.group(1) or m2.group(2) or m2.group(3) or ""
@@ -602,8 +655,8 @@ def classify_text(text: str) -> Classification:
     try:
         idx = catalog_index()
         raw = text if isinstance(text, str) else str(text)
-        tree = parse_error_text(raw)
-        ev = _gather(tree, raw, idx)
+        tree, clean = parse_with_clean(raw)
+        ev = _gather(tree, raw, idx, clean)
         return _build(_decide(ev, idx), ev, idx)
     except Exception:
         return _fallback()

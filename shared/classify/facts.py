@@ -89,7 +89,17 @@ _ARM_ID_RX = re.compile(r"(/subscriptions/" + _ARM_SEG + r"(?:/resourcegroups/" 
                         r"(?:/providers/[a-z0-9.]{2,60}(?:/" + _ARM_SEG + r"/" + _ARM_SEG + r"){1,3})?)")
 _ALL_IP_RX = re.compile(r"(?<![\d.])(" + _IP + r")(?:/(\d{1,2}))?(?![\d.]*\d)")
 _HOST_RX = re.compile(r"\b((?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.){1,8}(?:com|net|io|org|cn|us|de|ms|azure))\b")
-_PORT_RX = re.compile(r"(?:" + _IP + r"|[a-z0-9-]\.(?:com|net|io|org|ms)):(\d{2,5})\b|\bport[ \t:]{1,3}(\d{2,5})\b")
+# Literal-first scans (the regex engine skips to the literal at C speed); the full shape is then checked
+# only around each hit. A regex that starts with a character class tries every position instead.
+_TLD_RX = re.compile(r"\.(?:com|net|io|org|cn|us|de|ms|azure)\b")
+_HOST_BEFORE_TLD = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.){0,7}[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+_HOST_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789-."
+_IP_MIDDLE_RX = re.compile(r"\.\d{1,3}\.\d{1,3}\.\d{1,3}")
+_COLON_PORT_RX = re.compile(r":(\d{2,5})(?!\d)")
+_PORT_WORD_RX = re.compile(r"port[ \t:]{1,3}(\d{2,5})\b")
+_IP_BEFORE_RX = re.compile(_IP + r"$")
+_HOST_TLD_BEFORE = (".com", ".net", ".io", ".org", ".ms")
+MAX_SCAN_HITS = 200  # literal hits examined per scan: bounded work on text full of dots / colons
 _REQUESTED_VER_RXS = (
     re.compile(r"version[ \t'\"]{1,3}(1\.\d{2}(?:\.\d{1,3})?)['\"]?[ \t]{1,3}(?:is not|isn't|not)"),
     re.compile(r"kubernetes ?version[ \t:'\"=]{1,4}(1\.\d{2}(?:\.\d{1,3})?)"),
@@ -109,7 +119,7 @@ _DENIED_RXS = (
                r"over scope[ \t]{1,3}'([^']{3,1000})'"),
 )
 _QUOTA_FAMILY_RX = re.compile(r"exceeding approved[ \t]{1,3}([a-z0-9 ]{2,60}?)[ \t]{1,3}(?:cores|vcpus) quota")
-_TARGET_RX = re.compile(r"\btarget[ \t]{0,2}[=:][ \t]{0,2}\"?([a-z][a-z0-9_.\[\]]{1,120})")
+_TARGET_RX = re.compile(r"target[ \t]{0,2}[=:][ \t]{0,2}\"?([a-z][a-z0-9_.\[\]]{1,120})")
 
 
 def normalise_region(raw: str) -> str | None:
@@ -266,9 +276,12 @@ def extract_facts(text: str) -> dict[str, Any]:
                 facts["http_status"] = int(status)
                 break
     if "target" in low:
-        target = _first(_TARGET_RX, t)
-        if target:
-            facts["target"] = target
+        for n, tm in enumerate(_TARGET_RX.finditer(low)):
+            if n >= MAX_SCAN_HITS:
+                break
+            if tm.start() == 0 or not (low[tm.start() - 1].isalnum() or low[tm.start() - 1] == "_"):
+                facts["target"] = t.cut(tm)
+                break
     _more_facts(t, facts)
     return facts
 
@@ -299,32 +312,84 @@ def _findall(rx: re.Pattern[str], t: _Text, limit: int = 4 * MAX_LISTED, group: 
     return out
 
 
+def _ips_and_cidrs(low: str) -> tuple[list[str], list[str]]:
+    """IPv4 addresses and CIDRs: find the literal-led middle `.b.c.d`, then check the whole address."""
+    ips: list[str] = []
+    cidrs: list[str] = []
+    last_end = -1
+    for n, m in enumerate(_IP_MIDDLE_RX.finditer(low)):
+        if n >= MAX_SCAN_HITS or len(ips) + len(cidrs) >= 4 * MAX_LISTED:
+            break
+        start = m.start()
+        while start > 0 and start > m.start() - 3 and low[start - 1].isdigit():
+            start -= 1
+        if start <= last_end:
+            continue
+        full = _ALL_IP_RX.match(low, start)
+        if full is None:
+            continue
+        last_end = full.end()
+        (cidrs if full.group(2) else ips).append(full.group(0) if full.group(2) else full.group(1))
+    return ips, cidrs
+
+
+def _hosts(t: _Text) -> list[str]:
+    """Host names: find the top-level domain (a literal-led scan), then read the labels before it."""
+    low = t.low
+    out: list[str] = []
+    for n, m in enumerate(_TLD_RX.finditer(low)):
+        if n >= MAX_SCAN_HITS or len(out) >= 4 * MAX_LISTED:
+            break
+        if low.startswith(".", m.end()) and low[m.end() + 1: m.end() + 2].isalnum():
+            continue  # `management.azure.com`: the name goes on past this suffix
+        window = low[max(0, m.start() - 300): m.start()]
+        labels = window[len(window.rstrip(_HOST_CHARS)):].lstrip(".-")
+        if not labels or _HOST_BEFORE_TLD.fullmatch(labels) is None:
+            continue
+        start = m.start() - len(labels)
+        if start > 0 and low[start - 1] == "_":
+            continue
+        out.append(t.orig[start: m.end()] if t.same else low[start: m.end()])
+    return out
+
+
+def _port(low: str) -> int | None:
+    """A port after an IP or host name (`10.0.0.1:443`, `mcr.microsoft.com:443`) or after the word port."""
+    for n, m in enumerate(_COLON_PORT_RX.finditer(low)):
+        if n >= MAX_SCAN_HITS:
+            break
+        head = low[max(0, m.start() - 16): m.start()]
+        if _IP_BEFORE_RX.search(head) or head.endswith(_HOST_TLD_BEFORE):
+            port = int(m.group(1))
+            if 0 < port < 65536:
+                return port
+    pm = _PORT_WORD_RX.search(low) if "port" in low else None
+    if pm is not None and (pm.start() == 0 or not low[pm.start() - 1].isalnum()):
+        port = int(pm.group(1))
+        if 0 < port < 65536:
+            return port
+    return None
+
+
 def _more_facts(t: _Text, facts: dict[str, Any]) -> None:
     low = t.low
     if "/subscriptions/" in low or "/managementgroups/" in low:
         ids = [armid.clean(x.rstrip(".,;:)")) for x in _findall(_ARM_ID_RX, t)]
         facts["_ids"] = _capped([i for i in ids if i], "resources", facts)
     if "." in low:
-        ips: list[str] = []
-        cidrs: list[str] = []
-        for m in _ALL_IP_RX.finditer(low):
-            (cidrs if m.group(2) else ips).append(m.group(0) if m.group(2) else m.group(1))
-            if len(ips) + len(cidrs) >= 4 * MAX_LISTED:
-                break
+        ips, cidrs = _ips_and_cidrs(low)
         if ips:
             facts["ips"] = _capped(ips, "ips", facts)
         cidrs = [c for c in cidrs if int(c.rsplit("/", 1)[1]) <= 32]
         if cidrs:
             facts["cidrs"] = _capped(cidrs, "cidrs", facts)
-        hosts = [h for h in _findall(_HOST_RX, t)] if _gate(low, ".com", ".net", ".io", ".ms", ".org", ".cn") else []
+        hosts = _hosts(t) if _gate(low, ".com", ".net", ".io", ".ms", ".org", ".cn", ".us", ".de", ".azure") else []
         if hosts:
             facts["fqdns"] = _capped([h.lower() for h in hosts], "fqdns", facts)
     if ":" in low or "port" in low:
-        pm = _PORT_RX.search(low)
-        if pm:
-            port = int(pm.group(1) or pm.group(2))
-            if 0 < port < 65536:
-                facts["port"] = port
+        port = _port(low)
+        if port is not None:
+            facts["port"] = port
     if "1." in low and "version" in low:
         for rx in _REQUESTED_VER_RXS:
             ver = _first(rx, t)

@@ -210,10 +210,22 @@ def parse_error_text(text: str) -> OperationError:
         return OperationError(code="Unknown", message=str(text)[:MAX_MESSAGE], source="text")
 
 
-def _parse(text: str) -> OperationError:
+def parse_with_clean(text: str) -> tuple[OperationError, str | None]:
+    """parse_error_text plus the cleaned text it parsed (None when the input was not cleaned whole), so
+    the classifier does not clean the same paste twice."""
+    try:
+        raw = text if isinstance(text, str) else str(text)
+        clean = preclean(window(raw) if len(raw) > MAX_JSON_CHARS else raw)
+        return _parse(raw, clean), (clean if len(raw) <= MAX_JSON_CHARS else None)
+    except Exception:  # hostile input must never break the pipeline
+        return OperationError(code="Unknown", message=str(text)[:MAX_MESSAGE], source="text"), None
+
+
+def _parse(text: str, clean: str | None = None) -> OperationError:
     idx = catalog_index()
     raw = text if isinstance(text, str) else str(text)
-    clean = preclean(window(raw) if len(raw) > MAX_JSON_CHARS else raw)
+    if clean is None:
+        clean = preclean(window(raw) if len(raw) > MAX_JSON_CHARS else raw)
     roots: list[OperationError] = []
     for value in _json_values(clean):
         roots.extend(_error_roots(value))

@@ -112,12 +112,17 @@ def preclean(text: str) -> str:
 
 
 # A word cut by a console wrap: `...(VMExtensionError_K8SAPIServerC` + newline + `onnFail)`.
-_WRAPPED_WORD = re.compile(r"([A-Za-z][A-Za-z0-9_]{2,120})\n[ \t]{0,20}([A-Za-z0-9_]{1,120})")
+_WORD_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_"
+MIN_WRAP_WIDTH = 40  # narrower lines are not terminal wraps
+_WORD_AFTER = re.compile(r"[ \t]{0,20}([A-Za-z0-9_]{1,120})")
+MAX_WRAP_LINES = 4000  # line breaks examined per text
 MAX_WRAP_JOINS = 200
 
 
 def join_wrapped_codes(text: str) -> str:
-    """Join the two halves of a code a hard line wrap cut in two, when together they name a known code."""
+    """Join the two halves of a code a hard line wrap cut in two, when together they name a known code.
+
+    Walks the line breaks (str.find, C speed) and looks only at the word on each side of one."""
     if "\n" not in text:
         return text
     from shared.catalog.loader import catalog_index  # the catalog imports nothing from here
@@ -127,15 +132,25 @@ def join_wrapped_codes(text: str) -> str:
     out: list[str] = []
     last = 0
     joins = 0
-    for m in _WRAPPED_WORD.finditer(text, 0, min(len(text), 256 * 1024)):
-        a, b = m.group(1), m.group(2)
-        if (a + b).lower() in known and a.lower() not in known:
-            out.append(text[last: m.start()])
-            out.append(a + b)
-            last = m.end()
-            joins += 1
-            if joins >= MAX_WRAP_JOINS:
-                break
+    pos = text.find("\n")
+    line_start = 0
+    lines = 0
+    while pos >= 0 and lines < MAX_WRAP_LINES and joins < MAX_WRAP_JOINS:
+        lines += 1
+        # Only a long line can have been cut by a terminal; only a word character before the break.
+        if pos - line_start >= MIN_WRAP_WIDTH and (text[pos - 1].isalnum() or text[pos - 1] == "_"):
+            tail = text[max(last, pos - 121): pos]
+            a = tail[len(tail.rstrip(_WORD_CHARS)):]
+            after = _WORD_AFTER.match(text, pos + 1)
+            if len(a) >= 3 and a[0].isalpha() and after is not None:
+                b = after.group(1)
+                if (a + b).lower() in known and a.lower() not in known:
+                    out.append(text[last: pos - len(a)])
+                    out.append(a + b)
+                    last = after.end()
+                    joins += 1
+        line_start = pos + 1
+        pos = text.find("\n", pos + 1)
     if not out:
         return text
     out.append(text[last:])
