@@ -23,6 +23,11 @@ TARGETS: dict[str, tuple[str, float]] = {
     "classify_worst_ms": ("<=", 25.0),
     "card_latency_ratio": ("<=", 1.10),
     "row_latency_ratio": ("<=", 1.15),
+    "scale_items_per_s_ratio": (">=", 0.90),
+    "scale_cpu_per_item_ratio": ("<=", 1.10),
+    "scale_reads_ratio": ("<=", 1.2),
+    "scale_rss_growth_mb": ("<=", 10.0),
+    "scale_unanswered_429": ("<=", 0.0),
 }
 
 # The keys the issue asks for, in display order.
@@ -39,4 +44,9 @@ KEYS: tuple[str, ...] = (
     "classify_worst_ms",
     "card_latency_ratio",
     "row_latency_ratio",
+    "scale_items_per_s_ratio",
+    "scale_cpu_per_item_ratio",
+    "scale_reads_ratio",
+    "scale_rss_growth_mb",
+    "scale_unanswered_429",
 )

@@ -32,6 +32,8 @@ COMPONENTS: dict[str, tuple[str, ...]] = {
     "burst": ("burst_reads_ratio", "peak_rss_mb"),
     "classify": ("classify_msgs_per_s", "classify_1mb_ms", "classify_10kb_msgs_per_s", "classify_worst_ms"),
     "e2e": ("card_latency_ratio", "row_latency_ratio"),
+    "scale": ("scale_items_per_s_ratio", "scale_cpu_per_item_ratio", "scale_reads_ratio", "scale_rss_growth_mb",
+              "scale_unanswered_429"),
 }
 
 

@@ -17,6 +17,7 @@ MODULES = {
     "burst": ("benchmarks.burst_bench", "events"),
     "classify": ("benchmarks.classify_bench", None),
     "e2e": ("benchmarks.e2e_bench", "samples"),
+    "scale": ("benchmarks.scale_bench", "events"),
 }
 
 

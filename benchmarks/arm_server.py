@@ -5,15 +5,37 @@ prints {"port": N}, then answers one JSON line per command:
     {"cmd": "serve", "snapshot": {...}} | {"cmd": "latency", "seconds": 0.05} | {"cmd": "log"}
     {"cmd": "clear_log"} | {"cmd": "quit"}
     {"cmd": "rate_limit", "capacity": 250, "refill_per_s": 25} (capacity 0/absent: off) | {"cmd": "throttled"}
+    "rate_limit" may add "clock_file": PATH, a 16-byte file the benchmark maps and writes (base, mark)
+    doubles into (benchmarks.scale_bench.SharedSimClock): the bucket then runs on the benchmark's
+    simulated time, base + (CLOCK_MONOTONIC now - mark), instead of this process's real time.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import mmap
 import ssl
+import struct
 import sys
+import time
+from collections.abc import Callable
 from typing import Any
+
+
+def _file_clock(path: str) -> Callable[[], float]:
+    """Simulated seconds shared by another process: (base, mark) doubles at the start of `path`."""
+    with open(path, "r+b") as f:
+        mm = mmap.mmap(f.fileno(), 16)
+
+    def now() -> float:
+        while True:  # the writer may be half-way through: read until two reads agree
+            a = mm[:16]
+            if a == mm[:16]:
+                base, mark = struct.unpack("2d", a)
+                return float(base + (time.monotonic() - mark))
+
+    return now
 
 
 def main(argv: list[str]) -> int:
@@ -44,8 +66,12 @@ def main(argv: list[str]) -> int:
                 elif cmd == "latency":
                     emu.latency_s = float(msg["seconds"])
                 elif cmd == "rate_limit":
-                    emu.rate_limit = (SubscriptionRateLimit(float(msg["capacity"]), float(msg["refill_per_s"]))
-                                      if msg.get("capacity") else None)
+                    clock = _file_clock(msg["clock_file"]) if msg.get("clock_file") else time.monotonic
+                    emu.rate_limit = (
+                        SubscriptionRateLimit(float(msg["capacity"]), float(msg["refill_per_s"]), clock=clock)
+                        if msg.get("capacity")
+                        else None
+                    )
                 elif cmd == "throttled":
                     reply = {"throttled": emu.rate_limit.throttled if emu.rate_limit else 0}
                 elif cmd == "clear_log":
