@@ -49,6 +49,7 @@ class Facts:
     endpoints: tuple[egress.RequiredEndpoint, ...] = egress.REQUIRED
     named_host: str | None = None  # the required endpoint the error names
     named_ip: str | None = None  # the one public address the error quotes with it (dial tcp <ip>:443)
+    named_as: str | None = None  # the host as the error spells it (westeurope.data.mcr.microsoft.com)
 
 
 async def gather(ctx: CheckContext) -> Facts:
@@ -77,12 +78,13 @@ async def gather(ctx: CheckContext) -> Facts:
 
     paths = await netread.all_in_order(path(s) for s in subnets)
     facts = ctx.facts
-    named = next((e.host for h in (facts.fqdn, *facts.fqdns) if (e := egress.for_host(h))), None)
+    hit = next(((e.host, h) for h in (facts.fqdn, *facts.fqdns) if h and (e := egress.for_host(h))), None)
+    named = hit[0] if hit else None
     # (the classifier may also have taken this address for the API server's: with a required host named
     # and no API server FQDN, it is the host's)
     public = [ip for ip in facts.ips if (n := nu.parse_net(ip)) is not None and n.is_global]
     return Facts(view.id, view.outbound_type, tuple(paths), tags, egress.REQUIRED, named,
-                 public[0] if named and len(set(public)) == 1 else None)
+                 public[0] if named and len(set(public)) == 1 else None, hit[1] if hit else None)
 
 
 def _rt_args(rt_id: str | None) -> str:
@@ -181,8 +183,9 @@ def _nsgs(f: Facts, p: SubnetPath, out: _Findings, ev: list[Evidence]) -> None:
         dest = list(dict.fromkeys(tags)) if len(tags) == len(eps) else ["Internet"]
         fix = nsgeval.fix_command(b, flow, name="AllowAksEgress443", sources=list(s.prefixes) or ["VirtualNetwork"],
                                   destinations=dest)
-        ev.append(Evidence(resource_id=b.rule.id or b.level.nsg_id, property="required endpoints", value=list(hosts),
-                           note=f"blocked by {b.level.describe()} rule {b.rule.name}"))
+        named = [f.named_as] if f.named_as and f.named_host in hosts and f.named_as not in hosts else []
+        ev.append(Evidence(resource_id=b.rule.id or b.level.nsg_id, property="required endpoints",
+                           value=[*hosts, *named], note=f"blocked by {b.level.describe()} rule {b.rule.name}"))
         summary = (f"{b.level.describe()} {'likely denies' if confidence == 'likely' else 'denies'} outbound TCP 443 "
                    f"from {name} to {', '.join(hosts)}: {b.rule.describe()}")
         if confidence == "likely":
