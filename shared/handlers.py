@@ -98,6 +98,10 @@ async def on_event(event: Any) -> IntakeResult:
 
 # host.json extensions.queues.maxDequeueCount (a test keeps the two equal).
 MAX_DEQUEUE_COUNT = 5
+# A whole work item (error retrieval, checks, publish) must end inside host.json's functionTimeout
+# (10 min; a test keeps this below it): cut here, it fails like any other attempt and is retried
+# (dead-lettered at the last dequeue) instead of being killed by the host mid-publish.
+WORK_ITEM_DEADLINE_S = 420.0
 
 
 # Stable name of the trace written for every dead-lettered work item: the monitor-health alert
@@ -134,7 +138,11 @@ async def on_work_item(message: Any) -> Outcome:
         return Outcome("ignored", detail=f"dead-lettered: {err}")
     attempt = int(getattr(message, "dequeue_count", None) or 1)
     try:
-        outcome = await process(item, deps)
+        try:
+            async with asyncio.timeout(WORK_ITEM_DEADLINE_S):
+                outcome = await process(item, deps)
+        except TimeoutError as err:
+            raise TimeoutError(f"work item exceeded its {WORK_ITEM_DEADLINE_S:.0f} s deadline") from err
     except Exception as err:
         if attempt < MAX_DEQUEUE_COUNT or deps.dead_letters is None:
             raise

@@ -153,3 +153,58 @@ async def test_stalled_table_call_ends_at_its_deadline_and_the_item_is_kept(prox
     finally:
         proxy.flowing.set()
         await store.close()
+
+
+def test_work_item_deadline_is_inside_the_function_timeout() -> None:
+    import json
+    from pathlib import Path
+
+    from shared.handlers import WORK_ITEM_DEADLINE_S
+
+    host = json.loads((Path(__file__).resolve().parents[2] / "host.json").read_text())
+    h, m, s = (int(x) for x in host["functionTimeout"].split(":"))
+    assert h * 3600 + m * 60 + s >= WORK_ITEM_DEADLINE_S + 60
+
+
+async def test_a_work_item_that_outlives_its_deadline_fails_and_is_kept(monkeypatch: Any) -> None:
+    """A hung item raises (the host retries it), and at the last dequeue it is dead-lettered with
+    the reason instead of being killed by the host mid-publish."""
+    from datetime import UTC, datetime
+
+    from shared import handlers
+    from shared.pipeline import Deps, WorkItem
+    from tests.factories import make_operation
+
+    class Queue:
+        def __init__(self) -> None:
+            self.messages: list[dict[str, Any]] = []
+
+        async def enqueue(self, message: dict[str, Any], *, delay_s: int = 0) -> None:
+            self.messages.append(message)
+
+    async def hang(item: Any, deps: Any) -> Any:
+        await asyncio.sleep(30)
+
+    class Message:
+        def __init__(self, body: str, dequeue_count: int) -> None:
+            self.body, self.dequeue_count = body, dequeue_count
+
+        def get_body(self) -> bytes:
+            return self.body.encode()
+
+    poison = Queue()
+    deps = Deps(settings=None, arm=None, errors=None, publisher=None, dead_letters=poison)  # type: ignore[arg-type]
+    monkeypatch.setattr(handlers, "process", hang)
+    monkeypatch.setattr(handlers, "WORK_ITEM_DEADLINE_S", 0.3)
+    body = WorkItem(op=make_operation(), enqueued_at=datetime.now(UTC)).model_dump_json()
+    handlers.set_deps(deps)
+    try:
+        started = time.monotonic()
+        with pytest.raises(TimeoutError, match="deadline"):
+            await handlers.on_work_item(Message(body, 1))
+        assert time.monotonic() - started < 2
+        out = await handlers.on_work_item(Message(body, handlers.MAX_DEQUEUE_COUNT))
+    finally:
+        handlers.set_deps(None)
+    assert out.status == "ignored" and len(poison.messages) == 1
+    assert "deadline" in poison.messages[0]["reason"]
