@@ -3,8 +3,9 @@
 Owns: the required outbound FQDNs of the AKS outbound rules doc (global Azure, TCP 443) with the
 service tags each one belongs to by what the tag means (the doc's NSG guidance: MCR behind
 `MicrosoftContainerRegistry` and `AzureFrontDoor.FirstParty`, Entra ID behind
-`AzureActiveDirectory`, ARM behind `AzureResourceManager`); hosts with no tag (package mirrors on a
-CDN) are only `Internet`. `self_test()` checks the table's shape.
+`AzureActiveDirectory`, ARM behind `AzureResourceManager`; MCR's and ARM's front ends are Azure public
+addresses, so also in `AzureCloud`); hosts with no tag (package mirrors on a CDN) are only `Internet`.
+The first tag is the one a remediation allows. `self_test()` checks the table's shape.
 Doc: https://learn.microsoft.com/azure/aks/outbound-rules-control-egress
 """
 
@@ -33,11 +34,11 @@ class RequiredEndpoint:
 
 REQUIRED: tuple[RequiredEndpoint, ...] = (
     RequiredEndpoint("mcr.microsoft.com", 443, "tcp", "Microsoft Container Registry: system images",
-                     ("MicrosoftContainerRegistry",)),
+                     ("MicrosoftContainerRegistry", "AzureCloud")),
     RequiredEndpoint("*.data.mcr.microsoft.com", 443, "tcp", "MCR storage backed by the Azure CDN",
                      ("MicrosoftContainerRegistry", "AzureFrontDoor.FirstParty")),
     RequiredEndpoint("management.azure.com", 443, "tcp", "Azure Resource Manager (Kubernetes operations)",
-                     ("AzureResourceManager",)),
+                     ("AzureResourceManager", "AzureCloud")),
     RequiredEndpoint("login.microsoftonline.com", 443, "tcp", "Microsoft Entra ID authentication",
                      ("AzureActiveDirectory",)),
     RequiredEndpoint("packages.microsoft.com", 443, "tcp", "Microsoft packages (apt)"),
