@@ -276,6 +276,26 @@ async def fetch_error(item: WorkItem, deps: Deps) -> tuple[OperationError | None
         return OperationError(code="Unknown", message=why[:1000], source="none"), (why[:500],)
 
 
+def clean_error(error: OperationError) -> OperationError:
+    """The error tree without invisible/bidi characters (issue 15.9): its messages quote resource,
+    tag and policy names anyone with write access chose, and they reach cards, rows and logs."""
+    from shared.events import INVISIBLE, strip_invisible
+
+    def clean(e: OperationError) -> OperationError:
+        changes: dict[str, Any] = {}
+        for name in ("code", "message", "target"):
+            value = getattr(e, name)
+            if isinstance(value, str) and INVISIBLE.search(value):
+                changes[name] = strip_invisible(value)
+        if e.details:
+            details = tuple(clean(d) for d in e.details)
+            if any(a is not b for a, b in zip(details, e.details, strict=True)):
+                changes["details"] = details
+        return e.model_copy(update=changes) if changes else e
+
+    return clean(error)
+
+
 async def process(item: WorkItem, deps: Deps) -> Outcome:
     """Queue trigger body. Idempotent: safe to run again for the same item after a crash.
 
@@ -293,6 +313,6 @@ async def process(item: WorkItem, deps: Deps) -> Outcome:
         await deps.queue.enqueue(
             item.model_copy(update={"attempt": item.attempt + 1}).model_dump(mode="json"), delay_s=delay)
         return Outcome("deferred", detail=f"retry in {delay}s (attempt {item.attempt + 1}): {', '.join(notes)}")
-    finding = await diagnose(op, error, run, notes)
+    finding = await diagnose(op, clean_error(error), run, notes)
     published = await deps.publisher.publish(finding)
     return Outcome("published", finding=finding, publish_result=published)
