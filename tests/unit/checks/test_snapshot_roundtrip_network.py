@@ -182,3 +182,56 @@ async def test_offline_diagnosis_of_the_snapshot_equals_the_live_one(
         assert normalize_id(TAGS_ID) in recorded
         assert top.confidence == "confirmed"  # proven from the recorded list, offline too
         assert any("is in service tag AzureCloud.westeurope" in (e.note or "") for e in offline[first].evidence)
+
+
+# --- ranking across the network checks: the planted cause first, decoys not blamed ----------------
+
+
+def ranges_with_nat_and_storage_decoy() -> dict[str, Any]:
+    res = base("userAssignedNATGateway")
+    res[CLUSTER_ID]["properties"]["apiServerAccessProfile"]["authorizedIPRanges"] = ["203.0.113.0/24"]
+    res[NODE_SUBNET] = subnet(NODE_SUBNET, "10.224.0.0/16", nsg=NODE_NSG, nat=NAT_ID)
+    res.update({NAT_ID: nat_gateway(), NAT_PIP: public_ip(NAT_PIP, "20.61.20.20")})
+    res[NODE_NSG] = nsg(NODE_NSG, [rule("deny-storage", 300, "Outbound", "Deny", dst="Storage")])  # decoy
+    return res
+
+
+def nsg_deny_with_nva_decoy() -> dict[str, Any]:
+    nic_id = f"{NODE_SUBNET.split('/providers/')[0]}/providers/Microsoft.Network/networkInterfaces/nva-nic"
+    res = world(rt=route_table(RT_ID, [("0.0.0.0/0", "VirtualAppliance", "10.224.0.10")]),
+                node_nsg=nsg(NODE_NSG, [rule("deny-all-out", 100, "Outbound", "Deny")]))
+    res[NODE_SUBNET]["properties"]["ipConfigurations"] = [{"id": f"{nic_id}/ipConfigurations/ipconfig1"}]
+    res[nic_id] = {"id": nic_id, "name": "nva-nic", "properties": {  # a working NVA: its rules unseen (likely)
+        "provisioningState": "Succeeded", "enableIPForwarding": True,
+        "ipConfigurations": [{"name": "ipconfig1", "properties": {"privateIPAddress": "10.224.0.10"}}]}}
+    return res
+
+
+def vnet_integration_4443_with_tag_decoy() -> dict[str, Any]:
+    from tests.unit.checks.net_support import API_NSG
+
+    return world(api_nsg=nsg(API_NSG, [rule("deny-4443", 1000, "Inbound", "Deny", src="VirtualNetwork", ports="4443")]),
+                 node_nsg=nsg(NODE_NSG, [rule("deny-sql", 200, "Outbound", "Deny", dst="Sql", ports="1433")]))
+
+
+RANKED = [
+    ("authorized-ranges", ranges_with_nat_and_storage_decoy, EXIT51, "api_authorized_ranges"),
+    ("nsg-over-nva", nsg_deny_with_nva_decoy, EXIT50, "egress_bootstrap"),
+    ("vnet-integration-4443", vnet_integration_4443_with_tag_decoy, EXIT51.replace("20.61.1.10", "10.225.0.4"),
+     "nsg_vnet_integration"),
+    *[(n, b, m, f) for n, b, m, f, _ in CASES if n != "nic-nsg"],  # the scale set list needs the emulator
+]
+
+
+@pytest.mark.parametrize(("name", "build", "message", "first"), RANKED, ids=[r[0] for r in RANKED])
+async def test_planted_cause_ranks_first_over_decoys(name: str, build: Callable[[], dict[str, Any]], message: str,
+                                                     first: str) -> None:
+    from shared.local.snapshot import Snapshot
+
+    ranked, results = await _diagnose(SnapshotArmReader(Snapshot(build(), [])), message)
+    assert ranked and ranked[0] == first, (ranked, {k: v.summary for k, v in results.items()})
+    assert not [r.id for r in results.values() if r.status is CheckStatus.ERROR]
+    confirmed = [cid for cid in ranked if results[cid].confidence == "confirmed"]
+    assert confirmed and confirmed[0] == first  # a likely decoy never outranks the proven cause
+    blamed = " ".join(results[c].summary for c in ranked)
+    assert "deny-storage" not in blamed and "deny-sql" not in blamed
