@@ -327,13 +327,6 @@ class NodeSubnetNsgs:
         return [r for lv in self.levels() for r in lv.rules]
 
 
-SubnetNsg = NodeSubnetNsgs  # the name the checks used before the NIC level existed
-
-
-def source_endpoint(s: NodeSubnetNsgs) -> nu.Endpoint:
-    return s.source()
-
-
 @dataclass(frozen=True)
 class ScaleSetNic:
     vmss_id: str
