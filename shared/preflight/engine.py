@@ -274,13 +274,10 @@ def planned_facts(op: Operation, view: ClusterView, planned: Mapping[str, Any],
     sizes = tuple(dict.fromkeys(p.vm_size for p in pools if p.vm_size))
     versions = tuple(dict.fromkeys(v for v in (view.kubernetes_version, pool.orchestrator_version if pool else None)
                                    if v))
-    ids = [*view.subnet_ids(), *view.node_vnet_ids]
-    for extra in (view.identity.resource_id, view.identity.kubelet_resource_id):
-        if extra:
-            ids.append(extra)
-    if view.private_dns_zone and view.private_dns_zone.startswith("/"):
-        ids.append(view.private_dns_zone)
-    refs = tuple(ArmRef(kind=str(armid.kind_of(i) or "other"), id=i) for i in armid.dedupe(ids))
+    # The resources the operation writes into besides the cluster: its subnets (NICs join them). Not the
+    # identities, VNets or DNS zones it only reads or links: checks read "the error names X" as "the
+    # operation touched X" (e.g. a CanNotDelete lock over a named resource).
+    refs = tuple(ArmRef(kind=str(armid.kind_of(i) or "other"), id=i) for i in view.subnet_ids())
     need = _vcpus_needed(op, planned, existing)
     cluster_version = view.kubernetes_version if op.name in ("create", "upgrade") and op.agent_pool is None else None
     return ErrorFacts(

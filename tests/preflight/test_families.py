@@ -48,6 +48,17 @@ def _nothing(_s: World) -> None:
     return None
 
 
+RG_ID = f"/subscriptions/{w.SUB}/resourceGroups/{w.RG}"
+
+
+def _lock(level: str) -> Callable[[World], None]:
+    def plant(s: World) -> None:
+        s["resources"][f"{RG_ID}/providers/Microsoft.Authorization/locks"] = {"value": [{
+            "id": f"{RG_ID}/providers/Microsoft.Authorization/locks/freeze", "name": "freeze",
+            "type": "Microsoft.Authorization/locks", "properties": {"level": level, "notes": "change freeze"}}]}
+    return plant
+
+
 # family, planted check, predicted code, world change, planned-body overrides
 CASES: list[tuple[str, str, str, Callable[[World], None], dict[str, Any]]] = [
     ("versions", "kubernetes_version", "AgentPoolK8sVersionNotSupported", _nothing,
@@ -65,6 +76,7 @@ CASES: list[tuple[str, str, str, Callable[[World], None], dict[str, Any]]] = [
     ("dns", "vnet_custom_dns", "VMExtensionError_K8SAPIServerDNSLookupFail", _custom_dns,
      {"properties__apiServerAccessProfile": {"enablePrivateCluster": True, "privateDNSZone": "system"}}),
     ("identity", "service_principal_credentials", "ServicePrincipalValidationClientError", _identity_gone, {}),
+    ("locks", "resource_locks", "ScopeLocked", _lock("ReadOnly"), {}),
 ]
 
 
@@ -97,6 +109,17 @@ def test_a_planted_fault_is_predicted_first_and_decoys_are_not_blamed(
     assert [p.id for p in report.predictions] == [check], "a decoy was blamed"
     # the check ran because the operation's families select it, not a list of ids
     assert any(c.id == check and c.status is CheckStatus.FAIL for c in report.checks)
+
+
+def test_a_cannot_delete_lock_on_the_resource_group_does_not_block_a_create() -> None:
+    world = copy.deepcopy(w.world())
+    _lock("CanNotDelete")(world)
+    report = predict(world, plan_of(w.planned_cluster()))
+    assert report.verdict == "ok" and report.predictions == ()
+    locks = next(c for c in report.checks if c.id == "resource_locks")
+    # Not blamed. (It says ERROR "the error reports a lock ..." rather than PASS: resource_locks reads the
+    # locks family in the classification as "the error is a lock error"; see the pre-flight requests.)
+    assert locks.status is not CheckStatus.FAIL
 
 
 def test_a_family_the_operation_cannot_fail_in_is_not_run() -> None:
