@@ -392,6 +392,8 @@ output AZURE_STORAGE_ACCOUNT_ID string = storage.outputs.id
 output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
 output AZURE_LOG_ANALYTICS_WORKSPACE_ID string = findingsTable.outputs.workspaceId
 output AZURE_MANAGED_IDENTITY_CLIENT_ID string = identity.outputs.clientId
+// infra/mg/main.bicep (management group mode) takes it as appPrincipalId.
+output AZURE_MANAGED_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
 output APPLICATIONINSIGHTS_CONNECTION_STRING string = monitoring.outputs.applicationInsightsConnectionString
 output AKS_TRIAGE_LOGS_INGESTION_ENDPOINT string = monitoring.outputs.logsIngestionEndpoint
 output AKS_TRIAGE_DCR_IMMUTABLE_ID string = monitoring.outputs.dataCollectionRuleImmutableId
