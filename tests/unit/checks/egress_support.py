@@ -77,7 +77,7 @@ def kubernetes_lb(*, outbound_rules: bool = True, pip: str = LB_PIP) -> dict[str
     lb = load("network/LoadBalancerCreateWithOutboundRules.2024-03-01.spec-example.json")
     old = lb["id"]
     text = json.dumps(lb).replace(old, LB_ID)
-    lb = json.loads(text)
+    lb = dict(json.loads(text))
     lb["name"], lb["location"] = "kubernetes", "westeurope"
     fe = lb["properties"]["frontendIPConfigurations"][0]
     fe["properties"]["publicIPAddress"]["id"] = pip

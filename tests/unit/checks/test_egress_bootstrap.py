@@ -12,7 +12,6 @@ from shared.checks.egress_bootstrap import SPEC
 from shared.models import CheckStatus
 from tests.unit.checks.egress_support import (
     AKS_NSG,
-    NODE_RG,
     TAGS_ID,
     aks_nsg,
     scale_set,
@@ -24,6 +23,7 @@ from tests.unit.checks.net_support import (
     FW_ID,
     HUB_VNET,
     NODE_NSG,
+    NODE_RG,
     NODE_SUBNET,
     RT_ID,
     cluster,
@@ -37,7 +37,7 @@ from tests.unit.checks.net_support import (
     world,
 )
 
-EXIT50 = {"code": "VMExtensionError_OutboundConnFail", "subcategory": "timeout"}
+EXIT50: dict[str, Any] = {"code": "VMExtensionError_OutboundConnFail", "subcategory": "timeout"}
 
 
 def lb_world(**kw: Any) -> dict[str, Any]:

@@ -34,8 +34,8 @@ from tests.unit.checks.net_support import (
     world,
 )
 
-VI = {}  # default world: VNet integration, API server ILB in 10.225.0.0/28
-PUBLIC = {"private": False, "vnet_integration": False, "outbound": "loadBalancer"}
+VI: dict[str, Any] = {}  # default world: VNet integration, API server ILB in 10.225.0.0/28
+PUBLIC: dict[str, Any] = {"private": False, "vnet_integration": False, "outbound": "loadBalancer"}
 
 
 @pytest.mark.parametrize(("kind", "rules", "status", "deny"), [

@@ -4,6 +4,7 @@ meaning, ASG and source-port rules left undecided; on NSG and ServiceTagsList sp
 from __future__ import annotations
 
 import ipaddress
+from typing import Any
 
 import pytest
 
@@ -20,8 +21,8 @@ TAGS = servicetags.TagContext("westeurope", servicetags.ServiceTagList.from_body
 NO_TAGS = servicetags.TagContext("westeurope", None, "the service tag list could not be read: 403 AuthorizationFailed")
 
 
-def level(nid: str, kind: str, rules: list[dict[str, object]]) -> NsgLevel:
-    return NsgLevel(nid, kind, tuple(nu.nsg_rules(nsg(nid, rules))))  # type: ignore[arg-type]
+def level(nid: str, kind: str, rules: list[dict[str, Any]]) -> NsgLevel:
+    return NsgLevel(nid, kind, tuple(nu.nsg_rules(nsg(nid, rules))))
 
 
 def test_service_tag_list_from_the_spec_example() -> None:

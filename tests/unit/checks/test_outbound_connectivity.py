@@ -14,7 +14,6 @@ from tests.unit.checks.egress_support import (
     LB_PIP,
     NAT_ID,
     NAT_PIP,
-    NODE_RG,
     kubernetes_lb,
     nat_gateway,
     scale_set,
@@ -23,6 +22,7 @@ from tests.unit.checks.egress_support import (
 from tests.unit.checks.net_support import (
     CLUSTER_ID,
     NODE_NSG,
+    NODE_RG,
     NODE_SUBNET,
     RT_ID,
     SUB,
@@ -36,7 +36,7 @@ from tests.unit.checks.net_support import (
     world,
 )
 
-EXIT50 = {"code": "VMExtensionError_OutboundConnFail", "subcategory": "timeout"}
+EXIT50: dict[str, Any] = {"code": "VMExtensionError_OutboundConnFail", "subcategory": "timeout"}
 OTHER_PIP = f"/subscriptions/{SUB}/resourceGroups/rg-network/providers/Microsoft.Network/publicIPAddresses/pip-egress"
 
 

@@ -25,7 +25,7 @@ from tests.unit.checks.net_support import (
     world,
 )
 
-PUBLIC = {"private": False, "vnet_integration": False}
+PUBLIC: dict[str, Any] = {"private": False, "vnet_integration": False}
 
 
 @pytest.mark.parametrize(("kw", "routes", "status", "needle"), [
