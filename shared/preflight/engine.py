@@ -52,8 +52,8 @@ KNOWLEDGE_PATH = Path(__file__).with_name("knowledge.json")
 _ROLE_ASSIGNMENTS = "/providers/Microsoft.Authorization/roleAssignments"
 # Read-only state ARM reports on a GET; a planned body does not carry it, the existing one does.
 _STATUS_KEYS = ("provisioningState", "powerState", "currentKubernetesVersion", "fqdn", "privateFQDN",
-                "azurePortalFQDN", "identityProfile", "nodeResourceGroup", "currentOrchestratorVersion",
-                "nodeImageVersion", "maxAgentPools")
+                "azurePortalFQDN", "identityProfile", "currentOrchestratorVersion", "nodeImageVersion",
+                "maxAgentPools")
 
 
 @dataclass(frozen=True)
@@ -162,8 +162,7 @@ def _fresh(body: Mapping[str, Any]) -> dict[str, Any]:
     out = copy.deepcopy(dict(body))
     props = _props(out)
     for key in _STATUS_KEYS:
-        if key not in ("nodeResourceGroup",):
-            props.pop(key, None)
+        props.pop(key, None)
     for p in _pools(out):
         for key in _STATUS_KEYS:
             p.pop(key, None)

@@ -5,6 +5,7 @@ credential) over HTTPS to the local ARM emulator serving the world with the clus
 from __future__ import annotations
 
 import copy
+import json
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -20,7 +21,7 @@ from shared.settings import Settings
 from tests.emulators.arm_emulator import ArmEmulator
 from tests.emulators.plugin import FakeAsyncCredential, arm_emulator, arm_server, fake_credential  # noqa: F401
 from tests.preflight import worlds as w
-from tests.preflight.support import NOW
+from tests.preflight.support import FIXTURES, NOW
 
 
 @pytest.fixture
@@ -125,3 +126,16 @@ async def test_record_writes_a_snapshot_that_replays_the_same_prediction(
     offline = await preflight(source, snapshot=str(out))
     assert [p.id for p in offline.predictions] == [p.id for p in online.predictions] == ["api_authorized_ranges"]
     assert offline.verdict == online.verdict == "will_fail"
+
+
+async def test_a_terraform_plan_adding_a_pool_to_a_running_cluster_is_a_pool_add(
+        live: tuple[ArmEmulator, AzureArmReader]) -> None:
+    """The plan holds the cluster unchanged and a new pool on a planned /27 subnet: the operation is the pool
+    add (found by comparing with ARM), and its subnet is too small for 30 nodes + surge."""
+    emulator, reader = live
+    emulator.serve(running_world())
+    doc = json.loads((FIXTURES / "tfplan.json").read_text(encoding="utf-8"))
+    report = await preflight(TemplateInput(doc=doc, text="{}", file="tfplan.json"), arm=reader, now=NOW)
+    assert report.operation == "add_pool" and report.target.agent_pool == "user1"
+    assert report.changes == ("add node pool user1 (30 x Standard_D4ds_v5)",)
+    assert report.predictions[0].id == "node_subnet_capacity"
