@@ -28,6 +28,8 @@ TARGETS: dict[str, tuple[str, float]] = {
     "scale_reads_ratio": ("<=", 1.2),
     "scale_rss_growth_mb": ("<=", 10.0),
     "scale_unanswered_429": ("<=", 0.0),
+    "state_resolve_flat_ratio": ("<=", 1.10),
+    "state_timer_flat_ratio": ("<=", 1.10),
 }
 
 # The keys the issue asks for, in display order.
@@ -49,4 +51,6 @@ KEYS: tuple[str, ...] = (
     "scale_reads_ratio",
     "scale_rss_growth_mb",
     "scale_unanswered_429",
+    "state_resolve_flat_ratio",
+    "state_timer_flat_ratio",
 )

@@ -34,6 +34,7 @@ COMPONENTS: dict[str, tuple[str, ...]] = {
     "e2e": ("card_latency_ratio", "row_latency_ratio"),
     "scale": ("scale_items_per_s_ratio", "scale_cpu_per_item_ratio", "scale_reads_ratio", "scale_rss_growth_mb",
               "scale_unanswered_429"),
+    "state": ("state_resolve_flat_ratio", "state_timer_flat_ratio"),
 }
 
 

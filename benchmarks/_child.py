@@ -18,6 +18,7 @@ MODULES = {
     "classify": ("benchmarks.classify_bench", None),
     "e2e": ("benchmarks.e2e_bench", "samples"),
     "scale": ("benchmarks.scale_bench", "events"),
+    "state": ("benchmarks.state_bench", "samples"),
 }
 
 
