@@ -9,7 +9,6 @@ two checks reading the same zone cost one read).
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -85,8 +84,7 @@ async def cluster_zone(ctx: CheckContext, view: ClusterView, *, strict_links: bo
     setting = view.private_dns_zone or "system"
     read_links = ctx.get if strict_links else ctx.get_or_none
     if nu.id_segment(setting, "privateDnsZones"):
-        # netread.captured hands the links' error back as a value: gather, not in_order (which raises it)
-        zone, links_read = await asyncio.gather(
+        zone, links_read = await netread.in_order(
             ctx.get_or_none(setting, DNS), netread.captured(read_links(f"{setting}/virtualNetworkLinks", DNS))
         )
         if zone is None:

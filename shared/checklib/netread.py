@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar, overload
+from typing import Any, Generic, TypeVar, cast, overload
 
 from shared.checklib import egress
 from shared.checklib import netutil as nu
@@ -24,6 +24,7 @@ NET = API["network"]
 T = TypeVar("T")
 U = TypeVar("U")
 V = TypeVar("V")
+T_co = TypeVar("T_co", covariant=True)
 
 
 async def load_cluster(ctx: CheckContext) -> ClusterView:
@@ -71,19 +72,28 @@ async def all_in_order(aws: Iterable[Awaitable[T]]) -> list[T]:
     return out
 
 
-async def captured(aw: Awaitable[T]) -> T | Exception:
-    """A read issued ahead of need: its exception is returned, to be raised only where (if) the
-    result is used - see `unwrap`."""
+@dataclass(frozen=True, slots=True)
+class Captured(Generic[T_co]):
+    """The outcome of a read issued ahead of need: its value or its exception, as a value, so that
+    `in_order`/`gather` pass it through and the error surfaces only where `unwrap` opens it."""
+
+    value: T_co | None = None
+    error: Exception | None = None
+
+
+async def captured(aw: Awaitable[T]) -> Captured[T]:
+    """A read issued ahead of need: its exception is kept, to be raised only where (if) the result
+    is used - see `unwrap`."""
     try:
-        return await aw
+        return Captured(value=await aw)
     except Exception as err:  # re-raised by unwrap() at the point of use
-        return err
+        return Captured(error=err)
 
 
-def unwrap(value: T | Exception) -> T:
-    if isinstance(value, Exception):
-        raise value
-    return value
+def unwrap(outcome: Captured[T]) -> T:
+    if outcome.error is not None:
+        raise outcome.error
+    return cast(T, outcome.value)
 
 
 async def get_all(ctx: CheckContext, ids: Sequence[str], api: str = NET) -> list[dict[str, Any]]:

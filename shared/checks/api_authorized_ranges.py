@@ -89,7 +89,7 @@ async def gather(ctx: CheckContext) -> Facts:
     unknown: list[str] = []
     notes: list[str] = []
     subnets: list[dict[str, Any]] = []
-    vnets: list[dict[str, Any]] | Exception = []
+    vnets: netread.Captured[list[dict[str, Any]]] = netread.Captured(value=[])
     if view.byo_vnet and not view.vnet_integration and view.outbound_type.lower() == "userdefinedrouting":
         # _udr_egress may need the node VNets: their ids come from the cluster body (subnet id minus
         # /subnets/<name>), so read them with the subnets. A read error surfaces only if they are used.
@@ -137,7 +137,7 @@ async def gather(ctx: CheckContext) -> Facts:
 
 
 async def _udr_egress(ctx: CheckContext, view: ClusterView, subnets: list[dict[str, Any]],
-                      node_vnets: list[dict[str, Any]] | Exception, unknown: list[str]) -> list[Source]:
+                      node_vnets: netread.Captured[list[dict[str, Any]]], unknown: list[str]) -> list[Source]:
     """`node_vnets`: the bodies of view.node_vnet_ids, read ahead (or the error reading them)."""
     if not view.byo_vnet:
         unknown.append("userDefinedRouting without readable node subnets")

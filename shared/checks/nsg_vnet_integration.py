@@ -52,13 +52,13 @@ async def gather(ctx: CheckContext) -> Facts:
     async def nsg_rules(nsg_id: str) -> tuple[nu.NsgRule, ...]:
         return tuple(nu.nsg_rules(await ctx.get(nsg_id, netread.NET)))
 
-    async def apiserver_side() -> tuple[dict[str, Any], str | None, tuple[nu.NsgRule, ...] | Exception]:
+    async def apiserver_side() -> tuple[dict[str, Any], str | None, netread.Captured[tuple[nu.NsgRule, ...]]]:
         subnet = await ctx.get_or_none(api_subnet_id, netread.NET)
         if subnet is None:
             raise Skip(f"the API server subnet {api_subnet_id} does not exist (see apiserver_subnet)")
         nsg_id = nu.ref_id(nu.props(subnet).get("networkSecurityGroup"))
         # An error reading this NSG surfaced after the node side's before: keep it for unwrap below.
-        return subnet, nsg_id, (await netread.captured(nsg_rules(nsg_id)) if nsg_id else ())
+        return subnet, nsg_id, (await netread.captured(nsg_rules(nsg_id)) if nsg_id else netread.Captured(value=()))
 
     # The API-server subnet -> NSG chain does not wait for the node subnets and their NSGs.
     (subnet, nsg_id, rules), nodes = await netread.in_order(apiserver_side(), nsgeval.node_subnet_nsgs(ctx, view))

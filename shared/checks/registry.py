@@ -16,6 +16,7 @@ from shared.checklib.base import CheckSpec
 from shared.checks import api_authorized_ranges
 from shared.checks import apiserver_subnet
 from shared.checks import cluster_state
+from shared.checks import egress_bootstrap
 from shared.checks import firewall_aks_fqdns
 from shared.checks import firewall_tls_inspection
 from shared.checks import nsg_apiserver_egress
@@ -58,6 +59,7 @@ _SPECS: tuple[CheckSpec[Any], ...] = (
     vnet_custom_dns.SPEC,
     apiserver_subnet.SPEC,
     outbound_connectivity.SPEC,
+    egress_bootstrap.SPEC,
     # --- platform specs ---
     identity_subnet_permissions.SPEC,
     identity_role_assignments.SPEC,

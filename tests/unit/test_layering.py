@@ -48,3 +48,15 @@ def test_core_modules_do_not_import_the_sdk_at_import_time() -> None:
             "'azure.data','azure.storage'))]; print(','.join(bad))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_checks_do_not_import_other_checks() -> None:
+    """What checks share lives in shared/checklib/; a check module imports no other check."""
+    offenders = []
+    for path in (ROOT / "shared" / "checks").glob("*.py"):
+        if path.name in ("registry.py", "__init__.py"):
+            continue
+        for name in _imports(path):
+            if name == "shared.checks" or name.startswith("shared.checks."):
+                offenders.append(f"{path.relative_to(ROOT)}: {name}")
+    assert offenders == []
