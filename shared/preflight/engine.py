@@ -52,8 +52,10 @@ KNOWLEDGE_PATH = Path(__file__).with_name("knowledge.json")
 _ROLE_ASSIGNMENTS = "/providers/Microsoft.Authorization/roleAssignments"
 # Read-only state ARM reports on a GET; a planned body does not carry it, the existing one does.
 _STATUS_KEYS = ("provisioningState", "powerState", "currentKubernetesVersion", "fqdn", "privateFQDN",
-                "azurePortalFQDN", "identityProfile", "currentOrchestratorVersion", "nodeImageVersion",
-                "maxAgentPools")
+                "azurePortalFQDN", "currentOrchestratorVersion", "nodeImageVersion", "maxAgentPools", "status",
+                "resourceUID")
+# What AKS generated for the cluster a GET body came from; a create generates them anew.
+_GENERATED_KEYS = ("nodeResourceGroup",)
 
 
 @dataclass(frozen=True)
@@ -157,12 +159,25 @@ def _merge(existing: Mapping[str, Any], planned: Mapping[str, Any]) -> dict[str,
     return out
 
 
+def is_get_body(body: Mapping[str, Any]) -> bool:
+    props = _props(body)
+    return any(k in props for k in ("provisioningState", "currentKubernetesVersion", "fqdn", "privateFQDN"))
+
+
 def _fresh(body: Mapping[str, Any]) -> dict[str, Any]:
-    """A body for a resource that does not exist yet: no read-only state."""
+    """A body for a resource that does not exist yet: no read-only state. From a GET body (a copy of a
+    cluster that ran), also none of what AKS generated for it: the node resource group name and the
+    effective outbound IPs are created again."""
     out = copy.deepcopy(dict(body))
     props = _props(out)
-    for key in _STATUS_KEYS:
+    generated = is_get_body(body)
+    for key in (*_STATUS_KEYS, *(_GENERATED_KEYS if generated else ())):
         props.pop(key, None)
+    if generated:
+        net = props.get("networkProfile") if isinstance(props.get("networkProfile"), dict) else {}
+        for profile in ("loadBalancerProfile", "natGatewayProfile"):
+            if isinstance(net.get(profile), dict):
+                net[profile].pop("effectiveOutboundIPs", None)
     for p in _pools(out):
         for key in _STATUS_KEYS:
             p.pop(key, None)
@@ -446,6 +461,9 @@ async def run(plan: Plan, arm: ArmReader, *, now: datetime, specs: Sequence[Chec
     preds = [_prediction(r, registry.get(r.id), op.name) for r in failing]
     preds.sort(key=lambda p: (p.status != "will_fail", p.confidence != "confirmed"))  # stable: rank order kept
     notes = [f"{r.id}: could not check: {r.reason or r.summary}" for r in results if r.status is CheckStatus.ERROR]
+    if existing is None and plan.cluster_body is not None and is_get_body(plan.cluster_body):
+        notes.append("the cluster body is a GET body (it has read-only state): for the create, its read-only "
+                     "state, node resource group name and effective outbound IPs were left out (AKS makes them anew)")
     if op.name != "update" and not any(f in knowledge().uncertain for f in classification.families):
         notes.append("VM and regional capacity (AllocationFailed, AKSCapacityError) cannot be known before the "
                      "operation runs and is not predicted")

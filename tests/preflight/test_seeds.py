@@ -107,3 +107,19 @@ def test_the_capacity_scenario_is_not_claimed_as_predicted() -> None:
     report: Report = predict(world, plan_of(body))
     assert "capacity_history" not in {p.id for p in report.predictions}
     assert any("capacity" in n and "not predicted" in n for n in report.notes)
+
+
+@pytest.mark.parametrize("name", ["apiserver-connfail-authorized-ranges", "vnet-integration-subnet-29"])
+def test_a_get_body_of_the_failed_cluster_as_the_plan_predicts_the_same(name: str) -> None:
+    """The body as ARM GET returned it (failed state, provisioningError, node resource group, effective
+    outbound IPs): read-only and generated state is left out for the create, the planted fault comes first."""
+    folder = _bundled(name)
+    expected = json.loads((folder / "expected.json").read_text(encoding="utf-8"))
+    snap = json.loads((folder / "snapshot.json").read_text(encoding="utf-8"))
+    (cid,) = [k for k in snap["resources"] if armid.is_kind(k, armid.ResourceKind.MANAGED_CLUSTER)]
+    body = snap["resources"].pop(cid)
+    report = predict(snap, plan_of(body))
+    assert report.operation == "create"
+    assert report.predictions[0].id == expected["first_root_cause"]
+    assert "node_resource_group" not in {p.id for p in report.predictions}
+    assert any("GET body" in n for n in report.notes)
