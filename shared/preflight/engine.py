@@ -174,10 +174,11 @@ def _fresh(body: Mapping[str, Any]) -> dict[str, Any]:
     for key in (*_STATUS_KEYS, *(_GENERATED_KEYS if generated else ())):
         props.pop(key, None)
     if generated:
-        net = props.get("networkProfile") if isinstance(props.get("networkProfile"), dict) else {}
+        net = props.get("networkProfile")
         for profile in ("loadBalancerProfile", "natGatewayProfile"):
-            if isinstance(net.get(profile), dict):
-                net[profile].pop("effectiveOutboundIPs", None)
+            sub = net.get(profile) if isinstance(net, dict) else None
+            if isinstance(sub, dict):
+                sub.pop("effectiveOutboundIPs", None)
     for p in _pools(out):
         for key in _STATUS_KEYS:
             p.pop(key, None)
