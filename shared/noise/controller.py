@@ -461,6 +461,9 @@ class NoiseControl(StateTable):
                 log.warning("timer: %s: findings sink failed, next run finishes it: %s", label, err)
             except LeaseHeld:
                 continue  # another runner is on it; the entry stays for the next run
+            except Exception as err:  # one bad entry must not stop the run; it stays for the next one
+                out.errors.append(f"{label}: {type(err).__name__}: {str(err)[:200]}")
+                log.exception("timer: %s failed", label)
         try:
             await self._prune(now, out)
         except StateDown as err:

@@ -286,3 +286,22 @@ async def test_cards_per_cluster_are_capped_per_window(state: Any) -> None:
     clock.advance(minutes=61)
     await control.publish(make_finding(op=make_operation(event_id="ev-late"), code="Code14"))
     assert len(notifier.notices) == 12
+
+
+async def test_one_broken_due_entry_does_not_stop_the_timer_run() -> None:
+    from shared.noise.table import due_row
+
+    store = MemoryStateStore()
+    clock = FakeClock()
+    sink, notifier = RecordingSink(), DyingNotifier(die=1)
+    with pytest.raises(WorkerKilled):
+        await nc(store, sink, notifier, clock).publish(make_finding())
+    # A resolution claim whose stored operation cannot be read (written by a bug, or by hand).
+    await store.create("e-20240101", "broken", {"status": "claimed", "kind": "resolve", "op": "{not json",
+                                                 "lease_until": ""})
+    await store.upsert(P_DUE, due_row(clock.now(), "e", "e-20240101", "broken"), {"at": iso_z(clock.now())})
+    clock.advance(seconds=30)
+    out = await nc(store, sink, notifier, clock).escalate_due()
+    assert out.claims_finished == 1 and len(sink.rows) == 1
+    assert any("broken" in e for e in out.errors), out.errors
+    assert any(e["_rk"].endswith("|broken") for e in await store.query_range(P_DUE, P_DUE))  # kept for a fix
