@@ -51,7 +51,8 @@ def detect(doc: Any) -> SourceKind:
         if "format_version" in doc and ("planned_values" in doc or "resource_changes" in doc):
             return "terraform_plan"
         rtype = str(doc.get("type") or "").lower()
-        if rtype in (MC_TYPE, POOL_TYPE) or isinstance(_props(doc).get("agentPoolProfiles"), list):
+        if rtype in (MC_TYPE, POOL_TYPE) or isinstance(_props(doc).get("agentPoolProfiles"), list) \
+                or isinstance(doc.get("agentPoolProfiles"), list):
             return "arm_resource"
         if "deploymentparameters" in schema:
             raise PlanInputError("this is a parameters file: pass the template with --template and this file "
@@ -77,8 +78,24 @@ def line_of(text: str, pattern: str, nth: int = 0) -> int:
 # --- ARM resource body -----------------------------------------------------------------------
 
 
+# Top-level keys of an ARM resource; everything else in `az aks show` / `az aks nodepool show` output
+# (which flattens `properties`) is a property.
+_ENVELOPE = frozenset({"id", "name", "type", "location", "tags", "sku", "identity", "extendedLocation", "systemData",
+                       "eTag", "etag", "kind", "zones", "resourceGroup", "properties"})
+
+
+def _unflatten(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """`az aks show -o json` puts the properties at the top level: put them back under `properties`."""
+    if isinstance(doc.get("properties"), Mapping):
+        return dict(doc)
+    out = {k: v for k, v in doc.items() if k in _ENVELOPE}
+    out["properties"] = {k: v for k, v in doc.items() if k not in _ENVELOPE}
+    return out
+
+
 def from_resource(doc: Mapping[str, Any], *, file: str, text: str, where: Where,
                   cluster_name: str | None = None) -> Plan:
+    doc = _unflatten(doc)
     rtype = str(doc.get("type") or MC_TYPE).lower()
     rid = armid.clean(doc.get("id"))
     name = str(doc.get("name") or cluster_name or "")

@@ -215,3 +215,14 @@ def test_a_resource_body_and_an_agent_pool_body() -> None:
             "managedClusters/agentPools", "properties": {"count": 2, "vmSize": "Standard_D4ds_v5"}}
     plan = plan_of(pool)
     assert plan.cluster_body is None and plan.cluster_id == w.CLUSTER_ID and plan.pool_bodies[0]["name"] == "gpu"
+
+
+def test_az_aks_show_output_with_flattened_properties() -> None:
+    """`az aks show -o json` prints the properties at the top level (and a resourceGroup key)."""
+    body = w.planned_cluster()
+    flat = {k: v for k, v in body.items() if k != "properties"} | body["properties"] | {"resourceGroup": w.RG}
+    plan = plan_of(flat)
+    assert plan.cluster_body is not None
+    props = plan.cluster_body["properties"]
+    assert props["kubernetesVersion"] == "1.30.5" and props["agentPoolProfiles"][0]["vnetSubnetID"] == w.NODE_SUBNET
+    assert "resourceGroup" not in props
