@@ -12,6 +12,14 @@ seconds have elapsed; the catalog is loaded before the clock starts (it is loade
 and backslashes, an escaped JSON error buried in the middle, a megabyte of code-shaped words),
 each the best of `repeats` runs (best-of removes scheduler noise; the max over inputs keeps the
 worst shape).
+
+Size sweep (issue 19 item 7; targets >= 2,000 msgs/s at 10 KB, <= 25 ms worst anywhere 1 KB - 1 MB):
+`classify_10kb_msgs_per_s` classifies every fixture message padded to 10 KB with varying CLI log
+lines (the error in the middle); `classify_10kb_same_as_bare` counts the padded messages that get the
+bare message's code (padding must not change the answer); `classify_worst_ms` is the slowest input of
+the sweep (every adversarial shape and a padded real error cut to each size, best of `repeats`), with
+`classify_worst_at` naming size and shape. Work per message is bounded by constants in
+shared/classify (text window 64 KiB head + 32 KiB tail, JSON attempts, nodes, literal hits per scan).
 """
 
 from __future__ import annotations
@@ -57,15 +65,28 @@ def adversarial_inputs() -> dict[str, str]:
 
 SWEEP_SIZES = (1 << 10, 2 << 10, 5 << 10, 10 << 10, 20 << 10, 50 << 10, 100 << 10, 200 << 10, 500 << 10,
                (512 << 10) - 1, 512 << 10, (512 << 10) + 1, MB)
-_LOG_LINE = ("2026-11-20T10:09:46.0040000Z INFO  azure.cli.core: provisioning agent pool 'nodepool1' in "
-             "resource group 'rg-aks-weu' (request 5e6f7a8b-9c0d-4e1f-a2b3-c4d5e6f7a8b9) still running\n")
+_LOG_LINE = ("2026-11-20T10:{m:02d}:{s:02d}.{f:07d}Z INFO  azure.cli.core: provisioning agent pool 'nodepool{p}' in "
+             "resource group 'rg-aks-weu' (request {r:08x}-9c0d-4e1f-a2b3-{q:012x}) still running\n")
+
+
+def _noise(chars: int) -> str:
+    """CLI log lines that differ line to line (timestamps, request ids), like a real log."""
+    out: list[str] = []
+    size = 0
+    i = 0
+    while size < chars:
+        line = _LOG_LINE.format(m=(i // 60) % 60, s=i % 60, f=(i * 7919) % 10_000_000, p=i % 5 + 1,
+                                r=(i * 2654435761) % (1 << 32), q=(i * 40503) % (1 << 48))
+        out.append(line)
+        size += len(line)
+        i += 1
+    return "".join(out)[:chars]
 
 
 def padded(text: str, size: int) -> str:
     """A real error message inside `size` characters of CLI log lines (the error in the middle)."""
     room = max(0, size - len(text))
-    noise = _LOG_LINE * (room // len(_LOG_LINE) + 1)
-    return noise[: room // 2] + text + noise[: room - room // 2]
+    return _noise(room // 2) + text + _noise(room - room // 2)
 
 
 def size_sweep(texts: list[str], fast: bool) -> dict[str, Any]:
@@ -91,6 +112,8 @@ def size_sweep(texts: list[str], fast: bool) -> dict[str, Any]:
         shape = max(per, key=lambda k: per[k])
         worst[str(size)] = {"ms": round(per[shape], 2), "shape": shape}
     ten_kb = [padded(t, 10 << 10) for t in texts]
+    # The padding must not change the answer: share of padded messages classified like the bare one.
+    same = sum(classify_text(p).code == classify_text(t).code for p, t in zip(ten_kb, texts, strict=True))
     count, c0 = 0, time.process_time()
     while True:
         for t in ten_kb:
@@ -101,6 +124,7 @@ def size_sweep(texts: list[str], fast: bool) -> dict[str, Any]:
             break
     overall = max(worst.values(), key=lambda v: float(v["ms"]))
     return {"classify_10kb_msgs_per_s": round(count / cpu, 1), "classify_worst_ms": overall["ms"],
+            "classify_10kb_same_as_bare": f"{same}/{len(texts)}",
             "classify_worst_at": overall, "classify_sweep_worst_by_size": worst}
 
 

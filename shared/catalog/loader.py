@@ -39,6 +39,7 @@ class CompiledPattern:
     # A whole word inside the pattern (not at an edge of a piece, where the text may continue the word):
     # the pattern can only match a text whose words include it. None = no such word; always tried.
     anchor: str | None = None
+    also: str | None = None  # a second inner word the text must also contain (fewer false candidates)
 
 
 @dataclass
@@ -136,15 +137,19 @@ def _inner_words(text: str) -> list[str]:
     return out
 
 
-def _pick_anchors(texts: list[str]) -> list[str | None]:
-    """Per pattern, its rarest inner word across all patterns (ties: the longest): the fewer patterns
-    share an anchor, the fewer are tried per message."""
+def _pick_anchors(texts: list[str]) -> list[tuple[str | None, str | None]]:
+    """Per pattern, its two rarest inner words across all patterns (ties: the longest): the fewer
+    patterns share an anchor, the fewer are tried per message."""
     inner = [_inner_words(t) for t in texts]
     df: dict[str, int] = {}
     for words in inner:
         for w in set(words):
             df[w] = df.get(w, 0) + 1
-    return [min(words, key=lambda w: (df[w], -len(w))) if words else None for words in inner]
+    out: list[tuple[str | None, str | None]] = []
+    for words in inner:
+        ranked = sorted(set(words), key=lambda w: (df[w], -len(w), w))
+        out.append((ranked[0] if ranked else None, ranked[1] if len(ranked) > 1 else None))
+    return out
 
 
 _Trie = dict[str, "_Trie"]
@@ -211,8 +216,8 @@ def catalog_index() -> CatalogIndex:
     for w in firsts:
         idx.prefixes_of[w] = tuple(x for x in firsts if w.startswith(x))
     anchors = _pick_anchors([cp.text for cp in idx.patterns])
-    idx.patterns = [CompiledPattern(cp.entry_id, cp.text, cp.weight, cp.parts, a)
-                    for cp, a in zip(idx.patterns, anchors, strict=True)]
+    idx.patterns = [CompiledPattern(cp.entry_id, cp.text, cp.weight, cp.parts, a, b)
+                    for cp, (a, b) in zip(idx.patterns, anchors, strict=True)]
     for cp in idx.patterns:
         if cp.anchor is None:
             idx.unanchored.append(cp)

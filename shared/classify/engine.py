@@ -25,7 +25,7 @@ from shared.catalog.loader import TOKEN_TABLE, CatalogIndex, CompiledPattern, ca
 from shared.catalog.schema import Entry, Subcategory
 from shared.classify.facts import error_facts
 from shared.classify.normalizer import parse_with_clean, text_codes
-from shared.classify.text import EXIT_RX, WINDOWS_HINTS, code_shaped, flatten, preclean, squeeze, window
+from shared.classify.text import WINDOWS_HINTS, code_shaped, exit_statuses, flatten, preclean, squeeze, window
 from shared.models import Classification, Confidence, OperationError, Transient
 
 MAX_NODES = 400
@@ -160,7 +160,7 @@ def _gather(err: OperationError, raw: str | None, idx: CatalogIndex, clean: str 
             if len(ev.subcodes) >= 5:
                 break
 
-    ev.exit_statuses = [int(m.group(1)) for m in EXIT_RX.finditer(ev.text)][:20] if "xit" in ev.text else []
+    ev.exit_statuses = exit_statuses(low)
 
     # Message fragments. Each pattern is tried only when its anchor word is among the text's words
     # (a set intersection in C), plus words a line wrap cut in two; the match itself runs on the
@@ -169,7 +169,7 @@ def _gather(err: OperationError, raw: str | None, idx: CatalogIndex, clean: str 
     words = tokens | _wrapped_words(ev.text)
     for anchor in words & idx.anchor_words:
         for p in idx.anchored[anchor]:
-            if _pattern_hit(p, sq):
+            if (p.also is None or p.also in words) and _pattern_hit(p, sq):
                 _score(ev, p)
     for p in idx.unanchored:
         if _pattern_hit(p, sq):

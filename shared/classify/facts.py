@@ -119,6 +119,13 @@ _DENIED_RXS = (
                r"over scope[ \t]{1,3}'([^']{3,1000})'"),
 )
 _QUOTA_FAMILY_RX = re.compile(r"exceeding approved[ \t]{1,3}([a-z0-9 ]{2,60}?)[ \t]{1,3}(?:cores|vcpus) quota")
+# `following scope(s) are locked: '/subscriptions/x/resourceGroups/rg'` (ScopeLocked): the locked scopes,
+# which are often a bare resource group or subscription the general id regex (it wants a provider) skips.
+_LOCKED_SCOPE_RX = re.compile(r"(?:are locked|is locked|locked scope\(?s?\)?)[ \t:]{0,3}'?(/subscriptions/" + _ARM_SEG
+                              + r"(?:/resourcegroups/" + _ARM_SEG + r")?)")
+# NodePoolMcVersionIncompatible: "Node pool version 1.31.1 and control plane version 1.30.5 are incompatible".
+_POOL_AND_CP_RX = re.compile(r"node ?pool version[ \t'\"]{1,3}(1\.\d{2}(?:\.\d{1,3})?)['\"]?[ \t]{1,3}"
+                             r"and control ?plane version[ \t'\"]{1,3}(1\.\d{2}(?:\.\d{1,3})?)")
 _TARGET_RX = re.compile(r"target[ \t]{0,2}[=:][ \t]{0,2}\"?([a-z][a-z0-9_.\[\]]{1,120})")
 
 
@@ -283,6 +290,10 @@ def extract_facts(text: str) -> dict[str, Any]:
                 facts["target"] = t.cut(tm)
                 break
     _more_facts(t, facts)
+    if "api_server_ip" in facts and "api_server_fqdn" not in facts and facts.get("fqdns"):
+        # `Failed to connect to mcr.microsoft.com ... dial tcp 20.61.99.200:443`: the address is that
+        # host's, not the API server's (no *.azmk8s.io name in the error).
+        facts.pop("api_server_ip")
     return facts
 
 
@@ -390,6 +401,18 @@ def _more_facts(t: _Text, facts: dict[str, Any]) -> None:
         port = _port(low)
         if port is not None:
             facts["port"] = port
+    if "locked" in low:
+        scopes = [armid.clean(x.rstrip(".,;:)'")) for x in _findall(_LOCKED_SCOPE_RX, t)]
+        ids_so_far: list[str] = facts.get("_ids", [])
+        for sc in scopes:
+            if sc and not any(sc.lower() == i.lower() for i in ids_so_far):
+                ids_so_far.append(sc)
+        if ids_so_far:
+            facts["_ids"] = _capped(ids_so_far, "resources", facts)
+    if "1." in low and "node pool version" in low and "control plane version" in low:
+        both = _POOL_AND_CP_RX.search(low)
+        if both is not None:
+            facts["requested_pool_version"], facts["current_version"] = both.group(1), both.group(2)
     if "1." in low and "version" in low:
         for rx in _REQUESTED_VER_RXS:
             ver = _first(rx, t)
@@ -397,7 +420,7 @@ def _more_facts(t: _Text, facts: dict[str, Any]) -> None:
                 facts["requested_version"] = ver
                 break
         pool_ver = _first(_POOL_VER_RX, t) if "orchestrator" in low else None
-        if pool_ver:
+        if pool_ver and "requested_pool_version" not in facts:
             facts["requested_pool_version"] = pool_ver
     if "feature" in low:
         feats = [f.rstrip(".") for f in _findall(_FEATURE_ALL_RX, t)]

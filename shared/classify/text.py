@@ -12,7 +12,7 @@ import re
 
 # The analysed window: ARM error bodies are kilobytes; anything past this is CSE stdout noise or an
 # attack. Head keeps the outer error, tail keeps a truncated inner one.
-WINDOW_HEAD = 96 * 1024
+WINDOW_HEAD = 64 * 1024
 WINDOW_TAIL = 32 * 1024
 
 
@@ -250,5 +250,29 @@ EXIT_RX = re.compile(
     r"(?i:exit status[=: ][ \t]{0,2}|\"?exitcode\"?[ \t]{0,2}[:=][ \t]{0,2}[\"|]?[ \t]{0,2}|exit code:[ \t]{0,2})"
     r"(\d{1,3})(?!\d)"
 )
+# The same shapes, each led by a literal, for the lower-cased text (a case-insensitive alternation
+# tries every position; these skip to their literal at C speed).
+_EXIT_RXS = (
+    re.compile(r"exit status[=: ][ \t]{0,2}(\d{1,3})(?!\d)"),
+    re.compile(r"exitcode\"?[ \t]{0,2}[:=][ \t]{0,2}[\"|]?[ \t]{0,2}(\d{1,3})(?!\d)"),
+    re.compile(r"exit code:[ \t]{0,2}(\d{1,3})(?!\d)"),
+)
+MAX_EXIT_STATUSES = 20
+
+
+def exit_statuses(low: str) -> list[int]:
+    """CSE exit statuses in the lower-cased text, in order of appearance (at most MAX_EXIT_STATUSES)."""
+    if "exit" not in low:
+        return []
+    found: list[tuple[int, int]] = []
+    for rx in _EXIT_RXS:
+        for n, m in enumerate(rx.finditer(low)):
+            if n >= MAX_EXIT_STATUSES:
+                break
+            found.append((m.start(), int(m.group(1))))
+    found.sort()
+    return [status for _pos, status in found[:MAX_EXIT_STATUSES]]
+
+
 WINDOWS_HINTS = ("windows_cse_error", "exitcode: |", "customscriptextension", "windowscsehelper", "c:\\azuredata",
                  "c:/azuredata", "exitcode:|")

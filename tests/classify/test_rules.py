@@ -226,3 +226,46 @@ def test_catalog_knows_over_200_codes_each_with_meaning_and_source() -> None:
             continue
         assert e.sources and e.category and e.docs, e.id
         assert e.families or e.role == "wrapper", e.id
+
+
+# --- facts other checks asked for (requests-C/E/F) ------------------------------------------------------
+
+def test_locked_scopes_are_resources() -> None:
+    text = ('{"error": {"code": "ScopeLocked", "message": "The scope \'/subscriptions/0000/resourceGroups/rg-aks/'
+            'providers/Microsoft.ContainerService/managedClusters/aks\' cannot perform write operation because '
+            'following scope(s) are locked: \'/subscriptions/0000/resourceGroups/rg-aks\'. Please remove the lock."}}')
+    result = classify_text(text)
+    assert result.code == "ScopeLocked"
+    assert result.facts.ids("resource_group") == ("/subscriptions/0000/resourceGroups/rg-aks",)
+
+
+def test_node_pool_and_control_plane_versions() -> None:
+    result = classify_text("Node pool version 1.31.1 and control plane version 1.30.5 are incompatible. Minor version "
+                           "of node pool version 31 is bigger than control plane version 30.")
+    assert result.code == "NodePoolMcVersionIncompatible"
+    assert (result.facts.requested_pool_version, result.facts.current_version) == ("1.31.1", "1.30.5")
+
+
+def test_an_egress_host_address_is_not_the_api_server() -> None:
+    egress = classify_text("Failed to connect to mcr.microsoft.com port 443: dial tcp 20.61.99.200:443: i/o timeout "
+                           "exit status=50")
+    assert egress.facts.api_server_ip is None and egress.facts.fqdns == ("mcr.microsoft.com",)
+    api = classify_text("exit status=51 could not reach API server at 10.0.0.4 aks-x.hcp.eastus.azmk8s.io")
+    assert api.facts.api_server_ip == "10.0.0.4"
+
+
+@pytest.mark.parametrize("code,entry", [("ResourceGroupLocked", "ResourceLocked"),
+                                        ("SubscriptionLocked", "ResourceLocked"),
+                                        ("InvalidDnsServiceIP", "DnsServiceIpOutOfServiceCidr"),
+                                        ("CustomRouteTableMissingPermission", "CustomRouteTableMissingPermission"),
+                                        ("NetworkProfileCIDROverlapVNET", "NetworkProfileCIDROverlapVNET")])
+def test_requested_codes_are_known_and_reported_as_written(code: str, entry: str) -> None:
+    result = classify_text(f'{{"error": {{"code": "{code}", "message": "x"}}}}')
+    assert (result.code, result.entry_id) == (code, entry)
+    assert result.families
+
+
+def test_aadsts700016_is_captured() -> None:
+    result = classify_text("AADSTS700016: Application with identifier 'x' was not found in the directory 'y'.")
+    assert "AADSTS700016" in result.facts.codes
+    assert result.code == "ServicePrincipalValidationClientError"
