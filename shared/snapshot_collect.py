@@ -155,7 +155,11 @@ async def collect_snapshot(
 
 _GUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 _SUBSCRIPTION = re.compile(rf"(/subscriptions/)({_GUID})", re.IGNORECASE)
-_IDENTITY_KEYS = {"principalid", "clientid", "tenantid", "objectid", "applicationid", "appid"}
+_IDENTITY_KEYS = {"principalid", "clientid", "tenantid", "objectid", "applicationid", "appid", "subscriptionid"}
+# Plain-valued properties that hold a resource group's name (not inside an id).
+_GROUP_NAME_KEYS = {"noderesourcegroup", "resourcegroup", "resourcegroupname"}
+_ID_IN_TEXT = re.compile(r"/subscriptions/[^\s\"'<>,;]+", re.IGNORECASE)
+MAX_REDACT_STRINGS = 200_000  # strings scanned for ids to learn: bounded work on a huge snapshot
 _IPV4 = re.compile(r"(?<![\d.])(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?![\d.])")
 # Segments of an ARM id that are names: after resourceGroups, and every second segment after the
 # provider namespace (type/name/type/name...).
@@ -207,6 +211,30 @@ class Redactor:
             r"(?<![A-Za-z0-9_-])(" + "|".join(re.escape(n) for n in names) + r")(?![A-Za-z0-9_])",
             re.IGNORECASE) if names else None
 
+    def learn_values(self, objs: list[Any]) -> list[str]:
+        """Ids that appear inside values (identity ids, ids quoted in messages) and group names in
+        plain properties (nodeResourceGroup), so they are replaced wherever they appear."""
+        ids: list[str] = []
+        stack: list[tuple[Any, str]] = [(o, "") for o in objs]
+        seen = 0
+        while stack and seen < MAX_REDACT_STRINGS:
+            obj, key = stack.pop()
+            if isinstance(obj, dict):
+                stack.extend((v, k) for k, v in obj.items())
+                ids.extend(k for k in obj if k.lower().startswith("/subscriptions/"))
+            elif isinstance(obj, list):
+                stack.extend((v, key) for v in obj)
+            elif isinstance(obj, str):
+                seen += 1
+                if key.lower() in _GROUP_NAME_KEYS and "/" not in obj:
+                    self._name(obj, "rg")
+                elif key.lower() == "hierarchy":  # Activity Log authorization evidence: tenant/MG.../subscription
+                    for part in obj.split("/"):
+                        if not re.fullmatch(_GUID, part):
+                            self._name(part, "mg")
+                ids.extend(m.group(0) for m in _ID_IN_TEXT.finditer(obj))
+        return ids
+
     def _name(self, name: str, kind: str) -> None:
         if len(name) < _MIN_NAME_CHARS or name.lower() in _KEEP_NAMES or re.fullmatch(_GUID, name):
             return
@@ -235,6 +263,8 @@ class Redactor:
         if isinstance(obj, str):
             if key.lower() in _IDENTITY_KEYS and re.fullmatch(_GUID, obj):
                 return self._guid(obj)
+            if key.lower() == "hierarchy":
+                obj = re.sub(_GUID, lambda m: self._guid(m.group(0)), obj)
             return self.text(obj)
         if isinstance(obj, list):
             return [self.value(v, key) for v in obj]
@@ -246,7 +276,8 @@ class Redactor:
 def redact(snap: Snapshot) -> Snapshot:
     """The snapshot with ids, names and public IPs replaced consistently (see Redactor)."""
     r = Redactor()
-    r.learn_ids([*snap.resources, *snap.failed_reads])
+    found = r.learn_values([*snap.resources.values(), *snap.activity_log])
+    r.learn_ids([*snap.resources, *snap.failed_reads, *found])
     resources = {r.text(k): r.value(v) for k, v in snap.resources.items()}
     failed = {r.text(k): FailedRead(v.status, v.code, r.text(v.message)) for k, v in snap.failed_reads.items()}
     log_error = snap.activity_log_error

@@ -121,14 +121,6 @@ def test_redacted_snapshot_is_a_consistent_redacted_file(files) -> None:
     assert len(refs(doc["resources"]) & after_keys) == len(resolved_before) > 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "shared/snapshot_collect.py Redactor leaks (requests-H.md): the node resource group "
-        "MC_<rg>_<cluster>_<region>, user-assigned identity names that are not snapshot keys, and the Activity "
-        "Log's plain subscriptionId and authorization.evidence.hierarchy (tenant / management group / subscription)"
-    ),
-)
 def test_no_original_subscription_group_or_name_survives_anywhere(files) -> None:
     _plain, redacted_file, _stderr = files
     text = redacted_file.read_text(encoding="utf-8")
