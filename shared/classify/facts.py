@@ -402,9 +402,9 @@ def _more_facts(t: _Text, facts: dict[str, Any]) -> None:
         if port is not None:
             facts["port"] = port
     if "locked" in low:
-        scopes = [armid.clean(x.rstrip(".,;:)'")) for x in _findall(_LOCKED_SCOPE_RX, t)]
+        locked = [armid.clean(x.rstrip(".,;:)'")) for x in _findall(_LOCKED_SCOPE_RX, t)]
         ids_so_far: list[str] = facts.get("_ids", [])
-        for sc in scopes:
+        for sc in locked:
             if sc and not any(sc.lower() == i.lower() for i in ids_so_far):
                 ids_so_far.append(sc)
         if ids_so_far:
