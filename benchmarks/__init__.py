@@ -30,6 +30,10 @@ TARGETS: dict[str, tuple[str, float]] = {
     "scale_unanswered_429": ("<=", 0.0),
     "state_resolve_flat_ratio": ("<=", 1.10),
     "state_timer_flat_ratio": ("<=", 1.10),
+    "cold_intake_first_event_cpu_s": ("<=", 0.2),
+    "cold_intake_rss_mb": ("<=", 45.0),
+    "cold_first_finding_cpu_s": ("<=", 0.6),
+    "cold_http_stacks": ("<=", 1.0),
 }
 
 # The keys the issue asks for, in display order.
@@ -53,4 +57,8 @@ KEYS: tuple[str, ...] = (
     "scale_unanswered_429",
     "state_resolve_flat_ratio",
     "state_timer_flat_ratio",
+    "cold_intake_first_event_cpu_s",
+    "cold_intake_rss_mb",
+    "cold_first_finding_cpu_s",
+    "cold_http_stacks",
 )

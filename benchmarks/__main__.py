@@ -35,6 +35,8 @@ COMPONENTS: dict[str, tuple[str, ...]] = {
     "scale": ("scale_items_per_s_ratio", "scale_cpu_per_item_ratio", "scale_reads_ratio", "scale_rss_growth_mb",
               "scale_unanswered_429"),
     "state": ("state_resolve_flat_ratio", "state_timer_flat_ratio"),
+    "cold_wiring": ("cold_intake_first_event_cpu_s", "cold_intake_rss_mb", "cold_first_finding_cpu_s",
+                    "cold_http_stacks"),
 }
 
 

@@ -19,6 +19,7 @@ MODULES = {
     "e2e": ("benchmarks.e2e_bench", "samples"),
     "scale": ("benchmarks.scale_bench", "events"),
     "state": ("benchmarks.state_bench", "samples"),
+    "cold_wiring": ("benchmarks.cold_wiring", "samples"),
 }
 
 
