@@ -79,6 +79,22 @@ resource dataCollectionRule 'Microsoft.Insights/dataCollectionRules@2023-03-11' 
   }
 }
 
+// Resource logs and metrics into the findings workspace (tests/infra/test_diagnostics.py). LogErrors:
+// rows the DCR rejected or failed to transform (a schema drift between the code and the stream).
+resource dcrDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'to-workspace'
+  scope: dataCollectionRule
+  properties: {
+    workspaceId: workspaceId
+    logs: [
+      { category: 'LogErrors', enabled: true }
+    ]
+    metrics: [
+      { category: 'AllMetrics', enabled: true }
+    ]
+  }
+}
+
 // The workbook JSON is kept as a file (infra/workbook/aks-triage.workbook.json) so tests can parse
 // it and type-check every query; only the default resource is filled in here.
 resource workbook 'Microsoft.Insights/workbooks@2023-06-01' = {

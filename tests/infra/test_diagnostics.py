@@ -3,7 +3,7 @@ to the findings workspace, with categories the resource type supports.
 
 The categories per type are the ones Azure Monitor's "supported logs" reference lists (Microsoft.Web/
 sites FunctionAppLogs; storage services StorageRead/Write/Delete; Key Vault the `audit` group; Event
-Grid topics DeliveryFailures, custom topics also PublishFailures); a wrong name fails the deployment.
+Grid topics DeliveryFailures, custom topics also PublishFailures; data collection rules LogErrors); a wrong name fails the deployment.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ SUPPORTED_LOGS = {
     "Microsoft.KeyVault/vaults": {"group:audit", "group:allLogs", "AuditEvent"},
     "Microsoft.EventGrid/systemTopics": {"DeliveryFailures"},
     "Microsoft.EventGrid/topics": {"PublishFailures", "DeliveryFailures"},
+    "Microsoft.Insights/dataCollectionRules": {"LogErrors"},
 }
 SUPPORTED_METRICS = {
     "Microsoft.Storage/storageAccounts": {"Transaction"},
@@ -35,11 +36,13 @@ EXPECTED = {
     "app/eventgrid-topic.bicep": {"topic"},
     "app/aks-system-topic.bicep": {"topic"},
     "modules/findings_topic.bicep": {"topic"},
+    "app/monitoring.bicep": {"dataCollectionRule"},
 }
 # main.bicep module -> file (the workspace each one is handed)
 MAIN_MODULES = {
     "function": "app/function.bicep",
     "storage": "app/storage.bicep",
+    "monitoring": "app/monitoring.bicep",
     "keyVault": "app/keyvault.bicep",
     "monitored": "app/monitored-subscription.bicep",
     "aksTopics": "app/aks-system-topic.bicep",
