@@ -193,6 +193,8 @@ class ClusterView(_View):
     pools_without_subnet: tuple[str, ...] = ()
     addons: tuple[str, ...] = ()  # addonProfiles names with enabled: true, as ARM spells them (omsagent, ...)
     service_principal_client_id: str | None = None  # raw servicePrincipalProfile.clientId ("msi" included)
+    azure_monitor_metrics: bool = False  # azureMonitorProfile.metrics.enabled
+    kms_key_vault_id: str | None = None  # securityProfile.azureKeyVaultKms.keyVaultResourceId
 
     @property
     def byo_vnet(self) -> bool:
@@ -312,6 +314,9 @@ class ClusterView(_View):
             pools_without_subnet=tuple(missing),
             addons=_addons(p.get("addonProfiles")),
             service_principal_client_id=_str(_sub(p, "servicePrincipalProfile").get("clientId")),
+            azure_monitor_metrics=_sub(_sub(p, "azureMonitorProfile"), "metrics").get("enabled") is True,
+            kms_key_vault_id=armid.clean(_sub(_sub(p, "securityProfile"), "azureKeyVaultKms").get(
+                "keyVaultResourceId")),
         )
 
 

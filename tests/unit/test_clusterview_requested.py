@@ -62,3 +62,17 @@ def test_addons_and_service_principal() -> None:
     assert v.service_principal_client_id == "msi"
     b["properties"].pop("addonProfiles")
     assert ClusterView.from_body(b, CID).addons == ()
+
+
+def test_monitor_metrics_and_kms_vault() -> None:
+    vault = ("/subscriptions/11111111-1111-1111-1111-111111111111/resourceGroups/rg-kv/providers/"
+             "Microsoft.KeyVault/vaults/kv-aks")
+    b = body()
+    b["properties"]["azureMonitorProfile"] = {"metrics": {"enabled": True}}
+    b["properties"]["securityProfile"] = {"azureKeyVaultKms": {"enabled": True, "keyId": "https://kv-aks.vault.azure.net/keys/k/1",
+                                                               "keyVaultNetworkAccess": "Private",
+                                                               "keyVaultResourceId": vault}}
+    v = ClusterView.from_body(b, CID)
+    assert v.azure_monitor_metrics and v.kms_key_vault_id == vault
+    plain = ClusterView.from_body(body(), CID)
+    assert not plain.azure_monitor_metrics and plain.kms_key_vault_id is None
