@@ -3,7 +3,8 @@ to the findings workspace, with categories the resource type supports.
 
 The categories per type are the ones Azure Monitor's "supported logs" reference lists (Microsoft.Web/
 sites FunctionAppLogs; storage services StorageRead/Write/Delete; Key Vault the `audit` group; Event
-Grid topics DeliveryFailures, custom topics also PublishFailures; data collection rules LogErrors); a wrong name fails the deployment.
+Grid topics DeliveryFailures, custom topics also PublishFailures; data collection rules LogErrors);
+a wrong name fails the deployment.
 """
 
 from __future__ import annotations
