@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from shared.ports import SinkError
-from shared.render.rows import TableSchema, table_schema
+from shared.render.rows import TableSchema, iso_z, table_schema
 
 if TYPE_CHECKING:
     from shared.models import FailedOperation
@@ -169,11 +169,9 @@ class SqliteFailureHistory:
         if not self.path.exists() or not self.codes:
             return []
 
-        def iso(t: datetime) -> str:
-            return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S") + "Z"
-
-        lookback = iso(now - timedelta(hours=self._lookback_h))
-        regional = iso(now - timedelta(hours=self._regional_h))
+        # Bounds in the stored format (rows.iso_z), so text comparison is time comparison.
+        lookback = iso_z(now - timedelta(hours=self._lookback_h))
+        regional = iso_z(now - timedelta(hours=self._regional_h))
         marks = ", ".join("?" for _ in self.codes)
         # Column names are the schema's; values are bound parameters.
         sql = (  # only the table name and "?" placeholders are formatted in  # nosec B608

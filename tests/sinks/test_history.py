@@ -125,3 +125,12 @@ def test_compose_wires_the_history_for_each_edge(tmp_path: Path, fake_credential
     none = build_deps(Settings(storage_account_url="https://a.queue.example", logs_ingestion_endpoint="https://d.example",
                                dcr_immutable_id="dcr-1"), Parts(arm=arm, credential=fake_credential, queues=False))
     assert none.history is None
+
+
+async def test_local_history_window_bounds_are_inclusive_to_the_millisecond(tmp_path: Path) -> None:
+    db = await store(tmp_path, [
+        row("aks-b", "AKSCapacityHeavyUsage", T0 - timedelta(hours=24), event_id="edge"),  # exactly 24 h ago
+        row("aks-c", "AKSCapacityHeavyUsage", T0 - timedelta(hours=24, milliseconds=1), event_id="out"),
+    ])
+    got = await SqliteFailureHistory(db, capacity_codes(), now=lambda: T0)(make_operation(cluster="aks-a"))
+    assert [r["cluster_id"].rsplit("/", 1)[-1] for r in got] == ["aks-b"]

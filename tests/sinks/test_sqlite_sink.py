@@ -69,3 +69,18 @@ async def test_file_notifier_numbers_files(tmp_path: Path) -> None:
     await n.send(finding_card(make_finding()))
     await n.send(finding_card(make_finding(code="QuotaExceeded")))
     assert [p.name[:4] for p in n.written] == ["001-", "002-"]
+
+
+async def test_stored_rows_carry_the_event_time_and_finding_id_the_findings_command_shows(tmp_path: Path) -> None:
+    from shared.render.contract import row_doc
+    from tests.factories import T0
+
+    db = tmp_path / "findings.db"
+    finding = make_finding(op=make_operation(event_time=T0))
+    await SqliteFindingsSink(db).write([finding_to_row(finding, alert_sent=False)])
+    (row,) = list_findings(db)
+    assert row["EventTime"] == "2026-11-21T12:00:00.000Z" and row["FindingId"] == finding.finding_id
+    doc = row_doc(row)
+    assert doc["event_time"] == row["EventTime"] and doc["finding_id"] == finding.finding_id
+    (by_prefix,) = list_findings(db, finding_id=finding.finding_id[:8])  # `findings show ID` takes a prefix
+    assert by_prefix["FindingId"] == finding.finding_id
