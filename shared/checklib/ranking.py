@@ -12,7 +12,10 @@ Ranking (FAIL only; ERROR / SKIPPED / NOT_APPLICABLE are not causes):
 1. relevance: the spec's relevance for the classification's families, the primary family full,
    each later one discounted; per sub-category when the spec declares it;
 2. the error names the property the check evaluates (ARM error `target`): strong boost;
-3. the FAIL's evidence names a resource or value the error names: boost;
+3. the FAIL's evidence names a resource or value the error names: boost. Only what can single out a
+   suspect counts: the operation's own context (its region, the cluster / agent pool / subscription
+   the operation ran on) is named by nearly every error and cited by nearly every check, so
+   matching it says nothing about which check found the cause;
 4. the FAIL contradicts what the operation asked for (`blocks_request`): boost;
 5. a likely cause that could not be proven (`confidence: likely`) ranks below a proven one;
 then the check id, so the order is deterministic.
@@ -23,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from shared.armid import ResourceKind, kind_of
 from shared.checklib.base import CheckSpec
 from shared.models import CheckResult, CheckStatus, Classification, Evidence
 
@@ -55,12 +59,24 @@ def relevance(spec: CheckSpec[Any], c: Classification) -> float:
     return best
 
 
+# Kinds of id that locate the operation rather than a suspect (see the module docstring, rule 3).
+CONTEXT_KINDS = frozenset({ResourceKind.MANAGED_CLUSTER, ResourceKind.AGENT_POOL, ResourceKind.SUBSCRIPTION})
+
+
+def _is_context(value: str, c: Classification) -> bool:
+    region = (c.facts.region or "").strip().lower()
+    if region and value.strip().lower().replace(" ", "") == region.replace(" ", ""):
+        return True
+    return value.startswith("/") and kind_of(value) in CONTEXT_KINDS
+
+
 def _names_error(ev: Evidence, c: Classification) -> bool:
     facts = c.facts
-    if ev.resource_id and facts.mentions(ev.resource_id):
+    if ev.resource_id and not _is_context(ev.resource_id, c) and facts.mentions(ev.resource_id):
         return True
     values = ev.value if isinstance(ev.value, (list, tuple)) else [ev.value]
-    return any(isinstance(v, str) and len(v) > 3 and facts.mentions(v) for v in values[:20])
+    return any(isinstance(v, str) and len(v) > 3 and not _is_context(v, c) and facts.mentions(v)
+               for v in values[:20])
 
 
 def score(spec: CheckSpec[Any] | None, result: CheckResult, c: Classification) -> float:

@@ -230,8 +230,11 @@ def role_assignments(scope: str, *roles: str, principal: str = PRINCIPAL, at: st
     }
 
 
-def grants(*targets: str, roles: tuple[str, ...] = (NETWORK_CONTRIBUTOR,)) -> dict[str, dict[str, Any]]:
-    return {ps.assignments_path(t): role_assignments(t, *roles) for t in targets}
+def grants(
+    *targets: str, roles: tuple[str, ...] = (NETWORK_CONTRIBUTOR,), at: str = NET_RG_ID, principal: str = PRINCIPAL
+) -> dict[str, dict[str, Any]]:
+    """The role assignments list of each target: `roles` granted to the identity at scope `at`."""
+    return {ps.assignments_path(t): role_assignments(t, *roles, at=at, principal=principal) for t in targets}
 
 
 def registered_providers(*namespaces: str) -> dict[str, dict[str, Any]]:
@@ -335,6 +338,17 @@ def healthy_private_udr(**cluster_kw: Any) -> dict[str, dict[str, Any]]:
     res[es.TAGS_ID] = service_tags()
     for scope in (CLUSTER_RG_ID, NODE_RG_ID, NET_RG_ID, CLUSTER_ID):
         res.update(locks(scope))
+    res[UAI_ID] = {
+        "id": UAI_ID,
+        "name": UAI_ID.rsplit("/", 1)[-1],
+        "location": "westeurope",
+        "type": "Microsoft.ManagedIdentity/userAssignedIdentities",
+        "properties": {
+            "tenantId": TENANT,
+            "principalId": PRINCIPAL,
+            "clientId": "22222222-2222-2222-2222-222222222222",
+        },
+    }
     return res
 
 
@@ -410,6 +424,68 @@ async def diagnose(world: World, home: Path) -> Finding:
     )
     assert len(findings) == 1
     return findings[0]
+
+
+# --- private clusters ------------------------------------------------------------------------
+
+PRIVATE_FQDN = "aks-prod-01-abcd1234.privatelink.westeurope.azmk8s.io"
+SYSTEM_ZONE_NAME = "privatelink.westeurope.azmk8s.io"
+NODE_RG_NET = f"{NODE_RG_ID}/providers/Microsoft.Network"
+SYSTEM_ZONE = f"{NODE_RG_NET}/privateDnsZones/{SYSTEM_ZONE_NAME}"
+PE_ID = f"{NODE_RG_NET}/privateEndpoints/kube-apiserver"
+DNS_RG_ID = f"/subscriptions/{SUB}/resourceGroups/rg-dns"
+BYO_ZONE = f"{DNS_RG_ID}/providers/Microsoft.Network/privateDnsZones/{SYSTEM_ZONE_NAME}"
+PRIVATE_DNS_ZONE_CONTRIBUTOR = "b12aa53e-6015-4669-85d0-8515ebb3ae7f"
+
+
+def private_endpoint() -> dict[str, Any]:
+    """PrivateEndpointGet spec example re-pointed: the AKS-managed kube-apiserver endpoint, Approved."""
+    pe = ns.load("network/PrivateEndpointGet.2024-05-01.spec-example.json")
+    pe["id"], pe["name"], pe["location"] = PE_ID, "kube-apiserver", "westeurope"
+    pe["properties"]["subnet"] = {"id": ns.NODE_SUBNET}
+    pe["properties"]["privateLinkServiceConnections"][0]["id"] = f"{PE_ID}/privateLinkServiceConnections/kube-apiserver"
+    pe["properties"]["ipConfigurations"] = []
+    pe["properties"]["customDnsConfigs"] = []
+    return pe
+
+
+def dns_zone(zone_id: str) -> dict[str, Any]:
+    return {
+        "id": zone_id,
+        "name": zone_id.rsplit("/", 1)[-1],
+        "type": "Microsoft.Network/privateDnsZones",
+        "location": "global",
+        "etag": "00000000-0000-0000-0000-000000000000",
+        "properties": {
+            "maxNumberOfRecordSets": 25000,
+            "numberOfRecordSets": 2,
+            "numberOfVirtualNetworkLinks": 1,
+            "provisioningState": "Succeeded",
+        },
+    }
+
+
+def vnet_links(zone_id: str, *vnets: str) -> dict[str, Any]:
+    """`{zone}/virtualNetworkLinks` listing built from the VirtualNetworkLinkGet spec example."""
+    items = []
+    for i, v in enumerate(vnets):
+        link = ns.load("network/VirtualNetworkLinkGet.2024-06-01.spec-example.json")
+        link["id"], link["name"] = f"{zone_id}/virtualNetworkLinks/link{i}", f"link{i}"
+        link["properties"]["virtualNetwork"]["id"] = v
+        items.append(link)
+    return {"value": items}
+
+
+def healthy_private(**cluster_kw: Any) -> dict[str, dict[str, Any]]:
+    """A private cluster without API Server VNet Integration (the API server behind the AKS-managed
+    private endpoint, resolved through the system private DNS zone linked to the node VNet)."""
+    res = healthy_private_udr(vnet_integration=False, **cluster_kw)
+    res[CLUSTER_ID]["properties"]["privateFQDN"] = PRIVATE_FQDN
+    res[f"{NODE_RG_NET}/privateEndpoints"] = {"value": [private_endpoint()]}
+    res[f"{NODE_RG_NET}/privateDnsZones"] = {"value": [dns_zone(SYSTEM_ZONE)]}
+    res[SYSTEM_ZONE] = dns_zone(SYSTEM_ZONE)
+    res[f"{SYSTEM_ZONE}/virtualNetworkLinks"] = vnet_links(SYSTEM_ZONE, ns.VNET_ID)
+    return res
 
 
 # --- error texts (Microsoft documentation) ---------------------------------------------------
@@ -575,8 +651,541 @@ def w_udr_to_missing_nva() -> World:
     )
 
 
+def w_byo_private_zone_not_linked() -> World:
+    """Private cluster with a bring-your-own private DNS zone (central DNS resource group): the zone is
+    linked to the hub only, not to the spoke VNet the nodes are in -> exit 52."""
+    res = healthy_private()
+    res[CLUSTER_ID]["properties"]["apiServerAccessProfile"]["privateDNSZone"] = BYO_ZONE
+    res.pop(f"{NODE_RG_NET}/privateDnsZones")
+    res[BYO_ZONE] = dns_zone(BYO_ZONE)
+    res[f"{BYO_ZONE}/virtualNetworkLinks"] = vnet_links(BYO_ZONE, ns.HUB_VNET)
+    res.update(grants(BYO_ZONE, roles=(PRIVATE_DNS_ZONE_CONTRIBUTOR,), at=DNS_RG_ID))
+    res.update(locks(DNS_RG_ID, ("dns-no-delete", "CanNotDelete")))
+    res[ns.NODE_NSG] = ns.nsg(
+        ns.NODE_NSG,
+        [_nsg_rule(ns.NODE_NSG, "deny-dns-tcp-internet", 300, "Outbound", "Deny", dst="Internet", ports="853")],
+    )
+    return World(
+        id="dns-byo-private-zone-not-linked",
+        family="dns",
+        planted="private_dns_zone_link",
+        fault="BYO privatelink zone in rg-dns is linked to vnet-hub only, not to vnet-spoke-aks",
+        error=dnsfail(),
+        source=DOC_DNSFAIL,
+        resources=res,
+        decoys=(
+            Decoy("resource_locks", "a CanNotDelete lock on the DNS resource group"),
+            Decoy("nsg_apiserver_egress", "an outbound deny on TCP 853 (DNS over TLS) to the Internet"),
+            Decoy("identity_role_assignments", "the identity is Private DNS Zone Contributor (fine)"),
+        ),
+    )
+
+
+def w_custom_dns_on_prem() -> World:
+    """Private cluster, system zone linked correctly; the spoke VNet's DNS servers are on-premises
+    resolvers (reached over the VPN), which do not forward privatelink.westeurope.azmk8s.io to Azure DNS."""
+    res = healthy_private()
+    res[ns.VNET_ID] = ns.vnet(
+        subnets=[res[ns.NODE_SUBNET], res[ns.API_SUBNET]],
+        peerings=[(ns.HUB_VNET, ["10.0.0.0/16"])],
+        dns=["192.168.10.4", "192.168.10.5"],
+    )
+    res.update(locks(NODE_RG_ID, ("mc-no-delete", "CanNotDelete")))
+    return World(
+        id="dns-custom-dns-on-premises",
+        family="dns",
+        planted="vnet_custom_dns",
+        fault="vnet-spoke-aks dhcpOptions.dnsServers = on-premises 192.168.10.4/.5 (no VNet, not linked)",
+        error=dnsfail(),
+        source=DOC_DNSFAIL,
+        resources=res,
+        decoys=(
+            Decoy("private_dns_zone_link", "the system zone exists and is linked to the node VNet"),
+            Decoy("resource_locks", "a CanNotDelete lock on the node resource group"),
+        ),
+    )
+
+
+def w_firewall_missing_mcr() -> World:
+    """Egress through the hub firewall (UDR); the policy's application rules allow the management and
+    package endpoints but neither the AzureKubernetesService FQDN tag nor mcr.microsoft.com."""
+    res = healthy_private_udr()
+    fs.with_policy(
+        res,
+        [
+            fs.rcg(
+                fs.POLICY,
+                "aks",
+                200,
+                [
+                    (
+                        "aks-required",
+                        100,
+                        "Allow",
+                        [
+                            fs.app_rule(
+                                "aks-mgmt",
+                                fqdns=[
+                                    "management.azure.com",
+                                    "login.microsoftonline.com",
+                                    "packages.microsoft.com",
+                                    "acs-mirror.azureedge.net",
+                                    "packages.aks.azure.com",
+                                ],
+                            )
+                        ],
+                    ),
+                    ("aks-network", 200, "Allow", [fs.net_rule("ntp", dst=["*"], ports=["123"], protocols=["UDP"])]),
+                ],
+            )
+        ],
+    )
+    res[ns.NODE_NSG] = ns.nsg(
+        ns.NODE_NSG, [_nsg_rule(ns.NODE_NSG, "deny-smb-out", 300, "Outbound", "Deny", dst="Internet", ports="445")]
+    )
+    res.update(locks(CLUSTER_RG_ID, ("rg-no-delete", "CanNotDelete")))
+    return World(
+        id="egress-firewall-missing-mcr",
+        family="egress",
+        planted="firewall_aks_fqdns",
+        fault="firewall policy fwp-hub allows no rule for mcr.microsoft.com / *.data.mcr.microsoft.com",
+        error=outboundfail(),
+        source=DOC_OUTBOUND,
+        resources=res,
+        decoys=(
+            Decoy("nsg_apiserver_egress", "an outbound deny on TCP 445 (SMB) in the node subnet NSG"),
+            Decoy("resource_locks", "a CanNotDelete lock on the cluster resource group"),
+            Decoy("route_apiserver", "the default route goes to the firewall, as intended"),
+        ),
+    )
+
+
+USER_SUBNET = f"{ns.VNET_ID}/subnets/snet-aks-user"
+
+
+def w_nat_gateway_missing_on_new_subnet() -> World:
+    """outboundType userAssignedNATGateway: the system pool's subnet has the NAT gateway; the user pool
+    being added sits on a new subnet nobody associated with it -> the new nodes have no egress."""
+    res = healthy_private_udr(private=False, vnet_integration=False, outbound="userAssignedNATGateway")
+    node = ns.subnet(ns.NODE_SUBNET, "10.224.0.0/16", nsg=ns.NODE_NSG, nat=es.NAT_ID)
+    user = ns.subnet(USER_SUBNET, "10.225.16.0/20", nsg=ns.NODE_NSG)
+    res[ns.NODE_SUBNET], res[USER_SUBNET] = node, user
+    res[ns.VNET_ID] = ns.vnet(subnets=[node, user, res[ns.API_SUBNET]], peerings=[(ns.HUB_VNET, ["10.0.0.0/16"])])
+    del res[ns.RT_ID]
+    res.pop(ps.assignments_path(ns.RT_ID), None)
+    nat = es.nat_gateway()
+    res[es.NAT_ID] = nat
+    res[es.NAT_PIP] = ns.public_ip(es.NAT_PIP, "20.61.30.40")
+    c = res[CLUSTER_ID]
+    pools = c["properties"]["agentPoolProfiles"]
+    user_pool = copy.deepcopy(pools[0])
+    user_pool.update(name="user1", mode="User", vnetSubnetID=USER_SUBNET, count=3)
+    pools.append(user_pool)
+    res.update(grants(USER_SUBNET))
+    res.update(locks(NET_RG_ID, ("net-no-delete", "CanNotDelete")))
+    res[rs.NETWORK_USAGES] = network_usages(public_ips=(57, 60))
+    return World(
+        id="egress-nat-gateway-missing-on-user-subnet",
+        family="egress",
+        planted="outbound_connectivity",
+        fault="snet-aks-user (pool user1) has no NAT gateway although outboundType is userAssignedNATGateway",
+        error=outboundfail(),
+        source=DOC_OUTBOUND,
+        resources=res,
+        operation="nodepool-add",
+        agent_pool="user1",
+        decoys=(
+            Decoy("resource_locks", "a CanNotDelete lock on the network resource group"),
+            Decoy("public_ip_quota", "57 of 60 public IPs used (the pool needs none)"),
+        ),
+    )
+
+
+def w_tls_inspection() -> World:
+    """Azure Firewall Premium with TLS inspection: an application rule terminates TLS for every
+    destination ("*") before any bypass, so the nodes' TLS to the API server is intercepted."""
+    res = healthy_private_udr(private=False, vnet_integration=False, outbound="userDefinedRouting")
+    fs.with_policy(
+        res,
+        [
+            fs.rcg(
+                fs.POLICY,
+                "inspect",
+                100,
+                [
+                    ("aks-required", 100, "Allow", [fs.app_rule("aks-fqdn-tag", tags=["AzureKubernetesService"])]),
+                    ("inspect-all", 200, "Allow", [fs.app_rule("inspect-web", fqdns=["*"], tls=True)]),
+                ],
+            )
+        ],
+        premium=True,
+    )
+    # the application rules are evaluated by collection priority: put the inspection first
+    group = res[f"{fs.POLICY}/ruleCollectionGroups"]["value"][0]
+    group["properties"]["ruleCollections"].reverse()
+    for i, coll in enumerate(group["properties"]["ruleCollections"]):
+        coll["priority"] = 100 + 100 * i
+    return World(
+        id="tls-firewall-premium-inspects-apiserver",
+        family="api_server_connectivity",
+        planted="firewall_tls_inspection",
+        fault="fwp-hub (Premium) rule inspect-web terminates TLS for * ahead of the AKS allow rules",
+        error=connfail(
+            f"TLS handshake failed. Check for HTTPS-inspecting proxies or firewalls, and ensure "
+            f"{PUBLIC_FQDN} is in the allow list"
+        ),
+        source=DOC_CONNFAIL,
+        resources=res,
+        decoys=(
+            Decoy("firewall_aks_fqdns", "the firewall does allow the AKS FQDN tag"),
+            Decoy("api_authorized_ranges", "no authorized ranges"),
+            Decoy("nsg_apiserver_egress", "NSGs allow 443 outbound"),
+        ),
+    )
+
+
+DOC_SUBNETFULL = "support/azure/azure-kubernetes/error-codes/subnetisfull-error.md"
+DOC_CIDR = "support/azure/azure-kubernetes/error-codes/servicecidroverlapexistingsubnetscidr-error.md"
+DOC_EXTERNAL = (
+    "support/azure/azure-kubernetes/error-codes/subnetwithexternalresourcescannotbeusedbyotherresources-error.md"
+)
+DOC_QUOTA = "support/azure/azure-kubernetes/error-codes/operationnotallowed-publicipcountlimitreached-error.md"
+DOC_SKU = "azure-docs articles/azure-resource-manager/troubleshooting/error-sku-not-available.md"
+DOC_ZONE = "support/azure/azure-kubernetes/error-codes/availabilityzonenotsupported-error.md"
+DOC_VERSIONS = "support/azure/azure-kubernetes/error-codes/aks-upgrade-blocked.md"
+DOC_LINKED = "support/azure/azure-kubernetes/error-codes/linkedauthorizationfailed-error.md"
+DOC_LOCK = "azure-docs articles/automation/troubleshoot/start-stop-vm.md (ScopeLocked message)"
+DOC_RP = "support/azure/azure-kubernetes/error-codes/missingsubscriptionregistration-error.md"
+DOC_FEATURE = "azure-docs articles/aks/container-network-observability-logs.md (AFEC flag not enabled)"
+DOC_POLICY = "support/azure/azure-kubernetes/error-codes/requestdisallowedbypolicy-error.md"
+DOC_SP = "support/azure/azure-kubernetes/error-codes/bad-request-or-invalid-client-secret-error.md"
+DOC_VNETINT_NSG = "azure-docs articles/aks/api-server-vnet-integration.md (network security group rules)"
+
+
+def _upgrade_to(c: dict[str, Any], version: str) -> None:
+    """The cluster body during an upgrade it asked for: desired version set, current unchanged."""
+    c["properties"]["kubernetesVersion"] = version
+    for pool in c["properties"]["agentPoolProfiles"]:
+        pool["orchestratorVersion"] = version
+
+
+def _azure_cni(c: dict[str, Any]) -> None:
+    """Azure CNI without overlay: every pod takes an address of the node subnet."""
+    net = c["properties"]["networkProfile"]
+    net.pop("networkPluginMode", None)
+    net.pop("podCidr", None)
+    net.pop("podCidrs", None)
+    net["networkPolicy"] = "azure"
+    net.pop("networkDataplane", None)
+
+
+def w_subnet_full_on_upgrade() -> World:
+    """Azure CNI (pods take node-subnet IPs, maxPods 30): the /25 node subnet has 23 free addresses;
+    the upgrade's surge node (maxSurge 33% of 3 = 1 node) needs 31."""
+    res = healthy_private_udr(private=False, vnet_integration=False, outbound="loadBalancer")
+    c = res[CLUSTER_ID]
+    _azure_cni(c)
+    c["properties"]["networkProfile"]["loadBalancerProfile"] = {
+        "managedOutboundIPs": {"count": 1},
+        "effectiveOutboundIPs": [{"id": es.LB_PIP}],
+    }
+    _upgrade_to(c, "1.30.6")
+    used = [
+        f"{NODE_RG_ID}/providers/Microsoft.Network/networkInterfaces/nic-{i // 31}/ipConfigurations/ipconfig{i % 31}"
+        for i in range(100)
+    ]
+    node = ns.subnet(ns.NODE_SUBNET, "10.224.0.0/25", nsg=ns.NODE_NSG, ip_configs=used)
+    res[ns.NODE_SUBNET] = node
+    res[ns.VNET_ID] = ns.vnet(subnets=[node, res[ns.API_SUBNET]], peerings=[(ns.HUB_VNET, ["10.0.0.0/16"])])
+    del res[ns.RT_ID]
+    res[es.LB_ID] = es.kubernetes_lb()
+    res[es.LB_PIP] = ns.public_ip(es.LB_PIP, LB_OUTBOUND_IP)
+    res[rs.COMPUTE_USAGES] = compute_usages({"standardEv3Family": (94, 100)})
+    return World(
+        id="subnet-full-surge-on-upgrade",
+        family="subnet_ips",
+        planted="node_subnet_capacity",
+        fault="snet-aks-nodes 10.224.0.0/25: 23 free IPs, the surge node needs 31 (Azure CNI, maxPods 30)",
+        error={
+            "code": "SubnetIsFull",
+            "message": (
+                "Failed to scale node pool 'system' in Kubernetes service 'aks-prod-01'. Error: "
+                "VMSSAgentPoolReconciler retry failed: Code='SubnetIsFull' Message='snet-aks-nodes with "
+                "address prefix 10.224.0.0/25 doesn't have enough capacity for IP addresses.' Details=[]"
+            ),
+        },
+        source=DOC_SUBNETFULL,
+        resources=res,
+        operation="upgrade",
+        decoys=(
+            Decoy("vcpu_quota", "standardEv3Family at 94/100 vCPUs (the pool is DDSv5)"),
+            Decoy("kubernetes_version", "1.30.5 -> 1.30.6 is an offered upgrade"),
+        ),
+    )
+
+
+def w_service_cidr_overlap() -> World:
+    """A private-endpoint subnet added to the spoke after creation overlaps the cluster's service CIDR;
+    the upgrade's pre-check rejects the request (400), the cluster stays Succeeded."""
+    res = healthy_private_udr()
+    net = res[CLUSTER_ID]["properties"]["networkProfile"]
+    net["serviceCidr"], net["serviceCidrs"], net["dnsServiceIP"] = "10.230.0.0/16", ["10.230.0.0/16"], "10.230.0.10"
+    pe_subnet = ns.subnet(f"{ns.VNET_ID}/subnets/snet-private-endpoints", "10.230.0.0/24")
+    res[pe_subnet["id"]] = pe_subnet
+    res[ns.VNET_ID] = ns.vnet(
+        subnets=[res[ns.NODE_SUBNET], res[ns.API_SUBNET], pe_subnet], peerings=[(ns.HUB_VNET, ["10.0.0.0/16"])]
+    )
+    res.update(locks(CLUSTER_RG_ID, ("rg-no-delete", "CanNotDelete")))
+    return World(
+        id="cidr-service-cidr-overlaps-new-subnet",
+        family="network_config",
+        planted="cidr_overlap",
+        fault="serviceCidr 10.230.0.0/16 overlaps snet-private-endpoints 10.230.0.0/24 in vnet-spoke-aks",
+        error={
+            "code": "ServiceCidrOverlapExistingSubnetsCidr",
+            "message": (
+                "The specified service CIDR 10.230.0.0/16 is conflicted with an existing subnet CIDR 10.230.0.0/24"
+            ),
+            "target": "networkProfile.serviceCIDR",
+        },
+        source=DOC_CIDR,
+        resources=res,
+        sync=True,
+        operation="upgrade",
+        decoys=(
+            Decoy("resource_locks", "a CanNotDelete lock on the cluster resource group"),
+            Decoy("node_subnet_capacity", "the node subnet is large (/16)"),
+        ),
+    )
+
+
+JUMPBOX_NIC = f"/subscriptions/{SUB}/resourceGroups/rg-ops/providers/Microsoft.Network/networkInterfaces/vm-jump-nic"
+
+
+def w_apiserver_subnet_has_external_resources() -> World:
+    """Enabling API Server VNet Integration on a subnet where an operator put a jump box NIC."""
+    res = healthy_private_udr()
+    api = ns.subnet(
+        ns.API_SUBNET,
+        "10.225.0.0/28",
+        nsg=ns.API_NSG,
+        delegations=["Microsoft.ContainerService/managedClusters"],
+        ip_configs=[f"{JUMPBOX_NIC}/ipConfigurations/ipconfig1"],
+    )
+    res[ns.API_SUBNET] = api
+    res[ns.VNET_ID] = ns.vnet(subnets=[res[ns.NODE_SUBNET], api], peerings=[(ns.HUB_VNET, ["10.0.0.0/16"])])
+    res.update(locks(NET_RG_ID, ("net-no-delete", "CanNotDelete")))
+    return World(
+        id="apiserver-subnet-used-by-jumpbox",
+        family="subnet_ips",
+        planted="apiserver_subnet",
+        fault="snet-aks-apiserver holds vm-jump-nic's ipconfig: the API server subnet must be dedicated",
+        error={
+            "code": "SubnetWithExternalResourcesCannotBeUsedByOtherResources",
+            "message": (
+                f"Subnet {ns.API_SUBNET} referenced by {CLUSTER_ID} cannot be used because it contains "
+                f"external resources. The external resources in this subnet are "
+                f"{JUMPBOX_NIC}/ipConfigurations/ipconfig1. You need to delete these external resources "
+                "before deploying into this subnet."
+            ),
+        },
+        source=DOC_EXTERNAL,
+        resources=res,
+        sync=True,
+        operation="update",
+        decoys=(
+            Decoy("resource_locks", "a CanNotDelete lock on the network resource group"),
+            Decoy("identity_subnet_permissions", "the identity is Network Contributor on rg-network"),
+        ),
+    )
+
+
+def w_apiserver_subnet_nsg_blocks_nodes() -> World:
+    """API Server VNet Integration: the API server subnet's NSG allows 443 from the nodes but denies
+    everything else from the VNet, so 4443 (konnectivity) and 9988 from the load balancer are cut."""
+    res = healthy_private_udr()
+    res[ns.API_NSG] = ns.nsg(
+        ns.API_NSG,
+        [
+            _nsg_rule(ns.API_NSG, "allow-nodes-443", 100, "Inbound", "Allow", src="10.224.0.0/16", ports="443"),
+            _nsg_rule(ns.API_NSG, "deny-vnet-in", 4000, "Inbound", "Deny", protocol="*", src="VirtualNetwork"),
+            _nsg_rule(ns.API_NSG, "deny-all-in", 4096, "Inbound", "Deny", protocol="*", src="*"),
+        ],
+    )
+    res[ns.NODE_NSG] = ns.nsg(
+        ns.NODE_NSG, [_nsg_rule(ns.NODE_NSG, "deny-telnet-out", 300, "Outbound", "Deny", dst="Internet", ports="23")]
+    )
+    return World(
+        id="apiserver-vnet-integration-nsg-blocks-4443",
+        family="api_server_connectivity",
+        planted="nsg_vnet_integration",
+        fault="nsg-aks-apiserver denies 4443 from the nodes and 9988 from AzureLoadBalancer",
+        error=connfail(
+            "Node 10.224.0.5 could not reach API server at 10.225.0.4:443. Connection timed out. "
+            "Check firewall/NSG rules on port 443"
+        ),
+        source=DOC_CONNFAIL + " + " + DOC_VNETINT_NSG,
+        resources=res,
+        decoys=(
+            Decoy("nsg_apiserver_egress", "an outbound deny on TCP 23 in the node subnet NSG"),
+            Decoy("firewall_aks_fqdns", "the hub firewall allows the AKS FQDNs"),
+        ),
+    )
+
+
+def w_vcpu_quota_on_scale() -> World:
+    """Scaling the system pool 3 -> 5 Standard_D4ds_v5 needs 8 more DDSv5 vCPUs; 96 of 100 are in use."""
+    res = healthy_private_udr()
+    res[CLUSTER_ID]["properties"]["agentPoolProfiles"][0]["count"] = 5
+    res[rs.COMPUTE_USAGES] = compute_usages({"standardDDSv5Family": (96, 100), "cores": (120, 350)})
+    res[rs.NETWORK_USAGES] = network_usages(public_ips=(58, 60))
+    res.update(locks(CLUSTER_RG_ID, ("rg-no-delete", "CanNotDelete")))
+    return World(
+        id="quota-vcpu-family-on-scale",
+        family="quota",
+        planted="vcpu_quota",
+        fault="standardDDSv5Family 96/100 vCPUs, scale 3 -> 5 x 4 vCPUs needs 8",
+        error={
+            "code": "OperationNotAllowed",
+            "message": (
+                "Operation could not be completed as it results in exceeding approved standardDDSv5Family "
+                "Cores quota. Additional details - Deployment Model: Resource Manager, Location: westeurope, "
+                "Current Limit: 100, Current Usage: 96, Additional Required: 8, (Minimum) New Limit "
+                "Required: 104. Submit a request for Quota increase at https://aka.ms/ProdportalCRP/#blade/"
+                "Microsoft_Azure_Capacity/UsageAndQuota.ReactView/Parameters/%7B%22subscriptionId%22%3A%22"
+                "00000000-0000-0000-0000-000000000000%22%7D by specifying parameters listed in the "
+                "'Details' section for deployment to succeed. Please read more about quota limits at "
+                "https://learn.microsoft.com/azure/azure-supportability/per-vm-quota-requests"
+            ),
+        },
+        source=DOC_QUOTA,
+        resources=res,
+        operation="scale",
+        agent_pool=POOL,
+        decoys=(
+            Decoy("public_ip_quota", "58 of 60 public IPs used (a scale needs none with UDR)"),
+            Decoy("resource_locks", "a CanNotDelete lock on the cluster resource group"),
+            Decoy("capacity_history", "no capacity failures in the region"),
+        ),
+    )
+
+
+def w_public_ip_quota() -> World:
+    """Raising the managed outbound IPs 1 -> 4 needs 3 public IPs; the region is at 60 of 60."""
+    res = healthy_public_lb()
+    lbp = res[CLUSTER_ID]["properties"]["networkProfile"]["loadBalancerProfile"]
+    lbp["managedOutboundIPs"] = {"count": 4}
+    res[rs.NETWORK_USAGES] = network_usages(public_ips=(60, 60))
+    res[rs.COMPUTE_USAGES] = compute_usages({"standardDDSv5Family": (97, 100)})
+    res.update(locks(NODE_RG_ID, ("mc-no-delete", "CanNotDelete")))
+    return World(
+        id="quota-public-ip-on-outbound-ips",
+        family="quota",
+        planted="public_ip_quota",
+        fault="PublicIPAddresses 60/60 in westeurope; managedOutboundIPs 1 -> 4 needs 3 more",
+        error={
+            "code": "PublicIPCountLimitReached",
+            "message": (
+                "Reconcile standard load balancer failed. Details: outboundReconciler retry failed: "
+                "Category: ClientError; SubCode: PublicIPCountLimitReached; Dependency: "
+                'Microsoft.Network/PublicIPAddresses; OrginalError: Code="PublicIPCountLimitReached" '
+                'Message="Cannot create more than 60 public IP addresses for this subscription in this '
+                'region." Details=[]; AKSTeam: Networking, Retriable: false.'
+            ),
+        },
+        source=DOC_QUOTA,
+        resources=res,
+        operation="update",
+        decoys=(
+            Decoy("vcpu_quota", "standardDDSv5Family at 97/100 (no node is added)"),
+            Decoy("resource_locks", "a CanNotDelete lock on the node resource group"),
+        ),
+    )
+
+
+def _add_pool(res: dict[str, dict[str, Any]], name: str, size: str, zones: list[str]) -> None:
+    pools = res[CLUSTER_ID]["properties"]["agentPoolProfiles"]
+    pool = copy.deepcopy(pools[0])
+    pool.update(name=name, mode="User", vmSize=size, count=2, availabilityZones=zones)
+    pools.append(pool)
+
+
+def w_sku_not_available() -> World:
+    """Adding a GPU pool of Standard_NC24ads_A100_v4, which westeurope restricts for this subscription."""
+    res = healthy_private_udr()
+    _add_pool(res, "gpu", "Standard_NC24ads_A100_v4", ["2", "3"])
+    res[rs.COMPUTE_USAGES] = compute_usages({"standardNCADSA100v4Family": (0, 48), "standardDDSv5Family": (92, 100)})
+    return World(
+        id="sku-not-available-gpu-pool",
+        family="capacity",
+        planted="sku_availability",
+        fault="Standard_NC24ads_A100_v4 has a Location restriction NotAvailableForSubscription in westeurope",
+        error={
+            "code": "SkuNotAvailable",
+            "message": (
+                "The requested size for resource '/subscriptions/00000000-0000-0000-0000-000000000000/"
+                f"resourceGroups/{NODE_RG}/providers/Microsoft.Compute/virtualMachineScaleSets/"
+                "aks-gpu-12345678-vmss' is currently not available in location 'westeurope' zones '2' for "
+                "subscription '00000000-0000-0000-0000-000000000000'. Please try another size or deploy "
+                "to a different location or zones. See https://aka.ms/azureskunotavailable for details."
+            ),
+        },
+        source=DOC_SKU,
+        resources=res,
+        operation="nodepool-add",
+        agent_pool="gpu",
+        decoys=(
+            Decoy("vcpu_quota", "standardDDSv5Family at 92/100 (another family; the NCADS family has room)"),
+            Decoy("capacity_history", "no capacity failure history"),
+        ),
+    )
+
+
+def w_zone_not_supported() -> World:
+    """Adding a memory pool of Standard_E8s_v5 in zones 1-3; zone 3 is restricted for the subscription."""
+    res = healthy_private_udr()
+    _add_pool(res, "mem", "Standard_E8s_v5", ["1", "2", "3"])
+    res.update(registered_providers("Microsoft.Kusto"))
+    res[f"/subscriptions/{SUB}/providers/Microsoft.Kusto"]["registrationState"] = "NotRegistered"
+    return World(
+        id="sku-zone-not-supported-memory-pool",
+        family="capacity",
+        planted="sku_availability",
+        fault="Standard_E8s_v5 has a Zone restriction (zone 3, NotAvailableForSubscription) in westeurope",
+        error={
+            "code": "AvailabilityZoneNotSupported",
+            "message": (
+                "Preflight validation check for resource(s) for container service aks-prod-01 in resource "
+                f"group {NODE_RG} failed. Message: The zone(s) '3' for resource 'mem' is not supported. The "
+                "supported zones for location 'westeurope' are '1,2'"
+            ),
+        },
+        source=DOC_ZONE,
+        resources=res,
+        operation="nodepool-add",
+        agent_pool="mem",
+        decoys=(
+            Decoy("provider_registration", "Microsoft.Kusto is NotRegistered (nothing here uses it)"),
+            Decoy("vcpu_quota", "quota has room"),
+        ),
+    )
+
+
 BUILDERS: list[Callable[[], World]] = [
     w_authorized_ranges_egress_ip,
     w_nsg_denies_apiserver,
     w_udr_to_missing_nva,
+    w_byo_private_zone_not_linked,
+    w_custom_dns_on_prem,
+    w_firewall_missing_mcr,
+    w_nat_gateway_missing_on_new_subnet,
+    w_tls_inspection,
+    w_apiserver_subnet_nsg_blocks_nodes,
+    w_subnet_full_on_upgrade,
+    w_service_cidr_overlap,
+    w_apiserver_subnet_has_external_resources,
+    w_vcpu_quota_on_scale,
+    w_public_ip_quota,
+    w_sku_not_available,
+    w_zone_not_supported,
 ]
