@@ -64,6 +64,7 @@ class Facts:
     first_seen: datetime | None  # earliest known failure of this cluster with a capacity code
     now: datetime
     activity_failures_24h: int | None  # earlier failed operations with the same code (Activity Log)
+    planned: bool = False  # pre-flight: nothing has failed yet; only recent capacity failures are a hint
 
 
 def _kind(c: Classification) -> str:
@@ -135,7 +136,8 @@ def _history(ctx: CheckContext, code: str, region: str | None) -> tuple[int, int
     return mine, regional, first
 
 
-async def _activity_failures(ctx: CheckContext, code: str) -> int | None:
+async def _activity_failures(ctx: CheckContext, code: str, any_capacity: bool = False) -> int | None:
+    """Earlier failed operations (other correlation ids) with this code, or with any capacity-family code."""
     try:
         events = await ctx.arm.activity_log(ctx.operation.subscription_id, resource_id=ctx.operation.cluster_id,
                                             start=ctx.now - WINDOW, end=ctx.now)
@@ -150,18 +152,20 @@ async def _activity_failures(ctx: CheckContext, code: str) -> int | None:
         corr = str(e.get("correlationId") or "").casefold()
         if not corr or corr == current:
             continue
-        if any(az.same(c, code) for c in az.status_message_codes(e)):
+        codes = az.status_message_codes(e)
+        if any(_code_is_capacity(c) for c in codes) if any_capacity else any(az.same(c, code) for c in codes):
             seen.add(corr)
     return len(seen)
 
 
 async def gather(ctx: CheckContext) -> Facts:
     c = ctx.classification
-    if Family.CAPACITY not in c.families:
+    planned = ctx.planned is not None
+    if Family.CAPACITY not in c.families and not planned:
         raise NotApplicable("not a failure of the capacity family (regional capacity, allocation, offering)")
     code = c.code
     # The Activity Log query needs only the operation, not the cluster body: both at once.
-    view, activity = await in_order(ctx.view_or_none(), _activity_failures(ctx, code))
+    view, activity = await in_order(ctx.view_or_none(), _activity_failures(ctx, code, any_capacity=planned))
     region = (view.region if view else None) or (az.normalize_region(ctx.facts.region) if ctx.facts.region
                                                   else None)
     pool: PoolView | None = None
@@ -184,6 +188,7 @@ async def gather(ctx: CheckContext) -> Facts:
         first_seen=hist[2] if hist else None,
         now=ctx.now,
         activity_failures_24h=activity,
+        planned=planned,
     )
 
 
@@ -233,7 +238,42 @@ def _advice(f: Facts, persisting: bool) -> list[str]:
     return lines
 
 
+def _evaluate_planned(f: Facts) -> CheckResult:
+    """Pre-flight: capacity is only known when the operation runs; recent capacity failures of this cluster
+    or in its region make a shortage likely."""
+    where = f.region or "the region"
+    ev = [Evidence(resource_id=f.cluster_id, property="location", value=f.region)]
+    recent: list[str] = []
+    if f.history_available:
+        ev.append(Evidence(property="failure_history.cluster_24h", value=f.cluster_failures_24h,
+                           note="capacity-family failures of this cluster in the last 24 h (findings history)"))
+        ev.append(Evidence(property="failure_history.region_24h", value=f.region_failures_24h,
+                           note=f"capacity-family failures in {where} in the last 24 h (findings history)"))
+        if f.cluster_failures_24h or f.region_failures_24h:
+            recent.append(f"{f.cluster_failures_24h} for this cluster and {f.region_failures_24h} in {where} in the "
+                          "last 24 h")
+    if f.activity_failures_24h is not None:
+        ev.append(Evidence(resource_id=f.cluster_id, property="activityLog.statusMessage.code",
+                           value=f.activity_failures_24h,
+                           note="failed operations with a capacity-family code in the last 24 h"))
+        if f.activity_failures_24h:
+            recent.append(f"{f.activity_failures_24h} failed operation(s) of this cluster in the Activity Log")
+    if recent:
+        alt = az.REGION_PAIRS.get(f.region or "")
+        return result(SPEC, CheckStatus.FAIL, f"recent capacity failures ({'; '.join(recent)}): the operation may "
+                                              f"meet the same shortage in {where}",
+                      evidence=tuple(ev), confidence="likely",
+                      confirm_by="capacity is only known when the operation runs: run it, or try another VM size / "
+                                 f"zones{f' or the paired region {alt}' if alt else ''}",
+                      remediation="\n".join(_advice(f, False)))
+    seen = "no recent capacity failures" if f.history_available or f.activity_failures_24h is not None else (
+        "no failure history to look at")
+    return result(SPEC, CheckStatus.PASS, f"capacity cannot be predicted; {seen} in {where}", evidence=tuple(ev))
+
+
 def evaluate(f: Facts) -> CheckResult:
+    if f.planned:
+        return _evaluate_planned(f)
     ev = [Evidence(resource_id=f.cluster_id, property="location", value=f.region,
                    note=f"{f.code} is a capacity shortage in this region")]
     if f.private_cluster is not None:

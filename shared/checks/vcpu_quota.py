@@ -60,8 +60,9 @@ def _nodes(p: PoolView, verb: str, cluster_version: str | None) -> tuple[int, st
     if verb == "upgrade":
         n = p.surge_nodes(cluster_version=cluster_version)
         return n, f"{n} surge node(s) (maxSurge {p.max_surge or 'unset: AKS default'})"
-    if verb == "create":  # a new cluster or a new pool: every node is new
-        return p.count or 1, f"{p.count or 1} node(s) of pool {p.name}"
+    if verb == "create":  # a new cluster or a new pool: every node is new (the autoscaler starts at minCount)
+        n = max(p.count or 0, p.min_count or 0) if p.autoscaling else (p.count or 0)
+        return max(n, 1), f"{max(n, 1)} node(s) of pool {p.name}"
     return 1, "at least one new node (the requested count is not in the error)"
 
 

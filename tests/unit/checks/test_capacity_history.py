@@ -138,3 +138,27 @@ async def test_history_rows_count_by_family_not_by_a_code_list() -> None:
     res = await run(SPEC, make_ctx({CLUSTER_ID: cluster()}, code="AKSCapacityHeavyUsage", message=HEAVY_MSG,
                                    extras={"failure_history": history}))
     assert "0 for this cluster and 2 in westeurope in the last 24 h" in res.summary
+
+
+async def test_planned_operation_with_recent_capacity_failures_is_likely() -> None:
+    from shared.checklib.clusterview import ClusterView
+
+    history = [hist(OTHER, "westeurope", 2, "ZonalAllocationFailed"), hist(OTHER, "eastus", 1)]
+    ctx = make_ctx({CLUSTER_ID: cluster()}, code="PreflightPrediction", verb="create",
+                   extras={"failure_history": history})
+    ctx.planned = ClusterView.from_body(cluster(), CLUSTER_ID, planned=True)
+    res = await run(SPEC, ctx)
+    assert res.status is CheckStatus.FAIL and res.confidence == "likely", res
+    assert "recent capacity failures (0 for this cluster and 1 in westeurope in the last 24 h)" in res.summary
+    assert "capacity is only known when the operation runs" in (res.confirm_by or "")
+
+
+async def test_planned_operation_without_recent_failures_passes() -> None:
+    from shared.checklib.clusterview import ClusterView
+
+    ctx = make_ctx({CLUSTER_ID: cluster()}, code="PreflightPrediction", verb="create",
+                   extras={"failure_history": [hist(OTHER, "eastus", 1)]})
+    ctx.planned = ClusterView.from_body(cluster(), CLUSTER_ID, planned=True)
+    res = await run(SPEC, ctx)
+    assert res.status is CheckStatus.PASS, res
+    assert res.summary == "capacity cannot be predicted; no recent capacity failures in westeurope"

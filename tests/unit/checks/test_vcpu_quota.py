@@ -136,3 +136,10 @@ async def test_spot_pool_counts_against_low_priority_vcpus_only() -> None:
     assert "Total Regional Low-priority vCPUs in westeurope: 90/100 used, Standard_D4ds_v5 needs 20 more" in res.summary
     assert "Total Regional vCPUs" not in res.summary.replace("Low-priority vCPUs", "")
     assert "az quota update --resource-name lowPriorityCores" in (res.remediation or "")
+
+
+async def test_new_autoscaled_pool_needs_min_count_nodes() -> None:
+    w = world({"count": None, "enableAutoScaling": True, "minCount": 15, "maxCount": 30})
+    res = await run(SPEC, make_ctx(w, code="QuotaExceeded", verb="create", agent_pool="system"))
+    assert res.status is CheckStatus.FAIL, res  # 15 x 4 = 60 > 56 regional vCPUs free
+    assert "Total Regional vCPUs in westeurope: 44/100 used, Standard_D4ds_v5 needs 60 more" in res.summary
