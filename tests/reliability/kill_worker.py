@@ -9,8 +9,8 @@ left behind). Prints `ready` once built.
 
 Side effects are journalled to an O_APPEND file, one write per line, so what a SIGKILL interrupted
 is still on disk: `<pid> send-row <key>` before a row is sent and `<pid> row <key>` once the
-findings sink accepted it, `send-card`/`card` likewise for Teams, `<pid> done <key>` when the
-event's state says done. The test allows a
+findings sink accepted it, `send-card`/`card` likewise for Teams, `<pid> claim <key>` when it
+claimed an event, `<pid> done <key>` when the event's state says done. The test allows a
 duplicate row or card only where the journal shows the side effect without the record that follows
 it in the same process (neither the Teams webhook nor the Logs Ingestion API takes an idempotency key).
 
@@ -70,6 +70,12 @@ class JournalNotifier:
 class JournalState:
     def __init__(self, inner: Any, journal: Journal) -> None:
         self.inner, self.journal = inner, journal
+
+    async def create(self, partition: str, row: str, entity: dict[str, Any]) -> bool:
+        created = bool(await self.inner.create(partition, row, entity))
+        if created and partition.startswith("e-"):
+            self.journal.line("claim", row)
+        return created
 
     async def upsert(self, partition: str, row: str, entity: dict[str, Any]) -> None:
         await self.inner.upsert(partition, row, entity)

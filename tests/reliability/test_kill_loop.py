@@ -2,8 +2,8 @@
 
 A worker process (tests/reliability/kill_worker.py: the production composition over Azurite, the
 HTTPS ARM emulator and the HTTPS ingestion/Teams receivers) drains a queue of work items; the test
-SIGKILLs it at a random moment KILLS times (seeded), starting a fresh one each time, then lets a
-last one finish. Asserted:
+SIGKILLs it KILLS times at random points of its work (after a seeded random number of journalled
+steps, plus a few random milliseconds), starting a fresh one each time, then lets a last one finish. Asserted:
 
 * nothing lost: every event's state entity is `done` and it has a findings row; every group a card;
   nothing in the poison queue;
@@ -56,6 +56,12 @@ async def _wait_ready(proc: subprocess.Popen[str], deadline: float) -> None:
     assert line.strip() == "ready", f"worker did not start: {line!r} (rc={proc.poll()})"
 
 
+def _lines(journal: Path) -> list[list[str]]:
+    if not journal.exists():
+        return []
+    return [ln.split(" ", 2) for ln in journal.read_text().splitlines() if ln.count(" ") >= 2]
+
+
 def _kill(proc: subprocess.Popen[str]) -> None:
     if proc.poll() is None:
         os.kill(proc.pid, signal.SIGKILL)
@@ -95,19 +101,28 @@ async def test_kill_dash_nine_loop_loses_nothing_and_doubles_nothing(
            "teams_url": teams.url, "storage": azurite.connection_string, "queue": name, "table": name,
            "journal": str(journal)}
     kill_points: list[float] = []
-    interrupted: list[int] = []  # claims a kill left behind (claimed, not done)
+    interrupted: list[int] = []  # per kill: events the killed worker claimed and did not finish
     state = TableStateStore(azurite.connection_string, name)
     try:
         for _ in range(KILLS):
             proc = _spawn(cfg)
             try:
                 await _wait_ready(proc, deadline)
-                pause = rng.uniform(0.05, 0.8)
-                kill_points.append(round(pause, 2))
+                # Kill in the middle of the work: once the worker has journalled a random number of
+                # new steps (claims, sends, records), after a random few milliseconds more.
+                target = len(_lines(journal)) + rng.randint(1, 8)
+                for _poll in range(int(BUDGET_S / 0.005)):  # polling a file: no event to wait on
+                    if len(_lines(journal)) >= target or proc.poll() is not None or time.monotonic() > deadline:
+                        break
+                    await asyncio.sleep(0.005)
+                pause = rng.uniform(0.0, 0.05)
+                kill_points.append(target)
                 await asyncio.sleep(pause)
             finally:
                 _kill(proc)
-            interrupted.append(sum(1 for e in await state.query_range("e-", "e-~") if e.get("status") != "done"))
+            mine = [(what, key) for pid, what, key in _lines(journal) if pid == str(proc.pid)]
+            claimed = {k for what, k in mine if what == "claim"}
+            interrupted.append(len(claimed - {k for what, k in mine if what == "done"}))
         # The rerun: a worker that is left alone until the work is done.
         proc = _spawn(cfg)
         try:
@@ -129,7 +144,7 @@ async def test_kill_dash_nine_loop_loses_nothing_and_doubles_nothing(
             await client.delete_queue()
             await client.close()
 
-    lines = [ln.split(" ", 2) for ln in journal.read_text().splitlines()] if journal.exists() else []
+    lines = _lines(journal)
     by_pid: dict[str, set[tuple[str, str]]] = defaultdict(set)
     for pid, what, key in lines:
         by_pid[pid].add((what, key))
@@ -157,7 +172,7 @@ async def test_kill_dash_nine_loop_loses_nothing_and_doubles_nothing(
         problems.append(f"cards: {len(teams.cards)} for {CLUSTERS} groups (kill-explained extra: {card_budget})")
     if poisoned:
         problems.append(f"poisoned: {poisoned[:2]}")
-    summary = (f"kill -9 loop: {KILLS} kills at {kill_points} s after ready (claims left behind: {interrupted}), "
+    summary = (f"kill -9 loop: {KILLS} kills at journal lines {kill_points} (claims left behind: {interrupted}), "
                f"{len(events)} events, {sum(rows.values())} rows ({doubled} kill-window duplicates), "
                f"{len(teams.cards)} cards, {len(lines)} journal lines, {elapsed:.1f} s")
     print(summary)
