@@ -52,7 +52,11 @@ async def gather(ctx: CheckContext) -> Facts:
     if not region:
         raise Skip("region unknown: no cluster body and the error names no location")
     pools = list(v.pools) if v else []
-    target = v.target_pool if v else None
+    named = ctx.operation.agent_pool
+    # the pool the operation names; absent from the body (a rejected `nodepool add`): no other pool stands in
+    target = (v.pool(named) if named else v.target_pool) if v else None
+    if named and target is None:
+        pools = []
     asked: list[Asked] = []
     for size in ctx.facts.vm_sizes:
         pool = next((p for p in ([target] if target else []) + pools if p and (p.vm_size or "").casefold()

@@ -77,11 +77,13 @@ async def gather(ctx: CheckContext) -> Facts:
     usages, skus = await in_order(ctx.get(usages_id, API["compute"]), read_region_skus(ctx, region))
 
     pools: list[PoolView] = list(view.pools) if view else []
-    target = view.target_pool if view else None
-    chosen = [target] if target else pools
+    named = ctx.operation.agent_pool
+    # the pool the operation names; absent from the body (a rejected `nodepool add`): no other pool stands in
+    target = (view.pool(named) if named else view.target_pool) if view else None
+    chosen = [target] if target else ([] if named else pools)
     if facts.vm_sizes:
-        named = [p for p in chosen if (p.vm_size or "").casefold() in {s.casefold() for s in facts.vm_sizes}]
-        chosen = named or [PoolView(name=ctx.operation.agent_pool or "?", vm_size=facts.vm_sizes[0])]
+        sized = [p for p in chosen if (p.vm_size or "").casefold() in {s.casefold() for s in facts.vm_sizes}]
+        chosen = sized or [PoolView(name=ctx.operation.agent_pool or "?", vm_size=facts.vm_sizes[0])]
     fact_family = quota.family if quota and quota.family and quota.family.casefold().endswith("family") else None
     fact_need = quota.requested if quota else None
     needs: list[SizeNeed] = []

@@ -109,3 +109,10 @@ def test_selected_for_the_errors_it_explains(code: str, target: str | None) -> N
     # with a check that does not apply beside it (select falls back to all checks when none applies)
     assert select([SPEC, kubernetes_version.SPEC], c) == [SPEC]
     assert relevance(SPEC, c) >= 60 or SPEC.names_target(c.facts.target)
+
+
+async def test_named_pool_missing_from_the_body_borrows_no_other_pool() -> None:
+    """`nodepool add gpu2` rejected: the body has only system (Failed) and gpu; neither is blamed."""
+    res = await run(SPEC, make_ctx(world(), code="SkuNotAvailable", agent_pool="gpu2", verb="create"))
+    assert res.status is CheckStatus.SKIPPED, res
+    assert "no VM size to check" in res.summary

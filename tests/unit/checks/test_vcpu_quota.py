@@ -143,3 +143,13 @@ async def test_new_autoscaled_pool_needs_min_count_nodes() -> None:
     res = await run(SPEC, make_ctx(w, code="QuotaExceeded", verb="create", agent_pool="system"))
     assert res.status is CheckStatus.FAIL, res  # 15 x 4 = 60 > 56 regional vCPUs free
     assert "Total Regional vCPUs in westeurope: 44/100 used, Standard_D4ds_v5 needs 60 more" in res.summary
+
+
+async def test_named_pool_missing_from_the_body_uses_the_error_size_only() -> None:
+    """`nodepool add` rejected: the error names the family and the need; the Failed system pool (Standard_D4ds_v5)
+    does not stand in."""
+    res = await run(SPEC, make_ctx(world(), code="QuotaExceeded", message=DSV2_MSG, verb="create",
+                                   agent_pool="newpool"))
+    assert res.status is CheckStatus.FAIL, res
+    assert res.summary == ("vCPU quota too low: Standard DSv2 Family vCPUs in westeurope: 8/10 used, "
+                           "standardDSv2Family needs 4 more")
