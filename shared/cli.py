@@ -269,14 +269,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
         raise BadInput(f"demo --out {args.out}: {err.strerror or err}") from err
 
 
-_FINDINGS_COLUMNS = ("TimeGenerated", "FindingId", "ClusterName", "Operation", "ErrorCode", "RootCause",
+_FINDINGS_COLUMNS = ("EventTime", "TimeGenerated", "FindingId", "ClusterName", "Operation", "ErrorCode", "RootCause",
                      "Severity", "Status", "OccurrenceCount")
 
 
 def _findings_table(rows: list[dict[str, Any]]) -> str:
     if not rows:
         return "no findings stored"
-    header = ("Time", "Finding", "Cluster", "Operation", "Code", "Root cause", "Severity", "Status", "Count")
+    header = ("Event time", "Written", "Finding", "Cluster", "Operation", "Code", "Root cause", "Severity", "Status", "Count")
     table = [header] + [
         tuple((str(r.get(c) if r.get(c) is not None else "-"))[:12 if c == "FindingId" else 48]
               for c in _FINDINGS_COLUMNS)
@@ -289,6 +289,7 @@ def _findings_table(rows: list[dict[str, Any]]) -> str:
 def _finding_detail(row: dict[str, Any]) -> str:
     lines = [f"{row.get('ClusterName')}: {row.get('Summary') or row.get('ErrorCode')}",
              f"  finding   {row.get('FindingId')}",
+             f"  event     {row.get('EventTime') or '-'}",
              f"  written   {row.get('TimeGenerated')}   status {row.get('Status')}   severity {row.get('Severity')}",
              f"  code      {row.get('ErrorCode')}" + (f" / {row['Subcategory']}" if row.get("Subcategory") else ""),
              f"  cluster   {row.get('ClusterId')}"]

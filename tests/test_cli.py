@@ -189,3 +189,20 @@ def test_demo_table_shows_the_top_cause_summary(tmp_path: Path) -> None:
     assert table[0].split()[:3] == ["scenario", "code", "top"]
     assert any("api_authorized_ranges: authorized IP ranges" in line for line in table)
     assert all(line.rstrip().endswith("yes") for line in table[1:4])
+
+
+def test_findings_table_and_show_carry_the_event_time(tmp_path: Path) -> None:
+    folder = seed("capacity-heavy-usage")
+    assert run("diagnose", "--event", str(folder / "event.json"), "--snapshot", str(folder / "snapshot.json"),
+               home=tmp_path).returncode == 0
+    event = json.loads((folder / "event.json").read_text(encoding="utf-8"))
+    first = event[0] if isinstance(event, list) else event
+    when = str(first.get("eventTime") or first.get("time"))[:16]  # to the minute: the store writes ISO Z
+    table = run("findings", home=tmp_path)
+    assert table.returncode == 0, table.stderr
+    header, row = table.stdout.splitlines()[:2]
+    assert header.startswith("Event time") and "Written" in header
+    assert row.startswith(when), (when, row)
+    rows = json.loads(run("findings", "--json", home=tmp_path).stdout)
+    shown = run("findings", "show", rows[0]["finding_id"], home=tmp_path)
+    assert f"  event     {when}" in shown.stdout, shown.stdout

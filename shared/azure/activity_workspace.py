@@ -125,7 +125,7 @@ class WorkspaceActivitySource:
             mapped = map_status(scope, int(err.status_code or 0), body)
             if isinstance(mapped, ArmForbidden):
                 mapped = ArmForbidden(scope, mapped.status, mapped.code,
-                                      f"needs role Log Analytics Reader on {scope} [{mapped.code}]")
+                                      f"needs Reader on table AzureActivity and query access to the workspace {scope} [{mapped.code}]")
             raise mapped from None
         except (ServiceRequestError, ServiceResponseError) as err:
             raise ArmUnavailable(scope, 0, "ConnectionError", f"{type(err).__name__}: {str(err)[:300]}") from None

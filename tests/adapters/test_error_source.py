@@ -329,7 +329,7 @@ async def test_workspace_forbidden_and_missing(arm_emulator: ArmEmulator, worksp
         "code": "InsufficientAccessError", "message": "The provided credentials have insufficient access."}})
     with pytest.raises(ArmForbidden) as err:
         await workspace.events(CORRELATION, start=EVENT_TIME, end=NOW)
-    assert "Log Analytics Reader" in err.value.message
+    assert "Reader on table AzureActivity" in err.value.message
     arm_emulator.faults.clear()
     with pytest.raises(ArmNotFound):
         await workspace.events(CORRELATION, start=EVENT_TIME, end=NOW)  # no such workspace
