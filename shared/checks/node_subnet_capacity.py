@@ -23,7 +23,7 @@ from shared import armid
 from shared.armid import ResourceKind
 from shared.checklib import azrefs as az
 from shared.checklib import netutil as nu
-from shared.checklib.base import API, CheckContext, CheckSpec, NotApplicable, result
+from shared.checklib.base import API, CheckContext, CheckSpec, NotApplicable, Skip, result
 from shared.checklib.clusterview import ClusterView, PoolView
 from shared.checklib.netread import all_in_order
 from shared.models import CheckResult, CheckStatus, Evidence, Family
@@ -71,6 +71,7 @@ class Facts:
     plugin_mode: str
     subnets: tuple[SubnetFacts, ...]
     ips_requested: int | None  # "does not have enough capacity for N IP addresses"
+    absent_pool: str | None = None  # the pool the operation names, missing from the body (a rejected add)
 
 
 def _pool(p: PoolView, failing: bool, version: str | None) -> Pool:
@@ -113,17 +114,25 @@ def _free_range(vnet: dict[str, Any] | None, need_ips: int) -> str | None:
 
 async def gather(ctx: CheckContext) -> Facts:
     v: ClusterView = await ctx.view()
+    named = ctx.operation.agent_pool
     target = v.failing_pool if v.pool(v.failing_pool) else None
+    # a pool the operation names that the body lacks (a rejected `nodepool add`): no existing pool stands in;
+    # only the subnets the error names are checked, for the IPs the error says it needed
+    absent = bool(named) and v.pool(named) is None
     version = v.kubernetes_version
     pools: list[tuple[str, Pool]] = []
     for p in v.pools:
         if p.subnet_id and armid.is_kind(p.subnet_id, ResourceKind.SUBNET):
-            failing = target is None or p.name.casefold() == target.casefold()
+            failing = not absent and (target is None or p.name.casefold() == target.casefold())
             pools.append((p.subnet_id, _pool(p, failing, version)))
     wanted: list[str] = []
     for sid, pool in pools:
         if pool.failing and not any(armid.same(sid, w) for w in wanted):
             wanted.append(sid)
+    if absent:
+        wanted = list(armid.dedupe(ctx.facts.ids("subnet")))
+        if not wanted:
+            raise Skip(f"pool {named} is not in the cluster body and the error names no subnet")
     if not wanted:
         raise NotApplicable("the node pool uses the AKS-managed VNet (no vnetSubnetID): AKS sizes that subnet")
     bodies = await all_in_order(ctx.get(s, API["network"]) for s in wanted)
@@ -134,7 +143,8 @@ async def gather(ctx: CheckContext) -> Facts:
         subnets.append(SubnetFacts(sid, tuple(nu.prefixes_of(props)), len(az.as_list(props.get("ipConfigurations"))),
                                    on_it))
     f = Facts(v.id, v.resource_group, v.name, ctx.operation.verb, v.planned, v.network_plugin.casefold(),
-              (v.network_plugin_mode or "").casefold(), tuple(subnets), ctx.facts.ips_requested)
+              (v.network_plugin_mode or "").casefold(), tuple(subnets), ctx.facts.ips_requested,
+              named if absent else None)
     # a free range for the subnets that are short (read only when one is)
     out: list[SubnetFacts] = []
     for s in f.subnets:
@@ -144,7 +154,7 @@ async def gather(ctx: CheckContext) -> Facts:
             s = SubnetFacts(s.subnet_id, s.prefixes, s.used, s.pools, _free_range(vnet, planned))
         out.append(s)
     return Facts(f.cluster_id, f.resource_group, f.cluster_name, f.verb, f.planned, f.plugin, f.plugin_mode,
-                 tuple(out), f.ips_requested)
+                 tuple(out), f.ips_requested, f.absent_pool)
 
 
 def _math(f: Facts, s: SubnetFacts) -> tuple[int, int, int | None, int | None]:
@@ -195,7 +205,7 @@ def evaluate(f: Facts) -> CheckResult:
         name = armid.name_of(s.subnet_id)
         if free < need_now:
             problems.append(f"subnet {name} has {free} free IPs, the next {f.verb} step needs {need_now}")
-        elif planned > usable:
+        elif planned > usable and not f.absent_pool:
             problems.append(f"subnet {name} ({', '.join(s.prefixes)}) holds {usable} usable IPs but its pools "
                             f"need {planned} at max size + surge")
         else:
@@ -204,15 +214,17 @@ def evaluate(f: Facts) -> CheckResult:
         vnet = armid.name_of(vnet_id)
         parsed = armid.parse(s.subnet_id)
         vnet_rg = (parsed.resource_group if parsed else None) or f.resource_group
-        failing = next((p for p in s.pools if p.failing), s.pools[0])
-        per = ips_per_node(f.plugin, f.plugin_mode, failing)
+        failing = next((p for p in s.pools if p.failing), None) or (s.pools[0] if s.pools and not f.absent_pool
+                                                                    else None)
+        per = ips_per_node(f.plugin, f.plugin_mode, failing) if failing else 1
         surge_fit = max(0, (free // per) if per else 0)
+        new_pool = f"{failing.name}2" if failing else (f.absent_pool or "<pool>")
         cidr = s.free_range or f"<free CIDR in {vnet} with at least {planned} usable addresses>"
         fix = (f"# {name}: add a larger subnet and move the pool to it\n"
                f"az network vnet subnet create -g {vnet_rg} --vnet-name {vnet} -n {name}-2 --address-prefixes {cidr}\n"
-               f"az aks nodepool add -g {f.resource_group} --cluster-name {f.cluster_name} -n {failing.name}2 "
+               f"az aks nodepool add -g {f.resource_group} --cluster-name {f.cluster_name} -n {new_pool} "
                f"--vnet-subnet-id {vnet_id}/subnets/{name}-2")
-        if f.verb == "upgrade" and failing.surge_now > surge_fit:
+        if f.verb == "upgrade" and failing is not None and failing.surge_now > surge_fit:
             fix += (f"\n# or surge only as many nodes as the subnet has room for ({free} free IPs / {per} per node):\n"
                     f"az aks nodepool update -g {f.resource_group} --cluster-name {f.cluster_name} -n {failing.name} "
                     + (f"--max-surge {surge_fit}" if surge_fit > 0 else "--max-surge 0 --max-unavailable 1"))

@@ -165,3 +165,26 @@ async def test_error_ip_count_is_the_need() -> None:
     assert res.status is CheckStatus.FAIL, res
     assert "has 93 free IPs, the next scale step needs 100" in res.summary
     assert "the error asked for 100 IPs" in " ".join(e.note or "" for e in res.evidence)
+
+
+async def test_rejected_pool_add_checks_the_subnet_the_error_names_only() -> None:
+    """`nodepool add` on a new subnet, rejected: the body lacks the pool; the error names the subnet and the IPs."""
+    other = NODE_SUBNET.replace("snet-aks-nodes", "snet-aks-batch")
+    w = world(plugin_mode=CNI, used=158, pool={"count": 5})
+    s = body("subnet.nodes")
+    s["id"], s["name"] = other, "snet-aks-batch"
+    s["properties"]["addressPrefix"] = "10.226.8.0/27"
+    s["properties"]["ipConfigurations"] = []
+    w[other] = s
+    msg = (f"Subnet '{other}' with address prefix 10.226.8.0/27 does not have enough capacity for 93 IP addresses.")
+    res = await run(SPEC, make_ctx(w, code="InsufficientSubnetSize", message=msg, verb="create", agent_pool="batch"))
+    assert res.status is CheckStatus.FAIL, res
+    assert res.summary == "subnet snet-aks-batch has 27 free IPs, the next create step needs 93"
+    assert "snet-aks-nodes" not in res.summary  # the existing pool's subnet is not blamed
+    assert "-n batch --vnet-subnet-id" in (res.remediation or "")
+
+
+async def test_rejected_pool_add_without_a_subnet_in_the_error_is_skipped() -> None:
+    res = await run(SPEC, make_ctx(world(plugin_mode=CNI, used=158), code="InsufficientSubnetSize", verb="create",
+                                   agent_pool="batch"))
+    assert res.status is CheckStatus.SKIPPED
