@@ -25,7 +25,16 @@ from shared.catalog.loader import TOKEN_TABLE, CatalogIndex, CompiledPattern, ca
 from shared.catalog.schema import Entry, Subcategory
 from shared.classify.facts import error_facts
 from shared.classify.normalizer import parse_with_clean, text_codes
-from shared.classify.text import WINDOWS_HINTS, code_shaped, exit_statuses, flatten, preclean, squeeze, window
+from shared.classify.text import (
+    WINDOWS_HINTS,
+    code_shaped,
+    collapse_repeats,
+    exit_statuses,
+    flatten,
+    preclean,
+    squeeze,
+    window,
+)
 from shared.models import Classification, Confidence, OperationError, Transient
 
 MAX_NODES = 400
@@ -112,11 +121,11 @@ def _gather(err: OperationError, raw: str | None, idx: CatalogIndex, clean: str 
         elif code and raw is None:
             parts.append(code)
     if raw is not None and clean is not None and len(raw) <= MAX_TEXT:
-        ev.text = flatten(window(clean))  # the normaliser already cleaned exactly this text
+        ev.text = collapse_repeats(flatten(window(clean)))  # the normaliser already cleaned this text
     else:
         if raw is not None:
             parts.append(raw[:MAX_TEXT])
-        ev.text = flatten(window(preclean("\n".join(parts))))
+        ev.text = collapse_repeats(flatten(window(preclean("\n".join(parts)))))
     ev.squeezed = squeeze(ev.text)
     low = ev.text.lower()
     ev.windows = any(h in low for h in WINDOWS_HINTS)

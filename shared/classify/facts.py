@@ -348,19 +348,23 @@ def _hosts(t: _Text) -> list[str]:
     """Host names: find the top-level domain (a literal-led scan), then read the labels before it."""
     low = t.low
     out: list[str] = []
+    seen_at: set[str] = set()
     for n, m in enumerate(_TLD_RX.finditer(low)):
-        if n >= MAX_SCAN_HITS or len(out) >= 4 * MAX_LISTED:
+        if n >= MAX_SCAN_HITS or len(seen_at) >= MAX_LISTED:
             break
         if low.startswith(".", m.end()) and low[m.end() + 1: m.end() + 2].isalnum():
             continue  # `management.azure.com`: the name goes on past this suffix
-        window = low[max(0, m.start() - 300): m.start()]
+        window = low[max(0, m.start() - 254): m.start()]
         labels = window[len(window.rstrip(_HOST_CHARS)):].lstrip(".-")
         if not labels or _HOST_BEFORE_TLD.fullmatch(labels) is None:
             continue
         start = m.start() - len(labels)
         if start > 0 and low[start - 1] == "_":
             continue
-        out.append(t.orig[start: m.end()] if t.same else low[start: m.end()])
+        host = t.orig[start: m.end()] if t.same else low[start: m.end()]
+        if host.lower() not in seen_at:
+            seen_at.add(host.lower())
+            out.append(host)
     return out
 
 
@@ -385,7 +389,7 @@ def _port(low: str) -> int | None:
 def _more_facts(t: _Text, facts: dict[str, Any]) -> None:
     low = t.low
     if "/subscriptions/" in low or "/managementgroups/" in low:
-        ids = [armid.clean(x.rstrip(".,;:)")) for x in _findall(_ARM_ID_RX, t)]
+        ids = [armid.clean(x.rstrip(".,;:)")) for x in dict.fromkeys(_findall(_ARM_ID_RX, t))]
         facts["_ids"] = _capped([i for i in ids if i], "resources", facts)
     if "." in low:
         ips, cidrs = _ips_and_cidrs(low)

@@ -60,7 +60,10 @@ _ANSI = re.compile(r"\x1b\[[0-9;?]{0,20}[A-Za-z]|\x1b[()][A-Z0-9]|(?<![\w\]])\[[
 # CI log line prefixes: ISO timestamps (GitHub Actions, Azure Pipelines), `##[error]` / `::error::` markers.
 _CI_PREFIX = re.compile(r"(?m)^[ \t]{0,8}(?:\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?Z?[ \t]{1,4})?"
                         r"(?:##\[(?:error|warning|section|debug|command)\]|::(?:error|warning)[^:\n]{0,200}::)?")
-_TIMESTAMP_ONLY = re.compile(r"(?m)^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?Z?[ \t]{1,4}")
+_TIMESTAMP_ONLY = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?Z?[ \t]{1,4}")
+# The same after a line break: led by the literal newline, so the scan skips between lines at C speed
+# (a multi-line `^` pattern is tried at every position).
+_TIMESTAMP_LINE = re.compile(r"\n\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?Z?[ \t]{1,4}")
 # Markdown a user added around the paste: code fences, block quotes, bold / inline-code markers.
 _MD_FENCE = re.compile(r"(?m)^[ \t>]{0,8}(?:```|~~~)[A-Za-z0-9_+-]{0,20}[ \t]*$")
 _MD_QUOTE = re.compile(r"(?m)^[ \t]{0,3}(?:>[ \t]?){1,4}")
@@ -77,7 +80,7 @@ def decorations(text: str) -> str:
     if "##[" in text or "::error" in text or "::warning" in text:
         text = _CI_PREFIX.sub("", text)
     elif "T" in text[:40] and _TIMESTAMP_ONLY.match(text):
-        text = _TIMESTAMP_ONLY.sub("", text)
+        text = _TIMESTAMP_LINE.sub("\n", _TIMESTAMP_ONLY.sub("", text, count=1))
     if "```" in text or "~~~" in text:
         text = _MD_FENCE.sub("", text)
     if "\n>" in text or text.lstrip().startswith(">"):
@@ -95,7 +98,7 @@ def preclean(text: str) -> str:
     code, which must not be read as a code of its own.
     """
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    text = decorations(text)
+    text = collapse_repeats(decorations(text))
     # Unwrap first: line lengths are only meaningful before other decoration is stripped.
     powershell = "CategoryInfo" in text or "At line:" in text or "FullyQualifiedErrorId" in text
     if powershell or _PS_START.match(text):
@@ -141,8 +144,9 @@ def join_wrapped_codes(text: str) -> str:
         if pos - line_start >= MIN_WRAP_WIDTH and (text[pos - 1].isalnum() or text[pos - 1] == "_"):
             tail = text[max(last, pos - 121): pos]
             a = tail[len(tail.rstrip(_WORD_CHARS)):]
-            after = _WORD_AFTER.match(text, pos + 1)
-            if len(a) >= 3 and a[0].isalpha() and after is not None:
+            # Most line ends are ordinary words: only the start of a known code name is worth a look.
+            after = _WORD_AFTER.match(text, pos + 1) if len(a) >= 3 and idx.is_prefix_of_known(a) else None
+            if after is not None and a[0].isalpha():
                 b = after.group(1)
                 if (a + b).lower() in known and a.lower() not in known:
                     out.append(text[last: pos - len(a)])
@@ -155,6 +159,36 @@ def join_wrapped_codes(text: str) -> str:
         return text
     out.append(text[last:])
     return "".join(out)
+
+
+# Lines that differ only in digits and hex letters (timestamps, counters, request ids) are one line
+# repeated: a polling CLI log, a CSE retry loop. Kept: the first two and the last of each.
+_HEXISH = str.maketrans("", "", "0123456789abcdefABCDEF")
+REPEAT_MIN_CHARS = 4096  # shorter texts are left alone
+REPEAT_MIN_LINE = 40  # short lines (JSON braces, blank lines) are never collapsed
+REPEAT_KEEP = 2
+
+
+def collapse_repeats(text: str) -> str:
+    """Drop the middle copies of lines repeated with only their numbers / ids changed."""
+    if len(text) < REPEAT_MIN_CHARS or text.count("\n") < 2 * REPEAT_KEEP + 2:
+        return text
+    lines = text.split("\n")
+    keys = [line.translate(_HEXISH) if len(line) >= REPEAT_MIN_LINE else None for line in lines]
+    last: dict[str, int] = {}
+    for i, k in enumerate(keys):
+        if k is not None:
+            last[k] = i
+    seen: dict[str, int] = {}
+    out: list[str] = []
+    for i, (line, k) in enumerate(zip(lines, keys, strict=True)):
+        if k is not None:
+            n = seen.get(k, 0) + 1
+            seen[k] = n
+            if n > REPEAT_KEEP and last[k] != i:
+                continue
+        out.append(line)
+    return text if len(out) == len(lines) else "\n".join(out)
 
 
 def flatten(text: str) -> str:
