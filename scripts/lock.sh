@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The hash-locked requirements: requirements.lock (runtime: what the Function App and the demo
 # install) and requirements-dev.lock (runtime + test/lint tools), compiled from requirements.txt and
-# requirements-dev.txt with pip-tools. Every pin carries its sha256 hashes; setup installs them
+# requirements-dev.txt with pip-tools. Once the loose runtime list lives in requirements.in (so that
+# requirements.txt, the file Azure's remote build installs, can be the lock itself), the runtime
+# lock is compiled from requirements.in and copied to requirements.txt. Every pin carries its sha256 hashes; setup installs them
 # with --require-hashes, so a package whose files changed on the index is refused.
 #
 #   bash scripts/lock.sh            regenerate both locks (keeps existing pins; pip-compile
@@ -60,7 +62,10 @@ def pins(path: Path) -> tuple[dict[str, str], list[str]]:
 
 problems: list[str] = []
 locks = {}
-for src, lock in (("requirements.txt", "requirements.lock"), ("requirements-dev.txt", "requirements-dev.lock")):
+runtime_in = "requirements.in" if Path("requirements.in").exists() else "requirements.txt"
+if runtime_in == "requirements.in" and Path("requirements.txt").read_text() != Path("requirements.lock").read_text():
+    problems.append("requirements.txt (what Azure installs) differs from requirements.lock: run scripts/lock.sh")
+for src, lock in ((runtime_in, "requirements.lock"), ("requirements-dev.txt", "requirements-dev.lock")):
     pinned, unhashed = pins(Path(lock))
     locks[lock] = pinned
     problems += [f"{lock}: {name} has no --hash" for name in unhashed]
@@ -87,10 +92,13 @@ trap 'rm -rf "$TOOLS"' EXIT
 "$PY" -m venv "$TOOLS/venv"
 "$TOOLS/venv/bin/python" -m pip install -q pip-tools
 export CUSTOM_COMPILE_COMMAND="scripts/lock.sh"
-for pair in "requirements.txt requirements.lock" "requirements-dev.txt requirements-dev.lock"; do
+RUNTIME_IN=requirements.txt
+[ -f requirements.in ] && RUNTIME_IN=requirements.in
+for pair in "$RUNTIME_IN requirements.lock" "requirements-dev.txt requirements-dev.lock"; do
   set -- $pair
   # No index URLs or find-links in the files: pip's own configuration decides where packages come from.
   "$TOOLS/venv/bin/pip-compile" -q --allow-unsafe --generate-hashes --strip-extras --no-emit-index-url \
     --no-emit-find-links ${LOCK_ARGS:-} -o "$2" "$1"
 done
+if [ "$RUNTIME_IN" = requirements.in ]; then cp requirements.lock requirements.txt; fi
 bash "$0" --check

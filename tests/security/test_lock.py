@@ -84,3 +84,16 @@ def test_installs_use_the_locks_with_require_hashes() -> None:
     assert "setup.sh --demo" in (ROOT / "scripts" / "demo.sh").read_text()
     ci = (ROOT / ".ci" / "run").read_text()
     assert "scripts/setup.sh" in ci and "lock.sh --check" in ci
+
+
+def test_the_deploy_layout_with_requirements_in_is_checked_too(repo_copy: Path) -> None:
+    """Once the loose runtime list is requirements.in, requirements.txt (what Azure's remote build
+    installs) must be the runtime lock itself."""
+    (repo_copy / "requirements.txt").rename(repo_copy / "requirements.in")
+    shutil.copy(repo_copy / "requirements.lock", repo_copy / "requirements.txt")
+    dev = repo_copy / "requirements-dev.txt"
+    dev.write_text(dev.read_text().replace("-r requirements.txt", "-r requirements.in"))
+    assert _check(repo_copy).returncode == 0
+    (repo_copy / "requirements.txt").write_text("azure-functions==1.26.0\n")
+    done = _check(repo_copy)
+    assert done.returncode == 1 and "differs from requirements.lock" in done.stderr
