@@ -133,6 +133,7 @@ class CheckSpec(Generic[F]):
       the dotted path, e.g. `apiServerAccessProfile.subnetId`): the check also runs, and ranks high,
       when an error of any family names that property.
     - `resource_kinds`: kinds of ARM id it evaluates; it also runs when the error names such an id.
+    - `predicts`: operation (or "default") -> the AKS error code a FAIL makes that operation fail with.
     """
 
     id: str
@@ -147,6 +148,13 @@ class CheckSpec(Generic[F]):
     # Optional inputs beyond ARM it reads from CheckContext.extras (e.g. "failure_history"); the
     # pipeline fetches an input only when a selected check asks for it.
     inputs: tuple[str, ...] = ()
+    # The AKS error code (a catalog code) a FAIL makes the planned operation fail with, per pre-flight
+    # operation ("create", "upgrade", "scale", "add_pool", "update") or "default"; pre-flight reads it
+    # (shared/preflight/knowledge.json `predicted_codes` is the fallback for checks that declare none).
+    predicts: Mapping[str, str] = field(default_factory=dict)
+
+    def predicted_code(self, operation: str) -> str | None:
+        return self.predicts.get(operation) or self.predicts.get("default")
 
     def relevance_for(self, family: Family | str, subcategory: str | None = None) -> int:
         fam = str(family)

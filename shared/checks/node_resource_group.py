@@ -14,7 +14,7 @@ from typing import Any
 
 from shared.armid import ResourceKind
 from shared.checklib import azrefs as az
-from shared.checklib.base import API, CheckContext, CheckSpec, Skip, result
+from shared.checklib.base import API, CheckContext, CheckSpec, NotApplicable, Skip, result
 from shared.models import CheckResult, CheckStatus, Evidence, Family
 
 DOCS = (
@@ -35,6 +35,7 @@ class Facts:
     state: str | None
     tag_cluster: str | None
     tag_rg: str | None
+    planned_create: bool = False  # pre-flight of a create: AKS creates the group
 
 
 def _tag(tags: Any, key: str) -> str | None:
@@ -52,14 +53,38 @@ async def gather(ctx: CheckContext) -> Facts:
         raise Skip("the cluster body has no properties.nodeResourceGroup")
     rid = az.rg_id(view.subscription or ctx.operation.subscription_id, view.node_resource_group)
     rg = await ctx.get_or_none(rid, API["resources"])
+    planned_create = view.planned and not view.provisioning_state
+    if rg is None and planned_create:
+        raise NotApplicable(f"planned create: node resource group {view.node_resource_group} does not exist yet "
+                            "(AKS creates it)")
     tags = (rg or {}).get("tags")
     return Facts(view.id, ctx.operation.cluster_name, ctx.operation.resource_group, ctx.operation.verb, rid,
                  rg is not None,
                  az.as_str((rg or {}).get("managedBy")), az.as_str(az.dig(rg, "properties.provisioningState")),
-                 _tag(tags, "aks-managed-cluster-name"), _tag(tags, "aks-managed-cluster-rg"))
+                 _tag(tags, "aks-managed-cluster-name"), _tag(tags, "aks-managed-cluster-rg"), planned_create)
+
+
+def _evaluate_planned_create(f: Facts) -> CheckResult:
+    """A create makes the node resource group; one that exists already must be this cluster's own."""
+    name = az.name_of(f.node_rg_id)
+    ev = (Evidence(resource_id=f.node_rg_id, property="managedBy", value=f.managed_by,
+                   note=f"the planned create names it in properties.nodeResourceGroup; expected absent or {f.cluster_id}"),
+          Evidence(resource_id=f.node_rg_id, property="tags.aks-managed-cluster-name", value=f.tag_cluster))
+    if az.same(f.managed_by, f.cluster_id):  # left by an earlier cluster of the same id
+        return result(SPEC, CheckStatus.PASS, f"node resource group {name} exists and is already managed by this "
+                      "cluster id", evidence=ev)
+    owner = f"managed by {f.managed_by}" if f.managed_by else "not managed by any cluster (no managedBy)"
+    return result(SPEC, CheckStatus.FAIL,
+                  f"node resource group {name} already exists and is {owner}: AKS creates the node resource group "
+                  "and cannot use an existing one", evidence=ev,
+                  remediation=(f"set properties.nodeResourceGroup to a name no resource group has (or leave it unset "
+                               f"for MC_{f.resource_group}_{f.cluster_name}_<region>); or delete the group if "
+                               f"nothing in it is needed: az group delete -n {name}"))
 
 
 def evaluate(f: Facts) -> CheckResult:
+    if f.planned_create:
+        return _evaluate_planned_create(f)
     rg, name = f.resource_group, f.cluster_name
     if not f.exists:
         ev = (Evidence(resource_id=f.node_rg_id, property="resourceGroup", value=None,

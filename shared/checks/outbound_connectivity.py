@@ -258,7 +258,9 @@ def evaluate(f: Facts) -> CheckResult:
         return result(SPEC, CheckStatus.SKIPPED, "skipped: node subnets are not readable from the cluster body",
                       evidence=tuple(ev), reason="no vnetSubnetID on the node pools")
     extra = "" if f.subnets else " (AKS-managed VNet: subnet routes not inspected)"
-    return result(SPEC, CheckStatus.PASS, f"outboundType {f.outbound_type} has an egress path{extra}",
+    # the path through NSGs and routes is egress_bootstrap's verdict (found once, ranked by its own relevance)
+    return result(SPEC, CheckStatus.PASS, f"outboundType {f.outbound_type} has an egress path{extra}; whether NSGs "
+                  "and routes let the endpoints through is egress_bootstrap's verdict",
                   evidence=tuple(ev), docs=docs)
 
 
@@ -274,4 +276,5 @@ SPEC: CheckSpec[Facts] = CheckSpec(
     targets=("networkProfile.outboundType", "networkProfile.loadBalancerProfile", "networkProfile.natGatewayProfile",),
     resource_kinds=frozenset({ResourceKind.NAT_GATEWAY, ResourceKind.LOAD_BALANCER, ResourceKind.PUBLIC_IP,
                               ResourceKind.PUBLIC_IP_PREFIX}),
+    predicts={"default": "VMExtensionError_OutboundConnFail"},
 )

@@ -164,4 +164,5 @@ SPEC: CheckSpec[Facts] = CheckSpec(
     relevance={"policy": 100, "permissions": 60},
     resource_kinds=frozenset({ResourceKind.POLICY_ASSIGNMENT, ResourceKind.POLICY_DEFINITION,
                               ResourceKind.POLICY_SET_DEFINITION}),
+    predicts={"default": "RequestDisallowedByPolicy"},
 )

@@ -31,6 +31,7 @@ class Facts:
     searched: str  # where we looked
     node_vnet_ids: tuple[str, ...]
     links: tuple[Link, ...]
+    planned_create: bool = False  # pre-flight of a create: AKS links a BYO zone to the node VNet itself
 
 
 async def gather(ctx: CheckContext) -> Facts:
@@ -40,6 +41,10 @@ async def gather(ctx: CheckContext) -> Facts:
     setting = view.private_dns_zone or "system"
     if setting.lower() == "none":
         raise NotApplicable("privateDNSZone is 'none': the API server name is resolved by your own DNS")
+    planned_create = view.planned and not view.provisioning_state
+    if planned_create and not nu.id_segment(setting, "privateDnsZones"):
+        raise NotApplicable(f"planned create with privateDNSZone {setting!r}: AKS creates the zone and its VNet link "
+                            "in the node resource group")
     netread.require_byo_vnet(view, "the node VNet to compare with the zone links")
     if not nu.id_segment(setting, "privateDnsZones") and not view.node_resource_group:
         raise Skip("the cluster body has no nodeResourceGroup")
@@ -49,7 +54,8 @@ async def gather(ctx: CheckContext) -> Facts:
             f"node resource group {view.node_resource_group} not found (not created yet, or deleted: "
             "see node_resource_group)"
         )
-    return Facts(view.id, view.private_fqdn, setting, found.zone_id, found.searched, view.node_vnet_ids, found.links)
+    return Facts(view.id, view.private_fqdn, setting, found.zone_id, found.searched, view.node_vnet_ids, found.links,
+                 planned_create)
 
 
 def evaluate(f: Facts) -> CheckResult:
@@ -59,6 +65,16 @@ def evaluate(f: Facts) -> CheckResult:
         ),
         Evidence(resource_id=f.cluster_id, property="properties.privateFQDN", value=f.private_fqdn),
     ]
+    if f.zone_id is None and f.planned_create:
+        return result(
+            SPEC,
+            CheckStatus.FAIL,
+            f"the planned private DNS zone {nu.name_of(f.zone_setting)} does not exist: AKS links a bring-your-own "
+            "zone but does not create it",
+            evidence=(*ev, Evidence(resource_id=f.searched, property="(resource)", value=None, note="404")),
+            remediation=f"az network private-dns zone create -g {nu.resource_group_of(f.zone_setting)} "
+            f"-n {nu.name_of(f.zone_setting)}  # then grant the cluster identity Private DNS Zone Contributor on it",
+        )
     if f.zone_id is None:
         return result(
             SPEC,
@@ -94,6 +110,15 @@ def evaluate(f: Facts) -> CheckResult:
             value=[ln.vnet_id for ln in f.links],
         )
     )
+    if missing and f.planned_create:
+        return result(
+            SPEC,
+            CheckStatus.PASS,
+            f"private DNS zone {zone} exists; the create links it to node VNet "
+            f"{', '.join(nu.name_of(v) for v in missing)} (AKS makes the link with the cluster identity's "
+            "Private DNS Zone Contributor role on the zone)",
+            evidence=tuple(ev),
+        )
     if missing:
         cmds = "\n".join(
             f"az network private-dns link vnet create -g {rg} -z {zone} -n {nu.name_of(v)}-link -v {v} -e false"
@@ -128,4 +153,5 @@ SPEC: CheckSpec[Facts] = CheckSpec(
     relevance={"dns": 100, "api_server_connectivity": 70, "api_server_connectivity/timeout": 50, "permissions": 40},
     targets=("apiServerAccessProfile.privateDNSZone",),
     resource_kinds=frozenset({ResourceKind.PRIVATE_DNS_ZONE}),
+    predicts={"default": "VMExtensionError_K8SAPIServerDNSLookupFail"},
 )

@@ -141,7 +141,11 @@ async def gather(ctx: CheckContext) -> Facts:
     facts = ctx.facts
     codes = {c.casefold() for c in (*facts.codes, facts.specific_code or "", facts.outer_code or "",
                                     ctx.classification.code)}
-    lock_error = bool(codes & LOCK_CODES) or Family.LOCKS in ctx.classification.families
+    lock_error = bool(codes & LOCK_CODES)
+    if ctx.planned is None:
+        # a failure's families are the error's; in pre-flight they are the ones the planned operation can
+        # fail in (nothing has failed yet), so only a lock code makes it a lock error
+        lock_error = lock_error or Family.LOCKS in ctx.classification.families
     return Facts(op.cluster_id, op.verb, tuple(scopes), tuple(locks), unreadable, lock_error, facts.ids(),
                  bool(view and view.network_plugin.casefold() == "kubenet"))
 
@@ -272,4 +276,5 @@ SPEC: CheckSpec[Facts] = CheckSpec(
     families=frozenset({Family.LOCKS}),
     relevance={"locks": 100},
     resource_kinds=frozenset({ResourceKind.LOCK}),
+    predicts={"default": "ScopeLocked"},
 )

@@ -334,8 +334,15 @@ def _prediction(r: CheckResult, spec: CheckSpec[Any] | None, op: OperationName) 
         uncertain = "a probable cause that could not be proven from what is readable"
     return Prediction(
         id=r.id, status="at_risk" if uncertain else "will_fail", confidence=r.confidence, summary=r.summary,
-        evidence=r.evidence, remediation=r.remediation, docs=r.docs, predicted_code=k.code_for(r.id, op),
+        evidence=r.evidence, remediation=r.remediation, docs=r.docs, predicted_code=predicted_code(r.id, spec, op),
         why_uncertain=uncertain, confirm_by=r.confirm_by)
+
+
+def predicted_code(check_id: str, spec: CheckSpec[Any] | None, op: str) -> str | None:
+    """The code the check's spec declares (`CheckSpec.predicts`), else knowledge.json's fallback entry."""
+    if spec is not None and spec.predicts:
+        return spec.predicted_code(op)
+    return knowledge().code_for(check_id, op)
 
 
 def verdict_of(predictions: Sequence[Prediction]) -> Verdict:
