@@ -1171,10 +1171,378 @@ def w_zone_not_supported() -> World:
     )
 
 
+READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
+FEATURES = f"/subscriptions/{SUB}/providers/Microsoft.Features/providers/Microsoft.ContainerService/features"
+
+
+def _feature(name: str, state: str) -> dict[str, dict[str, Any]]:
+    body = ps.body("feature.registering")
+    body["id"] = f"{FEATURES}/{name}"
+    body["name"] = f"Microsoft.ContainerService/{name}"
+    body["properties"]["state"] = state
+    return {body["id"]: body}
+
+
+def w_version_not_supported() -> World:
+    """The cluster still runs 1.27.9, which the region no longer offers: the upgrade is refused (400)."""
+    res = healthy_private_udr()
+    c = res[CLUSTER_ID]["properties"]
+    c["kubernetesVersion"] = c["currentKubernetesVersion"] = "1.27.9"
+    for pool in c["agentPoolProfiles"]:
+        pool["orchestratorVersion"] = pool["currentOrchestratorVersion"] = "1.27.9"
+    res.update(locks(CLUSTER_RG_ID, ("rg-no-delete", "CanNotDelete")))
+    res.update(_feature("AKS-ExtensionManager", "Registering"))
+    return World(
+        id="versions-cluster-version-not-supported",
+        family="versions",
+        planted="kubernetes_version",
+        fault="control plane and pool on 1.27.9; westeurope offers 1.29-1.31",
+        error={
+            "code": "K8sVersionNotSupported",
+            "message": (
+                "aks-prod-01 is on version 1.27.9 which is not supported in this region. Please use the "
+                "[az aks get-versions] command to get the supported version list in this region. For more "
+                "information, see https://aka.ms/supported-version-list"
+            ),
+        },
+        source=DOC_VERSIONS,
+        resources=res,
+        sync=True,
+        operation="upgrade",
+        decoys=(
+            Decoy("resource_locks", "a CanNotDelete lock on the cluster resource group"),
+            Decoy("feature_registration", "an unrelated preview feature still Registering"),
+        ),
+    )
+
+
+def w_upgrade_skips_minor() -> World:
+    """Upgrading 1.29.9 straight to 1.31.2 skips a minor version: refused (400), only 1.30.x is offered."""
+    res = healthy_private_udr()
+    c = res[CLUSTER_ID]["properties"]
+    c["kubernetesVersion"] = c["currentKubernetesVersion"] = "1.29.9"
+    for pool in c["agentPoolProfiles"]:
+        pool["orchestratorVersion"] = pool["currentOrchestratorVersion"] = "1.29.9"
+    res[ns.NODE_SUBNET] = ns.subnet(ns.NODE_SUBNET, "10.224.0.0/16", nsg=ns.NODE_NSG, rt=ns.RT_ID)
+    res[rs.COMPUTE_USAGES] = compute_usages({"standardDDSv5Family": (95, 100)})
+    return World(
+        id="versions-upgrade-skips-a-minor",
+        family="versions",
+        planted="kubernetes_version",
+        fault="1.29.9 -> 1.31.2 requested; the available upgrades of 1.29.9 are 1.30.5 and 1.30.6",
+        error={
+            "code": "OperationNotAllowed",
+            "message": (
+                "Upgrading Kubernetes version 1.29.9 to 1.31.2 is not allowed. Available upgrades: "
+                "[1.30.6 1.30.5]. For more information, see https://aka.ms/aks-supported-k8s-ver for "
+                "version details."
+            ),
+        },
+        source=DOC_VERSIONS,
+        resources=res,
+        sync=True,
+        operation="upgrade",
+        decoys=(
+            Decoy("vcpu_quota", "standardDDSv5Family at 95/100 (the request was refused before any node)"),
+            Decoy("node_subnet_capacity", "the node subnet is a /16"),
+        ),
+    )
+
+
+def w_identity_cannot_join_subnet() -> World:
+    """A new cluster in the BYO spoke: its user-assigned identity is only Reader on rg-network, so AKS
+    cannot join the node subnet."""
+    res = healthy_private_udr()
+    for t in (ns.NODE_SUBNET, ns.API_SUBNET, ns.RT_ID, ns.VNET_ID):
+        res.update(grants(t, roles=(READER,)))
+    res.update(locks(NET_RG_ID, ("net-no-delete", "CanNotDelete")))
+    msg = (
+        "Reconcile VNet failed. Details: VNetReconciler retry failed: Category: ClientError; SubCode: "
+        "LinkedAuthorizationFailed; Dependency: Microsoft.Network/virtualNetworks; OrginalError: "
+        'Code="LinkedAuthorizationFailed" Message="The client \'22222222-2222-2222-2222-222222222222\' with '
+        f"object id '{PRINCIPAL}' has permission to perform action 'Microsoft.ContainerService/managedClusters/"
+        f"write' on scope '{CLUSTER_ID}'; however, it doesn't have permission to perform action "
+        f"'Microsoft.Network/virtualNetworks/subnets/join/action' on the linked scope(s) '{ns.NODE_SUBNET}' or the "
+        'linked scope(s) are invalid."; AKSTeam: Networking, Retriable: false.'
+    )
+    return World(
+        id="permissions-identity-cannot-join-node-subnet",
+        family="permissions",
+        planted="identity_subnet_permissions",
+        fault="id-aks-prod-01 has only Reader on rg-network: no subnets/join/action on snet-aks-nodes",
+        error={"code": "LinkedAuthorizationFailed", "message": msg},
+        source=DOC_LINKED,
+        resources=res,
+        decoys=(
+            Decoy("resource_locks", "a CanNotDelete lock on the network resource group"),
+            Decoy("policy_denial", "no policy involved"),
+            Decoy(
+                "identity_role_assignments",
+                "the error says the identity HAS managedClusters/write on the "
+                "cluster scope; only the linked subnet scope is refused",
+            ),
+        ),
+    )
+
+
+def w_readonly_lock_on_scale() -> World:
+    """A ReadOnly lock on the node resource group (a well-meant 'protect production'): the scale's VMSS
+    write is refused; a CanNotDelete lock on the cluster's group is harmless."""
+    res = healthy_private_udr()
+    res[CLUSTER_ID]["properties"]["agentPoolProfiles"][0]["count"] = 5
+    res.update(locks(NODE_RG_ID, ("protect-prod", "ReadOnly")))
+    res.update(locks(CLUSTER_RG_ID, ("rg-no-delete", "CanNotDelete")))
+    res[rs.COMPUTE_USAGES] = compute_usages({"standardEv3Family": (98, 100)})
+    vmss = f"{NODE_RG_ID}/providers/Microsoft.Compute/virtualMachineScaleSets/aks-system-12345678-vmss"
+    return World(
+        id="locks-readonly-node-rg-on-scale",
+        family="locks",
+        planted="resource_locks",
+        fault="ReadOnly lock protect-prod on the node resource group MC_rg-aks-prod_aks-prod-01_westeurope",
+        error={
+            "code": "ScopeLocked",
+            "message": (
+                f"The scope '{vmss}' cannot perform write operation because following scope(s) are "
+                f"locked: '/subscriptions/{SUB}/resourceGroups/{NODE_RG}'. Please remove the lock and try "
+                "again."
+            ),
+        },
+        source=DOC_LOCK,
+        resources=res,
+        operation="scale",
+        agent_pool=POOL,
+        decoys=(
+            Decoy("vcpu_quota", "standardEv3Family at 98/100 (the pool is DDSv5)"),
+            Decoy("node_resource_group", "the node resource group exists and is AKS-managed"),
+        ),
+    )
+
+
+def w_provider_not_registered() -> World:
+    """Enabling the monitoring add-on needs Microsoft.OperationsManagement, which is not registered."""
+    res = healthy_private_udr()
+    prov = ps.body("provider.operationsmanagement")
+    res[prov["id"]] = prov
+    res.update(registered_providers("Microsoft.Kusto"))
+    res[f"/subscriptions/{SUB}/providers/Microsoft.Kusto"]["registrationState"] = "NotRegistered"
+    res.update(_feature("AKS-ExtensionManager", "Registering"))
+    res[CLUSTER_ID]["properties"]["addonProfiles"] = {
+        "omsagent": {
+            "enabled": True,
+            "config": {
+                "logAnalyticsWorkspaceResourceID": f"{CLUSTER_RG_ID}/providers/Microsoft.OperationalInsights/"
+                "workspaces/law"
+            },
+        }
+    }
+    return World(
+        id="registration-provider-operationsmanagement",
+        family="registration",
+        planted="provider_registration",
+        fault="Microsoft.OperationsManagement NotRegistered",
+        error={
+            "code": "MissingSubscriptionRegistration",
+            "message": (
+                "The subscription is not registered to use namespace 'Microsoft.OperationsManagement'. "
+                "See https://aka.ms/rps-not-found for how to register subscriptions."
+            ),
+            "details": [
+                {
+                    "code": "MissingSubscriptionRegistration",
+                    "target": "Microsoft.OperationsManagement",
+                    "message": (
+                        "The subscription is not registered to use namespace "
+                        "'Microsoft.OperationsManagement'. See https://aka.ms/rps-not-found for how "
+                        "to register subscriptions."
+                    ),
+                }
+            ],
+        },
+        source=DOC_RP,
+        resources=res,
+        sync=True,
+        operation="update",
+        decoys=(
+            Decoy("feature_registration", "an unrelated preview feature still Registering"),
+            Decoy("resource_locks", "no locks"),
+        ),
+    )
+
+
+def w_preview_feature_not_registered() -> World:
+    """Turning on container network logs without registering the AFEC flag (400, cluster unchanged)."""
+    res = healthy_private_udr()
+    res.update(_feature("AdvancedNetworkingFlowLogsPreview", "NotRegistered"))
+    res.update(_feature("AKS-ExtensionManager", "Registered"))
+    res.update(registered_providers("Microsoft.Kusto"))
+    res[f"/subscriptions/{SUB}/providers/Microsoft.Kusto"]["registrationState"] = "NotRegistered"
+    return World(
+        id="registration-preview-feature-flow-logs",
+        family="registration",
+        planted="feature_registration",
+        fault="Microsoft.ContainerService/AdvancedNetworkingFlowLogsPreview NotRegistered",
+        error={
+            "code": "BadRequest",
+            "message": (
+                "Feature Microsoft.ContainerService/AdvancedNetworkingFlowLogsPreview is not enabled. "
+                "Please see https://aka.ms/aks/previews for how to enable features."
+            ),
+        },
+        source=DOC_FEATURE,
+        resources=res,
+        sync=True,
+        operation="update",
+        decoys=(Decoy("provider_registration", "Microsoft.Kusto NotRegistered (unused); ContainerService is fine"),),
+    )
+
+
+POLICY_ASSIGNMENT = f"/subscriptions/{SUB}/providers/Microsoft.Authorization/policyAssignments/require-costcenter-rg"
+POLICY_DEFINITION = f"/subscriptions/{SUB}/providers/Microsoft.Authorization/policyDefinitions/require-costcenter-rg"
+
+
+def w_policy_denies_node_rg() -> World:
+    """A subscription policy denies resource groups without a costCenter tag; AKS creating the node
+    resource group MC_... is refused."""
+    res = healthy_private_udr()
+    assignment = ps.body("policyassignment")
+    assignment.update(id=POLICY_ASSIGNMENT, name="require-costcenter-rg")
+    assignment["properties"].update(
+        displayName="Require a costCenter tag on resource groups",
+        policyDefinitionId=POLICY_DEFINITION,
+        scope=f"/subscriptions/{SUB}",
+        enforcementMode="Default",
+        parameters={},
+    )
+    definition = ps.body("policydefinition")
+    definition.update(id=POLICY_DEFINITION, name="require-costcenter-rg")
+    definition["properties"].update(
+        displayName="Require a costCenter tag on resource groups",
+        parameters={},
+        policyRule={
+            "if": {
+                "allOf": [
+                    {"field": "type", "equals": "Microsoft.Resources/subscriptions/resourceGroups"},
+                    {"field": "tags['costCenter']", "exists": "false"},
+                ]
+            },
+            "then": {"effect": "deny"},
+        },
+    )
+    res[POLICY_ASSIGNMENT], res[POLICY_DEFINITION] = assignment, definition
+    res.pop(NODE_RG_ID, None)  # the node resource group was never created
+    res.update(locks(CLUSTER_RG_ID, ("rg-no-delete", "CanNotDelete")))
+    ident = json.dumps(
+        [
+            {
+                "policyAssignment": {"name": "Require a costCenter tag on resource groups", "id": POLICY_ASSIGNMENT},
+                "policyDefinition": {
+                    "name": "Require a costCenter tag on resource groups",
+                    "id": POLICY_DEFINITION,
+                    "version": "1.0.0",
+                },
+            }
+        ],
+        separators=(",", ":"),
+    )
+    return World(
+        id="policy-denies-node-resource-group",
+        family="policy",
+        planted="policy_denial",
+        fault="policy assignment require-costcenter-rg denies the untagged node resource group",
+        error={
+            "code": "RequestDisallowedByPolicy",
+            "message": (
+                "Resource request failed due to RequestDisallowedByPolicy. Please see "
+                "https://aka.ms/aks-requestdisallowedbypolicy for more details. The detailed error message: "
+                f'Code="RequestDisallowedByPolicy" Message="Resource \'{NODE_RG}\' was disallowed by '
+                f"policy. Policy identifiers: '{ident}'.\""
+            ),
+        },
+        source=DOC_POLICY,
+        resources=res,
+        decoys=(
+            Decoy("resource_locks", "a CanNotDelete lock on the cluster resource group"),
+            Decoy("node_resource_group", "the node resource group does not exist (a consequence, not the cause)"),
+            Decoy("identity_subnet_permissions", "the identity has its roles"),
+        ),
+    )
+
+
+SP_APP_ID = "aaaaaaaa-0000-1111-2222-bbbbbbbbbbbb"
+
+
+def w_service_principal_secret_expired() -> World:
+    """A service-principal cluster whose client secret expired: the upgrade is refused (400)."""
+    res = healthy_private_udr()
+    c = res[CLUSTER_ID]
+    c.pop("identity", None)
+    c["properties"]["servicePrincipalProfile"] = {"clientId": SP_APP_ID}
+    _upgrade_to(c, "1.30.6")
+    c["properties"]["kubernetesVersion"] = "1.30.5"
+    for pool in c["properties"]["agentPoolProfiles"]:
+        pool["orchestratorVersion"] = "1.30.5"
+    res.update(locks(CLUSTER_RG_ID, ("rg-no-delete", "CanNotDelete")))
+    return World(
+        id="identity-service-principal-secret-expired",
+        family="identity",
+        planted="service_principal_credentials",
+        fault="servicePrincipalProfile client secret expired (AADSTS7000222)",
+        error={
+            "code": "BadRequest",
+            "message": (
+                "The credentials in ServicePrincipalProfile were invalid. Please see "
+                "https://aka.ms/aks-sp-help for more details. (Details: adal: Refresh request failed. Status "
+                'Code = \'401\'. Response body: {"error": "invalid_client", "error_description": '
+                f"\"AADSTS7000222: The provided client secret keys for app '{SP_APP_ID}' are expired. Visit "
+                "the Azure portal to create new keys for your app: https://aka.ms/NewClientSecret, or "
+                'consider using certificate credentials for added security: https://aka.ms/certCreds."'
+            ),
+        },
+        source=DOC_SP,
+        resources=res,
+        sync=True,
+        operation="upgrade",
+        decoys=(
+            Decoy("identity_subnet_permissions", "role assignments of the network are those of a managed identity"),
+            Decoy("resource_locks", "a CanNotDelete lock on the cluster resource group"),
+            Decoy("kubernetes_version", "1.30.5 -> 1.30.6 is offered"),
+        ),
+    )
+
+
+def w_private_endpoint_rejected() -> World:
+    """Private cluster: the kube-apiserver private endpoint's connection was rejected by a cleanup
+    script on the private link service side, so nodes have no path to the API server."""
+    res = healthy_private()
+    pe = private_endpoint()
+    state = pe["properties"]["privateLinkServiceConnections"][0]["properties"]["privateLinkServiceConnectionState"]
+    state.update(status="Rejected", description="Rejected by cleanup automation")
+    res[f"{NODE_RG_NET}/privateEndpoints"] = {"value": [pe]}
+    res[ns.NODE_NSG] = ns.nsg(
+        ns.NODE_NSG, [_nsg_rule(ns.NODE_NSG, "deny-ftp-out", 300, "Outbound", "Deny", dst="Internet", ports="21")]
+    )
+    res.update(locks(NODE_RG_ID, ("mc-no-delete", "CanNotDelete")))
+    return World(
+        id="apiserver-private-endpoint-rejected",
+        family="api_server_connectivity",
+        planted="private_endpoint_apiserver",
+        fault="kube-apiserver private endpoint connection state Rejected",
+        error=connfail("Node 10.224.0.5 could not reach API server at 10.224.0.9:443. No route to host"),
+        source=DOC_CONNFAIL,
+        resources=res,
+        decoys=(
+            Decoy("private_dns_zone_link", "the system zone is linked to the node VNet"),
+            Decoy("nsg_apiserver_egress", "an outbound deny on TCP 21 to the Internet"),
+            Decoy("resource_locks", "a CanNotDelete lock on the node resource group"),
+        ),
+    )
+
+
 BUILDERS: list[Callable[[], World]] = [
     w_authorized_ranges_egress_ip,
     w_nsg_denies_apiserver,
     w_udr_to_missing_nva,
+    w_private_endpoint_rejected,
     w_byo_private_zone_not_linked,
     w_custom_dns_on_prem,
     w_firewall_missing_mcr,
@@ -1188,4 +1556,12 @@ BUILDERS: list[Callable[[], World]] = [
     w_public_ip_quota,
     w_sku_not_available,
     w_zone_not_supported,
+    w_version_not_supported,
+    w_upgrade_skips_minor,
+    w_identity_cannot_join_subnet,
+    w_readonly_lock_on_scale,
+    w_provider_not_registered,
+    w_preview_feature_not_registered,
+    w_policy_denies_node_rg,
+    w_service_principal_secret_expired,
 ]
