@@ -79,6 +79,7 @@ class CatalogIndex:
     sorted_codes: tuple[str, ...] = ()
     http_statuses: dict[int, str] = field(default_factory=dict)
     http_reasons: dict[str, str] = field(default_factory=dict)
+    container_templates: tuple[tuple[str, str], ...] = ()  # (squeezed fragment, container code)
     wrap_words: frozenset[str] = frozenset()  # every code name (lower case) a console wrap may cut in two
 
     def is_prefix_of_known(self, token: str) -> bool:
@@ -243,6 +244,8 @@ def catalog_index() -> CatalogIndex:
                                  "VMExtensionProvisioningTimeout", "VMExtensionProvisioningError"})
     idx.sorted_codes = tuple(sorted({*idx.codes, *idx.wrappers, *idx.generics}))
     idx.wrap_words = frozenset({*idx.codes, *idx.wrappers, *idx.generics, *idx.exit_codes})
+    idx.container_templates = tuple((squeeze(frag), code) for code, frags in cat.container_templates.items()
+                                    for frag in frags)
     idx.http_statuses = {int(k): v for k, v in cat.http_statuses.items()}
-    idx.http_reasons = {k.lower(): v for k, v in cat.http_reasons.items()}
+    idx.http_reasons = {"".join(k.lower().split()): v for k, v in cat.http_reasons.items()}
     return idx

@@ -137,6 +137,9 @@ class Catalog(_Model):
     # "Operation failed with status: 'Bad Request'").
     http_statuses: dict[str, str] = {}
     http_reasons: dict[str, str] = {}  # reason phrase (lower case) -> generic code
+    # Container code -> the fixed text ARM / AKS put in its message: a paste holding only that text (no
+    # code) still names its container, reported at low confidence instead of Unknown.
+    container_templates: dict[str, tuple[str, ...]] = {}
 
     def entry(self, entry_id: str) -> Entry:
         for e in self.entries:

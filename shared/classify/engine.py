@@ -413,6 +413,13 @@ def _decide(ev: Evidence, idx: CatalogIndex) -> Decision:
             return _generic(ev.http_status, idx, f"http_status:{ev.http_status}")
         name = idx.generics[low][0]
         return _generic(name, idx, f"generic_code:{name}")
+    for frag, container in idx.container_templates:
+        if frag in ev.squeezed:
+            low_c = container.lower()
+            if low_c in idx.wrappers:
+                name, entry_id = idx.wrappers[low_c]
+                return Decision(entry_id, name, "low", f"wrapper_message:{name}", _first_exit(ev))
+            return _generic(container, idx, f"wrapper_message:{container}")
     if ev.http_status:
         return _generic(ev.http_status, idx, f"http_status:{ev.http_status}")
     return Decision(idx.fallback_id, idx.by_id[idx.fallback_id].code, "low", "fallback")
@@ -510,7 +517,7 @@ _HTTP_RXS = (
     re.compile(r"unexpected status ([1-5]\d\d)(?!\d)"),
 )
 _REASON_RX = re.compile(
-    r"(?i:operation failed with status:?[ \t]{0,2})"
+    r"(?i:operation failed with status:?|returned an invalid status(?: code)?:?)[ \t]{0,2}"
     r"(?:'([A-Za-z ]{3,40})'|\"([A-Za-z ]{3,40})\"|([A-Za-z]{3,20}(?: [A-Za-z]{3,20})?))"
 )
 
@@ -525,12 +532,12 @@ def _http_status(text: str, idx: CatalogIndex) -> str | None:
                 code = idx.http_statuses.get(int(m.group(1)))
                 if code:
                     return code
-    if "operation failed with status" not in head:
+    if "operation failed with status" not in head and "returned an invalid status" not in head:
         return None
     m2 = _REASON_RX.search(head)
     if m2 is not None:
         reason = m2.group(1) or m2.group(2) or m2.group(3) or ""
-        return idx.http_reasons.get(reason.strip().lower())
+        return idx.http_reasons.get("".join(reason.lower().split()))
     return None
 # ARM deployment envelopes say nothing about the cause; HTTP-status names say little more.
 _ENVELOPES = frozenset({"deploymentfailed", "invalidtemplatedeployment", "resourceoperationfailure",

@@ -225,6 +225,7 @@ _CODE_RXS = (
     re.compile(r"code[\"']?[ \t]{0,16}[:=][ \t]{0,3}[\"'(]?[ \t]{0,2}([a-z][a-z0-9_]{1,100})"),
     re.compile(r"\(([a-z][a-z0-9_]{2,100})\)(?=[\s:]|$)"),
     re.compile(r"with error:[ \t]{0,3}([a-z][a-z0-9_]{2,100}):"),
+    re.compile(r"error:[ \t]{1,3}([a-z][a-z0-9_]{2,100}):[ \t]"),  # `Error: ProvisioningFailed: ...`
     re.compile(r"azure error:[ \t]{0,3}([a-z][a-z0-9_]{2,100})"),
     re.compile(r"cse failed with '([a-z0-9_]{3,100})'"),
     re.compile(r"cse error:[ \t]{0,3}([a-z0-9_]{3,100})"),

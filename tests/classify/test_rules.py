@@ -269,3 +269,21 @@ def test_aadsts700016_is_captured() -> None:
     result = classify_text("AADSTS700016: Application with identifier 'x' was not found in the directory 'y'.")
     assert "AADSTS700016" in result.facts.codes
     assert result.code == "ServicePrincipalValidationClientError"
+
+
+@pytest.mark.parametrize("text,code,matched", [
+    ("The resource operation completed with terminal provisioning state 'Failed'.", "ResourceDeploymentFailure",
+     "wrapper_message:ResourceDeploymentFailure"),
+    ("VM has reported a failure when processing extension 'vmssCSE'. Error message: unknown",
+     "VMExtensionProvisioningError", "wrapper_message:VMExtensionProvisioningError"),
+    ("New-AzAksCluster : Operation returned an invalid status code 'BadRequest'", "BadRequest",
+     "http_status:BadRequest"),
+])
+def test_container_text_or_sdk_status_alone_is_not_unknown(text: str, code: str, matched: str) -> None:
+    result = classify_text(text)
+    assert (result.code, result.confidence, result.matched_on) == (code, "low", matched)
+
+
+def test_error_colon_code_colon_layout() -> None:
+    result = classify_text("Error: ProvisioningFailed: the cluster failed to provision")
+    assert (result.code, result.matched_on) == ("ProvisioningFailed", "unknown_code:ProvisioningFailed")
