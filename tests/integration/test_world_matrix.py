@@ -26,6 +26,10 @@ from tests.integration import worlds as W
 # Misses whose cause is known and reported (/tmp/iss/requests-J.md, item number in brackets):
 # world id -> the defect. A world whose planted check is not registered is marked by _params itself.
 KNOWN_MISSES: dict[str, str] = {
+    "egress-nsg-denies-internet-firewall-elsewhere": (
+        "[10] egress_bootstrap SKIPs an allow to AzureActiveDirectory as 'cannot tell whether mcr.microsoft.com is "
+        "in it' instead of reasoning from the documented endpoint tags; nothing fails"
+    ),
     "apiserver-nsg-denies-443": (
         "[5a] the classifier gives no api_server_ip for 'could not reach API server at <ip>:443' and [7] "
         "nsg_apiserver_egress then SKIPs the service-tag allow rules instead of reasoning from the tags' meaning"
@@ -81,6 +85,7 @@ async def test_planted_cause_first_and_no_decoy_blamed(build: object, tmp_path: 
 
 # Planted causes found without a remediation (requests-J.md item 9): world id -> the check.
 NO_REMEDIATION: dict[str, str] = {
+    "egress-nsg-denies-internet-firewall-elsewhere": "[10] egress_bootstrap SKIPs (see KNOWN_MISSES)",
     "apiserver-nsg-denies-443": "[5a]/[7] nsg_apiserver_egress SKIPs (see KNOWN_MISSES)",
     "apiserver-subnet-used-by-jumpbox": "[9] apiserver_subnet 'used by other resources' FAIL has no remediation",
     "versions-cluster-version-not-supported": "[9] kubernetes_version 'running version no longer offered' FAIL has "
@@ -111,13 +116,37 @@ async def test_the_planted_check_fails_and_says_what_to_do(build: object, tmp_pa
 
 
 def test_worlds_are_distinct_and_cover_the_families() -> None:
+    import json
+
+    import jsonschema
+
+    schema = json.loads(
+        (Path(__file__).resolve().parents[2] / "shared" / "schema" / "snapshot.schema.json").read_text(encoding="utf-8")
+    )
     worlds = [b() for b in W.BUILDERS]
+    families = {w.family for w in worlds}
+    assert {
+        "api_server_connectivity",
+        "dns",
+        "egress",
+        "subnet_ips",
+        "network_config",
+        "quota",
+        "capacity",
+        "versions",
+        "permissions",
+        "locks",
+        "registration",
+        "policy",
+        "identity",
+    } <= families
     ids = [w.id for w in worlds]
     assert len(ids) == len(set(ids))
     for w in worlds:
         assert w.decoys, f"{w.id} has no decoy"
         assert w.source, f"{w.id} does not say where its error text comes from"
         snap = w.snapshot()
+        jsonschema.validate(snap, schema)  # the file `aks-triage diagnose --snapshot` reads
         cluster = snap["resources"][W.CLUSTER_ID]["properties"]
         if w.sync:  # a synchronous 400 leaves the cluster as it was; only the Activity Log has the error
             assert cluster["provisioningState"] == "Succeeded" and "status" not in cluster
@@ -125,3 +154,44 @@ def test_worlds_are_distinct_and_cover_the_families() -> None:
         else:
             assert cluster["provisioningState"] == "Failed"
             assert cluster["status"]["provisioningError"] == w.error
+
+
+@pytest.mark.parametrize(
+    "build", [W.w_readonly_lock_on_scale, W.w_service_principal_secret_expired], ids=["async-scale", "sync-400"]
+)
+async def test_the_cli_gives_the_same_ranking(build: object, tmp_path: Path) -> None:
+    """`aks-triage diagnose --event ... --snapshot ... --json` as a subprocess ranks like the in-process path."""
+    import json
+    import subprocess
+    import sys
+
+    world: W.World = build()  # type: ignore[operator]
+    snap, event = tmp_path / "snapshot.json", tmp_path / "event.json"
+    snap.write_text(json.dumps(world.snapshot()), encoding="utf-8")
+    event.write_text(json.dumps([world.event()]), encoding="utf-8")
+    repo = Path(__file__).resolve().parents[2]
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "shared",
+            "diagnose",
+            "--event",
+            str(event),
+            "--snapshot",
+            str(snap),
+            "--home",
+            str(tmp_path / "cli-home"),
+            "--json",
+        ],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    (doc,) = json.loads(proc.stdout)
+    in_process = await W.diagnose(world, tmp_path / "in-process")
+    assert doc["root_causes"] == list(in_process.root_causes)
+    assert doc["root_causes"][0] == world.planted

@@ -1538,6 +1538,60 @@ def w_private_endpoint_rejected() -> World:
     )
 
 
+JUMP_SUBNET = f"{ns.VNET_ID}/subnets/snet-jump"
+
+
+def w_nsg_denies_egress_firewall_elsewhere() -> World:
+    """Public cluster with load balancer egress; the node subnet NSG allows 443 only to
+    AzureActiveDirectory and denies the Internet, so the nodes cannot pull from mcr.microsoft.com.
+    The hub firewall (whose policy lacks MCR) only serves the jump-box subnet: not on the nodes' path."""
+    res = healthy_public_lb()
+    res[ns.NODE_NSG] = ns.nsg(
+        ns.NODE_NSG,
+        [
+            _nsg_rule(ns.NODE_NSG, "allow-aad", 100, "Outbound", "Allow", dst="AzureActiveDirectory", ports="443"),
+            _nsg_rule(ns.NODE_NSG, "deny-internet-out", 4000, "Outbound", "Deny", protocol="*", dst="Internet"),
+        ],
+    )
+    jump = ns.subnet(JUMP_SUBNET, "10.226.0.0/27", rt=ns.RT_ID)
+    res[JUMP_SUBNET] = jump
+    res[ns.VNET_ID] = ns.vnet(
+        subnets=[res[ns.NODE_SUBNET], res[ns.API_SUBNET], jump], peerings=[(ns.HUB_VNET, ["10.0.0.0/16"])]
+    )
+    res[ns.RT_ID] = ns.route_table(ns.RT_ID, [("0.0.0.0/0", "VirtualAppliance", "10.0.1.4")])
+    fs.with_policy(
+        res,
+        [
+            fs.rcg(
+                fs.POLICY,
+                "jump",
+                200,
+                [
+                    (
+                        "jump-web",
+                        100,
+                        "Allow",
+                        [fs.app_rule("jump-mgmt", fqdns=["management.azure.com"], sources=["10.226.0.0/27"])],
+                    )
+                ],
+            )
+        ],
+    )
+    return World(
+        id="egress-nsg-denies-internet-firewall-elsewhere",
+        family="egress",
+        planted="egress_bootstrap",
+        fault="nsg-aks-nodes denies outbound Internet (4000) after allowing only AzureActiveDirectory:443",
+        error=outboundfail(),
+        source=DOC_OUTBOUND,
+        resources=res,
+        decoys=(
+            Decoy("firewall_aks_fqdns", "the hub firewall lacks MCR, but it serves snet-jump, not the nodes"),
+            Decoy("route_apiserver", "snet-jump's route table sends 0.0.0.0/0 to the firewall"),
+        ),
+    )
+
+
 BUILDERS: list[Callable[[], World]] = [
     w_authorized_ranges_egress_ip,
     w_nsg_denies_apiserver,
@@ -1547,6 +1601,7 @@ BUILDERS: list[Callable[[], World]] = [
     w_custom_dns_on_prem,
     w_firewall_missing_mcr,
     w_nat_gateway_missing_on_new_subnet,
+    w_nsg_denies_egress_firewall_elsewhere,
     w_tls_inspection,
     w_apiserver_subnet_nsg_blocks_nodes,
     w_subnet_full_on_upgrade,
