@@ -118,7 +118,7 @@ async def test_the_planted_check_fails_and_says_what_to_do(build: object, tmp_pa
 def test_worlds_are_distinct_and_cover_the_families() -> None:
     import json
 
-    import jsonschema
+    import jsonschema  # type: ignore[import-untyped]
 
     schema = json.loads(
         (Path(__file__).resolve().parents[2] / "shared" / "schema" / "snapshot.schema.json").read_text(encoding="utf-8")
@@ -159,8 +159,9 @@ def test_worlds_are_distinct_and_cover_the_families() -> None:
 @pytest.mark.parametrize(
     "build", [W.w_readonly_lock_on_scale, W.w_service_principal_secret_expired], ids=["async-scale", "sync-400"]
 )
-async def test_the_cli_gives_the_same_ranking(build: object, tmp_path: Path) -> None:
+def test_the_cli_gives_the_same_ranking(build: object, tmp_path: Path) -> None:
     """`aks-triage diagnose --event ... --snapshot ... --json` as a subprocess ranks like the in-process path."""
+    import asyncio
     import json
     import subprocess
     import sys
@@ -192,6 +193,6 @@ async def test_the_cli_gives_the_same_ranking(build: object, tmp_path: Path) -> 
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     (doc,) = json.loads(proc.stdout)
-    in_process = await W.diagnose(world, tmp_path / "in-process")
+    in_process = asyncio.run(W.diagnose(world, tmp_path / "in-process"))
     assert doc["root_causes"] == list(in_process.root_causes)
     assert doc["root_causes"][0] == world.planted
