@@ -176,8 +176,8 @@ class SqliteFailureHistory:
         # Column names are the schema's; values are bound parameters.
         sql = (  # only the table name and "?" placeholders are formatted in  # nosec B608
             f'SELECT "FindingId", "ClusterId", "Region", "ErrorCode", MIN(COALESCE("EventTime", "TimeGenerated")) '  # noqa: S608
-            f'FROM {TABLE} WHERE "TimeGenerated" >= ? AND (lower("ClusterId") = lower(?) '
-            f'OR ("TimeGenerated" >= ? AND lower("ErrorCode") IN ({marks}))) '
+            f'FROM {TABLE} WHERE "TimeGenerated" >= ? AND (lower("ClusterId") = lower(?) '  # nosec B608
+            f'OR ("TimeGenerated" >= ? AND lower("ErrorCode") IN ({marks}))) '  # nosec B608
             'GROUP BY "FindingId", "ClusterId", "Region", "ErrorCode"'
         )
         with closing(sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=10)) as conn:
