@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-FILES = ("requirements.txt", "requirements-dev.txt", "requirements.lock", "requirements-dev.lock")
+FILES = ("requirements.in", "requirements.txt", "requirements-dev.txt", "requirements.lock", "requirements-dev.lock")
 
 
 def _check(folder: Path) -> subprocess.CompletedProcess[str]:
@@ -60,7 +60,7 @@ def test_a_pin_without_hashes_fails_the_check(repo_copy: Path) -> None:
 
 
 def test_a_pin_outside_the_requirements_fails_the_check(repo_copy: Path) -> None:
-    req = repo_copy / "requirements.txt"
+    req = repo_copy / "requirements.in"
     req.write_text(req.read_text().replace("jmespath==1.0.1", "jmespath>=2"))
     done = _check(repo_copy)
     assert done.returncode == 1 and "jmespath==1.0.1 does not satisfy" in done.stderr
@@ -79,21 +79,18 @@ def test_installs_use_the_locks_with_require_hashes() -> None:
     assert installs, "setup.sh installs nothing?"
     for ln in installs:
         assert "--require-hashes" in ln or "--no-deps -e ." in ln, ln
-        assert "requirements.txt" not in ln and "requirements-dev.txt" not in ln, ln
+        assert not re.search(r"requirements(-dev)?\.(txt|in)", ln), ln
     assert 'lock=requirements.lock' in setup and 'lock=requirements-dev.lock' in setup
     assert "setup.sh --demo" in (ROOT / "scripts" / "demo.sh").read_text()
     ci = (ROOT / ".ci" / "run").read_text()
     assert "scripts/setup.sh" in ci and "lock.sh --check" in ci
 
 
-def test_the_deploy_layout_with_requirements_in_is_checked_too(repo_copy: Path) -> None:
-    """Once the loose runtime list is requirements.in, requirements.txt (what Azure's remote build
-    installs) must be the runtime lock itself."""
-    (repo_copy / "requirements.txt").rename(repo_copy / "requirements.in")
-    shutil.copy(repo_copy / "requirements.lock", repo_copy / "requirements.txt")
-    dev = repo_copy / "requirements-dev.txt"
-    dev.write_text(dev.read_text().replace("-r requirements.txt", "-r requirements.in"))
-    assert _check(repo_copy).returncode == 0
+def test_the_deploy_layout_requirements_txt_is_the_runtime_lock(repo_copy: Path) -> None:
+    """The loose runtime list is requirements.in; requirements.txt (what Azure's remote build installs)
+    must be the runtime lock itself, so the deploy is hash-checked too."""
+    assert (ROOT / "requirements.txt").read_text() == (ROOT / "requirements.lock").read_text()
+    assert 'file = ["requirements.in"]' in (ROOT / "pyproject.toml").read_text()
     (repo_copy / "requirements.txt").write_text("azure-functions==1.26.0\n")
     done = _check(repo_copy)
     assert done.returncode == 1 and "differs from requirements.lock" in done.stderr
