@@ -68,7 +68,8 @@ def _evaluate_planned_create(f: Facts) -> CheckResult:
     """A create makes the node resource group; one that exists already must be this cluster's own."""
     name = az.name_of(f.node_rg_id)
     ev = (Evidence(resource_id=f.node_rg_id, property="managedBy", value=f.managed_by,
-                   note=f"the planned create names it in properties.nodeResourceGroup; expected absent or {f.cluster_id}"),
+                   note="the planned create names it in properties.nodeResourceGroup; expected absent or "
+                        f"{f.cluster_id}"),
           Evidence(resource_id=f.node_rg_id, property="tags.aks-managed-cluster-name", value=f.tag_cluster))
     if az.same(f.managed_by, f.cluster_id):  # left by an earlier cluster of the same id
         return result(SPEC, CheckStatus.PASS, f"node resource group {name} exists and is already managed by this "

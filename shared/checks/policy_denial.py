@@ -8,6 +8,18 @@ Reads: each assignment (policy 2023-04-01: properties.scope, notScopes, enforcem
 policyDefinitionId, displayName), its policy definition when readable (policyRule.then.effect, with
 "[parameters('effect')]" resolved from the assignment or the definition default), and the cluster
 (ClusterView.node_resource_group) to tell "on the node resource group (MC_*)" from "above it".
+
+Planned mode (pre-flight, `ctx.planned`): no error names an assignment, so it lists the assignments
+that apply to the cluster: `GET {cluster resource group}/providers/Microsoft.Authorization/
+policyAssignments` (PolicyAssignments_ListForResourceGroup, 2023-04-01; the subscription's list when
+the group does not exist yet). ArmReader reads ids, so the list is the unfiltered one and the
+`$filter=atScope()` cut (drop the assignments on resources inside the group) is applied here: an
+assignment counts when its scope covers the cluster id. Each assignment's definition (or set
+definition and its members) is read and its rule evaluated by checklib.policyeval against the planned
+PUT body: a deny whose `if` matches is the cause (confirmed); a deny rule it cannot evaluate, on a
+rule that targets managed clusters, is a likely cause; Audit / Modify / DeployIfNotExists effects,
+DoNotEnforce assignments, notScopes covering the cluster and `Microsoft.Kubernetes.Data` mode
+definitions (in-cluster admission, not ARM) deny nothing here. Policy exemptions are not read.
 """
 
 from __future__ import annotations
@@ -19,7 +31,8 @@ from typing import Any
 
 from shared.armid import ResourceKind
 from shared.checklib import azrefs as az
-from shared.checklib.base import API, CheckContext, CheckSpec, Skip, result
+from shared.checklib import policyeval as pe
+from shared.checklib.base import API, CheckContext, CheckSpec, NotApplicable, Skip, result
 from shared.checklib.netread import in_order
 from shared.models import CheckResult, CheckStatus, Evidence, Family
 from shared.ports import ArmForbidden, ArmNotFound
@@ -88,7 +101,201 @@ async def _read(ctx: CheckContext, aid: str) -> AssignmentFacts:
         effect=_effect(body, definition))
 
 
-async def gather(ctx: CheckContext) -> Facts:
+CLUSTER_TYPE = "Microsoft.ContainerService/managedClusters"
+_ASSIGNMENTS = "/providers/Microsoft.Authorization/policyAssignments"
+MAX_DEFINITIONS = 300  # definitions read per pre-flight (a large initiative is cut, and says so)
+
+
+@dataclass(frozen=True)
+class RuleVerdict:
+    """One policy definition of an assignment, evaluated against the planned body."""
+
+    assignment_id: str
+    assignment_name: str
+    scope: str
+    definition_id: str
+    definition_name: str
+    effect: str | None  # resolved; None: could not be resolved
+    matches: bool | None  # the rule's `if` on the planned body; None: cannot decide
+    why: str
+    targets_cluster: bool  # the rule names the managed cluster type (so an undecided one concerns it)
+
+
+@dataclass(frozen=True)
+class PlannedFacts:
+    cluster_id: str
+    resource_group: str
+    cluster_name: str
+    listed_at: str
+    verdicts: tuple[RuleVerdict, ...]
+    skipped: tuple[tuple[str, str], ...]  # (assignment id, why it denies nothing here)
+    truncated: bool = False
+
+
+def _targets_cluster(rule_if: Any) -> bool:
+    """A `type` condition naming managedClusters anywhere in the rule."""
+    if isinstance(rule_if, dict):
+        if str(rule_if.get("field", "")).casefold() == "type":
+            vals = [v for k, v in rule_if.items() if k.casefold() in ("equals", "in", "like")]
+            flat = [x for v in vals for x in (v if isinstance(v, list) else [v])]
+            return any(isinstance(x, str) and CLUSTER_TYPE.casefold() in x.casefold() for x in flat)
+        return any(_targets_cluster(v) for v in rule_if.values())
+    if isinstance(rule_if, list):
+        return any(_targets_cluster(v) for v in rule_if)
+    return False
+
+
+async def _listing(ctx: CheckContext, sub: str, rg: str) -> tuple[str, list[dict[str, Any]]]:
+    rg_scope = az.rg_id(sub, rg)
+    for scope in (rg_scope, f"/subscriptions/{sub}"):
+        try:
+            body = await ctx.get(scope + _ASSIGNMENTS, API["policy"])
+        except ArmNotFound:
+            continue
+        except ArmForbidden as err:
+            raise Skip(f"the app may not list policy assignments on {scope} (ARM {err.status} {err.code}): it needs "
+                       "Microsoft.Authorization/policyAssignments/read (Reader)") from err
+        return scope, [a for a in az.as_list(body.get("value")) if isinstance(a, dict)]
+    raise Skip(f"no policy assignment list readable at {rg_scope} or /subscriptions/{sub}")
+
+
+async def _planned(ctx: CheckContext) -> PlannedFacts:
+    op = ctx.operation
+    if op.agent_pool:
+        raise NotApplicable("a planned node-pool change: agentPools policy rules are not evaluated")
+    view = await ctx.view()
+    sub = view.subscription or op.subscription_id
+    body = await ctx.cluster()
+    resource = pe.Resource(op.cluster_id, CLUSTER_TYPE, body, {})
+    listed_at, items = await _listing(ctx, sub, op.resource_group)
+    verdicts: list[RuleVerdict] = []
+    skipped: list[tuple[str, str]] = []
+    budget = [MAX_DEFINITIONS]
+
+    async def definition(did: str) -> dict[str, Any] | None:
+        if budget[0] <= 0:
+            return None
+        budget[0] -= 1
+        try:
+            return await ctx.get(did, API["policy"])
+        except (ArmNotFound, ArmForbidden):
+            return None
+
+    async def one(a: dict[str, Any]) -> None:
+        aid = az.as_str(a.get("id")) or "?"
+        props = a.get("properties") if isinstance(a.get("properties"), dict) else {}
+        assert isinstance(props, dict)
+        scope = az.as_str(props.get("scope")) or aid.split("/providers/Microsoft.Authorization/")[0]
+        aname = az.as_str(props.get("displayName")) or az.name_of(aid)
+        if not az.scope_covers(scope, op.cluster_id):
+            return  # on a resource inside the group: atScope() leaves it out
+        if az.state_is(az.as_str(props.get("enforcementMode")), "DoNotEnforce"):
+            skipped.append((aid, f"'{aname}' is DoNotEnforce"))
+            return
+        if any(az.scope_covers(str(n), op.cluster_id) for n in az.as_list(props.get("notScopes"))):
+            skipped.append((aid, f"'{aname}' excludes the cluster in notScopes"))
+            return
+        selectors = az.as_list(props.get("resourceSelectors"))
+        overrides = [o for o in az.as_list(props.get("overrides")) if isinstance(o, dict)]
+        override = next((o.get("value") for o in overrides if str(o.get("kind", "")).casefold() == "policyeffect"
+                         and not o.get("selectors")), None)
+        undecided_note = ("resource selectors" if selectors else
+                          "effect overrides with selectors" if any(o.get("selectors") for o in overrides) else None)
+        did = az.as_str(props.get("policyDefinitionId")) or ""
+        assigned = props.get("parameters") if isinstance(props.get("parameters"), dict) else {}
+        refs: list[tuple[str, Any, dict[str, Any] | None]] = []  # (definition id, its parameters, set params)
+        if "/policysetdefinitions/" in did.casefold():
+            pset = await definition(did)
+            if pset is None:
+                verdicts.append(RuleVerdict(aid, aname, scope, did, az.name_of(did), None, None,
+                                            "the set definition could not be read", True))
+                return
+            sp = pset.get("properties") if isinstance(pset.get("properties"), dict) else {}
+            assert isinstance(sp, dict)
+            set_params = pe.parameter_values(assigned, sp.get("parameters"))
+            for ref in az.as_list(sp.get("policyDefinitions")):
+                if isinstance(ref, dict) and ref.get("policyDefinitionId"):
+                    refs.append((str(ref["policyDefinitionId"]), ref.get("parameters"), set_params))
+        elif did:
+            refs.append((did, assigned, None))
+        for def_id, params_in, outer in refs:
+            d = await definition(def_id)
+            if d is None:
+                verdicts.append(RuleVerdict(aid, aname, scope, def_id, az.name_of(def_id), None, None,
+                                            "the policy definition could not be read", False))
+                continue
+            dp = d.get("properties") if isinstance(d.get("properties"), dict) else {}
+            assert isinstance(dp, dict)
+            mode = str(dp.get("mode") or "All")
+            if "." in mode:  # a resource provider mode (Microsoft.Kubernetes.Data): in-cluster, not ARM
+                continue
+            rule = dp.get("policyRule") if isinstance(dp.get("policyRule"), dict) else {}
+            assert isinstance(rule, dict)
+            params = pe.parameter_values(params_in if isinstance(params_in, dict) else {}, dp.get("parameters"),
+                                         outer)
+            effect = override if isinstance(override, str) else pe.effect_of(rule.get("then"), params)
+            if effect is not None and effect.casefold() != "deny":
+                continue  # audit / modify / append / deployIfNotExists / disabled / denyAction: no denial
+            outcome = pe.evaluate_rule(rule.get("if"), resource, params)
+            matches, why = outcome.matches, outcome.why
+            if undecided_note and matches:
+                matches, why = None, f"{why}; the assignment's {undecided_note} are not evaluated"
+            verdicts.append(RuleVerdict(aid, aname, scope, def_id,
+                                        az.as_str(dp.get("displayName")) or az.name_of(def_id), effect, matches,
+                                        why, _targets_cluster(rule.get("if"))))
+
+    await asyncio.gather(*(one(a) for a in items))
+    order = {az.as_str(a.get("id")): i for i, a in enumerate(items)}
+    verdicts.sort(key=lambda v: order.get(v.assignment_id, 0))
+    return PlannedFacts(op.cluster_id, op.resource_group, op.cluster_name, listed_at, tuple(verdicts),
+                        tuple(skipped), budget[0] <= 0)
+
+
+def evaluate_planned(f: PlannedFacts) -> CheckResult:
+    ev: list[Evidence] = []
+    for v in f.verdicts:
+        state = {True: "matches the planned body", False: "does not match", None: "cannot decide"}[v.matches]
+        ev.append(Evidence(resource_id=v.assignment_id, property="policyRule.if", value=v.definition_id,
+                           note=f"'{v.definition_name}' (effect {v.effect or 'unresolved'}, assigned at {v.scope}): "
+                                f"{state}: {v.why}"))
+    ev += [Evidence(resource_id=aid, property="properties", value=None, note=why) for aid, why in f.skipped]
+    ev.append(Evidence(resource_id=f.listed_at + _ASSIGNMENTS, property="value", value=len(f.verdicts),
+                       note="deny rules evaluated against the planned body"))
+    docs = (*SPEC.docs, pe.DOC_RULE)
+    denied = [v for v in f.verdicts if v.matches and v.effect and v.effect.casefold() == "deny"]
+    maybe = [v for v in f.verdicts if (v.matches and not v.effect) or (v.matches is None and v.targets_cluster)]
+    exempt = [f"az policy exemption create --name aks-{f.cluster_name}-{az.name_of(v.assignment_id)}"[:80]
+              + f" --policy-assignment {v.assignment_id} --exemption-category Waiver --scope {f.cluster_id}"
+              for v in (denied or maybe)]
+    if denied:
+        first = denied[0]
+        more = f" (+{len(denied) - 1} more)" if len(denied) > 1 else ""
+        return result(SPEC, CheckStatus.FAIL,
+                      f"policy '{first.definition_name}' of assignment '{first.assignment_name}' denies the planned "
+                      f"cluster: {first.why}{more}", evidence=tuple(ev), docs=docs,
+                      remediation="change the planned body so the rule no longer matches, or (if allowed) exempt "
+                                  "the cluster:\n" + "\n".join(dict.fromkeys(exempt)))
+    if maybe:
+        first = maybe[0]
+        return result(SPEC, CheckStatus.FAIL,
+                      f"policy '{first.definition_name}' of assignment '{first.assignment_name}' may deny the planned "
+                      f"cluster: {first.why}", evidence=tuple(ev), docs=docs, confidence="likely",
+                      confirm_by=f"az policy definition show --name {az.name_of(first.definition_id)}  # read the "
+                                 "rule; or run the deployment's what-if / validate: a deny answers "
+                                 "RequestDisallowedByPolicy", remediation="\n".join(dict.fromkeys(exempt)))
+    cut = " (definitions read stopped at the limit: some were not evaluated)" if f.truncated else ""
+    undecided = [v for v in f.verdicts if v.matches is None]
+    if undecided:
+        return result(SPEC, CheckStatus.PASS,
+                      f"no deny rule matches the planned cluster; {len(undecided)} rule(s) not about managed "
+                      f"clusters could not be evaluated{cut}", evidence=tuple(ev), docs=docs)
+    return result(SPEC, CheckStatus.PASS, f"no deny rule of {len({v.assignment_id for v in f.verdicts})} "
+                  f"assignment(s) matches the planned cluster{cut}", evidence=tuple(ev), docs=docs)
+
+
+async def gather(ctx: CheckContext) -> Facts | PlannedFacts:
+    if ctx.planned is not None:
+        return await _planned(ctx)
     ids = az.fact_strings(ctx.facts, "policy_assignment_ids")
     ids = [i for i in ids if "/providers/microsoft.authorization/policyassignments/" in i.casefold()]
     if not ids:
@@ -113,7 +320,9 @@ def placement(a: AssignmentFacts, node_rg: str | None, cluster_rg: str) -> str:
     return f"at {level} scope {scope}"
 
 
-def evaluate(f: Facts) -> CheckResult:
+def evaluate(f: Facts | PlannedFacts) -> CheckResult:
+    if isinstance(f, PlannedFacts):
+        return evaluate_planned(f)
     ev: list[Evidence] = []
     active: list[AssignmentFacts] = []
     for a in f.assignments:
@@ -154,7 +363,7 @@ def evaluate(f: Facts) -> CheckResult:
                   evidence=tuple(ev), remediation="\n".join(fixes))
 
 
-SPEC: CheckSpec[Facts] = CheckSpec(
+SPEC: CheckSpec[Facts | PlannedFacts] = CheckSpec(
     id="policy_denial",
     title="Azure Policy assignment that denied the request",
     docs=DOCS,

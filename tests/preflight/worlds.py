@@ -6,7 +6,8 @@ NetworkSecurityGroups_Get, KubernetesVersions_List, Usage_List, Providers_Get, R
 UserAssignedIdentities_Get); names and values are ours. Decoys are things a careless predictor would
 blame: a deny-SMTP outbound NSG rule, an unrelated /29 subnet in the same VNet, a nearly full quota of
 another VM family, an unregistered provider the cluster does not need, and a failed operation of
-another cluster in the Activity Log.
+another cluster in the Activity Log, and policy assignments that deny nothing the planned cluster sends
+(tests/preflight/policies.py).
 """
 
 from __future__ import annotations
@@ -175,8 +176,12 @@ def world() -> dict[str, Any]:
         "operationName": {"value": "Microsoft.ContainerService/managedClusters/write"},
         "subscriptionId": SUB, "properties": {"statusCode": "BadRequest", "statusMessage":
                                               '{"error":{"code":"QuotaExceeded","message":"quota"}}'}}]
-    return {"format_version": 2, "captured_at": CAPTURED, "redacted": False, "resources": res,
+    from tests.preflight import policies
+
+    snap = {"format_version": 2, "captured_at": CAPTURED, "redacted": False, "resources": res,
             "failed_reads": {}, "activity_log": activity, "activity_log_error": None}
+    policies.install(snap, policies.decoys())  # decoy policy assignments: none denies the planned cluster
+    return snap
 
 
 def planned_cluster(**over: Any) -> dict[str, Any]:

@@ -1,0 +1,369 @@
+"""Azure Policy rules evaluated against a planned resource body (pre-flight of RequestDisallowedByPolicy).
+
+Pure: `evaluate_rule(rule_if, resource, params)` walks a policy rule's `if` (allOf / anyOf / not, field and
+value conditions) over the body the operation would PUT and answers yes / no / cannot decide (with why).
+The Azure Policy definition structure it follows: fields `type`, `name`, `fullName`, `kind`, `location`,
+`id`, `tags`, `tags['k']` / `tags[k]` / `tags.k`, `identity.type` and resource-type aliases; operators
+equals, notEquals, like, notLike, in, notIn, contains, notContains, containsKey, notContainsKey, exists,
+less, lessOrEquals, greater, greaterOrEquals (string comparisons are case-insensitive); an alias with
+`[*]` is true when the condition holds for every member. Expressions: `[parameters('p')]`,
+`[concat(...)]` of literals and parameters, `[field('f')]`. Anything else (count, match, other template
+functions, an alias without a known path) is "cannot decide": never a guess.
+
+Aliases: the provider's alias list when a read carried it (`resourceTypes[].aliases[]` of
+`GET /subscriptions/{s}/providers/Microsoft.ContainerService?$expand=resourceTypes/aliases`:
+name, defaultPath, paths[].path), else the built-in table below of managedClusters aliases (name ->
+path in the resource body). Doc: https://learn.microsoft.com/azure/governance/policy/concepts/definition-structure-policy-rule
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+DOC_RULE = "https://learn.microsoft.com/azure/governance/policy/concepts/definition-structure-policy-rule"
+DOC_ALIAS = "https://learn.microsoft.com/azure/governance/policy/concepts/definition-structure-alias"
+
+_MC = "microsoft.containerservice/managedclusters/"
+# managedClusters aliases whose body path is known (name without the type prefix -> path).
+_AKS_ALIASES = {
+    "kubernetesversion": "properties.kubernetesVersion",
+    "enablerbac": "properties.enableRBAC",
+    "disablelocalaccounts": "properties.disableLocalAccounts",
+    "dnsprefix": "properties.dnsPrefix",
+    "noderesourcegroup": "properties.nodeResourceGroup",
+    "apiserveraccessprofile.enableprivatecluster": "properties.apiServerAccessProfile.enablePrivateCluster",
+    "apiserveraccessprofile.authorizedipranges": "properties.apiServerAccessProfile.authorizedIPRanges",
+    "apiserveraccessprofile.authorizedipranges[*]": "properties.apiServerAccessProfile.authorizedIPRanges[*]",
+    "apiserveraccessprofile.enablevnetintegration": "properties.apiServerAccessProfile.enableVnetIntegration",
+    "publicnetworkaccess": "properties.publicNetworkAccess",
+    "networkprofile.networkplugin": "properties.networkProfile.networkPlugin",
+    "networkprofile.networkpolicy": "properties.networkProfile.networkPolicy",
+    "networkprofile.outboundtype": "properties.networkProfile.outboundType",
+    "aadprofile.managed": "properties.aadProfile.managed",
+    "aadprofile.enableazurerbac": "properties.aadProfile.enableAzureRBAC",
+    "agentpoolprofiles[*].vmsize": "properties.agentPoolProfiles[*].vmSize",
+    "agentpoolprofiles[*].count": "properties.agentPoolProfiles[*].count",
+    "agentpoolprofiles[*].enableencryptionathost": "properties.agentPoolProfiles[*].enableEncryptionAtHost",
+    "agentpoolprofiles[*].enablenodepublicip": "properties.agentPoolProfiles[*].enableNodePublicIP",
+    "agentpoolprofiles[*].ostype": "properties.agentPoolProfiles[*].osType",
+    "agentpoolprofiles[*].availabilityzones": "properties.agentPoolProfiles[*].availabilityZones",
+    "agentpoolprofiles[*].orchestratorversion": "properties.agentPoolProfiles[*].orchestratorVersion",
+    "sku.tier": "sku.tier",
+    "sku.name": "sku.name",
+}
+
+
+class Undecidable(Exception):
+    """The rule uses something this evaluator cannot decide on the planned body."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    matches: bool | None  # None: cannot decide
+    why: str  # the deciding condition, or what could not be decided
+
+
+_MISSING = object()
+
+
+def alias_table(provider_bodies: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """Alias name (lower) -> path, from provider bodies read with `$expand=resourceTypes/aliases`."""
+    out: dict[str, str] = {}
+    for prov in provider_bodies:
+        for rt in prov.get("resourceTypes") or []:
+            if not isinstance(rt, Mapping):
+                continue
+            for al in rt.get("aliases") or []:
+                if not isinstance(al, Mapping) or not al.get("name"):
+                    continue
+                path = al.get("defaultPath")
+                if not path:
+                    paths = [p.get("path") for p in al.get("paths") or [] if isinstance(p, Mapping)]
+                    path = paths[0] if paths else None
+                if isinstance(path, str) and path:
+                    out[str(al["name"]).casefold()] = path
+    return out
+
+
+def _split(path: str) -> list[str]:
+    """`properties.agentPoolProfiles[*].vmSize` -> ["properties", "agentPoolProfiles", "[*]", "vmSize"]."""
+    out: list[str] = []
+    for part in path.split("."):
+        m = re.fullmatch(r"([^\[]*)((?:\[[^\]]*\])*)", part)
+        if not m:
+            raise Undecidable(f"path {path!r}")
+        if m.group(1):
+            out.append(m.group(1))
+        out += re.findall(r"\[[^\]]*\]", m.group(2))
+    return out
+
+
+def _walk(node: Any, parts: list[str]) -> Any:
+    """The value at a path; a list (one per member) once a `[*]` is crossed; _MISSING when absent."""
+    if not parts:
+        return node
+    head, rest = parts[0], parts[1:]
+    if head == "[*]":
+        if not isinstance(node, list):
+            return _MISSING
+        return _Members([_walk(x, rest) for x in node])
+    if head.startswith("["):
+        raise Undecidable(f"array index {head}")
+    if not isinstance(node, Mapping):
+        return _MISSING
+    key = next((k for k in node if isinstance(k, str) and k.casefold() == head.casefold()), None)
+    if key is None:
+        return _MISSING
+    return _walk(node[key], rest)
+
+
+class _Members(list[Any]):
+    """Values of an alias's `[*]` members."""
+
+
+@dataclass(frozen=True)
+class Resource:
+    """The planned resource as policy sees the request: type, name, location, tags and body."""
+
+    id: str
+    type: str
+    body: Mapping[str, Any]
+    aliases: Mapping[str, str]
+
+    def field(self, name: str) -> Any:
+        low = name.strip().casefold()
+        b = self.body
+        if low == "type":
+            return self.type
+        if low == "name":
+            return b.get("name", _MISSING)
+        if low == "fullname":
+            return b.get("name", _MISSING)
+        if low == "id":
+            return self.id
+        if low in ("location", "kind"):
+            return b.get(low, _MISSING)
+        if low == "identity.type":
+            ident = b.get("identity")
+            return ident.get("type", _MISSING) if isinstance(ident, Mapping) else _MISSING
+        raw_tags = b.get("tags")
+        tags: Mapping[str, Any] = raw_tags if isinstance(raw_tags, Mapping) else {}
+        if low == "tags":
+            return dict(tags) if "tags" in b else _MISSING
+        m = re.fullmatch(r"tags\[\s*'?(.+?)'?\s*\]|tags\.(.+)", name.strip(), flags=re.IGNORECASE)
+        if m:
+            key = (m.group(1) or m.group(2)).casefold()
+            hit = next((k for k in tags if str(k).casefold() == key), None)
+            return tags[hit] if hit is not None else _MISSING
+        path = self.aliases.get(low)
+        if path is None and low.startswith(_MC):
+            path = _AKS_ALIASES.get(low[len(_MC) :])
+        if path is None:
+            raise Undecidable(f"alias {name!r} has no path this tool knows")
+        return _walk(b, _split(path))
+
+
+def resolve(expr: Any, params: Mapping[str, Any], resource: Resource | None = None) -> Any:
+    """A policy language value: literals pass; `[parameters('p')]`, `[concat(...)]`, `[field('f')]`."""
+    if not isinstance(expr, str) or not (expr.startswith("[") and expr.endswith("]")) or expr.startswith("[["):
+        return expr[1:] if isinstance(expr, str) and expr.startswith("[[") else expr
+    return _call(expr[1:-1].strip(), params, resource)
+
+
+def _args(text: str) -> list[str]:
+    out, depth, cur, quoted = [], 0, "", False
+    for ch in text:
+        if ch == "'":
+            quoted = not quoted
+        if not quoted and ch == "(":
+            depth += 1
+        elif not quoted and ch == ")":
+            depth -= 1
+        if not quoted and depth == 0 and ch == ",":
+            out.append(cur.strip())
+            cur = ""
+            continue
+        cur += ch
+    if cur.strip():
+        out.append(cur.strip())
+    return out
+
+
+def _call(text: str, params: Mapping[str, Any], resource: Resource | None) -> Any:
+    if re.fullmatch(r"'(?:[^']|'')*'", text):
+        return text[1:-1].replace("''", "'")
+    if re.fullmatch(r"-?\d+", text):
+        return int(text)
+    m = re.fullmatch(r"(\w+)\((.*)\)", text, flags=re.DOTALL)
+    if not m:
+        raise Undecidable(f"expression {text!r}")
+    fn, args = m.group(1).casefold(), [_call(a, params, resource) for a in _args(m.group(2))]
+    if fn == "parameters" and len(args) == 1:
+        key = next((k for k in params if k.casefold() == str(args[0]).casefold()), None)
+        if key is None:
+            raise Undecidable(f"parameter {args[0]!r} has no value")
+        return params[key]
+    if fn == "concat":
+        if all(isinstance(a, list) for a in args):
+            return [x for a in args for x in a]
+        return "".join(str(a) for a in args)
+    if fn == "field" and len(args) == 1 and resource is not None:
+        value = resource.field(str(args[0]))
+        if value is _MISSING or isinstance(value, _Members):
+            raise Undecidable(f"field({args[0]!r}) in an expression")
+        return value
+    raise Undecidable(f"template function {fn}()")
+
+
+def _norm(value: Any, location: bool) -> Any:
+    if isinstance(value, str):
+        low = value.casefold()
+        return low.replace(" ", "") if location else low
+    return value
+
+
+def _test(op: str, actual: Any, want: Any, location: bool) -> bool:
+    """One operator on one (non-member) value; _MISSING is an absent property."""
+    a, w = _norm(actual, location), want
+    if op == "exists":
+        wanted = str(want).casefold() == "true" if isinstance(want, str) else bool(want)
+        return (actual is not _MISSING and actual is not None) == wanted
+    if op in ("equals", "notequals"):
+        hit = actual is not _MISSING and a == _norm(w, location)
+        return hit if op == "equals" else not hit
+    if op in ("in", "notin"):
+        if not isinstance(w, list):
+            raise Undecidable(f"{op} needs an array, got {type(w).__name__}")
+        hit = actual is not _MISSING and a in [_norm(x, location) for x in w]
+        return hit if op == "in" else not hit
+    if op in ("like", "notlike"):
+        hit = isinstance(a, str) and fnmatch.fnmatchcase(a, str(_norm(w, location)))
+        return hit if op == "like" else not hit
+    if op in ("contains", "notcontains"):
+        hit = isinstance(a, str) and str(_norm(w, location)) in a
+        return hit if op == "contains" else not hit
+    if op in ("containskey", "notcontainskey"):
+        hit = isinstance(actual, Mapping) and str(w).casefold() in {str(k).casefold() for k in actual}
+        return hit if op == "containskey" else not hit
+    if op in ("less", "lessorequals", "greater", "greaterorequals"):
+        if actual is _MISSING:
+            return False
+        try:
+            x, y = (float(actual), float(w)) if not isinstance(actual, str) else (a, _norm(w, location))
+            res = {"less": x < y, "lessorequals": x <= y, "greater": x > y, "greaterorequals": x >= y}[op]
+        except (TypeError, ValueError) as err:
+            raise Undecidable(f"{op} on {actual!r} and {w!r}") from err
+        return bool(res)
+    raise Undecidable(f"operator {op}")
+
+
+_OPS = (
+    "equals",
+    "notequals",
+    "like",
+    "notlike",
+    "in",
+    "notin",
+    "contains",
+    "notcontains",
+    "containskey",
+    "notcontainskey",
+    "exists",
+    "less",
+    "lessorequals",
+    "greater",
+    "greaterorequals",
+    "match",
+    "matchinsensitively",
+    "notmatch",
+    "notmatchinsensitively",
+)
+
+
+def _condition(cond: Mapping[str, Any], resource: Resource, params: Mapping[str, Any]) -> tuple[bool, str]:
+    low = {k.casefold(): k for k in cond}
+    if "allof" in low or "anyof" in low:
+        key = low.get("allof") or low["anyof"]
+        parts = cond[key]
+        if not isinstance(parts, list):
+            raise Undecidable(f"{key} is not a list")
+        results = [_condition(p, resource, params) for p in parts]
+        if key.casefold() == "allof":
+            ok = all(r for r, _ in results)
+            return ok, " and ".join(w for _, w in results) if ok else next(w for r, w in results if not r)
+        ok = any(r for r, _ in results)
+        return ok, next((w for r, w in results if r), " and ".join(w for _, w in results))
+    if "not" in low:
+        inner, why = _condition(cond[low["not"]], resource, params)
+        return not inner, f"not ({why})"
+    if "count" in low:
+        raise Undecidable("count expressions")
+    ops = [k for k in low if k in _OPS]
+    if len(ops) != 1:
+        raise Undecidable(f"condition {sorted(cond)}")
+    op = ops[0]
+    if op.startswith(("match", "notmatch")):
+        raise Undecidable(f"operator {low[op]}")
+    want = resolve(cond[low[op]], params, resource)
+    if "field" in low:
+        name = str(resolve(cond[low["field"]], params, resource))  # a field may be an expression (concat)
+        actual = resource.field(name)
+        location = name.strip().casefold() == "location"
+        label = f"{name} {low[op]} {want!r}"
+    elif "value" in low:
+        actual = resolve(cond[low["value"]], params, resource)
+        location = False
+        label = f"value {actual!r} {low[op]} {want!r}"
+    else:
+        raise Undecidable(f"condition without field or value: {sorted(cond)}")
+    if isinstance(actual, _Members):
+        if not actual:
+            raise Undecidable(f"{name!r}: no members to evaluate")
+        ok = all(_test(op, m, want, location) for m in actual)
+        return ok, f"{label} (every member: {list(actual)!r})"
+    shown = "absent" if actual is _MISSING else repr(actual)
+    return _test(op, actual, want, location), f"{label} (planned: {shown})"
+
+
+def evaluate_rule(rule_if: Any, resource: Resource, params: Mapping[str, Any]) -> Outcome:
+    """Does the rule's `if` match the planned resource?"""
+    if not isinstance(rule_if, Mapping):
+        return Outcome(None, "the rule has no 'if' object")
+    try:
+        ok, why = _condition(rule_if, resource, params)
+    except Undecidable as err:
+        return Outcome(None, f"cannot evaluate {err}")
+    return Outcome(ok, why)
+
+
+def parameter_values(
+    assigned: Mapping[str, Any] | None, declared: Mapping[str, Any] | None, outer: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Parameter values: the assignment's (or a set's reference's, resolved against the set's own values),
+    else the definition's defaultValue."""
+    out: dict[str, Any] = {}
+    for name, spec in (declared or {}).items():
+        if isinstance(spec, Mapping) and "defaultValue" in spec:
+            out[name] = spec["defaultValue"]
+    for name, val in (assigned or {}).items():
+        value = val.get("value") if isinstance(val, Mapping) else val
+        if outer is not None:
+            try:
+                value = resolve(value, outer)
+            except Undecidable:
+                continue  # stays unset: a condition reading it cannot decide
+        out[name] = value
+    return out
+
+
+def effect_of(then: Any, params: Mapping[str, Any]) -> str | None:
+    effect = then.get("effect") if isinstance(then, Mapping) else None
+    try:
+        value = resolve(effect, params)
+    except Undecidable:
+        return None
+    return value if isinstance(value, str) else None

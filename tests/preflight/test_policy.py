@@ -1,0 +1,130 @@
+"""Pre-flight predicts RequestDisallowedByPolicy: the assignments that apply to the cluster's resource group are
+listed, their deny rules evaluated against the planned body. Each planted assignment sits among the decoys of
+tests/preflight/policies.py (audit-only, other resource type, Kubernetes-data mode, DoNotEnforce, notScopes, on a
+sibling resource, an initiative the plan satisfies)."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from shared.models import CheckStatus
+from tests.preflight import policies as pol
+from tests.preflight import worlds as w
+from tests.preflight.support import plan_of, predict
+
+
+def _world(*extra: dict[str, Any]) -> dict[str, Any]:
+    world = copy.deepcopy(w.world())
+    pol.install(world, [*pol.decoys(), *extra])
+    return world
+
+
+def _policy(report: Any) -> Any:
+    return next(c for c in report.checks if c.id == "policy_denial")
+
+
+PLANTED = [
+    (
+        "location-not-allowed",
+        pol.assignment("eu-north-only", pol.LOCATIONS, params={"listOfAllowedLocations": ["northeurope"]}),
+        {},
+        "location notIn ['northeurope'] (planned: 'westeurope')",
+    ),
+    (
+        "tag-required-deny",
+        pol.assignment("tag-deny", pol.TAG, scope=pol.RG_SCOPE),
+        {},
+        "tags[costCenter] exists 'false' (planned: absent)",
+    ),
+    (
+        "public-cluster-denied",
+        pol.assignment("private-only", pol.PRIVATE),
+        {},
+        "enablePrivateCluster notEquals 'true' (planned: False)",
+    ),
+    (
+        "vm-size-not-in-initiative",
+        pol.assignment("guardrails-strict", pol.SET, scope=pol.RG_SCOPE, params={"allowedSizes": ["Standard_D2ds_v5"]}),
+        {},
+        "vmSize in ['Standard_D2ds_v5']",
+    ),
+]
+
+
+@pytest.mark.parametrize(("planted", "over", "why"), [c[1:] for c in PLANTED], ids=[c[0] for c in PLANTED])
+def test_a_denying_assignment_is_predicted_first_with_its_code(
+    planted: dict[str, Any], over: dict[str, Any], why: str
+) -> None:
+    report = predict(_world(planted), plan_of(w.planned_cluster(**over)))
+    assert report.verdict == "will_fail", [(c.id, c.status, c.summary) for c in report.checks]
+    assert [p.id for p in report.predictions] == ["policy_denial"], "a decoy was blamed"
+    first = report.predictions[0]
+    assert first.status == "will_fail" and first.confidence == "confirmed"
+    assert first.predicted_code == "RequestDisallowedByPolicy"
+    assert why in first.summary
+    assert planted["id"] in (first.remediation or "")
+    blamed = [e for e in first.evidence if "matches the planned body" in (e.note or "")]
+    assert [e.resource_id for e in blamed] == [planted["id"]]
+
+
+def test_the_plan_that_satisfies_the_policy_is_ok() -> None:
+    """The same deny-tag and allowed-sizes assignments, with a plan that carries the tag and an allowed size."""
+    tag = pol.assignment("tag-deny", pol.TAG, scope=pol.RG_SCOPE)
+    sizes = pol.assignment(
+        "guardrails-strict",
+        pol.SET,
+        scope=pol.RG_SCOPE,
+        params={"allowedSizes": ["Standard_D2ds_v5", "Standard_D4ds_v5"]},
+    )
+    report = predict(_world(tag, sizes), plan_of(w.planned_cluster(tags={"costCenter": "cc-42"})))
+    assert report.verdict == "ok", [(p.id, p.summary) for p in report.predictions]
+    res = _policy(report)
+    assert res.status is CheckStatus.PASS
+    notes = " | ".join(e.note or "" for e in res.evidence)
+    assert "does not match: tags[costCenter] exists 'false' (planned: 'cc-42')" in notes
+    assert "'private only not enforced' is DoNotEnforce" in notes
+    assert "excludes the cluster in notScopes" in notes
+    assert pol.STORAGE not in notes  # the sibling resource's assignment is not the cluster's (atScope)
+    assert "Pods must not run privileged" not in notes  # Kubernetes-data mode: not an ARM deny
+
+
+def test_a_rule_on_an_alias_it_cannot_map_is_a_risk_not_a_guess() -> None:
+    report = predict(_world(pol.assignment("defender-required", pol.DEFENDER)), plan_of(w.planned_cluster()))
+    assert report.verdict == "at_risk"
+    (pred,) = report.predictions
+    assert pred.id == "policy_denial" and pred.confidence == "likely" and pred.status == "at_risk"
+    assert "securityProfile.defender.securityMonitoring.enabled" in pred.summary and "no path" in pred.summary
+    assert pred.confirm_by and pred.predicted_code == "RequestDisallowedByPolicy"
+
+
+def test_an_update_is_evaluated_too() -> None:
+    world = w.with_existing(
+        _world(pol.assignment("eu-north-only", pol.LOCATIONS, params={"listOfAllowedLocations": ["northeurope"]})),
+        w.existing_cluster(),
+    )
+    report = predict(
+        world,
+        plan_of(
+            w.planned_cluster(
+                properties__apiServerAccessProfile__authorizedIPRanges=[
+                    "203.0.113.0/24",
+                    "10.42.0.0/22",
+                    "198.51.100.0/24",
+                ]
+            )
+        ),
+    )
+    assert report.operation == "update"
+    assert [p.id for p in report.predictions] == ["policy_denial"]
+
+
+def test_no_listing_readable_is_skipped_not_passed() -> None:
+    world = copy.deepcopy(w.world())
+    del world["resources"][pol.LISTING]
+    report = predict(world, plan_of(w.planned_cluster()))
+    res = _policy(report)
+    assert res.status is CheckStatus.SKIPPED and "no policy assignment list readable" in res.summary
+    assert report.verdict == "ok"
