@@ -26,6 +26,9 @@ from tests.integration import worlds as W
 # Misses whose cause is known and reported (/tmp/iss/requests-J.md, item number in brackets):
 # world id -> the defect. A world whose planted check is not registered is marked by _params itself.
 KNOWN_MISSES: dict[str, str] = {
+    "quota-vcpu-family-on-scale": (
+        "[11] public_ip_quota FAILs 'need 1 more' at 60/60 on a scale that needs no public IP: a blamed decoy"
+    ),
     "egress-nsg-denies-internet-firewall-elsewhere": (
         "[10] egress_bootstrap SKIPs an allow to AzureActiveDirectory as 'cannot tell whether mcr.microsoft.com is "
         "in it' instead of reasoning from the documented endpoint tags; nothing fails"

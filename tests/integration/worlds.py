@@ -1038,7 +1038,18 @@ def w_vcpu_quota_on_scale() -> World:
     res = healthy_private_udr()
     res[CLUSTER_ID]["properties"]["agentPoolProfiles"][0]["count"] = 5
     res[rs.COMPUTE_USAGES] = compute_usages({"standardDDSv5Family": (96, 100), "cores": (120, 350)})
-    res[rs.NETWORK_USAGES] = network_usages(public_ips=(58, 60))
+    res[rs.NETWORK_USAGES] = network_usages(public_ips=(60, 60))
+    # a small, nearly full node subnet: 59 usable, 55 used, 4 free; the 2 new overlay nodes need 2
+    nics = f"{NODE_RG_ID}/providers/Microsoft.Network/networkInterfaces"
+    node = ns.subnet(
+        ns.NODE_SUBNET,
+        "10.224.0.0/26",
+        nsg=ns.NODE_NSG,
+        rt=ns.RT_ID,
+        ip_configs=[f"{nics}/nic-{i}/ipConfigurations/ipconfig1" for i in range(55)],
+    )
+    res[ns.NODE_SUBNET] = node
+    res[ns.VNET_ID] = ns.vnet(subnets=[node, res[ns.API_SUBNET]], peerings=[(ns.HUB_VNET, ["10.0.0.0/16"])])
     res.update(locks(CLUSTER_RG_ID, ("rg-no-delete", "CanNotDelete")))
     return World(
         id="quota-vcpu-family-on-scale",
@@ -1063,7 +1074,7 @@ def w_vcpu_quota_on_scale() -> World:
         operation="scale",
         agent_pool=POOL,
         decoys=(
-            Decoy("public_ip_quota", "58 of 60 public IPs used (a scale needs none with UDR)"),
+            Decoy("public_ip_quota", "60 of 60 public IPs used (a scale of a UDR cluster needs none)"),
             Decoy("resource_locks", "a CanNotDelete lock on the cluster resource group"),
             Decoy("capacity_history", "no capacity failures in the region"),
         ),
