@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from shared.models import FailedOperation, OperationKind
+from shared.textsafe import INVISIBLE, strip_invisible
 
 RESOURCE_FAILURE_TYPES = {
     "microsoft.resources.resourcewritefailure": OperationKind.WRITE_FAILURE,
@@ -57,22 +58,6 @@ _CLUSTER_ID = re.compile(
 )
 CLUSTER_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?", re.ASCII)
 POOL_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]{0,11}", re.ASCII)
-# Characters that change how text displays without being visible: C0/C1 controls (tab and newline
-# kept), soft hyphen, the Arabic letter mark, Hangul/halfwidth/Braille fillers, zero-width and
-# direction marks, line/paragraph separators, bidi embeddings, overrides and isolates, invisible
-# operators, the BOM and tag characters. Stripped from every event string we keep (Trojan-source
-# style reordering and hidden text in cards and logs).
-INVISIBLE = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f"
-    "\u2028-\u202e\u2060-\u206f\u2800\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff9-\ufffb\U000e0000-\U000e007f]")
-
-
-def strip_invisible(text: str, *, single_line: bool = False) -> str:
-    """`text` without invisible/bidi characters (and with newlines as spaces when `single_line`)."""
-    out = INVISIBLE.sub("", text)
-    return " ".join(out.split()) if single_line else out
-
-
 _API_VERSION = re.compile(r"\d{4}-\d{2}-\d{2}(?:-[A-Za-z0-9]{1,20})?")
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _OID_CLAIM = "http://schemas.microsoft.com/identity/claims/objectidentifier"

@@ -38,6 +38,7 @@ from shared.render.present import (
     remediation_text,
     shown_evidence,
 )
+from shared.textsafe import INVISIBLE
 
 MAX_CARD_BYTES = 28_000  # Workflows webhook limit is 28 KB; stay under both 28,000 and 28,672
 PORTAL_BASE = doc_links_module.PORTAL_BASE
@@ -46,11 +47,6 @@ CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 
 # --- escaping ---------------------------------------------------------------------------------
 
-# C0/C1 controls except \t \n, bidi overrides/isolates (Trojan-source style reordering),
-# zero-width characters and the BOM (invisible link/mention obfuscation).
-_INVISIBLE = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]"
-)
 # The ASCII punctuation that opens or closes inline markdown in Teams/markdown-it: links and
 # images need `[` `]` (so `(` `)` and `!` stay readable), emphasis * _ ~, code `, HTML, autolinks
 # and mentions < >, entities &, and the escape character itself.
@@ -63,7 +59,7 @@ def clean_text(value: object, *, single_line: bool = False, limit: int | None = 
     """Printable text: controls and invisible characters removed, optionally one line and cut."""
     text = unicodedata.normalize("NFC", str(value))
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\t", " ")
-    text = _INVISIBLE.sub("", text)
+    text = INVISIBLE.sub("", text)
     if single_line:
         text = " ".join(text.split())
     if limit is not None and len(text) > limit:

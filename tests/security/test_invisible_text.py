@@ -70,3 +70,12 @@ async def test_process_diagnoses_the_cleaned_error(monkeypatch: Any) -> None:
     with pytest.raises(RuntimeError, match="stop here"):
         await process(WorkItem(op=make_operation(), enqueued_at=datetime.now(UTC)), Deps())  # type: ignore[arg-type]
     assert seen and not any(INVISIBLE.search(e.message) for e in seen[0].walk())
+
+
+@pytest.mark.parametrize("ch", CHARS)
+def test_the_card_renderer_strips_every_invisible_character_too(ch: str) -> None:
+    """The card is the last line of defence for text that did not come through intake."""
+    from shared.render.card import clean_text, md_escape
+
+    assert clean_text(f"aks{ch}-weu") == "aks-weu"
+    assert not INVISIBLE.search(md_escape(f"deny{ch} all"))
