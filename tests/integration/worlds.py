@@ -1603,6 +1603,45 @@ def w_nsg_denies_egress_firewall_elsewhere() -> World:
     )
 
 
+DOC_DNS_PERMISSION = "support/azure/azure-kubernetes/error-codes/customprivatednszonemissingpermissions-error.md"
+
+
+def w_private_dns_zone_permission_missing() -> World:
+    """Private cluster with a BYO private DNS zone in the central DNS resource group: the zone is there
+    and linked to the spoke, but the cluster identity has no role on it. AKS checks the permission
+    before it starts and refuses the update (400)."""
+    res = healthy_private()
+    res[CLUSTER_ID]["properties"]["apiServerAccessProfile"]["privateDNSZone"] = BYO_ZONE
+    res.pop(f"{NODE_RG_NET}/privateDnsZones")
+    res[BYO_ZONE] = dns_zone(BYO_ZONE)
+    res[f"{BYO_ZONE}/virtualNetworkLinks"] = vnet_links(BYO_ZONE, ns.VNET_ID, ns.HUB_VNET)
+    res.update(grants(BYO_ZONE, roles=(READER,), at=DNS_RG_ID))
+    res.update(locks(DNS_RG_ID, ("dns-no-delete", "CanNotDelete")))
+    return World(
+        id="permissions-private-dns-zone-contributor-missing",
+        family="permissions",
+        planted="identity_role_assignments",
+        fault="id-aks-prod-01 has only Reader on rg-dns: no Private DNS Zone Contributor on the BYO zone",
+        error={
+            "code": "CustomPrivateDNSZoneMissingPermissionError",
+            "message": (
+                "Service principal or user-assigned identity must be given permission to read and write "
+                f"to custom private dns zone {BYO_ZONE}. Check access result not allowed for action "
+                "Microsoft.Network/privateDnsZones/read."
+            ),
+        },
+        source=DOC_DNS_PERMISSION,
+        resources=res,
+        sync=True,
+        operation="update",
+        decoys=(
+            Decoy("private_dns_zone_link", "the BYO zone exists and is linked to the node VNet"),
+            Decoy("resource_locks", "a CanNotDelete lock on the DNS resource group"),
+            Decoy("vnet_custom_dns", "the node VNet uses Azure DNS"),
+        ),
+    )
+
+
 BUILDERS: list[Callable[[], World]] = [
     w_authorized_ranges_egress_ip,
     w_nsg_denies_apiserver,
@@ -1625,6 +1664,7 @@ BUILDERS: list[Callable[[], World]] = [
     w_version_not_supported,
     w_upgrade_skips_minor,
     w_identity_cannot_join_subnet,
+    w_private_dns_zone_permission_missing,
     w_readonly_lock_on_scale,
     w_provider_not_registered,
     w_preview_feature_not_registered,
