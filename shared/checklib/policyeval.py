@@ -220,6 +220,8 @@ def _call(text: str, params: Mapping[str, Any], resource: Resource | None) -> An
 
 
 def _norm(value: Any, location: bool) -> Any:
+    if isinstance(value, bool):  # a boolean property compares with "true" / "false"
+        return "true" if value else "false"
     if isinstance(value, str):
         low = value.casefold()
         return low.replace(" ", "") if location else low
