@@ -8,9 +8,10 @@ from collections.abc import Callable
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared.catalog import load_catalog
+from shared.catalog import catalog_index, load_catalog
 from shared.classify import classify_error, classify_text, parse_error_text
 from shared.models import OperationError
+from tests.classify.layouts import CODELESS, LAYOUTS
 
 CATALOG = load_catalog()
 EXAMPLES = [(e.id, ex.code, ex.message) for e in CATALOG.entries for ex in e.examples]
@@ -139,3 +140,42 @@ _SHAPED = st.lists(st.sampled_from(['{"error":{"code":"', '"message":"', '"detai
 def test_error_shaped_garbage_never_raises(text: str) -> None:
     result = classify_error(parse_error_text(text))
     assert result.code and result.confidence in ("high", "medium", "low")
+
+
+# --- issue 13: truncated codes and the layouts of tests/classify/layouts.py ----------------------------
+
+_IDX = catalog_index()
+_CODES = sorted({c for e in CATALOG.entries if e.role != "fallback" for c in (e.code, *e.aliases, *e.variant_codes)
+                 if c.lower() in _IDX.codes})
+
+
+@settings(max_examples=300, deadline=None)
+@given(code=st.sampled_from(_CODES), keep=st.integers(min_value=8, max_value=120),
+       lead=st.sampled_from(["AKS create fails with ", "ERROR: (", 'Code="', "Error: upgrade: ", "Title: ",
+                             '{"error": {"code": "']))
+def test_a_code_cut_short_classifies_to_its_own_code_when_the_prefix_is_unique(code: str, keep: int,
+                                                                              lead: str) -> None:
+    cut = code[: min(keep, len(code))]
+    result = classify_text(lead + cut)
+    if cut.lower() == code.lower():
+        assert result.code.lower() == _IDX.codes[code.lower()][1].lower(), result.matched_on
+    elif _IDX.prefix_code(cut) == code.lower() and not _IDX.known(cut):
+        assert result.code.lower() == _IDX.codes[code.lower()][1].lower(), (cut, result.matched_on)
+    else:
+        assert result.code  # ambiguous or a code of its own: no guess is asserted
+
+
+@settings(max_examples=300, deadline=None)
+@given(example=st.sampled_from([x for x in EXAMPLES if x[1]]), layout=st.sampled_from(sorted(LAYOUTS)),
+       cut=st.floats(min_value=0.5, max_value=1.0))
+def test_any_layout_cut_after_its_code_keeps_a_specific_code(example: tuple[str, str | None, str], layout: str,
+                                                            cut: float) -> None:
+    entry_id, code, message = example
+    assert code is not None
+    if classify_error(OperationError(code=code, message="")).entry_id != entry_id:
+        return  # the code is a wrapper / generic one: the message decides, and the cut may remove it
+    text = LAYOUTS[layout](None if layout in CODELESS else code, message)
+    if layout in CODELESS:
+        return
+    end = text.find(code) + len(code)
+    assert classify_text(text[: end + int((len(text) - end) * cut)]).entry_id == entry_id
