@@ -107,3 +107,13 @@ async def test_no_assignment_named_is_skipped() -> None:
     res = await run(SPEC, make_ctx({CLUSTER_ID: body("cluster.vnetint-uai")}, code="RequestDisallowedByPolicy",
                                    message="Resource was disallowed by policy."))
     assert res.status is CheckStatus.SKIPPED
+
+
+async def test_failure_mode_without_assignment_ids_does_not_evaluate_listed_rules() -> None:
+    """Only pre-flight evaluates rules; after a failure the error names the assignment (or the check skips)."""
+    aid, a, did, d = assignment(f"/subscriptions/{SUB}")
+    res_world = world(aid, a, did, d)
+    res_world[f"/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.Authorization/policyAssignments"] = {
+        "value": [a]}
+    res = await run(SPEC, make_ctx(res_world, code="RequestDisallowedByPolicy", message="disallowed by policy"))
+    assert res.status is CheckStatus.SKIPPED and "names no policy assignment id" in res.summary

@@ -164,3 +164,26 @@ async def test_readonly_on_one_resource_in_the_node_rg() -> None:
     res = await run(SPEC, make_ctx(world(nrg=[lock(VMSS, "ReadOnly")]), verb="scale", code="ScopeLocked",
                                    message=scope_locked(VMSS)))
     assert (res.status, res.confidence) == (CheckStatus.FAIL, "confirmed")  # the error names the locked VMSS
+
+
+async def _locks_family_ctx(planned: bool) -> Any:
+    """A create whose classification carries the locks family but no lock code (what pre-flight builds)."""
+    from shared.checklib.clusterview import ClusterView
+    from shared.models import Family
+
+    ctx = make_ctx(world(crg=[lock(CLUSTER_RG_ID, "CanNotDelete")]), verb="create", code="PreflightPrediction")
+    ctx.classification = ctx.classification.model_copy(update={"families": (Family.LOCKS,)})
+    if planned:
+        ctx.planned = ClusterView.from_body(body("cluster.vnetint-uai"), CLUSTER_ID, planned=True)
+    return ctx
+
+
+async def test_planned_mode_takes_a_lock_error_only_from_lock_codes() -> None:
+    res = await run(SPEC, await _locks_family_ctx(planned=True))
+    assert res.status is CheckStatus.PASS, res.summary
+    assert "CanNotDelete does not block a create" in " ".join(e.note or "" for e in res.evidence)
+
+
+async def test_failure_mode_still_reads_the_locks_family_as_a_lock_error() -> None:
+    res = await run(SPEC, await _locks_family_ctx(planned=False))
+    assert res.status is CheckStatus.ERROR and "the error reports a lock" in res.summary
