@@ -1178,6 +1178,7 @@ def w_zone_not_supported() -> World:
         decoys=(
             Decoy("provider_registration", "Microsoft.Kusto is NotRegistered (nothing here uses it)"),
             Decoy("vcpu_quota", "quota has room"),
+            Decoy("capacity_history", "no capacity failure history"),
         ),
     )
 
@@ -1642,8 +1643,38 @@ def w_private_dns_zone_permission_missing() -> World:
     )
 
 
+def w_authorized_ranges_nat_gateway_precedence() -> World:
+    """outboundType loadBalancer, but a NAT gateway was later attached to the node subnet: NAT takes
+    precedence for egress, so the API server sees the NAT gateway's IP, which the authorized ranges
+    (listing the load balancer's outbound IP) do not include."""
+    res = healthy_public_lb(ranges=["203.0.113.0/24", f"{LB_OUTBOUND_IP}/32"])
+    node = ns.subnet(ns.NODE_SUBNET, "10.224.0.0/16", nsg=ns.NODE_NSG, nat=es.NAT_ID)
+    res[ns.NODE_SUBNET] = node
+    res[ns.VNET_ID] = ns.vnet(subnets=[node, res[ns.API_SUBNET]], peerings=[(ns.HUB_VNET, ["10.0.0.0/16"])])
+    res[es.NAT_ID] = es.nat_gateway()
+    res[es.NAT_PIP] = ns.public_ip(es.NAT_PIP, "20.61.30.40")
+    res.update(locks(NODE_RG_ID, ("mc-no-delete", "CanNotDelete")))
+    return World(
+        id="apiserver-authorized-ranges-nat-gateway-precedence",
+        family="api_server_connectivity",
+        planted="api_authorized_ranges",
+        fault="node subnet egress goes through NAT gateway IP 20.61.30.40, not in authorizedIPRanges",
+        error=connfail(
+            f"Node {NODE_IP} could not reach API server at {API_PUBLIC_IP}:443. Connection timed out. "
+            "Check firewall/NSG rules on port 443"
+        ),
+        source=DOC_CONNFAIL,
+        resources=res,
+        decoys=(
+            Decoy("outbound_connectivity", "the load balancer and its outbound IP exist (NAT just wins)"),
+            Decoy("resource_locks", "a CanNotDelete lock on the node resource group"),
+        ),
+    )
+
+
 BUILDERS: list[Callable[[], World]] = [
     w_authorized_ranges_egress_ip,
+    w_authorized_ranges_nat_gateway_precedence,
     w_nsg_denies_apiserver,
     w_udr_to_missing_nva,
     w_private_endpoint_rejected,
