@@ -156,5 +156,9 @@ async def on_work_item(message: Any) -> Outcome:
 
 
 async def on_timer() -> EscalateOutcome:
+    """Escalate long-open groups, after re-reading the cluster: one fixed by a later operation whose
+    success event never reached us is resolved instead of paging anyone."""
+    from shared.compose import build_recheck
+
     deps = await get_deps()
-    return await deps.publisher.escalate_due()
+    return await deps.publisher.escalate_due(recheck=build_recheck(deps.arm))

@@ -66,7 +66,8 @@ class Publisher(Protocol):
     async def resolve(self, op: FailedOperation) -> ResolveOutcome:
         ...
 
-    async def escalate_due(self) -> EscalateOutcome:
+    async def escalate_due(self, recheck: Callable[[Finding], Awaitable[bool]] | None = None) -> EscalateOutcome:
+        """`recheck(finding) -> still failing?`: confirm against ARM before escalating."""
         ...
 
 

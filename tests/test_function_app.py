@@ -259,3 +259,37 @@ async def test_work_item_failing_on_its_last_attempt_is_dead_lettered_with_reaso
     assert "invalid work item" in got[1]["reason"]
     await work.aclose()
     await poison.aclose()
+
+
+@pytest.mark.parametrize(("cluster_state", "escalated"), [("Failed", True), ("Succeeded", False)])
+async def test_timer_function_rechecks_the_cluster_before_escalating(cluster_state: str, escalated: bool,
+                                                                     tmp_path: Path) -> None:
+    """The indexed timer function re-reads the cluster: a group fixed by a later operation whose success
+    event never arrived is resolved, not escalated."""
+    from shared.compose import Parts, build_deps
+    from shared.local.snapshot import Snapshot, SnapshotArmReader
+    from shared.local.state import MemoryStateStore
+    from tests.factories import T0, make_finding, make_operation
+    from tests.sinks.conftest import FakeClock, RecordingNotifier, RecordingSink
+
+    op = make_operation(cluster="aks-timer")
+    arm = SnapshotArmReader(Snapshot.from_obj({"format_version": 2, "resources": {
+        op.cluster_id: {"id": op.cluster_id, "properties": {"provisioningState": cluster_state}}}}))
+    clock, notifier, sink = FakeClock(T0), RecordingNotifier(), RecordingSink()
+    deps = build_deps(Settings(), Parts(arm=arm, state=MemoryStateStore(), sink=sink, notifiers=[notifier],
+                                        clock=clock, queues=False))
+    handlers.set_deps(deps)
+    try:
+        await deps.publisher.publish(make_finding(op=op, code="AllocationFailed", transient="true",
+                                                  category="capacity"))
+        clock.advance(hours=25)
+        timer = TimerRequestConverter.decode(
+            func.meta.Datum(json.dumps({"IsPastDue": False, "Schedule": {}, "ScheduleStatus": {}}), "json"),
+            trigger_metadata={})
+        await functions()["on_escalation_timer"].get_user_function()(timer)
+    finally:
+        handlers.set_deps(None)
+    headlines = notifier.headlines()
+    assert len(headlines) == (2 if escalated else 1), headlines
+    assert any(h.startswith("Escalated: aks-timer") for h in headlines) is escalated
+    assert sink.rows[-1]["Status"] == ("escalated" if escalated else "resolved"), sink.rows[-1]
