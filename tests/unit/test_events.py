@@ -270,3 +270,15 @@ def test_an_id_of_only_invisible_characters_is_rejected() -> None:
     with pytest.raises(EventError) as err:
         parse_event({**_write_failure(_uri()), "id": "\u202e\u200b"})
     assert err.value.field == "id"
+
+
+def test_accepted_event_types_are_the_event_grid_sdk_system_event_names() -> None:
+    from azure.eventgrid import SystemEventNames
+
+    from shared.events import ACCEPTED_EVENT_TYPES, AKS_SYSTEM_TYPES, RESOURCE_FAILURE_TYPES
+
+    sdk = [SystemEventNames.ResourceWriteFailureEventName, SystemEventNames.ResourceActionFailureEventName,
+           SystemEventNames.ResourceDeleteFailureEventName, SystemEventNames.ResourceWriteSuccessEventName,
+           SystemEventNames.ContainerServiceNodePoolRollingFailedEventName]
+    assert list(ACCEPTED_EVENT_TYPES) == [str(n.value) for n in sdk]
+    assert set(RESOURCE_FAILURE_TYPES) | set(AKS_SYSTEM_TYPES) == {t.lower() for t in ACCEPTED_EVENT_TYPES}
