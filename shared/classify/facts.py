@@ -349,11 +349,15 @@ def _hosts(t: _Text) -> list[str]:
     low = t.low
     out: list[str] = []
     seen_at: set[str] = set()
+    last_host = ""
     for n, m in enumerate(_TLD_RX.finditer(low)):
         if n >= MAX_SCAN_HITS or len(seen_at) >= MAX_LISTED:
             break
         if low.startswith(".", m.end()) and low[m.end() + 1: m.end() + 2].isalnum():
             continue  # `management.azure.com`: the name goes on past this suffix
+        if last_host and low.startswith(last_host, m.end() - len(last_host)) and (
+                m.end() - len(last_host) == 0 or low[m.end() - len(last_host) - 1] not in _HOST_CHARS):
+            continue  # the same host again (a log naming one endpoint per line)
         window = low[max(0, m.start() - 254): m.start()]
         labels = window[len(window.rstrip(_HOST_CHARS)):].lstrip(".-")
         if not labels or _HOST_BEFORE_TLD.fullmatch(labels) is None:
@@ -362,6 +366,7 @@ def _hosts(t: _Text) -> list[str]:
         if start > 0 and low[start - 1] == "_":
             continue
         host = t.orig[start: m.end()] if t.same else low[start: m.end()]
+        last_host = host.lower()
         if host.lower() not in seen_at:
             seen_at.add(host.lower())
             out.append(host)
