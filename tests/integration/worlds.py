@@ -1672,11 +1672,39 @@ def w_authorized_ranges_nat_gateway_precedence() -> World:
     )
 
 
+def w_udr_blackholes_azurecloud() -> World:
+    """A public cluster whose node route table sends the region's AzureCloud range to next hop None (a leftover 'block Azure' route), which
+    covers the API server address; the default route to the firewall is fine."""
+    res = healthy_private_udr(private=False, vnet_integration=False, outbound="userDefinedRouting")
+    res[ns.RT_ID] = ns.route_table(
+        ns.RT_ID, [("0.0.0.0/0", "VirtualAppliance", "10.0.1.4"), ("20.50.0.0/16", "None", None)]
+    )
+    res.update(locks(NET_RG_ID, ("net-no-delete", "CanNotDelete")))
+    return World(
+        id="apiserver-udr-blackhole-route",
+        family="api_server_connectivity",
+        planted="route_apiserver",
+        fault="route 20.50.0.0/16 -> None on rt-aks-egress drops traffic to the API server 20.50.12.34",
+        error=connfail(
+            f"Node {NODE_IP} could not reach API server at {API_PUBLIC_IP}:443. Connection timed out. "
+            "Check firewall/NSG rules on port 443"
+        ),
+        source=DOC_CONNFAIL,
+        resources=res,
+        decoys=(
+            Decoy("firewall_aks_fqdns", "the firewall allows the AKS FQDNs"),
+            Decoy("api_authorized_ranges", "no authorized ranges"),
+            Decoy("resource_locks", "a CanNotDelete lock on the network resource group"),
+        ),
+    )
+
+
 BUILDERS: list[Callable[[], World]] = [
     w_authorized_ranges_egress_ip,
     w_authorized_ranges_nat_gateway_precedence,
     w_nsg_denies_apiserver,
     w_udr_to_missing_nva,
+    w_udr_blackholes_azurecloud,
     w_private_endpoint_rejected,
     w_byo_private_zone_not_linked,
     w_custom_dns_on_prem,
