@@ -35,7 +35,7 @@ import os
 import statistics
 import time
 import uuid
-from collections import Counter
+from collections import Counter, defaultdict
 from datetime import timedelta
 from typing import Any
 
@@ -67,45 +67,48 @@ class CountingStore:
     def __init__(self, inner: Any) -> None:
         self.inner = inner
         self.calls: Counter[str] = Counter()
+        self.wall: defaultdict[str, float] = defaultdict(float)  # seconds per method
         self.entities = 0
 
     def reset(self) -> None:
         self.calls.clear()
+        self.wall.clear()
         self.entities = 0
 
+    async def _timed(self, name: str, coro: Any) -> Any:
+        self.calls[name] += 1
+        t0 = time.perf_counter()
+        try:
+            return await coro
+        finally:
+            self.wall[name] += time.perf_counter() - t0
+
     async def get(self, partition: str, row: str) -> Any:
-        self.calls["get"] += 1
-        out = await self.inner.get(partition, row)
+        out = await self._timed("get", self.inner.get(partition, row))
         self.entities += out is not None
         return out
 
     async def create(self, partition: str, row: str, entity: dict[str, Any]) -> bool:
-        self.calls["create"] += 1
-        return bool(await self.inner.create(partition, row, entity))
+        return bool(await self._timed("create", self.inner.create(partition, row, entity)))
 
     async def upsert(self, partition: str, row: str, entity: dict[str, Any]) -> None:
-        self.calls["upsert"] += 1
-        await self.inner.upsert(partition, row, entity)
+        await self._timed("upsert", self.inner.upsert(partition, row, entity))
 
     async def replace_if_match(self, partition: str, row: str, entity: dict[str, Any], etag: str) -> bool:
-        self.calls["replace_if_match"] += 1
-        return bool(await self.inner.replace_if_match(partition, row, entity, etag))
+        return bool(await self._timed("replace_if_match", self.inner.replace_if_match(partition, row, entity, etag)))
 
     async def query(self, partition: str) -> list[dict[str, Any]]:
-        self.calls["query"] += 1
-        out: list[dict[str, Any]] = await self.inner.query(partition)
+        out: list[dict[str, Any]] = await self._timed("query", self.inner.query(partition))
         self.entities += len(out)
         return out
 
     async def query_range(self, *args: Any, **kw: Any) -> list[dict[str, Any]]:
-        self.calls["query_range"] += 1
-        out: list[dict[str, Any]] = await self.inner.query_range(*args, **kw)
+        out: list[dict[str, Any]] = await self._timed("query_range", self.inner.query_range(*args, **kw))
         self.entities += len(out)
         return out
 
     async def delete(self, partition: str, row: str, etag: str | None = None) -> bool:
-        self.calls["delete"] += 1
-        return bool(await self.inner.delete(partition, row, etag))
+        return bool(await self._timed("delete", self.inner.delete(partition, row, etag)))
 
 
 class _Sink:
@@ -141,6 +144,7 @@ class _Settings:
 
 async def _seed(conn: str, table: str, nc: Any, clock: _Clock, groups: int) -> dict[str, Any]:
     """Publish SEED_GROUPS real findings, then copy their entities to reach `groups` groups."""
+    from azure.core.exceptions import ServiceRequestError
     from azure.data.tables.aio import TableClient
 
     from shared.noise.table import cluster_key
@@ -160,7 +164,7 @@ async def _seed(conn: str, table: str, nc: Any, clock: _Clock, groups: int) -> d
     async with TableClient.from_connection_string(conn, table) as client:
         seed = [dict(e) for e in [x async for x in client.list_entities()]]
         far = (clock.t + timedelta(days=FAR_FUTURE_DAYS)).strftime("%Y-%m-%dT%H:%M:%S")
-        gate = asyncio.Semaphore(8)
+        gate = asyncio.Semaphore(4)
 
         def rename(value: Any, cid: str, ckey: str) -> Any:
             if isinstance(value, str):
@@ -170,7 +174,14 @@ async def _seed(conn: str, table: str, nc: Any, clock: _Clock, groups: int) -> d
         async def submit(ops: list[tuple[str, dict[str, Any]]]) -> None:
             nonlocal written
             async with gate:
-                await client.submit_transaction(ops)
+                for attempt in range(4):  # Azurite resets a connection now and then under this load
+                    try:
+                        await client.submit_transaction(ops)
+                        break
+                    except ServiceRequestError:
+                        if attempt == 3:
+                            raise
+                        await asyncio.sleep(0.5 * (attempt + 1))
             written += len(ops)
 
         by_partition: dict[str, list[tuple[str, dict[str, Any]]]] = {}
@@ -217,6 +228,7 @@ async def _level(conn: str, groups: int, samples: int) -> dict[str, Any]:
         stored = len(await inner.query_range("c-", "c-~", "g|", "g|~"))
         # resolve samples: a fresh open group on the target cluster, then its success event
         res_wall, res_cpu, res_calls, res_entities, resolved = [], [], [], [], 0
+        res_by_call: dict[str, list[float]] = {}
         for k in range(samples + 1):
             clock.t = T0 + timedelta(minutes=5 + 2 * k)
             op = make_operation(cluster="aks-target", rg="rg-target", event_time=clock.t)
@@ -233,11 +245,14 @@ async def _level(conn: str, groups: int, samples: int) -> dict[str, Any]:
             res_wall.append(wall)
             res_cpu.append(cpu)
             res_calls.append(sum(store.calls.values()))
+            for name, spent in store.wall.items():
+                res_by_call.setdefault(name, []).append(spent)
             res_entities.append(store.entities)
         # timer samples: one group due for escalation each time
         clock.t = T0 + timedelta(hours=1)
         await nc.escalate_due()  # untimed: tends what the resolve samples left due
         tim_wall, tim_cpu, tim_calls, tim_entities, escalated = [], [], [], [], 0
+        tim_by_call: dict[str, list[float]] = {}
         timer_errors: list[str] = []
         after = timedelta(hours=_Settings.escalate_after_h)
         for k in range(samples + 1):
@@ -257,7 +272,22 @@ async def _level(conn: str, groups: int, samples: int) -> dict[str, Any]:
             tim_wall.append(wall)
             tim_cpu.append(cpu)
             tim_calls.append(sum(store.calls.values()))
+            for name, spent in store.wall.items():
+                tim_by_call.setdefault(name, []).append(spent)
             tim_entities.append(store.entities)
+        # Azurite's own cost at this size: one partition read and one point read, no controller
+        from shared.noise.table import cluster_partition
+        from tests.factories import cluster_id
+
+        cpk = cluster_partition(cluster_id("aks-target", "rg-target"))
+        floor_q, floor_c = [], []
+        for k in range(samples):
+            t0 = time.perf_counter()
+            await inner.query_range(cpk, cpk, "g|", "g|~")
+            floor_q.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            await inner.create("e-" + T0.strftime("%Y%m%d"), f"bench-floor-{uuid.uuid4().hex}", {"k": k})
+            floor_c.append(time.perf_counter() - t0)
     finally:
         await inner.close()
     med = statistics.median
@@ -267,6 +297,10 @@ async def _level(conn: str, groups: int, samples: int) -> dict[str, Any]:
         "resolve_cpu_ms": round(1000 * med(res_cpu), 2),
         "resolve_calls": med(res_calls),
         "resolve_entities_read": med(res_entities),
+        "resolve_ms_by_call": {k: round(1000 * med(v), 2) for k, v in sorted(res_by_call.items())},
+        "timer_ms_by_call": {k: round(1000 * med(v), 2) for k, v in sorted(tim_by_call.items())},
+        "azurite_partition_query_ms": round(1000 * med(floor_q), 2),
+        "azurite_event_create_ms": round(1000 * med(floor_c), 2),
         "resolved_groups": resolved,
         "timer_ms": round(1000 * med(tim_wall), 2),
         "timer_cpu_ms": round(1000 * med(tim_cpu), 2),
@@ -300,5 +334,8 @@ def run(fast: bool = False, samples: int | None = None) -> dict[str, Any]:
         "state_resolve_entities": {g: r["resolve_entities_read"] for g, r in per.items()},
         "state_timer_calls": {g: r["timer_calls"] for g, r in per.items()},
         "state_timer_entities": {g: r["timer_entities_read"] for g, r in per.items()},
+        "state_azurite_partition_query_ms": {g: r["azurite_partition_query_ms"] for g, r in per.items()},
+        "state_azurite_event_create_ms": {g: r["azurite_event_create_ms"] for g, r in per.items()},
+        "state_resolve_ms_by_call": {g: r["resolve_ms_by_call"] for g, r in per.items()},
         "state_levels": per,
     }
