@@ -315,7 +315,25 @@ async def _level(conn: str, groups: int, samples: int) -> dict[str, Any]:
     }
 
 
+def _code_version() -> dict[str, Any]:
+    """Which state code ran: HEAD and the state files changed on disk but not committed."""
+    import subprocess
+
+    from benchmarks.infra import ROOT
+
+    def git(*args: str) -> str:
+        proc = subprocess.run(["git", *args], cwd=str(ROOT), capture_output=True, text=True, check=False, timeout=30)
+        return proc.stdout.strip()
+
+    paths = ["shared/noise", "shared/azure/tables.py", "shared/local/state.py"]
+    return {
+        "head": git("rev-parse", "--short", "HEAD"),
+        "uncommitted": git("status", "--short", "--", *paths).splitlines(),
+    }
+
+
 def run(fast: bool = False, samples: int | None = None) -> dict[str, Any]:
+    code = _code_version()
     levels = FAST_LEVELS if fast else GROUP_LEVELS
     n = samples or (FAST_SAMPLES if fast else SAMPLES)
     with azurite() as az:
@@ -337,5 +355,6 @@ def run(fast: bool = False, samples: int | None = None) -> dict[str, Any]:
         "state_azurite_partition_query_ms": {g: r["azurite_partition_query_ms"] for g, r in per.items()},
         "state_azurite_event_create_ms": {g: r["azurite_event_create_ms"] for g, r in per.items()},
         "state_resolve_ms_by_call": {g: r["resolve_ms_by_call"] for g, r in per.items()},
+        "state_code": code,
         "state_levels": per,
     }
