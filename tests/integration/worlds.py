@@ -1673,8 +1673,9 @@ def w_authorized_ranges_nat_gateway_precedence() -> World:
 
 
 def w_udr_blackholes_azurecloud() -> World:
-    """A public cluster whose node route table sends the region's AzureCloud range to next hop None (a leftover 'block Azure' route), which
-    covers the API server address; the default route to the firewall is fine."""
+    """A public cluster whose node route table sends the region's 20.50.0.0/16 to next hop None (a
+    leftover 'block' route), which covers the API server address; the default route to the firewall
+    is fine."""
     res = healthy_private_udr(private=False, vnet_integration=False, outbound="userDefinedRouting")
     res[ns.RT_ID] = ns.route_table(
         ns.RT_ID, [("0.0.0.0/0", "VirtualAppliance", "10.0.1.4"), ("20.50.0.0/16", "None", None)]
