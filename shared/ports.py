@@ -143,6 +143,20 @@ class StateStore(Protocol):
     async def query(self, partition: str) -> list[dict[str, Any]]:
         ...
 
+    async def replace_if_match(self, partition: str, row: str, entity: dict[str, Any], etag: str) -> bool:
+        """Replace only while `etag` is current. False when the entity changed or is gone."""
+        ...
+
+    async def query_range(self, pk_from: str, pk_to: str, rk_from: str = "", rk_to: str | None = None, *,
+                          limit: int | None = None) -> list[dict[str, Any]]:
+        """Entities with pk_from <= PartitionKey <= pk_to and rk_from <= RowKey <= rk_to (no upper
+        bound when rk_to is None), ordered by (PartitionKey, RowKey), each with `_pk` and `_rk`."""
+        ...
+
+    async def delete(self, partition: str, row: str, etag: str | None = None) -> bool:
+        """Delete (only while `etag` is current, when given). False when absent or changed."""
+        ...
+
 
 class Clock(Protocol):
     def now(self) -> datetime:

@@ -1,7 +1,7 @@
 """Offline StateStores for noise control: SQLite (CLI, demo) and in-memory (tests, one-shot runs).
 
 Both implement shared.ports.StateStore plus what noise control's layout needs
-(shared.noise.table.RangeStateStore): `get` returns the entity with an `_etag`, `replace_if_match`
+(shared.ports.StateStore): `get` returns the entity with an `_etag`, `replace_if_match`
 replaces it only while that etag is current (Azure Tables' If-Match, here a version counter),
 `query_range` reads a key range (entities carry `_pk`/`_rk`), `delete` removes one entity.
 """

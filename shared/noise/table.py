@@ -29,7 +29,7 @@ import hashlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any, Literal, Protocol, cast
+from typing import Any, Literal
 
 from shared.noise.outcomes import StateDown
 from shared.noise.policy import parse_time
@@ -50,23 +50,6 @@ WINDOW_ROW = "w|cards"  # the cluster's card counter for the current window
 # The due index is read at most this many entries per timer run (the rest waits for the next run).
 MAX_DUE_PER_RUN = 500
 MAX_PRUNED_PER_RUN = 2000
-
-
-class RangeStateStore(StateStore, Protocol):
-    """The StateStore port plus what the layout needs: If-Match replace, ranged reads, deletes."""
-
-    async def replace_if_match(self, partition: str, row: str, entity: dict[str, Any], etag: str) -> bool:
-        ...
-
-    async def query_range(self, pk_from: str, pk_to: str, rk_from: str = "", rk_to: str | None = None, *,
-                          limit: int | None = None) -> list[dict[str, Any]]:
-        """Entities with pk_from <= PartitionKey <= pk_to and rk_from <= RowKey <= rk_to (no upper
-        bound when rk_to is None), ordered by (PartitionKey, RowKey), each with `_pk` and `_rk`."""
-        ...
-
-    async def delete(self, partition: str, row: str, etag: str | None = None) -> bool:
-        """Delete (only while `etag` is current, when given). False when absent or changed."""
-        ...
 
 
 def cluster_key(cluster_id: str) -> str:
@@ -100,14 +83,14 @@ def parse_due_row(row: str) -> tuple[datetime | None, str, str, str]:
 
 
 class StateTable:
-    """Claims, leases and etags on one RangeStateStore; `call_deadline_s` bounds every call."""
+    """Claims, leases and etags on one StateStore; `call_deadline_s` bounds every call."""
 
     def __init__(self, state: StateStore, *, lease_s: float) -> None:
         missing = [m for m in ("replace_if_match", "query_range", "delete") if not hasattr(state, m)]
-        if missing:
-            raise TypeError(f"{type(state).__name__} lacks {', '.join(missing)}: noise control needs a "
-                            "RangeStateStore (shared.noise.table)")
-        self.state: RangeStateStore = cast("RangeStateStore", state)
+        if missing:  # a store written against an older port
+            raise TypeError(f"{type(state).__name__} lacks {', '.join(missing)}: noise control needs the "
+                            "whole StateStore port (shared.ports)")
+        self.state = state
         self.lease = timedelta(seconds=lease_s)
         # One sink or store call may take a third of the lease: the work is finished (or abandoned
         # and the lease released) before a redelivery can resume it.
