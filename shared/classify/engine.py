@@ -147,10 +147,14 @@ def _gather(err: OperationError, raw: str | None, idx: CatalogIndex, clean: str 
             ev.codes.append(CodeObs(word, 99.0, order, "mention"))
             order += 1
     # A title or paste cut off mid-code: the last word, or a word before an ellipsis.
-    tail = _TRUNC_RX.search(ev.text[-400:])
+    # Only when the error has no code field of its own: a title cut mid-code, not a paste that already
+    # names its code and was cut somewhere after it.
+    tail = _TRUNC_RX.search(ev.text[-400:]) if not any(c.origin == "field" for c in ev.codes) else None
     if tail is not None:
         word = tail.group(1)
-        full = idx.prefix_code(word) if not idx.known(word) else None
+        # Only a code-shaped cut (`SubnetIsF`, `VMExtensionError_K8SAPIServerC`): a plain last word
+        # (`principal`, `ManagedCluster`) is not a code cut short, whatever code starts with it.
+        full = idx.prefix_code(word) if not idx.known(word) and code_shaped(word) else None
         if full is not None and all(c.code.lower() != full for c in ev.codes):
             ev.codes.append(CodeObs(word, 98.0, order, "truncated"))
             order += 1
@@ -447,6 +451,8 @@ def _generic(code: str, idx: CatalogIndex, matched_on: str) -> Decision:
 
 
 def _resolve_prefix(token: str, idx: CatalogIndex) -> tuple[str, str] | None:
+    if not code_shaped(token):
+        return None
     full = idx.prefix_code(token)
     return idx.codes.get(full) if full is not None else None
 

@@ -8,6 +8,7 @@ import pytest
 
 from shared.catalog import catalog_index, load_catalog
 from shared.classify import classify_error, classify_text
+from shared.classify.text import code_shaped
 from shared.models import OperationError
 from tests.classify.layouts import CODELESS, LAYOUTS
 
@@ -67,13 +68,14 @@ def test_no_layout_round_trip_needs_a_handwritten_expectation() -> None:
 # --- truncated codes ----------------------------------------------------------------------------
 
 _IDX = catalog_index()
-_PREFIXES = sorted({(code[:n], code) for code in _IDX.codes for n in range(8, len(code))
-                    if _IDX.prefix_code(code[:n]) == code and not _IDX.known(code[:n])})
-
-
 _SPELLING = {c.lower(): c for e in CATALOG.entries for c in (e.code, *e.aliases, *e.variant_codes)}
 _SPELLING.update({r.code.lower(): r.code for r in (*CATALOG.cse_exit_statuses.linux, *CATALOG.cse_exit_statuses.windows)
                   if r.code})
+# A cut counts when it is unique, not a code of its own, and still code-shaped (a plain word such as
+# `Principal` is never completed).
+_PREFIXES = sorted({(code[:n], code) for code in _IDX.codes for n in range(8, len(code))
+                    if _IDX.prefix_code(code[:n]) == code and not _IDX.known(code[:n])
+                    and code_shaped(_SPELLING.get(code, code)[:n])})
 
 
 @pytest.mark.parametrize("prefix,code", _PREFIXES[:: max(1, len(_PREFIXES) // 1500)])
@@ -90,6 +92,11 @@ def test_truncated_code_in_a_code_field_resolves(prefix: str, code: str) -> None
     cut = _SPELLING[code][: len(prefix)]
     result = classify_text(f'{{"error": {{"code": "{cut}", "message": ""}}}}')
     assert result.code == reported, (cut, result.matched_on)
+
+
+def test_a_plain_last_word_is_not_completed() -> None:
+    assert classify_text("the role assignment failed for the service Principal").code != "PrincipalNotFound"
+    assert classify_text("type: ManagedCluster").code != "ManagedClusterCountExceedsQuotaLimit"
 
 
 def test_an_ambiguous_prefix_does_not_guess() -> None:
