@@ -57,6 +57,15 @@ _AKS_ALIASES = {
 }
 
 
+# Aliases of the resources AKS creates in the node resource group, for the fields pre-flight knows.
+_OTHER_ALIASES = {
+    "microsoft.compute/virtualmachinescalesets/sku.name": "sku.name",
+    "microsoft.network/publicipaddresses/sku.name": "sku.name",
+    "microsoft.network/publicipaddresses/sku.tier": "sku.tier",
+    "microsoft.network/loadbalancers/sku.name": "sku.name",
+}
+
+
 class Undecidable(Exception):
     """The rule uses something this evaluator cannot decide on the planned body."""
 
@@ -127,44 +136,57 @@ class _Members(list[Any]):
 
 @dataclass(frozen=True)
 class Resource:
-    """The planned resource as policy sees the request: type, name, location, tags and body."""
+    """The planned resource as policy sees the request: type, name, location, tags and body.
+
+    `partial`: a resource AKS creates itself (in the node resource group) of which only some fields are
+    known (type, location, sku): any other field cannot be decided, rather than reading as absent.
+    """
 
     id: str
     type: str
     body: Mapping[str, Any]
     aliases: Mapping[str, str]
+    partial: bool = False
+    label: str = ""  # how evidence names it ("public IP AKS creates in MC_...")
+
+    def _known(self, value: Any, name: str) -> Any:
+        if value is _MISSING and self.partial:
+            raise Undecidable(f"{name!r} of the {self.label or self.type} AKS creates is not known before it does")
+        return value
 
     def field(self, name: str) -> Any:
         low = name.strip().casefold()
         b = self.body
         if low == "type":
             return self.type
-        if low == "name":
-            return b.get("name", _MISSING)
-        if low == "fullname":
-            return b.get("name", _MISSING)
+        if low in ("name", "fullname"):
+            return self._known(b.get("name", _MISSING), name)
         if low == "id":
             return self.id
         if low in ("location", "kind"):
-            return b.get(low, _MISSING)
+            return self._known(b.get(low, _MISSING), name)
         if low == "identity.type":
             ident = b.get("identity")
-            return ident.get("type", _MISSING) if isinstance(ident, Mapping) else _MISSING
+            return self._known(ident.get("type", _MISSING) if isinstance(ident, Mapping) else _MISSING, name)
         raw_tags = b.get("tags")
         tags: Mapping[str, Any] = raw_tags if isinstance(raw_tags, Mapping) else {}
         if low == "tags":
-            return dict(tags) if "tags" in b else _MISSING
+            return self._known(dict(tags) if "tags" in b else _MISSING, name)
         m = re.fullmatch(r"tags\[\s*'?(.+?)'?\s*\]|tags\.(.+)", name.strip(), flags=re.IGNORECASE)
         if m:
             key = (m.group(1) or m.group(2)).casefold()
             hit = next((k for k in tags if str(k).casefold() == key), None)
-            return tags[hit] if hit is not None else _MISSING
+            return self._known(tags[hit] if hit is not None else _MISSING, name)
         path = self.aliases.get(low)
         if path is None and low.startswith(_MC):
             path = _AKS_ALIASES.get(low[len(_MC) :])
         if path is None:
+            path = _OTHER_ALIASES.get(low)
+        if path is None:
             raise Undecidable(f"alias {name!r} has no path this tool knows")
-        return _walk(b, _split(path))
+        if not low.startswith(self.type.casefold() + "/"):
+            return _MISSING  # an alias of another resource type: absent on this one
+        return self._known(_walk(b, _split(path)), name)
 
 
 def resolve(expr: Any, params: Mapping[str, Any], resource: Resource | None = None) -> Any:
@@ -293,12 +315,20 @@ def _condition(cond: Mapping[str, Any], resource: Resource, params: Mapping[str,
         parts = cond[key]
         if not isinstance(parts, list):
             raise Undecidable(f"{key} is not a list")
-        results = [_condition(p, resource, params) for p in parts]
-        if key.casefold() == "allof":
-            ok = all(r for r, _ in results)
-            return ok, " and ".join(w for _, w in results) if ok else next(w for r, w in results if not r)
-        ok = any(r for r, _ in results)
-        return ok, next((w for r, w in results if r), " and ".join(w for _, w in results))
+        results: list[tuple[bool | None, str]] = []
+        for part in parts:
+            try:
+                results.append(_condition(part, resource, params))
+            except Undecidable as err:
+                results.append((None, str(err)))
+        decisive = key.casefold() != "allof"  # anyOf: one True decides; allOf: one False decides
+        hit = next((w for r, w in results if r is decisive), None)
+        if hit is not None:
+            return decisive, hit
+        undecided = next((w for r, w in results if r is None), None)
+        if undecided is not None:
+            raise Undecidable(undecided)
+        return not decisive, " and ".join(w for _, w in results)
     if "not" in low:
         inner, why = _condition(cond[low["not"]], resource, params)
         return not inner, f"not ({why})"

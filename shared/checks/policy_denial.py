@@ -16,8 +16,11 @@ the group does not exist yet). ArmReader reads ids, so the list is the unfiltere
 `$filter=atScope()` cut (drop the assignments on resources inside the group) is applied here: an
 assignment counts when its scope covers the cluster id. Each assignment's definition (or set
 definition and its members) is read and its rule evaluated by checklib.policyeval against the planned
-PUT body: a deny whose `if` matches is the cause (confirmed); a deny rule it cannot evaluate, on a
-rule that targets managed clusters, is a likely cause; Audit / Modify / DeployIfNotExists effects,
+PUT body and, for a create, against what AKS then writes in the node resource group under the same
+assignments (a scale set per pool with its VM size, the Standard load balancer and managed outbound
+public IP, or the managed NAT gateway; only their type, location and SKU are known, any other field is
+undecidable): a deny whose `if` matches is the cause (confirmed); a deny rule it cannot evaluate, on a
+rule that names the evaluated resource's type, is a likely cause; Audit / Modify / DeployIfNotExists effects,
 DoNotEnforce assignments, notScopes covering the cluster and `Microsoft.Kubernetes.Data` mode
 definitions (in-cluster admission, not ARM) deny nothing here. Policy exemptions are not read.
 """
@@ -118,7 +121,8 @@ class RuleVerdict:
     effect: str | None  # resolved; None: could not be resolved
     matches: bool | None  # the rule's `if` on the planned body; None: cannot decide
     why: str
-    targets_cluster: bool  # the rule names the managed cluster type (so an undecided one concerns it)
+    targets_cluster: bool  # the rule names the evaluated resource's type (so an undecided one concerns it)
+    resource: str = "the cluster"  # what was evaluated: the cluster, or a resource AKS creates for it
 
 
 @dataclass(frozen=True)
@@ -132,17 +136,44 @@ class PlannedFacts:
     truncated: bool = False
 
 
-def _targets_cluster(rule_if: Any) -> bool:
-    """A `type` condition naming managedClusters anywhere in the rule."""
+def _targets(rule_if: Any, rtype: str) -> bool:
+    """A `type` condition naming `rtype` anywhere in the rule."""
     if isinstance(rule_if, dict):
         if str(rule_if.get("field", "")).casefold() == "type":
             vals = [v for k, v in rule_if.items() if k.casefold() in ("equals", "in", "like")]
             flat = [x for v in vals for x in (v if isinstance(v, list) else [v])]
-            return any(isinstance(x, str) and CLUSTER_TYPE.casefold() in x.casefold() for x in flat)
-        return any(_targets_cluster(v) for v in rule_if.values())
+            return any(isinstance(x, str) and x.casefold() == rtype.casefold() for x in flat)
+        return any(_targets(v, rtype) for v in rule_if.values())
     if isinstance(rule_if, list):
-        return any(_targets_cluster(v) for v in rule_if)
+        return any(_targets(v, rtype) for v in rule_if)
     return False
+
+
+def created_resources(view: Any, sub: str, op_rg: str) -> list[pe.Resource]:
+    """What a create makes AKS write in the node resource group, with the fields known before it does: a scale set
+    per pool (sku.name = vmSize), and for outboundType loadBalancer the Standard load balancer plus, with managed
+    outbound IPs, a Standard public IP (managedNATGateway: the NAT gateway and its public IP)."""
+    nrg = view.node_resource_group or f"MC_{op_rg}_{view.name}_{view.region}"
+    base = f"{az.rg_id(sub, nrg)}/providers"
+    out: list[pe.Resource] = []
+
+    def add(rtype: str, body: dict[str, Any], label: str) -> None:
+        out.append(pe.Resource(f"{base}/{rtype}/(created by AKS)", rtype, {"location": view.region, **body}, {},
+                               partial=True, label=f"{label} in node resource group {nrg}"))
+
+    for pool in view.pools:
+        if pool.vm_size:
+            add("Microsoft.Compute/virtualMachineScaleSets", {"sku": {"name": pool.vm_size}},
+                f"scale set of pool {pool.name}")
+    ot = view.outbound_type.casefold()
+    if ot == "loadbalancer":
+        add("Microsoft.Network/loadBalancers", {"sku": {"name": "Standard"}}, "load balancer 'kubernetes'")
+        if not view.lb_outbound_ip_ids and not view.lb_outbound_prefix_ids:
+            add("Microsoft.Network/publicIPAddresses", {"sku": {"name": "Standard"}}, "managed outbound public IP")
+    elif ot == "managednatgateway":
+        add("Microsoft.Network/natGateways", {}, "managed NAT gateway")
+        add("Microsoft.Network/publicIPAddresses", {"sku": {"name": "Standard"}}, "NAT gateway public IP")
+    return out
 
 
 async def _listing(ctx: CheckContext, sub: str, rg: str) -> tuple[str, list[dict[str, Any]]]:
@@ -166,7 +197,9 @@ async def _planned(ctx: CheckContext) -> PlannedFacts:
     view = await ctx.view()
     sub = view.subscription or op.subscription_id
     body = await ctx.cluster()
-    resource = pe.Resource(op.cluster_id, CLUSTER_TYPE, body, {})
+    targets = [pe.Resource(op.cluster_id, CLUSTER_TYPE, body, {}, label="the cluster")]
+    if not view.provisioning_state:  # a create: AKS writes the node resource group's resources under the same policy
+        targets += created_resources(view, sub, op.resource_group)
     listed_at, items = await _listing(ctx, sub, op.resource_group)
     verdicts: list[RuleVerdict] = []
     skipped: list[tuple[str, str]] = []
@@ -187,7 +220,8 @@ async def _planned(ctx: CheckContext) -> PlannedFacts:
         assert isinstance(props, dict)
         scope = az.as_str(props.get("scope")) or aid.split("/providers/Microsoft.Authorization/")[0]
         aname = az.as_str(props.get("displayName")) or az.name_of(aid)
-        if not az.scope_covers(scope, op.cluster_id):
+        covered = [r for r in targets if az.scope_covers(scope, r.id)]
+        if not covered:
             return  # on a resource inside the group: atScope() leaves it out
         if az.state_is(az.as_str(props.get("enforcementMode")), "DoNotEnforce"):
             skipped.append((aid, f"'{aname}' is DoNotEnforce"))
@@ -236,13 +270,14 @@ async def _planned(ctx: CheckContext) -> PlannedFacts:
             effect = override if isinstance(override, str) else pe.effect_of(rule.get("then"), params)
             if effect is not None and effect.casefold() != "deny":
                 continue  # audit / modify / append / deployIfNotExists / disabled / denyAction: no denial
-            outcome = pe.evaluate_rule(rule.get("if"), resource, params)
-            matches, why = outcome.matches, outcome.why
-            if undecided_note and matches:
-                matches, why = None, f"{why}; the assignment's {undecided_note} are not evaluated"
-            verdicts.append(RuleVerdict(aid, aname, scope, def_id,
-                                        az.as_str(dp.get("displayName")) or az.name_of(def_id), effect, matches,
-                                        why, _targets_cluster(rule.get("if"))))
+            for res in covered:
+                outcome = pe.evaluate_rule(rule.get("if"), res, params)
+                matches, why = outcome.matches, outcome.why
+                if undecided_note and matches:
+                    matches, why = None, f"{why}; the assignment's {undecided_note} are not evaluated"
+                verdicts.append(RuleVerdict(aid, aname, scope, def_id,
+                                            az.as_str(dp.get("displayName")) or az.name_of(def_id), effect, matches,
+                                            why, _targets(rule.get("if"), res.type), res.label))
 
     await asyncio.gather(*(one(a) for a in items))
     order = {az.as_str(a.get("id")): i for i, a in enumerate(items)}
@@ -256,8 +291,8 @@ def evaluate_planned(f: PlannedFacts) -> CheckResult:
     for v in f.verdicts:
         state = {True: "matches the planned body", False: "does not match", None: "cannot decide"}[v.matches]
         ev.append(Evidence(resource_id=v.assignment_id, property="policyRule.if", value=v.definition_id,
-                           note=f"'{v.definition_name}' (effect {v.effect or 'unresolved'}, assigned at {v.scope}): "
-                                f"{state}: {v.why}"))
+                           note=f"'{v.definition_name}' (effect {v.effect or 'unresolved'}, assigned at {v.scope}) on "
+                                f"{v.resource}: {state}: {v.why}"))
     ev += [Evidence(resource_id=aid, property="properties", value=None, note=why) for aid, why in f.skipped]
     ev.append(Evidence(resource_id=f.listed_at + _ASSIGNMENTS, property="value", value=len(f.verdicts),
                        note="deny rules evaluated against the planned body"))
@@ -271,15 +306,15 @@ def evaluate_planned(f: PlannedFacts) -> CheckResult:
         first = denied[0]
         more = f" (+{len(denied) - 1} more)" if len(denied) > 1 else ""
         return result(SPEC, CheckStatus.FAIL,
-                      f"policy '{first.definition_name}' of assignment '{first.assignment_name}' denies the planned "
-                      f"cluster: {first.why}{more}", evidence=tuple(ev), docs=docs,
+                      f"policy '{first.definition_name}' of assignment '{first.assignment_name}' denies "
+                      f"{first.resource}: {first.why}{more}", evidence=tuple(ev), docs=docs,
                       remediation="change the planned body so the rule no longer matches, or (if allowed) exempt "
                                   "the cluster:\n" + "\n".join(dict.fromkeys(exempt)))
     if maybe:
         first = maybe[0]
         return result(SPEC, CheckStatus.FAIL,
-                      f"policy '{first.definition_name}' of assignment '{first.assignment_name}' may deny the planned "
-                      f"cluster: {first.why}", evidence=tuple(ev), docs=docs, confidence="likely",
+                      f"policy '{first.definition_name}' of assignment '{first.assignment_name}' may deny "
+                      f"{first.resource}: {first.why}", evidence=tuple(ev), docs=docs, confidence="likely",
                       confirm_by=f"az policy definition show --name {az.name_of(first.definition_id)}  # read the "
                                  "rule; or run the deployment's what-if / validate: a deny answers "
                                  "RequestDisallowedByPolicy", remediation="\n".join(dict.fromkeys(exempt)))
@@ -287,8 +322,8 @@ def evaluate_planned(f: PlannedFacts) -> CheckResult:
     undecided = [v for v in f.verdicts if v.matches is None]
     if undecided:
         return result(SPEC, CheckStatus.PASS,
-                      f"no deny rule matches the planned cluster; {len(undecided)} rule(s) not about managed "
-                      f"clusters could not be evaluated{cut}", evidence=tuple(ev), docs=docs)
+                      f"no deny rule matches the planned cluster; {len(undecided)} rule evaluation(s) that do not "
+                      f"name the evaluated resource's type could not be decided{cut}", evidence=tuple(ev), docs=docs)
     return result(SPEC, CheckStatus.PASS, f"no deny rule of {len({v.assignment_id for v in f.verdicts})} "
                   f"assignment(s) matches the planned cluster{cut}", evidence=tuple(ev), docs=docs)
 

@@ -184,7 +184,7 @@ def decoys() -> list[dict[str, Any]]:
     return [
         assignment("allowed-locations", LOCATIONS, params={"listOfAllowedLocations": ["westeurope", "northeurope"]}),
         assignment("tag-audit", TAG, params={"effect": "Audit"}),  # the body has no costCenter tag: audit only
-        assignment("no-public-ip", PIP),  # another resource type
+        assignment("no-public-ip", PIP, scope=RG_SCOPE),  # the cluster's group: AKS makes its public IP in MC_*
         assignment("pod-baseline", K8S_DATA),  # in-cluster admission, not ARM
         assignment("private-only-not-enforced", PRIVATE, enforcement="DoNotEnforce"),
         assignment("storage-private", PRIVATE, scope=STORAGE),  # on a resource in the group: not the cluster's

@@ -67,7 +67,38 @@ def test_a_denying_assignment_is_predicted_first_with_its_code(
     assert why in first.summary
     assert planted["id"] in (first.remediation or "")
     blamed = [e for e in first.evidence if "matches the planned body" in (e.note or "")]
-    assert [e.resource_id for e in blamed] == [planted["id"]]
+    assert {e.resource_id for e in blamed} == {planted["id"]}
+    assert any("on the cluster: matches" in (e.note or "") for e in blamed)
+
+
+def test_a_deny_on_what_aks_creates_in_the_node_resource_group_is_predicted() -> None:
+    """A subscription-wide 'no public IPs' blocks the create's managed outbound IP in MC_*; the same rule on the
+    cluster's own group (a decoy in every world) does not reach the node resource group."""
+    report = predict(_world(pol.assignment("no-public-ip-anywhere", pol.PIP)), plan_of(w.planned_cluster()))
+    assert [p.id for p in report.predictions] == ["policy_denial"]
+    first = report.predictions[0]
+    assert first.status == "will_fail" and first.predicted_code == "RequestDisallowedByPolicy"
+    assert f"managed outbound public IP in node resource group MC_{w.RG}_{w.NAME}_{w.REGION}" in first.summary
+    assert "no-public-ip-anywhere" in (first.remediation or "")
+
+
+def test_an_allowed_sku_rule_on_scale_sets_reads_the_pool_vm_size() -> None:
+    vmss_sizes = pol.definition(
+        pol.definition_id("vmss-sizes-pf"),
+        "Allowed scale set sizes (pf)",
+        {
+            "allOf": [
+                {"field": "type", "equals": "Microsoft.Compute/virtualMachineScaleSets"},
+                {"field": "Microsoft.Compute/virtualMachineScaleSets/sku.name", "notIn": ["Standard_D2ds_v5"]},
+            ]
+        },
+    )
+    world = _world(pol.assignment("vmss-sizes", vmss_sizes["id"]))
+    world["resources"][vmss_sizes["id"]] = vmss_sizes
+    report = predict(world, plan_of(w.planned_cluster()))
+    first = report.predictions[0]
+    assert first.id == "policy_denial" and first.confidence == "confirmed"
+    assert "scale set of pool system" in first.summary and "'Standard_D4ds_v5'" in first.summary
 
 
 def test_the_plan_that_satisfies_the_policy_is_ok() -> None:
