@@ -21,8 +21,10 @@ assignments (a scale set per pool with its VM size, the Standard load balancer a
 public IP, or the managed NAT gateway; only their type, location and SKU are known, any other field is
 undecidable): a deny whose `if` matches is the cause (confirmed); a deny rule it cannot evaluate, on a
 rule that names the evaluated resource's type, is a likely cause; Audit / Modify / DeployIfNotExists effects,
-DoNotEnforce assignments, notScopes covering the cluster and `Microsoft.Kubernetes.Data` mode
-definitions (in-cluster admission, not ARM) deny nothing here. Policy exemptions are not read.
+DoNotEnforce assignments, notScopes covering the cluster, unexpired policy exemptions
+(`{group}/providers/Microsoft.Authorization/policyExemptions`, 2022-07-01-preview) of the assignment (or of
+the set members they name) and `Microsoft.Kubernetes.Data` mode definitions (in-cluster admission, not
+ARM) deny nothing here.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from shared.armid import ResourceKind
@@ -176,6 +179,69 @@ def created_resources(view: Any, sub: str, op_rg: str) -> list[pe.Resource]:
     return out
 
 
+_EXEMPTIONS = "/providers/Microsoft.Authorization/policyExemptions"
+EXEMPTIONS_API = "2022-07-01-preview"
+
+
+@dataclass(frozen=True)
+class Exemption:
+    """A policy exemption (PolicyExemptions_ListForResourceGroup, 2022-07-01-preview): it waives its assignment
+    (or only the set's definitions it names) for everything at or below its scope until expiresOn."""
+
+    id: str
+    name: str
+    assignment_id: str
+    reference_ids: tuple[str, ...]
+    category: str
+    expires: datetime | None
+
+    @property
+    def scope(self) -> str:
+        i = self.id.casefold().find(_EXEMPTIONS.casefold() + "/")
+        return self.id[:i] if i >= 0 else self.id
+
+    def covers(self, assignment_id: str, reference_id: str | None, resource_id: str, now: datetime) -> bool:
+        if not az.same(self.assignment_id, assignment_id) or not az.scope_covers(self.scope, resource_id):
+            return False
+        if self.expires is not None and self.expires <= now:
+            return False
+        return not self.reference_ids or (reference_id is not None and any(
+            r.casefold() == reference_id.casefold() for r in self.reference_ids))
+
+
+def _when(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        out = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return out if out.tzinfo else out.replace(tzinfo=UTC)
+
+
+async def _exemptions(ctx: CheckContext, scope: str) -> tuple[list[Exemption], str | None]:
+    try:
+        body = await ctx.get(scope + _EXEMPTIONS, EXEMPTIONS_API)
+    except ArmNotFound:
+        return [], None
+    except ArmForbidden as err:
+        return [], (f"policy exemptions on {scope} not readable (ARM {err.status} {err.code}): a deny found here may "
+                    "be waived")
+    out = []
+    for item in az.as_list(body.get("value")):
+        if not isinstance(item, dict):
+            continue
+        p = item.get("properties") if isinstance(item.get("properties"), dict) else {}
+        assert isinstance(p, dict)
+        eid, aid = az.as_str(item.get("id")), az.as_str(p.get("policyAssignmentId"))
+        if eid and aid:
+            out.append(Exemption(eid, az.as_str(item.get("name")) or az.name_of(eid), aid,
+                                 tuple(str(r) for r in az.as_list(p.get("policyDefinitionReferenceIds"))),
+                                 az.as_str(p.get("exemptionCategory")) or "Waiver",
+                                 _when(az.as_str(p.get("expiresOn")))))
+    return out, None
+
+
 async def _listing(ctx: CheckContext, sub: str, rg: str) -> tuple[str, list[dict[str, Any]]]:
     rg_scope = az.rg_id(sub, rg)
     for scope in (rg_scope, f"/subscriptions/{sub}"):
@@ -201,6 +267,7 @@ async def _planned(ctx: CheckContext) -> PlannedFacts:
     if not view.provisioning_state:  # a create: AKS writes the node resource group's resources under the same policy
         targets += created_resources(view, sub, op.resource_group)
     listed_at, items = await _listing(ctx, sub, op.resource_group)
+    exemptions, exemptions_note = await _exemptions(ctx, listed_at)
     verdicts: list[RuleVerdict] = []
     skipped: list[tuple[str, str]] = []
     budget = [MAX_DEFINITIONS]
@@ -237,7 +304,8 @@ async def _planned(ctx: CheckContext) -> PlannedFacts:
                           "effect overrides with selectors" if any(o.get("selectors") for o in overrides) else None)
         did = az.as_str(props.get("policyDefinitionId")) or ""
         assigned = props.get("parameters") if isinstance(props.get("parameters"), dict) else {}
-        refs: list[tuple[str, Any, dict[str, Any] | None]] = []  # (definition id, its parameters, set params)
+        # (definition id, its parameters, set params, the set's policyDefinitionReferenceId)
+        refs: list[tuple[str, Any, dict[str, Any] | None, str | None]] = []
         if "/policysetdefinitions/" in did.casefold():
             pset = await definition(did)
             if pset is None:
@@ -249,10 +317,11 @@ async def _planned(ctx: CheckContext) -> PlannedFacts:
             set_params = pe.parameter_values(assigned, sp.get("parameters"))
             for ref in az.as_list(sp.get("policyDefinitions")):
                 if isinstance(ref, dict) and ref.get("policyDefinitionId"):
-                    refs.append((str(ref["policyDefinitionId"]), ref.get("parameters"), set_params))
+                    refs.append((str(ref["policyDefinitionId"]), ref.get("parameters"), set_params,
+                                 az.as_str(ref.get("policyDefinitionReferenceId"))))
         elif did:
-            refs.append((did, assigned, None))
-        for def_id, params_in, outer in refs:
+            refs.append((did, assigned, None, None))
+        for def_id, params_in, outer, ref_id in refs:
             d = await definition(def_id)
             if d is None:
                 verdicts.append(RuleVerdict(aid, aname, scope, def_id, az.name_of(def_id), None, None,
@@ -271,6 +340,11 @@ async def _planned(ctx: CheckContext) -> PlannedFacts:
             if effect is not None and effect.casefold() != "deny":
                 continue  # audit / modify / append / deployIfNotExists / disabled / denyAction: no denial
             for res in covered:
+                waiver = next((x for x in exemptions if x.covers(aid, ref_id, res.id, ctx.now)), None)
+                if waiver is not None:
+                    skipped.append((waiver.id, f"exemption '{waiver.name}' ({waiver.category}) waives "
+                                               f"'{aname}' for {res.label}"))
+                    continue
                 outcome = pe.evaluate_rule(rule.get("if"), res, params)
                 matches, why = outcome.matches, outcome.why
                 if undecided_note and matches:
@@ -282,6 +356,8 @@ async def _planned(ctx: CheckContext) -> PlannedFacts:
     await asyncio.gather(*(one(a) for a in items))
     order = {az.as_str(a.get("id")): i for i, a in enumerate(items)}
     verdicts.sort(key=lambda v: order.get(v.assignment_id, 0))
+    if exemptions_note:
+        skipped.append((listed_at + _EXEMPTIONS, exemptions_note))
     return PlannedFacts(op.cluster_id, op.resource_group, op.cluster_name, listed_at, tuple(verdicts),
                         tuple(skipped), budget[0] <= 0)
 

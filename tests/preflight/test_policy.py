@@ -159,3 +159,43 @@ def test_no_listing_readable_is_skipped_not_passed() -> None:
     res = _policy(report)
     assert res.status is CheckStatus.SKIPPED and "no policy assignment list readable" in res.summary
     assert report.verdict == "ok"
+
+
+def _exemption(assignment_id: str, expires: str | None, refs: list[str] | None = None) -> dict[str, Any]:
+    """value[0] of the PolicyExemptions_ListForResourceGroup (2022-07-01-preview) example, re-pointed."""
+    props: dict[str, Any] = {
+        "policyAssignmentId": assignment_id,
+        "exemptionCategory": "Waiver",
+        "displayName": "AKS pilot in the north",
+        "metadata": {"reason": "pilot"},
+    }
+    if refs is not None:
+        props["policyDefinitionReferenceIds"] = refs
+    if expires:
+        props["expiresOn"] = expires
+    eid = f"{pol.RG_SCOPE}/providers/Microsoft.Authorization/policyExemptions/aks-pilot"
+    return {"id": eid, "name": "aks-pilot", "type": "Microsoft.Authorization/policyExemptions", "properties": props}
+
+
+@pytest.mark.parametrize(
+    ("expires", "refs", "verdict"),
+    [
+        (None, None, "ok"),  # waives the assignment for everything in the group (the cluster and MC_* are not in it)
+        ("2026-11-30T00:00:00Z", None, "will_fail"),  # expired the day before the run (support.NOW)
+        (None, ["another-member"], "will_fail"),  # names another member of a set: not this definition
+    ],
+    ids=["waived", "expired", "other-reference"],
+)
+def test_an_exemption_on_the_group_waives_the_deny_for_the_cluster(
+    expires: str | None, refs: list[str] | None, verdict: str
+) -> None:
+    planted = pol.assignment("tag-deny", pol.TAG, scope=pol.RG_SCOPE)
+    world = _world(planted)
+    world["resources"][f"{pol.RG_SCOPE}/providers/Microsoft.Authorization/policyExemptions"] = {
+        "value": [_exemption(planted["id"], expires, refs)]
+    }
+    report = predict(world, plan_of(w.planned_cluster()))
+    assert report.verdict == verdict, [(p.id, p.summary) for p in report.predictions]
+    if verdict == "ok":
+        notes = " | ".join(e.note or "" for e in _policy(report).evidence)
+        assert "exemption 'aks-pilot' (Waiver) waives 'tag deny' for the cluster" in notes
