@@ -42,6 +42,7 @@ class SizeNeed:
     need: int | None  # vCPUs the operation needs beyond current usage
     need_source: str
     spot: bool = False  # Spot pools count against lowPriorityCores, not the family or the regional vCPUs
+    known: bool = True  # the need is the error's or follows from the operation; False: assumed (one node)
 
 
 @dataclass(frozen=True)
@@ -54,16 +55,20 @@ class Facts:
     regional_need: int | None
     regional_need_source: str
     skus_id: str | None
+    regional_known: bool = True  # the regional need is known (not assumed from one node)
 
 
-def _nodes(p: PoolView, verb: str, cluster_version: str | None) -> tuple[int, str]:
+def _nodes(p: PoolView, verb: str, cluster_version: str | None) -> tuple[int | None, str, bool]:
+    """(new nodes, why, whether that number is known rather than assumed)."""
     if verb == "upgrade":
         n = p.surge_nodes(cluster_version=cluster_version)
-        return n, f"{n} surge node(s) (maxSurge {p.max_surge or 'unset: AKS default'})"
+        return n, f"{n} surge node(s) (maxSurge {p.max_surge or 'unset: AKS default'})", True
     if verb == "create":  # a new cluster or a new pool: every node is new (the autoscaler starts at minCount)
         n = max(p.count or 0, p.min_count or 0) if p.autoscaling else (p.count or 0)
-        return max(n, 1), f"{max(n, 1)} node(s) of pool {p.name}"
-    return 1, "at least one new node (the requested count is not in the error)"
+        return max(n, 1), f"{max(n, 1)} node(s) of pool {p.name}", True
+    if verb == "scale":
+        return 1, "at least one new node (the requested count is not in the error)", False
+    return None, "no node count change known (the error gives no vCPU need)", False
 
 
 async def gather(ctx: CheckContext) -> Facts:
@@ -99,26 +104,30 @@ async def gather(ctx: CheckContext) -> Facts:
             family, fsrc = SPOT_COUNTER, "Spot pool (scaleSetPriority Spot)"
         elif fact_family:
             family, fsrc = fact_family, "error facts"
-        nodes, why = _nodes(p, ctx.operation.verb, version)
+        nodes, why, known = _nodes(p, ctx.operation.verb, version)
+        need: int | None
         if fact_need is not None:
-            need, nsrc = int(fact_need), "error: requested / Additional Required"
-        elif vcpus is not None:
+            need, nsrc, known = int(fact_need), "error: requested / Additional Required", True
+        elif vcpus is not None and nodes is not None:
             need, nsrc = vcpus * max(nodes, 1), f"{vcpus} vCPUs x {why}"
-        else:
+        elif vcpus is None:
             need, nsrc = None, "vCPUs of the size unknown"
-        needs.append(SizeNeed(p.vm_size, p.name, family, fsrc, vcpus, need, nsrc, p.spot))
-    known = [n.need for n in needs if n.need is not None and not n.spot]
+        else:
+            need, nsrc = None, why
+        needs.append(SizeNeed(p.vm_size, p.name, family, fsrc, vcpus, need, nsrc, p.spot, known))
+    counted = [n.need for n in needs if n.need is not None and not n.spot]
     if fact_need is not None and not all(n.spot for n in needs):
         regional_need, rsrc = int(fact_need), "error: requested / Additional Required"
-    elif known or any(n.spot for n in needs):
-        regional_need, rsrc = sum(known), " + ".join(f"{n.need} ({n.vm_size})" for n in needs
+    elif counted or any(n.spot for n in needs):
+        regional_need, rsrc = sum(counted), " + ".join(f"{n.need} ({n.vm_size})" for n in needs
                                                      if n.need is not None and not n.spot)
     else:
         regional_need, rsrc = None, "unknown"
     regional = az.find_usage(usages, "cores", "Total Regional vCPUs")
     fams = tuple((n, az.find_usage(usages, n.family) if n.family else None) for n in needs)
     return Facts(ctx.operation.subscription_id, region, usages_id, regional, fams, regional_need, rsrc,
-                 skus.source_id if skus else None)
+                 skus.source_id if skus else None,
+                 regional_known=all(n.known for n in needs if not n.spot and n.need is not None))
 
 
 def _size(size: str | None, skus: RegionSkus | None) -> tuple[str | None, str, int | None]:
@@ -143,6 +152,7 @@ def evaluate(f: Facts) -> CheckResult:
     short: list[str] = []
     fixes: list[str] = []
     undecided: list[str] = []
+    assumed = False  # a shortage found only against an assumed or unknown need: likely, not proven
     reg = f.regional
     if reg:
         reg_need = f.regional_need if f.regional_need is not None else "?"
@@ -168,9 +178,11 @@ def evaluate(f: Facts) -> CheckResult:
                 short.append(f"{usage.localized} in {f.region}: {usage.current}/{usage.limit} used, "
                              f"{label} needs {need.need} more")
                 fixes.append(_increase(f, usage.name, usage.current + need.need))
+                assumed = assumed or not need.known
             elif need.need is None and usage.free <= 0:
                 short.append(f"{usage.localized} in {f.region} is exhausted ({usage.current}/{usage.limit})")
                 fixes.append(_increase(f, usage.name, usage.limit + 10))
+                assumed = True
         if need.need is None and usage is None:
             undecided.append(f"{label}: VM size not in the region's SKUs or the built-in table and the error gave "
                              "no quota family")
@@ -182,12 +194,21 @@ def evaluate(f: Facts) -> CheckResult:
             short.append(f"{reg.localized} in {f.region}: {reg.current}/{reg.limit} used, {labels} needs "
                          f"{f.regional_need} more")
             fixes.append(_increase(f, reg.name, reg.current + f.regional_need))
+            assumed = assumed or not f.regional_known
         elif f.regional_need is None and reg.free <= 0:
             short.append(f"{reg.localized} in {f.region} is exhausted ({reg.current}/{reg.limit})")
             fixes.append(_increase(f, reg.name, reg.limit + 10))
+            assumed = True
     if short:
-        return result(SPEC, CheckStatus.FAIL, "vCPU quota too low: " + "; ".join(dict.fromkeys(short)),
-                      evidence=tuple(ev), remediation="\n".join(dict.fromkeys(fixes)), blocks_request=True)
+        text = "vCPU quota too low: " + "; ".join(dict.fromkeys(short))
+        if assumed:
+            return result(SPEC, CheckStatus.FAIL, text, evidence=tuple(ev), remediation="\n".join(dict.fromkeys(fixes)),
+                          confidence="likely",
+                          confirm_by="the vCPUs the operation asks for are not in the error or the cluster body: "
+                                     "compare (new nodes x vCPUs of the size) with the free quota above, or look "
+                                     "for QuotaExceeded in the node resource group's Activity Log")
+        return result(SPEC, CheckStatus.FAIL, text, evidence=tuple(ev), remediation="\n".join(dict.fromkeys(fixes)),
+                      blocks_request=True)
     if undecided and not any(u for _, u in f.families):
         why = "; ".join(undecided)
         return result(SPEC, CheckStatus.SKIPPED, f"skipped: {why}", evidence=tuple(ev), reason=why)

@@ -153,3 +153,26 @@ async def test_named_pool_missing_from_the_body_uses_the_error_size_only() -> No
     assert res.status is CheckStatus.FAIL, res
     assert res.summary == ("vCPU quota too low: Standard DSv2 Family vCPUs in westeurope: 8/10 used, "
                            "standardDSv2Family needs 4 more")
+
+
+async def test_update_that_adds_no_node_is_not_a_quota_cause() -> None:
+    """PublicIPCountLimitReached on an outbound-IP update: the vCPU family is nearly full (a decoy)."""
+    res = await run(SPEC, make_ctx(world(usage_edit={"standardDDSv5Family": 97}), code="PublicIPCountLimitReached",
+                                   verb="update", agent_pool="system"))
+    assert res.status is CheckStatus.PASS, res
+
+
+async def test_exhausted_family_on_an_update_is_only_likely() -> None:
+    res = await run(SPEC, make_ctx(world(usage_edit={"standardDDSv5Family": 100}), code="QuotaExceeded",
+                                   verb="update", agent_pool="system"))
+    assert res.status is CheckStatus.FAIL and res.confidence == "likely" and not res.blocks_request, res
+    assert "is exhausted (100/100)" in res.summary and res.confirm_by
+
+
+async def test_scale_without_a_count_in_the_error_is_likely() -> None:
+    res = await run(SPEC, make_ctx(world(usage_edit={"cores": 98}), code="QuotaExceeded", verb="scale",
+                                   agent_pool="system"))
+    assert res.status is CheckStatus.FAIL and res.confidence == "likely" and not res.blocks_request, res
+    res = await run(SPEC, make_ctx(world({"vmSize": "Standard_DS2_v2"}), code="QuotaExceeded", message=DSV2_MSG,
+                                   verb="scale", agent_pool="system"))
+    assert res.status is CheckStatus.FAIL and res.confidence == "confirmed" and res.blocks_request, res
