@@ -65,6 +65,7 @@ class Evidence:
     pattern_max: dict[str, int] = field(default_factory=dict)
     tree: OperationError | None = None
     http_status: str | None = None  # generic code named by an HTTP status in the text (409 -> Conflict)
+    generic_mention: str | None = None  # a generic / wrapper code named in prose (`... fails with BadRequest`)
     subcodes: list[str] = field(default_factory=list)  # subcode / innerError.code values, in order
 
 
@@ -134,6 +135,14 @@ def _gather(err: OperationError, raw: str | None, idx: CatalogIndex, clean: str 
     # intersection runs in C; only the few hits are looked at one by one.
     tokens = set(low.translate(TOKEN_TABLE).split())
     hits = tokens & idx.codes.keys()
+    for g in sorted(tokens & (idx.generics.keys() | idx.wrappers.keys())):
+        name = idx.generics[g][0] if g in idx.generics else idx.wrappers[g][0]
+        pos = _word_at(low, g, ev.text)
+        written = ev.text[pos: pos + len(g)] if pos >= 0 and len(low) == len(ev.text) else ""
+        # CamelCase as written only (BadRequest, PreConditionFailed): `conflict` / `failed` are English words.
+        if sum(ch.isupper() for ch in written) >= 2:
+            ev.generic_mention = name
+            break
     if hits:
         seen: set[str] = {c.code.lower() for c in ev.codes}
         found_at: list[tuple[int, str]] = []
@@ -426,6 +435,12 @@ def _decide(ev: Evidence, idx: CatalogIndex) -> Decision:
             return _generic(container, idx, f"wrapper_message:{container}")
     if ev.http_status:
         return _generic(ev.http_status, idx, f"http_status:{ev.http_status}")
+    if ev.generic_mention:
+        low_g = ev.generic_mention.lower()
+        if low_g in idx.wrappers:
+            name, entry_id = idx.wrappers[low_g]
+            return Decision(entry_id, name, "low", f"wrapper_mention:{name}", _first_exit(ev))
+        return _generic(ev.generic_mention, idx, f"generic_mention:{ev.generic_mention}")
     return Decision(idx.fallback_id, idx.by_id[idx.fallback_id].code, "low", "fallback")
 
 

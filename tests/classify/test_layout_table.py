@@ -49,6 +49,30 @@ def test_documented_example_in_layout_cut_at_its_tail(entry_id: str, index: int,
     assert result.entry_id == entry_id, result.matched_on
 
 
+def _title_case(entry_id: str, index: int) -> bool:
+    """A generic code in prose counts only when CamelCase (`Conflict` alone is an English word)."""
+    code = CATALOG.entry(entry_id).examples[index].code or ""
+    return CATALOG.entry(entry_id).role != "generic" or sum(ch.isupper() for ch in code) >= 2
+
+
+@pytest.mark.parametrize("entry_id,index", sorted({(r[0], r[1]) for r in ROWS
+                                                   if _code_alone_identifies(r[0], r[1]) and _title_case(r[0], r[1])}))
+def test_issue_title_naming_only_the_code(entry_id: str, index: int) -> None:
+    """`az aks create fails with <code>`: a title carries the code and nothing else."""
+    code = CATALOG.entry(entry_id).examples[index].code
+    result = classify_text(f"[BUG] az aks create fails with {code}")
+    assert result.entry_id == entry_id, result.matched_on
+
+
+@pytest.mark.parametrize("code", sorted({*CATALOG.generic_codes, *CATALOG.wrapper_codes}))
+def test_issue_title_naming_a_container_or_generic_code(code: str) -> None:
+    result = classify_text(f"AKS upgrade fails with {code}")
+    if sum(ch.isupper() for ch in code) >= 2:
+        assert result.code == (CATALOG.entry(CATALOG.generic_codes[code]).code
+                               if CATALOG.generic_codes.get(code) else code), result.matched_on
+        assert result.confidence == "low"
+
+
 def test_table_covers_every_layout_and_every_entry() -> None:
     assert {r[2] for r in ROWS} == set(LAYOUTS)
     assert {r[0] for r in ROWS} == {e.id for e in CATALOG.entries if e.role != "fallback"}
