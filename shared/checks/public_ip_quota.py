@@ -48,9 +48,11 @@ class Facts:
     needs: tuple[Need, ...]
     managed_outbound_ips: int | None
 
+    vcpu_error: bool = False  # the error's quota facts are a vCPU family / regional vCPUs: not public IPs
+
     @property
     def need(self) -> int:
-        return max(1, sum(n.count for n in self.needs))
+        return sum(n.count for n in self.needs)
 
 
 def _needs(v: ClusterView | None, verb: str, target: str | None) -> list[Need]:
@@ -101,14 +103,26 @@ async def gather(ctx: CheckContext) -> Facts:
         target = v.target_pool.name  # a cluster create makes every pool; otherwise the pool that failed
     return Facts(ctx.operation.subscription_id, v.id if v else ctx.operation.cluster_id, ctx.operation.resource_group,
                  ctx.operation.cluster_name, region, uid, found, tuple(_needs(v, ctx.operation.verb, target)),
-                 v.lb_managed_outbound_ips if v else None)
+                 v.lb_managed_outbound_ips if v else None,
+                 vcpu_error=bool(ctx.facts.quota and (ctx.facts.quota.family or ctx.facts.quota.regional)))
+
+
+def _fix(f: Facts, u: az.Usage, need: int, lower: str) -> str:
+    return ("find unattached public IPs and delete the ones you do not need:\n"
+            f"az network public-ip list --subscription {f.subscription_id} --query "
+            f"\"[?location=='{f.region}' && ipConfiguration==null && natGateway==null].id\" -o tsv\n"
+            f"{lower}"
+            "or raise the limit:\n"
+            f"az quota update --resource-name {u.name} --scope /subscriptions/{f.subscription_id}/providers/"
+            f"Microsoft.Network/locations/{f.region} --limit-object value={u.current + max(need, 10)} "
+            f"--resource-type PublicIpAddresses")
 
 
 def evaluate(f: Facts) -> CheckResult:
     if not f.usages:
         why = f"no PublicIPAddresses counter in {f.usages_id}"
         return result(SPEC, CheckStatus.SKIPPED, f"skipped: {why}", reason=why)
-    why = "; ".join(n.why for n in f.needs) or "at least one new public IP (load balancer frontend / outbound IP)"
+    why = "; ".join(n.why for n in f.needs) or "nothing in the cluster body asks for a new public IP"
     ev = [Evidence(resource_id=f.usages_id, property=f"value[name.value=='{u.name}']",
                    value={"currentValue": u.current, "limit": u.limit}, note=f"{u.free} free; need {f.need}: {why}")
           for u in f.usages]
@@ -120,6 +134,22 @@ def evaluate(f: Facts) -> CheckResult:
         if n.property:
             ev.append(Evidence(resource_id=f.cluster_id, property=n.property,
                                value=n.value if n.value is not None else True, note=n.why))
+    if f.need == 0:
+        full = [u for u in f.usages if u.free <= 0]
+        if full and f.vcpu_error:
+            u = full[0]
+            return result(SPEC, CheckStatus.PASS, f"the error is about vCPU quota and nothing in this operation asks "
+                                                  f"for a public IP ({u.localized} {u.current}/{u.limit} in "
+                                                  f"{f.region})", evidence=tuple(ev))
+    if f.need == 0 and (full := [u for u in f.usages if u.free <= 0]):
+        u = full[0]
+        return result(
+            SPEC, CheckStatus.FAIL,
+            f"public IP quota reached in {f.region}: {u.localized} {u.current}/{u.limit}, need 1 more",
+            evidence=tuple(ev), confidence="likely",
+            confirm_by="what asks for the public IP is not in the cluster body (a rejected request's outbound IP "
+                       "count, a Service of type LoadBalancer): the quota is exhausted, so any new one fails",
+            remediation=_fix(f, u, 1, ""))
     short = [u for u in f.usages if u.free < f.need]
     if short:
         u = short[0]
@@ -133,15 +163,7 @@ def evaluate(f: Facts) -> CheckResult:
             SPEC, CheckStatus.FAIL,
             f"public IP quota reached in {f.region}: {u.localized} {u.current}/{u.limit}, need {f.need} more",
             evidence=tuple(ev), blocks_request=bool(f.needs),
-            remediation=(
-                "find unattached public IPs and delete the ones you do not need:\n"
-                f"az network public-ip list --subscription {f.subscription_id} --query "
-                f"\"[?location=='{f.region}' && ipConfiguration==null && natGateway==null].id\" -o tsv\n"
-                f"{lower}"
-                "or raise the limit:\n"
-                f"az quota update --resource-name {u.name} --scope /subscriptions/{f.subscription_id}/providers/"
-                f"Microsoft.Network/locations/{f.region} --limit-object value={u.current + max(f.need, 10)} "
-                f"--resource-type PublicIpAddresses"))
+            remediation=_fix(f, u, f.need, lower))
     u = f.usages[0]
     return result(SPEC, CheckStatus.PASS, f"public IP quota has room in {f.region}: {u.current}/{u.limit} used, "
                                           f"need {f.need}", evidence=tuple(ev))

@@ -110,3 +110,21 @@ async def test_planned_create_counts_every_outbound_ip() -> None:
     assert res.status is CheckStatus.FAIL, res
     # 4 outbound IPs + 20 node IPs of pool edge (a create makes every pool)
     assert "need 24 more" in res.summary
+
+
+async def test_full_quota_with_no_known_need_is_likely() -> None:
+    res = await run(SPEC, make_ctx(world(current=60), code="PublicIPCountLimitReached", verb="update",
+                                   agent_pool="system"))
+    assert res.status is CheckStatus.FAIL and res.confidence == "likely" and not res.blocks_request, res
+    assert "what asks for the public IP is not in the cluster body" in (res.confirm_by or "")
+
+
+async def test_full_public_ip_quota_is_a_decoy_for_a_vcpu_quota_error() -> None:
+    """Scale of a UDR cluster failing on the DDSv5 family: the full public IP quota is not the cause."""
+    msg = ("Operation could not be completed as it results in exceeding approved standardDDSv5Family Cores quota. "
+           "Additional details - Deployment Model: Resource Manager, Location: westeurope, Current Limit: 100, "
+           "Current Usage: 98, Additional Required: 8, (Minimum) New Limit Required: 106.")
+    res = await run(SPEC, make_ctx(world(current=60), code="QuotaExceeded", message=msg, verb="scale",
+                                   agent_pool="system"))
+    assert res.status is CheckStatus.PASS, res
+    assert res.summary.startswith("the error is about vCPU quota")
