@@ -302,8 +302,20 @@ def evaluate(f: Facts) -> CheckResult:
         ev.append(Evidence(property="failure_history.first_seen", value=f.first_seen.isoformat(),
                            note="earliest known capacity failure of this cluster"))
     where = f" in {f.region}" if f.region else ""
-    what = ("VM size / zone not offered" if f.kind == "offering" else "capacity shortage")
-    summary = f"{f.code}: {what}{where}"
+    if f.kind == "offering":
+        # a size / zone restriction, proven (or not) from the region's SKUs by sku_availability; the code
+        # alone is no capacity pattern
+        repeated = bool(f.cluster_failures_24h or f.activity_failures_24h)
+        if not repeated:
+            return result(SPEC, CheckStatus.PASS, f"{f.code} is an offering restriction, not a capacity shortage; "
+                                                  f"no repeated failures of this cluster{where} in the last 24 h",
+                          evidence=tuple(ev))
+        return result(SPEC, CheckStatus.FAIL, f"{f.code}: VM size / zone not offered{where}, repeatedly "
+                                              f"({'; '.join(counts)})",
+                      evidence=tuple(ev), confidence="likely", remediation="\n".join(_advice(f, persisting)),
+                      confirm_by=f"the region's SKU restrictions: az vm list-skus --location {f.region or '<region>'} "
+                                 f"--size {f.vm_size or '<vm size>'} --all -o table")
+    summary = f"{f.code}: capacity shortage{where}"
     summary += f" ({'; '.join(counts)})" if counts else " (failure history not available)"
     if persisting:
         summary += "; failing for more than 24 h - escalate"

@@ -124,11 +124,19 @@ async def test_capacity_code_nested_in_wrapper_is_found() -> None:
     assert res.summary.startswith("AllocationFailed")
 
 
-async def test_sku_not_available_points_at_offered_sizes() -> None:
+async def test_sku_not_available_once_is_no_capacity_pattern() -> None:
     res = await run(SPEC, make_ctx({CLUSTER_ID: cluster()}, code="SkuNotAvailable", agent_pool="system",
                                    verb="scale"))
-    assert res.status is CheckStatus.FAIL
-    assert res.summary.startswith("SkuNotAvailable: VM size / zone not offered in westeurope")
+    assert res.status is CheckStatus.PASS, res
+    assert res.summary.startswith("SkuNotAvailable is an offering restriction, not a capacity shortage")
+
+
+async def test_sku_not_available_repeatedly_points_at_offered_sizes() -> None:
+    activity = [event("SkuNotAvailable", "aaaaaaaa-0000-0000-0000-000000000001", 30)]
+    res = await run(SPEC, make_ctx({CLUSTER_ID: cluster()}, code="SkuNotAvailable", agent_pool="system",
+                                   verb="scale", activity=activity))
+    assert res.status is CheckStatus.FAIL and res.confidence == "likely", res
+    assert res.summary.startswith("SkuNotAvailable: VM size / zone not offered in westeurope, repeatedly")
     assert "az vm list-skus --location westeurope --size Standard_D4ds_v5 --all -o table" in (res.remediation or "")
 
 
