@@ -57,13 +57,20 @@ _AKS_ALIASES = {
 }
 
 
+_AP = "microsoft.containerservice/managedclusters/agentpools/"
+_AP_PROPS = ("vmSize", "count", "minCount", "maxCount", "enableAutoScaling", "orchestratorVersion", "osType",
+             "osSKU", "mode", "enableEncryptionAtHost", "enableNodePublicIP", "enableFIPS", "availabilityZones",
+             "maxPods", "vnetSubnetID", "scaleSetPriority", "kubeletDiskType", "osDiskType")
 # Aliases of the resources AKS creates in the node resource group, for the fields pre-flight knows.
-_OTHER_ALIASES = {
+_ALIASES = {
+    **{_MC + k: v for k, v in _AKS_ALIASES.items()},
+    **{_AP + k.casefold(): f"properties.{k}" for k in _AP_PROPS},
     "microsoft.compute/virtualmachinescalesets/sku.name": "sku.name",
     "microsoft.network/publicipaddresses/sku.name": "sku.name",
     "microsoft.network/publicipaddresses/sku.tier": "sku.tier",
     "microsoft.network/loadbalancers/sku.name": "sku.name",
 }
+AGENT_POOL_TYPE = "Microsoft.ContainerService/managedClusters/agentPools"
 
 
 class Undecidable(Exception):
@@ -148,6 +155,9 @@ class Resource:
     aliases: Mapping[str, str]
     partial: bool = False
     label: str = ""  # how evidence names it ("public IP AKS creates in MC_...")
+    # supports tags and location (Indexed-mode definitions evaluate only those); a child resource such as an
+    # agent pool does not, and its location / tags are not something a rule can be decided on
+    indexed: bool = True
 
     def _known(self, value: Any, name: str) -> Any:
         if value is _MISSING and self.partial:
@@ -163,6 +173,8 @@ class Resource:
             return self._known(b.get("name", _MISSING), name)
         if low == "id":
             return self.id
+        if not self.indexed and (low == "location" or low.startswith("tags")):
+            raise Undecidable(f"{name!r} on {self.label or self.type}, which has no location or tags")
         if low in ("location", "kind"):
             return self._known(b.get(low, _MISSING), name)
         if low == "identity.type":
@@ -177,15 +189,12 @@ class Resource:
             key = (m.group(1) or m.group(2)).casefold()
             hit = next((k for k in tags if str(k).casefold() == key), None)
             return self._known(tags[hit] if hit is not None else _MISSING, name)
-        path = self.aliases.get(low)
-        if path is None and low.startswith(_MC):
-            path = _AKS_ALIASES.get(low[len(_MC) :])
-        if path is None:
-            path = _OTHER_ALIASES.get(low)
+        own = self.type.casefold() + "/"
+        if not low.startswith(own) or "/" in low[len(own) :]:
+            return _MISSING  # an alias of another (or a child) resource type: absent on this one
+        path = self.aliases.get(low) or _ALIASES.get(low)
         if path is None:
             raise Undecidable(f"alias {name!r} has no path this tool knows")
-        if not low.startswith(self.type.casefold() + "/"):
-            return _MISSING  # an alias of another resource type: absent on this one
         return self._known(_walk(b, _split(path)), name)
 
 

@@ -38,7 +38,7 @@ from typing import Any
 from shared.armid import ResourceKind
 from shared.checklib import azrefs as az
 from shared.checklib import policyeval as pe
-from shared.checklib.base import API, CheckContext, CheckSpec, NotApplicable, Skip, result
+from shared.checklib.base import API, CheckContext, CheckSpec, Skip, result
 from shared.checklib.netread import in_order
 from shared.models import CheckResult, CheckStatus, Evidence, Family
 from shared.ports import ArmForbidden, ArmNotFound
@@ -152,7 +152,7 @@ def _targets(rule_if: Any, rtype: str) -> bool:
     return False
 
 
-def created_resources(view: Any, sub: str, op_rg: str) -> list[pe.Resource]:
+def created_resources(view: Any, sub: str, op_rg: str, only_pool: str | None = None) -> list[pe.Resource]:
     """What a create makes AKS write in the node resource group, with the fields known before it does: a scale set
     per pool (sku.name = vmSize), and for outboundType loadBalancer the Standard load balancer plus, with managed
     outbound IPs, a Standard public IP (managedNATGateway: the NAT gateway and its public IP)."""
@@ -165,10 +165,12 @@ def created_resources(view: Any, sub: str, op_rg: str) -> list[pe.Resource]:
                                partial=True, label=f"{label} in node resource group {nrg}"))
 
     for pool in view.pools:
+        if only_pool and pool.name.casefold() != only_pool.casefold():
+            continue
         if pool.vm_size:
             add("Microsoft.Compute/virtualMachineScaleSets", {"sku": {"name": pool.vm_size}},
                 f"scale set of pool {pool.name}")
-    ot = view.outbound_type.casefold()
+    ot = "" if only_pool else view.outbound_type.casefold()
     if ot == "loadbalancer":
         add("Microsoft.Network/loadBalancers", {"sku": {"name": "Standard"}}, "load balancer 'kubernetes'")
         if not view.lb_outbound_ip_ids and not view.lb_outbound_prefix_ids:
@@ -258,14 +260,23 @@ async def _listing(ctx: CheckContext, sub: str, rg: str) -> tuple[str, list[dict
 
 async def _planned(ctx: CheckContext) -> PlannedFacts:
     op = ctx.operation
-    if op.agent_pool:
-        raise NotApplicable("a planned node-pool change: agentPools policy rules are not evaluated")
     view = await ctx.view()
     sub = view.subscription or op.subscription_id
-    body = await ctx.cluster()
-    targets = [pe.Resource(op.cluster_id, CLUSTER_TYPE, body, {}, label="the cluster")]
-    if not view.provisioning_state:  # a create: AKS writes the node resource group's resources under the same policy
-        targets += created_resources(view, sub, op.resource_group)
+    if op.agent_pool:  # a node-pool PUT (add, scale): the pool is the request, a new pool's scale set follows
+        pool_id = f"{op.cluster_id}/agentPools/{op.agent_pool}"
+        pool_body = await ctx.get_or_none(pool_id, API["agentPools"])
+        if pool_body is None:
+            raise Skip(f"the planned node pool {op.agent_pool} is not in the plan")
+        targets = [pe.Resource(pool_id, pe.AGENT_POOL_TYPE, pool_body, {}, label=f"node pool {op.agent_pool}",
+                               indexed=False)]
+        pool = view.pool(op.agent_pool)
+        if pool is not None and not pool.provisioning_state:
+            targets += [r for r in created_resources(view, sub, op.resource_group, only_pool=op.agent_pool)]
+    else:
+        body = await ctx.cluster()
+        targets = [pe.Resource(op.cluster_id, CLUSTER_TYPE, body, {}, label="the cluster")]
+        if not view.provisioning_state:  # a create: AKS writes the node resource group's resources, same policy
+            targets += created_resources(view, sub, op.resource_group)
     listed_at, items = await _listing(ctx, sub, op.resource_group)
     exemptions, exemptions_note = await _exemptions(ctx, listed_at)
     verdicts: list[RuleVerdict] = []
@@ -340,6 +351,8 @@ async def _planned(ctx: CheckContext) -> PlannedFacts:
             if effect is not None and effect.casefold() != "deny":
                 continue  # audit / modify / append / deployIfNotExists / disabled / denyAction: no denial
             for res in covered:
+                if mode.casefold() == "indexed" and not res.indexed:
+                    continue  # Indexed mode: only resource types with tags and location
                 waiver = next((x for x in exemptions if x.covers(aid, ref_id, res.id, ctx.now)), None)
                 if waiver is not None:
                     skipped.append((waiver.id, f"exemption '{waiver.name}' ({waiver.category}) waives "

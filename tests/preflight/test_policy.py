@@ -199,3 +199,60 @@ def test_an_exemption_on_the_group_waives_the_deny_for_the_cluster(
     if verdict == "ok":
         notes = " | ".join(e.note or "" for e in _policy(report).evidence)
         assert "exemption 'aks-pilot' (Waiver) waives 'tag deny' for the cluster" in notes
+
+
+def _add_pool(world: dict[str, Any], pool: dict[str, Any]) -> Any:
+    import asyncio
+
+    from shared.preflight import engine
+    from tests.preflight.support import reader
+
+    plan = asyncio.run(engine.add_pool_plan(reader(world), w.CLUSTER_ID, pool))
+    return predict(world, plan)
+
+
+POOL = {
+    "name": "gpu",
+    "properties": {
+        "count": 2,
+        "vmSize": "Standard_D8ds_v5",
+        "mode": "User",
+        "vnetSubnetID": w.NODE_SUBNET,
+        "orchestratorVersion": "1.30.5",
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("allowed", "verdict"),
+    [(["Standard_D4ds_v5"], "will_fail"), (["Standard_D4ds_v5", "Standard_D8ds_v5"], "ok")],
+    ids=["size-not-allowed", "size-allowed"],
+)
+def test_a_pool_add_is_evaluated_as_the_agent_pool_and_its_scale_set(allowed: list[str], verdict: str) -> None:
+    pool_sizes = pol.definition(
+        pol.definition_id("pool-sizes-pf"),
+        "Allowed node pool sizes (pf)",
+        {
+            "allOf": [
+                {"field": "type", "equals": "Microsoft.ContainerService/managedClusters/agentPools"},
+                {"field": "Microsoft.ContainerService/managedClusters/agentPools/vmSize", "notIn": "[parameters('s')]"},
+            ]
+        },
+        parameters={"s": {"type": "Array"}},
+        mode="All",
+    )  # a child type without tags/location: All mode
+    world = w.with_existing(
+        _world(pol.assignment("pool-sizes", pool_sizes["id"], params={"s": allowed})), w.existing_cluster()
+    )
+    world["resources"][pool_sizes["id"]] = pool_sizes
+    report = _add_pool(world, copy.deepcopy(POOL))
+    assert report.operation == "add_pool"
+    assert report.verdict == verdict, [(p.id, p.summary) for p in report.predictions]
+    res = _policy(report)
+    if verdict == "will_fail":
+        assert [p.id for p in report.predictions] == ["policy_denial"]
+        assert "node pool gpu" in res.summary and "'Standard_D8ds_v5'" in res.summary
+    else:
+        assert res.status is CheckStatus.PASS
+        # the cluster's own rules (private clusters, ...) are not applied to the pool's PUT
+        assert all("on the cluster:" not in (e.note or "") for e in res.evidence)
