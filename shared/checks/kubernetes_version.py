@@ -130,6 +130,17 @@ def _next_version(f: Facts, cur: tuple[int, ...] | None) -> str | None:
     return max(ok, key=lambda t: t[1])[0] if ok else None
 
 
+def _oldest_ga_patch(f: Facts) -> str | None:
+    """The newest patch of the oldest minor the region offers as GA (not preview)."""
+    ga = [(az.parse_version(k), o) for k, o in (f.offered or {}).items() if not o.preview]
+    ga = [(v, o) for v, o in ga if v is not None]
+    if not ga:
+        return None
+    _, entry = min(ga, key=lambda t: t[0] or ())
+    patches = sorted((p for p in entry.patches if az.parse_version(p)), key=lambda p: az.parse_version(p) or ())
+    return patches[-1] if patches else None
+
+
 def _target_problems(f: Facts, cur: tuple[int, ...] | None, tgt: tuple[int, ...]) -> list[str]:
     problems: list[str] = []
     offered = f.offered or {}
@@ -175,6 +186,11 @@ def evaluate(f: Facts) -> CheckResult:
                            note=f"offered in {f.region}" + (f"; preview: {', '.join(preview)}" if preview else "")))
     if cur is not None and f.offered is not None and az.minor_of(cur) not in minors:
         problems.append(f"running version {f.current} is no longer offered in {f.region}")
+        # AKS: a cluster out of support upgrades to the oldest supported minor first (aks-upgrade-blocked)
+        nxt = _next_version(f, cur) or _oldest_ga_patch(f)
+        fixes.append(f"az aks get-upgrades -g {rg} -n {name} -o table")
+        if nxt:
+            fixes.append(f"az aks upgrade -g {rg} -n {name} --kubernetes-version {nxt}")
     if tgt is not None:
         ev.append(Evidence(resource_id=f.cluster_id, property="target version", value=f.target, note=f.target_source))
         found = _target_problems(f, cur, tgt)

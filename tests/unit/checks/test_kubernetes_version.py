@@ -181,3 +181,11 @@ async def test_pools_following_a_cluster_upgrade_are_not_blamed() -> None:
     out = await run(SPEC, make_ctx(res, code="UpgradeFailed", verb="upgrade"))
     assert out.status is CheckStatus.PASS, out
     assert "1.24.9 -> 1.25.5 is a valid upgrade" in out.summary
+
+
+async def test_retired_running_version_says_what_to_upgrade_to() -> None:
+    out = await run(SPEC, make_ctx(world("1.22.11", upgrades=[]), code="OperationNotAllowed", verb="update"))
+    assert out.status is CheckStatus.FAIL, out
+    assert "running version 1.22.11 is no longer offered in westeurope" in out.summary
+    # the upgrade profile lists nothing: the newest patch of the oldest GA minor the region offers
+    assert "az aks upgrade -g rg-aks-prod -n aks-prod-01 --kubernetes-version 1.23.15" in (out.remediation or "")
