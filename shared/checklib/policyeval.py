@@ -18,7 +18,6 @@ path in the resource body). Doc: https://learn.microsoft.com/azure/governance/po
 
 from __future__ import annotations
 
-import fnmatch
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -274,7 +273,8 @@ def _test(op: str, actual: Any, want: Any, location: bool) -> bool:
         hit = actual is not _MISSING and a in [_norm(x, location) for x in w]
         return hit if op == "in" else not hit
     if op in ("like", "notlike"):
-        hit = isinstance(a, str) and fnmatch.fnmatchcase(a, str(_norm(w, location)))
+        pattern = ".*".join(re.escape(part) for part in str(_norm(w, location)).split("*"))
+        hit = isinstance(a, str) and re.fullmatch(pattern, a, flags=re.DOTALL) is not None  # only * is a wildcard
         return hit if op == "like" else not hit
     if op in ("contains", "notcontains"):
         hit = isinstance(a, str) and str(_norm(w, location)) in a
