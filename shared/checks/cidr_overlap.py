@@ -272,4 +272,5 @@ SPEC: CheckSpec[Facts] = CheckSpec(
         "networkProfile.podCidrs",
     ),
     resource_kinds=frozenset({ResourceKind.VNET}),
+    predicts={"default": "ServiceCidrOverlapExistingSubnetsCidr"},
 )

@@ -180,4 +180,5 @@ SPEC: CheckSpec[Facts] = CheckSpec(
     families=frozenset({Family.CAPACITY, Family.VALIDATION}),
     relevance={"capacity": 95, "validation": 60},
     targets=("agentPoolProfiles.vmSize", "agentPoolProfiles.availabilityZones", "vmSize", "availabilityZones"),
+    predicts={"default": "SkuNotAvailable"},
 )
