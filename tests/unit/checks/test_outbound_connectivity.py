@@ -177,3 +177,33 @@ async def test_managed_vnet_lb_passes_with_note() -> None:
     c = cluster(private=False, vnet_integration=False, outbound="loadBalancer", node_subnet=None)
     r = await run(SPEC, make_ctx({CLUSTER_ID: c, LB_ID: kubernetes_lb(), LB_PIP: public_ip(LB_PIP, "20.61.1.1")}))
     assert r.status is CheckStatus.PASS and "AKS-managed VNet" in r.summary
+
+
+@pytest.mark.parametrize("fault", ["nsg-deny-443", "route-none"])
+async def test_an_egress_path_fault_is_egress_bootstraps_and_ranks_first(fault: str) -> None:
+    """After an exit-50 failure: a node-subnet NSG `Deny Tcp 443 -> Internet` (a deny-SMTP rule beside it is a
+    decoy) or a `0.0.0.0/0 -> None` UDR. outbound_connectivity (the outbound type's parts: all there) passes;
+    egress_bootstrap owns the path verdict, so the fault is found once and ranked first."""
+    from shared.checklib.ranking import rank
+    from shared.checks import egress_bootstrap
+    from tests.unit.checks.egress_support import AKS_NSG, aks_nsg
+    from tests.unit.checks.net_support import nsg, rule
+
+    res = lb_world()
+    res.update({**scale_sets(scale_set()), AKS_NSG: aks_nsg()})
+    rules = [rule("deny-smtp", 300, "Outbound", "Deny", dst="Internet", ports="25")]
+    if fault == "nsg-deny-443":
+        rules.append(rule("deny-web", 400, "Outbound", "Deny", dst="Internet", ports="443"))
+    else:
+        res[RT_ID] = route_table(RT_ID, [("0.0.0.0/0", "None", None)])
+        res[NODE_SUBNET]["properties"]["routeTable"] = {"id": RT_ID}
+    res[NODE_NSG] = nsg(NODE_NSG, rules)
+    ctx = make_ctx(res, **EXIT50)
+    own = await run(SPEC, ctx)
+    path = await run(egress_bootstrap.SPEC, ctx)
+    assert own.status is CheckStatus.PASS and "egress_bootstrap" in own.summary, own.summary
+    assert path.status is CheckStatus.FAIL, path.summary
+    assert ("denies outbound TCP 443" if fault == "nsg-deny-443" else "0.0.0.0/0 -> None") in path.summary
+    assert "deny-smtp" not in path.summary
+    order = rank(ctx.classification, [own, path], {SPEC.id: SPEC, egress_bootstrap.SPEC.id: egress_bootstrap.SPEC})
+    assert order == ("egress_bootstrap",)
