@@ -47,7 +47,7 @@ _API_IP_RXS = (
     re.compile(r"(?:api server at|api[- ]?server(?: ip)?[:= ]{1,3}|connect to|dial tcp)[ \t'\"]{0,3}(" + _IP + r")"),
     re.compile(r"tcp[ \t]{1,3}(" + _IP + r"):443"),
 )
-_NODE_IP_RX = re.compile(r"(?:node ip|node_ip|nodeip|source ip|from node|private ip)[ \t:=\"']{0,4}(" + _IP + r")")
+_NODE_IP_RX = re.compile(r"(?:node ip|node_ip|nodeip|source ip|from node|private ip|node)[ \t:=\"']{0,4}(" + _IP + r")")
 _REGION_RXS = (
     re.compile(r"(?:region|location|locations/)[ \t:'\"=]{0,4}([a-z][a-z0-9 ]{2,30}?)(?=[\s.,;'\")\]/]|$)"),
 )
@@ -113,8 +113,8 @@ _PDB_RX = re.compile(r"(?:poddisruptionbudgets?|pdbs?)[ \t]{1,3}(?:named[ \t]{1,
 _PDB_STOP = frozenset({"policy", "policies", "is", "are", "the", "a", "with", "that", "of", "for", "and", "or", "to",
                        "minavailable", "maxunavailable", "allows", "prevents", "blocks", "configuration", "settings"})
 _DENIED_RXS = (
-    re.compile(r"does not have permission to perform action\(s\)[ \t]{1,3}'([^']{3,2000})'[ \t]{1,3}"
-               r"on the linked scope\(s\)[ \t]{1,3}'([^']{3,4000})'"),
+    re.compile(r"(?:does not|doesn't|does not) have permission to perform action(?:\(s\))?[ \t]{1,3}'([^']{3,2000})'"
+               r"[ \t]{1,3}on the linked scope\(s\)[ \t]{1,3}'([^']{3,4000})'"),
     re.compile(r"does not have authorization to perform action[ \t]{1,3}'([^']{3,300})'[ \t]{1,3}"
                r"over scope[ \t]{1,3}'([^']{3,1000})'"),
 )
@@ -126,6 +126,8 @@ _LOCKED_SCOPE_RX = re.compile(r"(?:are locked|is locked|locked scope\(?s?\)?)[ \
 # NodePoolMcVersionIncompatible: "Node pool version 1.31.1 and control plane version 1.30.5 are incompatible".
 _POOL_AND_CP_RX = re.compile(r"node ?pool version[ \t'\"]{1,3}(1\.\d{2}(?:\.\d{1,3})?)['\"]?[ \t]{1,3}"
                              r"and control ?plane version[ \t'\"]{1,3}(1\.\d{2}(?:\.\d{1,3})?)")
+# PublicIPCountLimitReached: "Cannot create more than 60 public IP addresses for this subscription in this region."
+_PUBLIC_IP_LIMIT_RX = re.compile(r"cannot create more than[ \t]{1,3}(\d{1,7})[ \t]{1,3}public ip addresses")
 _TARGET_RX = re.compile(r"target[ \t]{0,2}[=:][ \t]{0,2}\"?([a-z][a-z0-9_.\[\]]{1,120})")
 
 
@@ -187,7 +189,7 @@ def extract_facts(text: str) -> dict[str, Any]:
             if ip:
                 facts["api_server_ip"] = ip
                 break
-    if _gate(low, "node ip", "node_ip", "nodeip", "source ip", "from node", "private ip"):
+    if _gate(low, "node ip", "node_ip", "nodeip", "source ip", "from node", "private ip", "node "):
         node_ip = _first(_NODE_IP_RX, t)
         if node_ip:
             facts["node_ip"] = node_ip
@@ -456,6 +458,11 @@ def _more_facts(t: _Text, facts: dict[str, Any]) -> None:
             facts["actions"] = _capped(actions, "actions", facts)
         if scopes:
             facts["scopes"] = _capped(scopes, "scopes", facts)
+    if "public ip addresses" in low and "cannot create more than" in low:
+        pip = _PUBLIC_IP_LIMIT_RX.search(low)
+        if pip is not None:
+            facts.setdefault("quota_limit", int(pip.group(1)))
+            facts.setdefault("quota_family", "PublicIPAddresses")
     if "exceeding approved" in low:
         fam = _first(_QUOTA_FAMILY_RX, t)
         if fam and "regional" not in fam.lower():

@@ -287,3 +287,32 @@ def test_container_text_or_sdk_status_alone_is_not_unknown(text: str, code: str,
 def test_error_colon_code_colon_layout() -> None:
     result = classify_text("Error: ProvisioningFailed: the cluster failed to provision")
     assert (result.code, result.matched_on) == ("ProvisioningFailed", "unknown_code:ProvisioningFailed")
+
+
+def test_k8s_api_server_article_message_gives_node_and_api_server_ips_and_sub_category() -> None:
+    timeout = classify_text("exit status=51 Node 10.224.0.5 could not reach API server at 20.50.12.34:443. "
+                            "Connection timed out.")
+    assert (timeout.facts.node_ip, timeout.facts.api_server_ip, timeout.subcategory) == (
+        "10.224.0.5", "20.50.12.34", "timeout")
+    no_route = classify_text("exit status=51 Node 10.224.0.5 could not reach API server at 20.50.12.34:443. "
+                             "No route to host")
+    assert no_route.subcategory == "no_route"
+
+
+def test_linked_authorization_facts_are_the_refused_action_and_scope() -> None:
+    msg = ("The client 'x' with object id 'y' has permission to perform action 'Microsoft.ContainerService/"
+           "managedClusters/write' on scope '/subscriptions/s/resourceGroups/rg/providers/Microsoft.ContainerService/"
+           "managedClusters/aks-prod-01'; however, it doesn't have permission to perform action 'Microsoft.Network/"
+           "virtualNetworks/subnets/join/action' on the linked scope(s) '/subscriptions/s/resourceGroups/net/providers/"
+           "Microsoft.Network/virtualNetworks/v/subnets/s1' or the linked scope(s) are invalid.")
+    facts = classify_text(json.dumps({"error": {"code": "LinkedAuthorizationFailed", "message": msg}})).facts
+    assert facts.actions == ("Microsoft.Network/virtualNetworks/subnets/join/action",)
+    subnet = "/subscriptions/s/resourceGroups/net/providers/Microsoft.Network/virtualNetworks/v/subnets/s1"
+    assert facts.scopes == (subnet,)
+
+
+def test_public_ip_count_limit_quota_facts() -> None:
+    result = classify_text("Cannot create more than 60 public IP addresses for this subscription in this region.")
+    assert result.code == "PublicIPCountLimitReached"
+    assert result.facts.quota is not None
+    assert (result.facts.quota.limit, result.facts.quota.family) == (60, "PublicIPAddresses")

@@ -211,7 +211,10 @@ def test_identity_facts() -> None:
     msg = next(e for e in CASES if e["id"] == "linked-authz-terraform")["text"]
     facts = classify_text(msg).facts
     assert facts.principal_id == "11111111-1111-1111-1111-111111111111"
-    assert "Microsoft.Network/virtualNetworks/write" in facts.actions
+    # `actions` / `scopes` are what was refused (the linked scope), not what the caller was allowed to do.
+    assert facts.actions == ("Microsoft.Network/ddosProtectionPlans/join/action",)
+    assert "Microsoft.Network/virtualNetworks/write" not in facts.actions
+    assert all("ddosProtectionPlans" in sc for sc in facts.scopes)
 
 
 # --- CLI ----------------------------------------------------------------------------------------
