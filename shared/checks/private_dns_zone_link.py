@@ -32,6 +32,7 @@ class Facts:
     node_vnet_ids: tuple[str, ...]
     links: tuple[Link, ...]
     planned_create: bool = False  # pre-flight of a create: AKS links a BYO zone to the node VNet itself
+    region: str = ""
 
 
 async def gather(ctx: CheckContext) -> Facts:
@@ -55,7 +56,19 @@ async def gather(ctx: CheckContext) -> Facts:
             "see node_resource_group)"
         )
     return Facts(view.id, view.private_fqdn, setting, found.zone_id, found.searched, view.node_vnet_ids, found.links,
-                 planned_create)
+                 planned_create, view.region)
+
+
+def zone_name_problem(zone: str, region: str) -> str | None:
+    """A BYO zone for the API server must be named `privatelink.<region>.azmk8s.io` or a subzone of it (and, with
+    API Server VNet Integration, `private.<region>.azmk8s.io`); sovereign clouds use other suffixes, not judged."""
+    name, reg = zone.casefold().rstrip("."), region.casefold().replace(" ", "")
+    if not reg or reg.startswith(("usgov", "usdod", "china")):
+        return None
+    for base in (f"privatelink.{reg}.azmk8s.io", f"private.{reg}.azmk8s.io"):
+        if name == base or name.endswith("." + base):
+            return None
+    return f"is not privatelink.{reg}.azmk8s.io or a subzone of it (the form AKS accepts in region {reg})"
 
 
 def evaluate(f: Facts) -> CheckResult:
@@ -86,6 +99,19 @@ def evaluate(f: Facts) -> CheckResult:
         )
     zone = nu.name_of(f.zone_id)
     rg = nu.resource_group_of(f.zone_id)
+    problem = zone_name_problem(zone, f.region) if f.planned_create else None
+    if problem:
+        return result(
+            SPEC,
+            CheckStatus.FAIL,
+            f"the planned private DNS zone {zone} {problem}: AKS rejects a bring-your-own zone with another name",
+            evidence=(*ev, Evidence(resource_id=f.zone_id, property="name", value=zone, note=problem)),
+            confidence="likely",
+            confirm_by="the private cluster article's zone name formats for your cloud, or a `what-if` of the "
+            "deployment",
+            remediation=f"az network private-dns zone create -g {rg} -n privatelink.{f.region}.azmk8s.io  "
+            "# and point apiServerAccessProfile.privateDNSZone at it",
+        )
     missing: list[str] = []
     broken: list[Link] = []
     for vnet_id in f.node_vnet_ids:

@@ -215,3 +215,34 @@ def test_spec_predicted_codes_are_catalog_codes_and_win_over_the_knowledge_file(
         engine.predicted_code("vnet_custom_dns", REGISTRY.get("vnet_custom_dns"), "create")
         == "VMExtensionError_K8SAPIServerDNSLookupFail"
     )
+
+
+@pytest.mark.parametrize(
+    ("zone_name", "ok"),
+    [
+        (f"privatelink.{w.REGION}.azmk8s.io", True),
+        (f"aks-pf.privatelink.{w.REGION}.azmk8s.io", True),  # a subzone
+        ("privatelink.northeurope.azmk8s.io", False),  # another region's zone
+        ("aks.contoso.internal", False),
+    ],
+    ids=["canonical", "subzone", "other-region", "not-azmk8s"],
+)
+def test_a_byo_zone_name_aks_does_not_accept_is_a_likely_failure(zone_name: str, ok: bool) -> None:
+    world = copy.deepcopy(w.world())
+    zone_id = ZONE.rsplit("/", 1)[0] + "/" + zone_name
+    world["resources"][zone_id] = {
+        "id": zone_id,
+        "name": zone_name,
+        "location": "global",
+        "type": "Microsoft.Network/privateDnsZones",
+        "properties": {"provisioningState": "Succeeded"},
+    }
+    world["resources"][f"{zone_id}/virtualNetworkLinks"] = {"value": []}
+    report = predict(world, plan_of(w.planned_cluster(**_private(zone_id))))
+    res = _check(report, "private_dns_zone_link")
+    if ok:
+        assert res.status is CheckStatus.PASS, res.summary
+    else:
+        assert res.status is CheckStatus.FAIL and res.confidence == "likely" and res.confirm_by
+        pred = next(p for p in report.predictions if p.id == "private_dns_zone_link")
+        assert pred.status == "at_risk" and f"privatelink.{w.REGION}.azmk8s.io" in pred.summary
