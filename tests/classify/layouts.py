@@ -78,6 +78,16 @@ def terraform_go_sdk(code: str | None, msg: str) -> str:
             f"with error: {what}\n│\n│   with azurerm_kubernetes_cluster.aks,\n╵\n")
 
 
+def terraform_go_sdk_response(code: str | None, msg: str) -> str:
+    """azurerm 4.x: `unexpected status 400 (400 Bad Request) with response: {json}` inside the box."""
+    body = json.dumps({"code": code or "", "details": None, "message": msg, "subcode": "", "target": None}, indent=2)
+    boxed = "\n".join("│ " + line for line in body.splitlines())
+    return ("╷\n│ Error: creating Kubernetes Cluster (Subscription: \"" + SUB + "\"\n"
+            "│ Resource Group Name: \"rg-aks\"\n"
+            "│ Kubernetes Cluster Name: \"aks1\"): performing CreateOrUpdate: unexpected status 400 (400 Bad Request) "
+            f"with response: {boxed}\n│\n╵\n")
+
+
 def terraform_azapi(code: str | None, msg: str) -> str:
     body = "\n".join("│ " + line for line in go_azcore(code, msg).splitlines())
     return f"╷\n│ Error: Failed to create/update resource\n│\n{body}\n╵\n"
@@ -137,7 +147,7 @@ def json_in_string(code: str | None, msg: str) -> str:
 
 LAYOUTS: dict[str, Layout] = {f.__name__: f for f in (
     arm_json, go_azcore, python_sdk, az_cli_new, az_cli_old, powershell_object, powershell_az_record,
-    terraform_autorest, terraform_go_sdk, terraform_azapi, pulumi, aso_condition, capz_condition,
-    crossplane_condition, ci_log, console_wrap, markdown, json_in_string)}
+    terraform_autorest, terraform_go_sdk, terraform_go_sdk_response, terraform_azapi, pulumi, aso_condition,
+    capz_condition, crossplane_condition, ci_log, console_wrap, markdown, json_in_string)}
 # Layouts that print no code (old az CLI): only examples whose message identifies the entry qualify.
 CODELESS = frozenset({"az_cli_old"})
