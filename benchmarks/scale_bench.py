@@ -71,13 +71,13 @@ LATENCY_S = 0.05
 CLUSTERS = 100
 SIM_TTLS = 5  # the large run spans this many cache TTLs of simulated time
 SIZES = (1000, 10000)
-FAST_SIZES = (100, 400)
+FAST_SIZES = (100, 300)
 BUCKET = (250.0, 25.0)  # ARM's documented per-subscription read bucket: capacity, refill per second
 # The throttle probe: ARM's refill rate with a tenth of its capacity, so that 429s come all through
 # the run and not only in the first seconds (at ARM's own bucket, the sizes' first reads of 100
 # clusters, about 900 GETs, already exceed the 250 tokens: a few hundred 429s per run).
 PROBE_BUCKET = (25.0, 25.0)
-PROBE_ITEMS, FAST_PROBE_ITEMS = 150, 50
+PROBE_ITEMS, FAST_PROBE_ITEMS = 150, 30
 
 
 class SharedSimClock:
