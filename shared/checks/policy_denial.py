@@ -262,19 +262,25 @@ async def _planned(ctx: CheckContext) -> PlannedFacts:
     op = ctx.operation
     view = await ctx.view()
     sub = view.subscription or op.subscription_id
+    try:  # the provider body carries resourceTypes[].aliases when read with $expand (a recorded snapshot may)
+        provider = await ctx.get_or_none(f"/subscriptions/{sub}/providers/Microsoft.ContainerService",
+                                         API["providers"])
+    except ArmForbidden:
+        provider = None
+    aliases = pe.alias_table([provider] if provider else [])
     if op.agent_pool:  # a node-pool PUT (add, scale): the pool is the request, a new pool's scale set follows
         pool_id = f"{op.cluster_id}/agentPools/{op.agent_pool}"
         pool_body = await ctx.get_or_none(pool_id, API["agentPools"])
         if pool_body is None:
             raise Skip(f"the planned node pool {op.agent_pool} is not in the plan")
-        targets = [pe.Resource(pool_id, pe.AGENT_POOL_TYPE, pool_body, {}, label=f"node pool {op.agent_pool}",
+        targets = [pe.Resource(pool_id, pe.AGENT_POOL_TYPE, pool_body, aliases, label=f"node pool {op.agent_pool}",
                                indexed=False)]
         pool = view.pool(op.agent_pool)
         if pool is not None and not pool.provisioning_state:
             targets += [r for r in created_resources(view, sub, op.resource_group, only_pool=op.agent_pool)]
     else:
         body = await ctx.cluster()
-        targets = [pe.Resource(op.cluster_id, CLUSTER_TYPE, body, {}, label="the cluster")]
+        targets = [pe.Resource(op.cluster_id, CLUSTER_TYPE, body, aliases, label="the cluster")]
         if not view.provisioning_state:  # a create: AKS writes the node resource group's resources, same policy
             targets += created_resources(view, sub, op.resource_group)
     listed_at, items = await _listing(ctx, sub, op.resource_group)

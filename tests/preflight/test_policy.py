@@ -256,3 +256,26 @@ def test_a_pool_add_is_evaluated_as_the_agent_pool_and_its_scale_set(allowed: li
         assert res.status is CheckStatus.PASS
         # the cluster's own rules (private clusters, ...) are not applied to the pool's PUT
         assert all("on the cluster:" not in (e.note or "") for e in res.evidence)
+
+
+def test_an_alias_the_provider_listing_names_is_decided() -> None:
+    """With the provider body recorded with its aliases (`$expand=resourceTypes/aliases`), the Defender rule that is
+    undecidable from the built-in table is decided (here: the plan enables Defender, so nothing is denied)."""
+    world = _world(pol.assignment("defender-required", pol.DEFENDER))
+    prov = world["resources"][f"/subscriptions/{w.SUB}/providers/Microsoft.ContainerService"]
+    prov["resourceTypes"][0]["aliases"] = [
+        {
+            "name": f"{pol.MC}/securityProfile.defender.securityMonitoring.enabled",
+            "paths": [
+                {
+                    "path": "properties.securityProfile.defender.securityMonitoring.enabled",
+                    "apiVersions": ["2025-05-01"],
+                }
+            ],
+        }
+    ]
+    on = {"properties__securityProfile": {"defender": {"securityMonitoring": {"enabled": True}}}}
+    assert predict(world, plan_of(w.planned_cluster(**on))).verdict == "ok"
+    report = predict(world, plan_of(w.planned_cluster()))
+    assert [p.id for p in report.predictions] == ["policy_denial"]
+    assert report.predictions[0].confidence == "confirmed"
