@@ -27,32 +27,16 @@ from tests.integration import worlds as W
 # world id -> the defect. A world whose planted check is not registered is marked by _params itself.
 KNOWN_MISSES: dict[str, str] = {
     "apiserver-udr-blackhole-route": (
-        "[5a] no api_server_ip from 'could not reach API server at <ip>:443', so route_apiserver SKIPs 'more "
-        "specific routes may apply: 20.50.0.0/16 -> None' instead of placing 20.50.12.34 in it"
+        "[5a] no api_server_ip from the article's full message (its aka.ms links stop the extraction), so "
+        "route_apiserver SKIPs 'more specific routes may apply: 20.50.0.0/16 -> None'"
     ),
-    "quota-vcpu-family-on-scale": (
-        "[11] public_ip_quota FAILs 'need 1 more' at 60/60 on a scale that needs no public IP: a blamed decoy"
+    "apiserver-nsg-denies-443": (
+        "[5a] no api_server_ip from the article's full message, and [7] nsg_apiserver_egress then SKIPs the "
+        "service-tag allow rules instead of reasoning from the tags' meaning"
     ),
     "egress-nsg-denies-internet-firewall-elsewhere": (
         "[10] egress_bootstrap SKIPs an allow to AzureActiveDirectory as 'cannot tell whether mcr.microsoft.com is "
         "in it' instead of reasoning from the documented endpoint tags; nothing fails"
-    ),
-    "apiserver-nsg-denies-443": (
-        "[5a] the classifier gives no api_server_ip for 'could not reach API server at <ip>:443' and [7] "
-        "nsg_apiserver_egress then SKIPs the service-tag allow rules instead of reasoning from the tags' meaning"
-    ),
-    "quota-public-ip-on-outbound-ips": (
-        "[2] vcpu_quota FAILs confirmed + blocks_request assuming 'at least one new node' on an update that adds "
-        "none, and ranks above public_ip_quota"
-    ),
-    "sku-not-available-gpu-pool": (
-        "[3] capacity_history FAILs confirmed on the code alone (0 earlier failures): a blamed decoy"
-    ),
-    "sku-zone-not-supported-memory-pool": (
-        "[3] capacity_history FAILs confirmed on the code alone (0 earlier failures): a blamed decoy"
-    ),
-    "permissions-identity-cannot-join-node-subnet": (
-        "[4] identity_role_assignments reads the scope the identity HAS permission on (the cluster) as refused"
     ),
 }
 
@@ -93,11 +77,9 @@ async def test_planted_cause_first_and_no_decoy_blamed(build: object, tmp_path: 
 # Planted causes found without a remediation (requests-J.md item 9): world id -> the check.
 NO_REMEDIATION: dict[str, str] = {
     "apiserver-udr-blackhole-route": "[5a] route_apiserver SKIPs (see KNOWN_MISSES)",
-    "egress-nsg-denies-internet-firewall-elsewhere": "[10] egress_bootstrap SKIPs (see KNOWN_MISSES)",
     "apiserver-nsg-denies-443": "[5a]/[7] nsg_apiserver_egress SKIPs (see KNOWN_MISSES)",
+    "egress-nsg-denies-internet-firewall-elsewhere": "[10] egress_bootstrap SKIPs (see KNOWN_MISSES)",
     "apiserver-subnet-used-by-jumpbox": "[9] apiserver_subnet 'used by other resources' FAIL has no remediation",
-    "versions-cluster-version-not-supported": "[9] kubernetes_version 'running version no longer offered' FAIL has "
-    "no remediation",
 }
 
 
