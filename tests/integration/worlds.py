@@ -1700,6 +1700,36 @@ def w_udr_blackholes_azurecloud() -> World:
     )
 
 
+def w_nic_nsg_denies_https() -> World:
+    """Someone 'hardened' the AKS-managed NSG in the node resource group (attached to the node NICs
+    through the scale set, not to the subnet): outbound TCP 443 to the Internet is denied at priority
+    100. The subnet NSG, the one people look at, allows everything outbound."""
+    res = healthy_public_lb()
+    res[es.AKS_NSG] = es.aks_nsg([ns.rule("deny-https-out", 100, "Outbound", "Deny", dst="Internet", ports="443")])
+    res[ns.NODE_NSG] = ns.nsg(
+        ns.NODE_NSG,
+        [
+            _nsg_rule(ns.NODE_NSG, "allow-all-out", 100, "Outbound", "Allow", protocol="*", dst="*"),
+            _nsg_rule(ns.NODE_NSG, "deny-rdp-in", 200, "Inbound", "Deny", src="Internet", ports="3389"),
+        ],
+    )
+    res.update(locks(NODE_RG_ID, ("mc-no-delete", "CanNotDelete")))
+    return World(
+        id="egress-aks-managed-nic-nsg-denies-443",
+        family="egress",
+        planted="egress_bootstrap",
+        fault="aks-agentpool-12345678-nsg (NIC level, via the scale set) denies outbound 443 to Internet",
+        error=outboundfail(),
+        source=DOC_OUTBOUND,
+        resources=res,
+        decoys=(
+            Decoy("outbound_connectivity", "the load balancer and its outbound IP exist"),
+            Decoy("resource_locks", "a CanNotDelete lock on the node resource group"),
+            Decoy("firewall_aks_fqdns", "no firewall on the path"),
+        ),
+    )
+
+
 BUILDERS: list[Callable[[], World]] = [
     w_authorized_ranges_egress_ip,
     w_authorized_ranges_nat_gateway_precedence,
@@ -1712,6 +1742,7 @@ BUILDERS: list[Callable[[], World]] = [
     w_firewall_missing_mcr,
     w_nat_gateway_missing_on_new_subnet,
     w_nsg_denies_egress_firewall_elsewhere,
+    w_nic_nsg_denies_https,
     w_tls_inspection,
     w_apiserver_subnet_nsg_blocks_nodes,
     w_subnet_full_on_upgrade,
