@@ -38,7 +38,8 @@ connection pools), each with a fresh reader, cache and bucket:
   (id, api-version) pairs asked through the reader, plus distinct Activity Log queries;
 - `scale_rss_growth_mb` = VmHWM after the large drain - VmRSS before it (<= 10 MB);
 - `scale_unanswered_429` = check results that ended "ARM throttled the read" + findings whose
-  notes say throttled + items that failed with a throttling error (<= 0), over both sizes and a
+  notes say throttled + items that failed with a throttling error + 429s on the wire with no later
+  answer to the same URL (<= 0), over both sizes and a
   throttle probe: PROBE_ITEMS more items with ARM's refill rate but a tenth of its capacity
   (PROBE_BUCKET), so that 429s keep coming through a whole run (with ARM's own bucket they come
   in the first seconds, when 100 clusters' first reads exceed 250 tokens). `scale_429_sent` is the
@@ -353,6 +354,17 @@ async def _one_run(
     windows = max(1, math.ceil(burst_s / ttl)) if ttl > 0 else len(events)
     gets = [r for r in log if r.method == "GET"]
     n429 = sum(1 for r in gets if r.status == 429)
+    # On the wire: a 429 with no later answer (any status but 429) to the same URL
+    last_answer: dict[tuple[str, str], float] = {}
+    for r in gets:
+        if r.status != 429:
+            url = (r.path.lower(), json.dumps(sorted(r.query.items())))
+            last_answer[url] = max(last_answer.get(url, 0.0), r.started)
+    wire_unanswered = sum(
+        1
+        for r in gets
+        if r.status == 429 and last_answer.get((r.path.lower(), json.dumps(sorted(r.query.items()))), -1.0) < r.started
+    )
     distinct = len(counting.keys)
     throttled_failures = sum(1 for f in loop.failures if "throttl" in f.lower() or "429" in f)
     return {
@@ -382,7 +394,8 @@ async def _one_run(
         "throttled_checks": publisher.throttled_checks,
         "throttled_notes": publisher.throttled_notes,
         "throttled_item_failures": throttled_failures,
-        "unanswered_429": publisher.throttled_checks + publisher.throttled_notes + throttled_failures,
+        "wire_429_never_answered": wire_unanswered,
+        "unanswered_429": publisher.throttled_checks + publisher.throttled_notes + throttled_failures + wire_unanswered,
         "item_failures": len(loop.failures),
         "item_failure_examples": loop.failures[:3],
         "host_concurrency": loop.max_concurrency,
