@@ -55,16 +55,9 @@ class CatalogIndex:
     wrappers: dict[str, tuple[str, str]] = field(default_factory=dict)  # lower -> (code, entry id)
     generics: dict[str, tuple[str, str | None]] = field(default_factory=dict)
     patterns: list[CompiledPattern] = field(default_factory=list)
-    single_patterns: list[CompiledPattern] = field(default_factory=list)  # no '*': one substring test
-    multi_patterns: list[CompiledPattern] = field(default_factory=list)
     anchored: dict[str, list[CompiledPattern]] = field(default_factory=dict)  # anchor word -> patterns
     anchor_words: frozenset[str] = frozenset()
     unanchored: list[CompiledPattern] = field(default_factory=list)
-    # One regex for every pattern's first piece (see _trie_regex) and, per matched string, the
-    # first pieces it starts with (a piece that is a prefix of another is matched via the longer one).
-    first_piece_rx: re.Pattern[str] | None = None
-    prefixes_of: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    by_first_piece: dict[str, list[CompiledPattern]] = field(default_factory=dict)
     linux_exit: dict[int, ExitStatus] = field(default_factory=dict)
     windows_exit: dict[int, ExitStatus] = field(default_factory=dict)
     linux_exit_entry: dict[int, str] = field(default_factory=dict)
@@ -153,31 +146,6 @@ def _pick_anchors(texts: list[str]) -> list[tuple[str | None, str | None]]:
     return out
 
 
-_Trie = dict[str, "_Trie"]
-
-
-def _trie_regex(words: list[str]) -> str:
-    """Alternation of `words` folded into a prefix trie: the engine tests one branch per character
-    instead of every word at every position (hundreds of separate substring searches cost ~10x
-    more on a typical message). Longest alternative first; no quantifiers, so no backtracking blow-up."""
-    trie: _Trie = {}
-    for w in words:
-        node = trie
-        for ch in w:
-            node = node.setdefault(ch, {})
-        node[""] = {}
-
-    def build(node: _Trie) -> str:
-        ends = "" in node
-        branches = [re.escape(ch) + build(child) for ch, child in sorted(node.items()) if ch]
-        if not branches:
-            return ""
-        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
-        return f"(?:{body})?" if ends else body
-
-    return build(trie)
-
-
 @lru_cache(maxsize=1)
 def catalog_index() -> CatalogIndex:
     cat = load_catalog()
@@ -210,12 +178,6 @@ def catalog_index() -> CatalogIndex:
     for low in list(idx.codes):
         if low in idx.wrappers or low in idx.generics:
             del idx.codes[low]
-    firsts = sorted({p.parts[0] for p in idx.patterns})
-    idx.first_piece_rx = re.compile(_trie_regex(firsts))
-    for cp in idx.patterns:
-        idx.by_first_piece.setdefault(cp.parts[0], []).append(cp)
-    for w in firsts:
-        idx.prefixes_of[w] = tuple(x for x in firsts if w.startswith(x))
     anchors = _pick_anchors([cp.text for cp in idx.patterns])
     idx.patterns = [CompiledPattern(cp.entry_id, cp.text, cp.weight, cp.parts, a, b)
                     for cp, (a, b) in zip(idx.patterns, anchors, strict=True)]
@@ -225,8 +187,6 @@ def catalog_index() -> CatalogIndex:
         else:
             idx.anchored.setdefault(cp.anchor, []).append(cp)
     idx.anchor_words = frozenset(idx.anchored)
-    idx.single_patterns = [p for p in idx.patterns if len(p.parts) == 1]
-    idx.multi_patterns = [p for p in idx.patterns if len(p.parts) > 1]
     idx.linux_exit = {x.status: x for x in cat.cse_exit_statuses.linux}
     idx.windows_exit = {x.status: x for x in cat.cse_exit_statuses.windows}
     for os_name, rows in (("linux", cat.cse_exit_statuses.linux), ("windows", cat.cse_exit_statuses.windows)):

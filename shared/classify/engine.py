@@ -1,17 +1,21 @@
 """Classification: OperationError tree (+ raw text) -> the most specific catalog entry.
 
-Owns: gathering evidence (codes with their depth, CSE exit status / name, message fragments) and
-deciding between candidates. Decision order, most specific first:
+Owns: gathering evidence (codes with their depth, subcodes, CSE exit status / name, HTTP status,
+message fragments) and deciding between candidates. Decision order, most specific first
+(docs/classifier.md has the full rules):
 
-1. Node bootstrap (CSE): an explicit CSE name (`CSE failed with 'VMExtensionError_X'`, a code field
-   holding one), then a documented exit status, then a CSE name mentioned in a link.
-2. A specific catalog code (not a wrapper, not a generic code), innermost first; unless another
-   entry's own fragments match and that entry supersedes the code (PDB drain vs the 429 /
-   KubernetesAPICallFailed codes wrapping it).
-3. Message fragments alone (error arrived without a code, or under a generic code such as
-   OperationNotAllowed / BadRequest).
-4. Low-confidence fallbacks: an undocumented exit status (VMExtensionProvisioningError + the
-   AgentBaker meaning), an unknown but code-shaped code, a generic code, a wrapper, nothing.
+1. Node bootstrap (CSE): a CSE code in a code field (its exit status and AgentBaker constant from
+   the table), then the first exit status (documented -> its entry; 124 -> decided from the output,
+   both readings in matched_on; any other -> its own VMExtensionError_* / WINDOWS_CSE_ERROR_* code),
+   then a CSE code named in a link or the text.
+2. A specific catalog code: a subcode / innerError code first, else the innermost code field; unless
+   an entry that supersedes it matches its own fragments (PDB drain under 429 / UpgradeFailed).
+3. A literal code the catalog does not know: reported as written (with the best message match's
+   meaning when there is one).
+4. Message fragments alone (no code, or only a generic one such as OperationNotAllowed / BadRequest).
+5. Low-confidence fallbacks: an exit status without a table row, a wrapper, a generic code (its own
+   entry and category), a container's fixed text, the HTTP status, a container / generic code named in
+   prose; Unknown only when the text carries nothing.
 """
 
 from __future__ import annotations
