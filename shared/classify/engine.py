@@ -172,6 +172,17 @@ def _gather(err: OperationError, raw: str | None, idx: CatalogIndex, clean: str 
             ev.codes.append(CodeObs(word, 98.0, order, "truncated"))
             order += 1
 
+    # Kubernetes operator conditions (ASO, CAPZ, Crossplane): `reason: SubnetIsFull`. Only a reason that is a
+    # catalog code counts (`ReconcileError`, `Reconciling` are the operator's own states).
+    if "reason" in low:
+        seen_codes = {c.code.lower() for c in ev.codes}
+        for rm in itertools.islice(_REASON_FIELD_RX.finditer(low), 20):
+            value = ev.text[rm.start(1): rm.end(1)] if len(low) == len(ev.text) else rm.group(1)
+            if _resolve_code(value, idx) is not None and value.lower() not in seen_codes:
+                seen_codes.add(value.lower())
+                ev.codes.append(CodeObs(value, 0.5, order, "field"))
+                order += 1
+
     ev.http_status = _http_status(ev.text, idx)
     if any(k in low for k in _SUBCODE_HINTS):
         for sm in _SUBCODE_RX.finditer(low, 0, min(len(low), 128 * 1024)):
@@ -522,6 +533,7 @@ def _exit_124(ev: Evidence, idx: CatalogIndex) -> Decision:
 
 
 # `"subcode": "X"`, `SubCode: X`, `"innerError": {"code": "X"`, Python's `Exception Details: (X) ...`.
+_REASON_FIELD_RX = re.compile(r"reason[\"']?[ \t]{0,3}[:=][ \t]{0,3}[\"']?([a-z][a-z0-9_]{2,100})")
 _SUBCODE_HINTS = ("subcode", "sub_code", "sub code", "sub-code", "innererror", "inner_error", "exception details")
 _SUBCODE_RX = re.compile(
     r"(?:\bsub[_ -]?code[\"']?[ \t]{0,3}[:=][ \t]{0,3}[\"']?|inner_?error[\"']?[ \t]{0,3}:[ \t]{0,3}\{[ \t\n]{0,20}"

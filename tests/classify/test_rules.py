@@ -316,3 +316,11 @@ def test_public_ip_count_limit_quota_facts() -> None:
     assert result.code == "PublicIPCountLimitReached"
     assert result.facts.quota is not None
     assert (result.facts.quota.limit, result.facts.quota.family) == (60, "PublicIPAddresses")
+
+
+def test_operator_condition_reason_that_is_a_catalog_code_counts() -> None:
+    text = ("status:\n  conditions:\n  - message: 'the resource could not be created, see the reason'\n"
+            "    reason: SubnetIsFull\n    status: \"False\"\n    type: Ready\n")
+    assert classify_text(text).code == "SubnetIsFull"
+    own_state = classify_text("  - message: 'create failed'\n    reason: ReconcileError\n    type: Synced\n")
+    assert own_state.code != "ReconcileError"
