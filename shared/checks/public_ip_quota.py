@@ -49,6 +49,7 @@ class Facts:
     managed_outbound_ips: int | None
 
     vcpu_error: bool = False  # the error's quota facts are a vCPU family / regional vCPUs: not public IPs
+    pip_error: bool = False  # the error's quota facts name a public IP counter (PublicIPCountLimitReached)
 
     @property
     def need(self) -> int:
@@ -90,6 +91,18 @@ def _needs(v: ClusterView | None, verb: str, target: str | None) -> list[Need]:
     return out
 
 
+def _vcpu_quota_error(ctx: CheckContext) -> bool:
+    q = ctx.facts.quota
+    fam = (q.family or "").replace(" ", "").casefold() if q else ""
+    return bool(q) and (bool(q and q.regional) or fam.endswith("family") or fam in ("cores", "lowprioritycores"))
+
+
+def _pip_quota_error(ctx: CheckContext) -> bool:
+    q = ctx.facts.quota
+    fam = (q.family or "").replace(" ", "").casefold() if q else ""
+    return fam in {c.casefold() for c in COUNTERS}
+
+
 async def gather(ctx: CheckContext) -> Facts:
     v = await ctx.view_or_none()
     region = az.normalize_region((v.region if v else "") or ctx.facts.region or "")
@@ -104,7 +117,7 @@ async def gather(ctx: CheckContext) -> Facts:
     return Facts(ctx.operation.subscription_id, v.id if v else ctx.operation.cluster_id, ctx.operation.resource_group,
                  ctx.operation.cluster_name, region, uid, found, tuple(_needs(v, ctx.operation.verb, target)),
                  v.lb_managed_outbound_ips if v else None,
-                 vcpu_error=bool(ctx.facts.quota and (ctx.facts.quota.family or ctx.facts.quota.regional)))
+                 vcpu_error=_vcpu_quota_error(ctx), pip_error=_pip_quota_error(ctx))
 
 
 def _fix(f: Facts, u: az.Usage, need: int, lower: str) -> str:
@@ -143,6 +156,10 @@ def evaluate(f: Facts) -> CheckResult:
                                                   f"{f.region})", evidence=tuple(ev))
     if f.need == 0 and (full := [u for u in f.usages if u.free <= 0]):
         u = full[0]
+        if f.pip_error:  # the error names this counter and ARM shows it full: proven
+            return result(SPEC, CheckStatus.FAIL,
+                          f"public IP quota reached in {f.region}: {u.localized} {u.current}/{u.limit}, need 1 more",
+                          evidence=tuple(ev), blocks_request=True, remediation=_fix(f, u, 1, ""))
         return result(
             SPEC, CheckStatus.FAIL,
             f"public IP quota reached in {f.region}: {u.localized} {u.current}/{u.limit}, need 1 more",

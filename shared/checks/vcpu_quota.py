@@ -56,6 +56,7 @@ class Facts:
     regional_need_source: str
     skus_id: str | None
     regional_known: bool = True  # the regional need is known (not assumed from one node)
+    other_quota: bool = False  # the error is about a quota that is not vCPUs (its quota facts say so)
 
 
 def _nodes(p: PoolView, verb: str, cluster_version: str | None) -> tuple[int | None, str, bool]:
@@ -90,6 +91,10 @@ async def gather(ctx: CheckContext) -> Facts:
         sized = [p for p in chosen if (p.vm_size or "").casefold() in {s.casefold() for s in facts.vm_sizes}]
         chosen = sized or [PoolView(name=ctx.operation.agent_pool or "?", vm_size=facts.vm_sizes[0])]
     fact_family = quota.family if quota and quota.family and quota.family.casefold().endswith("family") else None
+    # the error's quota is another kind (e.g. PublicIPAddresses): a vCPU shortage here is at most likely
+    fam = (quota.family or "").replace(" ", "").casefold() if quota else ""
+    other_quota = bool(quota and fam and not quota.regional and not fam.endswith("family")
+                       and fam not in ("cores", "lowprioritycores", "regionalvcpu", "totalregionalcores"))
     fact_need = quota.requested if quota else None
     needs: list[SizeNeed] = []
     seen: set[str] = set()
@@ -127,7 +132,8 @@ async def gather(ctx: CheckContext) -> Facts:
     fams = tuple((n, az.find_usage(usages, n.family) if n.family else None) for n in needs)
     return Facts(ctx.operation.subscription_id, region, usages_id, regional, fams, regional_need, rsrc,
                  skus.source_id if skus else None,
-                 regional_known=all(n.known for n in needs if not n.spot and n.need is not None))
+                 regional_known=all(n.known for n in needs if not n.spot and n.need is not None),
+                 other_quota=other_quota)
 
 
 def _size(size: str | None, skus: RegionSkus | None) -> tuple[str | None, str, int | None]:
@@ -152,7 +158,7 @@ def evaluate(f: Facts) -> CheckResult:
     short: list[str] = []
     fixes: list[str] = []
     undecided: list[str] = []
-    assumed = False  # a shortage found only against an assumed or unknown need: likely, not proven
+    assumed = f.other_quota  # a shortage found only against an assumed need, or not the error's quota: likely
     reg = f.regional
     if reg:
         reg_need = f.regional_need if f.regional_need is not None else "?"

@@ -128,3 +128,12 @@ async def test_full_public_ip_quota_is_a_decoy_for_a_vcpu_quota_error() -> None:
                                    agent_pool="system"))
     assert res.status is CheckStatus.PASS, res
     assert res.summary.startswith("the error is about vCPU quota")
+
+
+async def test_error_naming_the_public_ip_counter_confirms_a_full_quota() -> None:
+    msg = ("Cannot create more than 60 public IP addresses for this subscription in this region. "
+           "Dependency: Microsoft.Network/PublicIPAddresses")
+    res = await run(SPEC, make_ctx(world(current=60), code="PublicIPCountLimitReached", message=msg, verb="update",
+                                   agent_pool="system"))
+    assert res.status is CheckStatus.FAIL and res.confidence == "confirmed" and res.blocks_request, res
+    assert "Public IP Addresses 60/60, need 1 more" in res.summary

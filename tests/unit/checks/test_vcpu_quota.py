@@ -176,3 +176,11 @@ async def test_scale_without_a_count_in_the_error_is_likely() -> None:
     res = await run(SPEC, make_ctx(world({"vmSize": "Standard_DS2_v2"}), code="QuotaExceeded", message=DSV2_MSG,
                                    verb="scale", agent_pool="system"))
     assert res.status is CheckStatus.FAIL and res.confidence == "confirmed" and res.blocks_request, res
+
+
+async def test_vcpu_shortage_under_a_public_ip_quota_error_is_only_likely() -> None:
+    msg = ("Cannot create more than 60 public IP addresses for this subscription in this region. "
+           "Dependency: Microsoft.Network/PublicIPAddresses")
+    w = world({"count": 20}, usage_edit={"cores": 90})
+    res = await run(SPEC, make_ctx(w, code="PublicIPCountLimitReached", message=msg, verb="create"))
+    assert res.status is CheckStatus.FAIL and res.confidence == "likely" and not res.blocks_request, res
