@@ -87,6 +87,9 @@ _RUN_COUNTER: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar(
 
 
 normalize_id = armid.path_key  # one normaliser for request paths: shared/armid.py
+# What checks call the region's SKU list (see AzureArmReader._region_skus).
+_REGION_SKUS = re.compile(r"^(/subscriptions/[0-9a-fA-F-]{36}/providers/Microsoft\.Compute)/locations/"
+                          r"([A-Za-z0-9]{2,40})/skus$", re.IGNORECASE)
 
 
 def validate_resource_id(resource_id: str) -> str:
@@ -521,11 +524,15 @@ class AzureArmReader:
         def raw(pipeline_response: Any, _deserialized: Any, _headers: Any) -> Any:
             return pipeline_response.http_response.json()
 
-        try:
-            first = await self._limited(lambda: self._client.resources.get_by_id(rid, api_version=api_version,
-                                                                                 cls=raw))
-        except Exception as err:
-            raise map_exception(rid, err) from None
+        skus = _REGION_SKUS.match(rid)
+        if skus:
+            first = await self._region_skus(rid, skus.group(1), skus.group(2), api_version)
+        else:
+            try:
+                first = await self._limited(lambda: self._client.resources.get_by_id(rid, api_version=api_version,
+                                                                                     cls=raw))
+            except Exception as err:
+                raise map_exception(rid, err) from None
         if not isinstance(first, dict):
             raise ArmUnavailable(rid, 200, "InvalidBody", "ARM answered with a non-object JSON body")
         if "value" in first and isinstance(first.get("value"), list) and first.get("nextLink"):
@@ -542,6 +549,16 @@ class AzureArmReader:
             first = {k: v for k, v in first.items() if k != "nextLink"}
             first["value"] = values
         return first
+
+    async def _region_skus(self, rid: str, provider: str, region: str, api_version: str) -> dict[str, Any]:
+        """The region's Compute SKU list: ResourceSkus_List with `$filter=location eq '<region>'`.
+        Checks and snapshots name it by the id `.../Microsoft.Compute/locations/<region>/skus`, which
+        is not an ARM route; the region comes from the validated id."""
+        from azure.core.rest import HttpRequest
+
+        request = HttpRequest("GET", f"{provider}/skus", headers={"Accept": "application/json"},
+                              params={"api-version": api_version, "$filter": f"location eq '{region.lower()}'"})
+        return await self._send(rid, request)
 
     def _check_next_link(self, rid: str, link: str) -> str:
         parts = urlsplit(link)

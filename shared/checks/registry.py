@@ -15,6 +15,7 @@ from shared.checklib.base import CheckSpec
 # isort: off
 from shared.checks import api_authorized_ranges
 from shared.checks import apiserver_subnet
+from shared.checks import cidr_overlap
 from shared.checks import cluster_state
 from shared.checks import egress_bootstrap
 from shared.checks import firewall_aks_fqdns
@@ -42,6 +43,7 @@ from shared.checks import provider_registration
 from shared.checks import public_ip_quota
 from shared.checks import resource_locks
 from shared.checks import service_principal_credentials
+from shared.checks import sku_availability
 from shared.checks import vcpu_quota
 # isort: on
 
@@ -58,6 +60,7 @@ _SPECS: tuple[CheckSpec[Any], ...] = (
     private_dns_zone_link.SPEC,
     vnet_custom_dns.SPEC,
     apiserver_subnet.SPEC,
+    cidr_overlap.SPEC,
     outbound_connectivity.SPEC,
     egress_bootstrap.SPEC,
     # --- platform specs ---
@@ -73,6 +76,7 @@ _SPECS: tuple[CheckSpec[Any], ...] = (
     node_subnet_capacity.SPEC,
     vcpu_quota.SPEC,
     public_ip_quota.SPEC,
+    sku_availability.SPEC,
     kubernetes_version.SPEC,
 )
 

@@ -467,3 +467,20 @@ async def test_sequential_waves_hit_the_shared_cache(arm_emulator: ArmEmulator, 
         await asyncio.gather(*(r.get(clusters[(wave * 20 + n) % 10], API) for n, r in enumerate(runs)))
     assert arm_emulator.gets == 10
     assert reader.cache_hits >= 180 - reader.coalesced
+
+
+async def test_region_sku_list_is_read_as_resource_skus_list_with_a_location_filter(
+        world: Snapshot, make_reader: MakeReader, arm_emulator: ArmEmulator) -> None:  # noqa: F811
+    """Checks name the region's SKU list `.../Microsoft.Compute/locations/<region>/skus` (what snapshots
+    key it by); ARM serves it as ResourceSkus_List with `$filter=location eq '<region>'`, paged."""
+    skus = [{"resourceType": "virtualMachines", "name": f"Standard_D{i}s_v5", "locations": ["westeurope"]}
+            for i in (2, 4, 8)]
+    arm_emulator.put(f"/subscriptions/{SUB}/providers/Microsoft.Compute/skus", {"value": skus})
+    arm_emulator.page_size = 2
+    body = await make_reader().get(f"/subscriptions/{SUB}/providers/Microsoft.Compute/locations/WestEurope/skus",
+                                   "2021-07-01")
+    assert body == {"value": skus}
+    first = arm_emulator.log[0]
+    assert first.path.endswith("/providers/Microsoft.Compute/skus")
+    assert first.query["$filter"] == "location eq 'westeurope'" and first.query["api-version"] == "2021-07-01"
+    assert len(arm_emulator.log) == 2  # the nextLink page too
