@@ -127,6 +127,12 @@ def test_demo_runs_the_seed_scenarios_and_writes_outputs(tmp_path: Path) -> None
     assert "[3/3]" in out.stderr  # progress indication
     rows = json.loads(run("findings", "--json", "--home", str(out_dir), home=tmp_path).stdout)
     assert len(rows) == len(scenarios())
+    # The bundled snapshots hold what every selected check reads: no check is left undecided.
+    assert "could not decide" not in out.stdout
+    for folder in scenarios():
+        doc = json.loads((out_dir / f"{folder.name}.finding.json").read_text(encoding="utf-8"))
+        doc = doc[0] if isinstance(doc, list) else doc
+        assert [c["id"] for c in doc["checks"] if c["status"] == "error"] == [], folder.name
 
 
 def test_no_azure_credentials_is_one_line_and_exit_3(tmp_path: Path) -> None:
