@@ -47,6 +47,10 @@ _API_IP_RXS = (
     re.compile(r"(?:api server at|api[- ]?server(?: ip)?[:= ]{1,3}|connect to|dial tcp)[ \t'\"]{0,3}(" + _IP + r")"),
     re.compile(r"tcp[ \t]{1,3}(" + _IP + r"):443"),
 )
+# "could not reach API server at 20.50.12.34" / "API server IP: x": the error says the address is the API server's.
+_EXPLICIT_API_IP_RX = re.compile(r"api[- ]?server(?: ip)?(?: at|:| =)[ \t'\"]{0,3}" + _IP)
+# Documentation / portal hosts an error links to: never the host a connection went to.
+_DOC_HOSTS = ("aka.ms", "learn.microsoft.com", "docs.microsoft.com", "portal.azure.com", "go.microsoft.com")
 _NODE_IP_RX = re.compile(r"(?:node ip|node_ip|nodeip|source ip|from node|private ip|node)[ \t:=\"']{0,4}(" + _IP + r")")
 _REGION_RXS = (
     re.compile(r"(?:region|location|locations/)[ \t:'\"=]{0,4}([a-z][a-z0-9 ]{2,30}?)(?=[\s.,;'\")\]/]|$)"),
@@ -292,9 +296,10 @@ def extract_facts(text: str) -> dict[str, Any]:
                 facts["target"] = t.cut(tm)
                 break
     _more_facts(t, facts)
-    if "api_server_ip" in facts and "api_server_fqdn" not in facts and facts.get("fqdns"):
+    named = [h for h in facts.get("fqdns", ()) if not h.lower().endswith(_DOC_HOSTS)]
+    if "api_server_ip" in facts and "api_server_fqdn" not in facts and named and not _EXPLICIT_API_IP_RX.search(low):
         # `Failed to connect to mcr.microsoft.com ... dial tcp 20.61.99.200:443`: the address is that
-        # host's, not the API server's (no *.azmk8s.io name in the error).
+        # host's, not the API server's (no *.azmk8s.io name, no "API server at <ip>" in the error).
         facts.pop("api_server_ip")
     return facts
 

@@ -252,6 +252,10 @@ def test_an_egress_host_address_is_not_the_api_server() -> None:
     assert egress.facts.api_server_ip is None and egress.facts.fqdns == ("mcr.microsoft.com",)
     api = classify_text("exit status=51 could not reach API server at 10.0.0.4 aks-x.hcp.eastus.azmk8s.io")
     assert api.facts.api_server_ip == "10.0.0.4"
+    # The article's message ends with doc links: a doc host is not where the connection went.
+    linked = classify_text("Node 10.224.0.5 could not reach API server at 20.50.12.34:443. Connection timed out. "
+                           "For more detailed troubleshooting, see https://aka.ms/aks/vmextensionerror_k8sapiserverconnfail")
+    assert (linked.facts.api_server_ip, linked.facts.node_ip) == ("20.50.12.34", "10.224.0.5")
 
 
 @pytest.mark.parametrize("code,entry", [("ResourceGroupLocked", "ResourceLocked"),
