@@ -228,4 +228,5 @@ SPEC: CheckSpec[Facts] = CheckSpec(
                "api_server_connectivity/timeout": 100,
                "api_server_connectivity/no_route": 20, "api_server_connectivity/refused": 40, "egress": 20},
     targets=("apiServerAccessProfile.authorizedIPRanges",),
+    predicts={"default": "VMExtensionError_K8SAPIServerConnFail"},
 )

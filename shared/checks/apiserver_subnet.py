@@ -300,4 +300,5 @@ SPEC: CheckSpec[Facts] = CheckSpec(
         "apiServerAccessProfile.enableVnetIntegration",
     ),
     resource_kinds=frozenset({ResourceKind.SUBNET}),
+    predicts={"default": "InvalidParameter"},
 )

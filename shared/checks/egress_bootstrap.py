@@ -243,4 +243,5 @@ SPEC: CheckSpec[Facts] = CheckSpec(
     relevance={"egress": 95, "egress/timeout": 100, "egress/no_route": 100, "egress/refused": 70,
                "egress/dns": 20, "egress/tls": 35, "egress/certificate": 35, "egress/proxy": 40},
     resource_kinds=frozenset({ResourceKind.NSG, ResourceKind.ROUTE_TABLE}),
+    predicts={"default": "VMExtensionError_OutboundConnFail"},
 )

@@ -138,4 +138,5 @@ SPEC: CheckSpec[Facts] = CheckSpec(
     evaluate=evaluate,
     families=frozenset({Family.REGISTRATION, Family.VALIDATION, Family.SUBNET_IPS}),
     relevance={"registration": 100, "validation": 30, "subnet_ips": 30},
+    predicts={"default": "FeatureFlagNotEnabled"},
 )

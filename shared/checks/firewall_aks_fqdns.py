@@ -265,4 +265,5 @@ SPEC: CheckSpec[Facts] = CheckSpec(
         "egress/tls": 100,
     },
     resource_kinds=frozenset({ResourceKind.FIREWALL}),
+    predicts={"default": "VMExtensionError_OutboundConnFail"},
 )

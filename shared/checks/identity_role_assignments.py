@@ -122,4 +122,5 @@ SPEC: CheckSpec[Facts] = CheckSpec(
              "loadBalancerProfile.outboundIPPrefixes", "identityProfile.kubeletidentity"),
     # CustomRouteTableMissingPermission names the route table: the check runs for it whatever its family
     resource_kinds=frozenset({ResourceKind.ROLE_ASSIGNMENT, ResourceKind.ROUTE_TABLE}),
+    predicts={"default": "LinkedAuthorizationFailed"},
 )

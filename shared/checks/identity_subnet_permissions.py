@@ -79,4 +79,5 @@ SPEC: CheckSpec[Facts] = CheckSpec(
     relevance={"permissions": 100, "identity": 85, "subnet_ips": 40},
     targets=("agentPoolProfiles.vnetSubnetID", "agentPoolProfiles.podSubnetID"),
     resource_kinds=frozenset({ResourceKind.ROLE_ASSIGNMENT}),
+    predicts={"default": "LinkedAuthorizationFailed"},
 )

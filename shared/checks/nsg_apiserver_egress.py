@@ -105,4 +105,5 @@ SPEC: CheckSpec[Facts] = CheckSpec(
                "api_server_connectivity/no_route": 50, "api_server_connectivity/refused": 30, "egress": 70,
                "dns": 25},
     resource_kinds=frozenset({ResourceKind.NSG}),
+    predicts={"default": "VMExtensionError_K8SAPIServerConnFail"},
 )

@@ -154,4 +154,5 @@ SPEC: CheckSpec[Facts] = CheckSpec(
                "api_server_connectivity/no_route": 70, "api_server_connectivity/refused": 60,
                "subnet_ips": 40},
     resource_kinds=frozenset({ResourceKind.NSG}),
+    predicts={"default": "VMExtensionError_K8SAPIServerConnFail"},
 )

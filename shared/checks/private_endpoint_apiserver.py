@@ -97,4 +97,5 @@ SPEC: CheckSpec[Facts] = CheckSpec(
     relevance={"api_server_connectivity": 90, "api_server_connectivity/timeout": 60,
                "api_server_connectivity/no_route": 100, "api_server_connectivity/refused": 70, "dns": 60},
     resource_kinds=frozenset({ResourceKind.PRIVATE_ENDPOINT}),
+    predicts={"default": "VMExtensionError_K8SAPIServerConnFail"},
 )

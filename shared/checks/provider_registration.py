@@ -192,4 +192,5 @@ SPEC: CheckSpec[Facts] = CheckSpec(
     evaluate=evaluate,
     families=frozenset({Family.REGISTRATION, Family.CAPACITY}),
     relevance={"registration": 100, "capacity": 20},
+    predicts={"default": "MissingSubscriptionRegistration"},
 )

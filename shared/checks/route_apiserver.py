@@ -197,4 +197,5 @@ SPEC: CheckSpec[Facts] = CheckSpec(
                "api_server_connectivity/no_route": 95, "api_server_connectivity/refused": 35,
                "api_server_connectivity/tls": 60, "egress": 85, "dns": 30, "subnet_ips": 35},
     resource_kinds=frozenset({ResourceKind.ROUTE_TABLE}),
+    predicts={"default": "VMExtensionError_K8SAPIServerConnFail"},
 )

@@ -143,4 +143,5 @@ SPEC: CheckSpec[Facts] = CheckSpec(
     families=frozenset({Family.IDENTITY, Family.PERMISSIONS}),
     relevance={"identity": 100, "permissions": 80},
     targets=("servicePrincipalProfile",),
+    predicts={"default": "ServicePrincipalValidationClientError"},
 )

@@ -166,4 +166,5 @@ SPEC: CheckSpec[Facts] = CheckSpec(
     families=frozenset({Family.DNS, Family.EGRESS, Family.API_SERVER_CONNECTIVITY}),
     relevance={"dns": 95, "egress": 50, "api_server_connectivity": 30, "api_server_connectivity/timeout": 40},
     resource_kinds=frozenset({ResourceKind.VNET}),
+    predicts={"default": "VMExtensionError_K8SAPIServerDNSLookupFail"},
 )
