@@ -220,7 +220,12 @@ async def _level(conn: str, groups: int, samples: int) -> dict[str, Any]:
     from tests.factories import T0, make_finding, make_operation, make_success
 
     table = "bench" + uuid.uuid4().hex[:12]
-    inner = TableStateStore(conn, table)
+    http = [0]  # HTTP responses the Tables client received (pages of a query included)
+
+    def on_response(_response: Any) -> None:
+        http[0] += 1
+
+    inner = TableStateStore(conn, table, raw_response_hook=on_response)
     store = CountingStore(inner)
     sink, notifier, clock = _Sink(), _Notifier(), _Clock(T0)
     nc = NoiseControl(store, sink, notifier, clock, _Settings())
@@ -234,6 +239,7 @@ async def _level(conn: str, groups: int, samples: int) -> dict[str, Any]:
         # resolve samples: a fresh open group on the target cluster, then its success event
         res_wall, res_cpu, res_calls, res_entities, resolved = [], [], [], [], 0
         res_by_call: dict[str, list[float]] = {}
+        res_http: list[int] = []
         for k in range(samples + 1):
             clock.t = T0 + timedelta(minutes=5 + 2 * k)
             op = make_operation(cluster="aks-target", rg="rg-target", event_time=clock.t)
@@ -241,6 +247,7 @@ async def _level(conn: str, groups: int, samples: int) -> dict[str, Any]:
             clock.t += timedelta(minutes=1)
             ok = make_success(cluster="aks-target", rg="rg-target", event_time=clock.t)
             store.reset()
+            http[0] = 0
             c0, t0 = time.process_time(), time.perf_counter()
             out = await nc.resolve(ok)
             wall, cpu = time.perf_counter() - t0, time.process_time() - c0
@@ -250,6 +257,7 @@ async def _level(conn: str, groups: int, samples: int) -> dict[str, Any]:
             res_wall.append(wall)
             res_cpu.append(cpu)
             res_calls.append(sum(store.calls.values()))
+            res_http.append(http[0])
             for name, spent in store.wall.items():
                 res_by_call.setdefault(name, []).append(spent)
             res_entities.append(store.entities)
@@ -258,6 +266,7 @@ async def _level(conn: str, groups: int, samples: int) -> dict[str, Any]:
         await nc.escalate_due()  # untimed: tends what the resolve samples left due
         tim_wall, tim_cpu, tim_calls, tim_entities, escalated = [], [], [], [], 0
         tim_by_call: dict[str, list[float]] = {}
+        tim_http: list[int] = []
         timer_errors: list[str] = []
         after = timedelta(hours=_Settings.escalate_after_h)
         for k in range(samples + 1):
@@ -267,6 +276,7 @@ async def _level(conn: str, groups: int, samples: int) -> dict[str, Any]:
             await nc.publish(make_finding(op=op, code=CODES[k % len(CODES)], transient="true", diagnosed_at=clock.t))
             clock.t = start + after + timedelta(minutes=1)
             store.reset()
+            http[0] = 0
             c0, t0 = time.process_time(), time.perf_counter()
             out_t = await nc.escalate_due()
             wall, cpu = time.perf_counter() - t0, time.process_time() - c0
@@ -277,6 +287,7 @@ async def _level(conn: str, groups: int, samples: int) -> dict[str, Any]:
             tim_wall.append(wall)
             tim_cpu.append(cpu)
             tim_calls.append(sum(store.calls.values()))
+            tim_http.append(http[0])
             for name, spent in store.wall.items():
                 tim_by_call.setdefault(name, []).append(spent)
             tim_entities.append(store.entities)
@@ -303,6 +314,8 @@ async def _level(conn: str, groups: int, samples: int) -> dict[str, Any]:
         "resolve_cpu_ms": round(1000 * med(res_cpu), 2),
         "resolve_calls": med(res_calls),
         "resolve_entities_read": med(res_entities),
+        "resolve_http_requests": max(res_http),
+        "timer_http_requests": max(tim_http),
         "resolve_ms_by_call": {k: round(1000 * med(v), 2) for k, v in sorted(res_by_call.items())},
         "timer_ms_by_call": {k: round(1000 * med(v), 2) for k, v in sorted(tim_by_call.items())},
         "azurite_partition_query_ms": round(1000 * med(floor_q), 2),
@@ -357,6 +370,8 @@ def run(fast: bool = False, samples: int | None = None) -> dict[str, Any]:
         "state_resolve_calls": {g: r["resolve_calls"] for g, r in per.items()},
         "state_resolve_entities": {g: r["resolve_entities_read"] for g, r in per.items()},
         "state_timer_calls": {g: r["timer_calls"] for g, r in per.items()},
+        "state_resolve_http_requests": {g: r["resolve_http_requests"] for g, r in per.items()},
+        "state_timer_http_requests": {g: r["timer_http_requests"] for g, r in per.items()},
         "state_timer_entities": {g: r["timer_entities_read"] for g, r in per.items()},
         "state_azurite_partition_query_ms": {g: r["azurite_partition_query_ms"] for g, r in per.items()},
         "state_azurite_event_create_ms": {g: r["azurite_event_create_ms"] for g, r in per.items()},
