@@ -26,14 +26,6 @@ from tests.integration import worlds as W
 # Misses whose cause is known and reported (/tmp/iss/requests-J.md, item number in brackets):
 # world id -> the defect. A world whose planted check is not registered is marked by _params itself.
 KNOWN_MISSES: dict[str, str] = {
-    "apiserver-udr-blackhole-route": (
-        "[5a] no api_server_ip from the article's full message (its aka.ms links stop the extraction), so "
-        "route_apiserver SKIPs 'more specific routes may apply: 20.50.0.0/16 -> None'"
-    ),
-    "apiserver-nsg-denies-443": (
-        "[5a] no api_server_ip from the article's full message, and [7] nsg_apiserver_egress then SKIPs the "
-        "service-tag allow rules instead of reasoning from the tags' meaning"
-    ),
     "egress-nsg-denies-internet-firewall-elsewhere": (
         "[10] egress_bootstrap SKIPs an allow to AzureActiveDirectory as 'cannot tell whether mcr.microsoft.com is "
         "in it' instead of reasoning from the documented endpoint tags; nothing fails"
@@ -76,8 +68,6 @@ async def test_planted_cause_first_and_no_decoy_blamed(build: object, tmp_path: 
 
 # Planted causes found without a remediation (requests-J.md item 9): world id -> the check.
 NO_REMEDIATION: dict[str, str] = {
-    "apiserver-udr-blackhole-route": "[5a] route_apiserver SKIPs (see KNOWN_MISSES)",
-    "apiserver-nsg-denies-443": "[5a]/[7] nsg_apiserver_egress SKIPs (see KNOWN_MISSES)",
     "egress-nsg-denies-internet-firewall-elsewhere": "[10] egress_bootstrap SKIPs (see KNOWN_MISSES)",
     "apiserver-subnet-used-by-jumpbox": "[9] apiserver_subnet 'used by other resources' FAIL has no remediation",
 }
