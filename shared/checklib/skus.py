@@ -9,9 +9,8 @@ reasonCode: QuotaId|NotAvailableForSubscription}]}).
 The list is read for one region: `GET /subscriptions/{s}/providers/Microsoft.Compute/skus?$filter=
 location eq '{region}'`. ArmReader reads ids, not queries, so the region's list goes by the id
 `/subscriptions/{s}/providers/Microsoft.Compute/locations/{region}/skus` (what snapshots and the
-emulator key it by); the Azure reader turns that id into the filtered list call (see
-/tmp/iss/requests-F.md: until that mapping lands, production reads of it answer 404 and the checks
-fall back to the built-in size table or say they cannot decide).
+emulator key it by); the Azure reader turns that id into the filtered list call
+(shared/azure/arm.py, AzureArmReader._region_skus).
 """
 
 from __future__ import annotations

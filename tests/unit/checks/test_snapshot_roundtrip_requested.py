@@ -32,7 +32,7 @@ from shared.snapshot_collect import collect_snapshot
 from tests.emulators.arm_emulator import ArmEmulator
 from tests.emulators.plugin import FakeAsyncCredential, arm_emulator, arm_server, fake_credential  # noqa: F401
 from tests.unit.checks.net_support import vnet
-from tests.unit.checks.platform_support import CLUSTER_ID, NODE_SUBNET, NOW, VNET_ID, body
+from tests.unit.checks.platform_support import CLUSTER_ID, NODE_SUBNET, NOW, SUB, VNET_ID, body
 from tests.unit.checks.requested_support import (
     COMPUTE_USAGES,
     NETWORK_USAGES,
@@ -46,6 +46,7 @@ SPECS: tuple[CheckSpec[Any], ...] = (kubernetes_version.SPEC, vcpu_quota.SPEC, p
                                      sku_availability.SPEC, cidr_overlap.SPEC, node_subnet_capacity.SPEC,
                                      capacity_history.SPEC)
 REGISTRY = {s.id: s for s in SPECS}
+SKUS_LIST = f"/subscriptions/{SUB}/providers/Microsoft.Compute/skus"  # ResourceSkus_List
 
 
 def base() -> dict[str, Any]:
@@ -158,7 +159,11 @@ async def test_offline_equals_live(plant: Callable[[dict[str, Any]], None], kw: 
                                    tmp_path: Path) -> None:
     w = base()
     plant(w)
-    arm_emulator.serve({"resources": w, "activity_log": []})
+    # ARM answers the region's SKU list at ResourceSkus_List with a location filter (the Azure reader maps the
+    # checks' id to that call); snapshots and the offline run keep the checks' id
+    served = {**w, SKUS_LIST: w[SKUS_ID]}
+    del served[SKUS_ID]
+    arm_emulator.serve({"resources": served, "activity_log": []})
 
     live: dict[str, tuple[CheckResult, ...]] = {}
 
@@ -167,7 +172,9 @@ async def test_offline_equals_live(plant: Callable[[dict[str, Any]], None], kw: 
         live["results"] = await run_checks(SPECS, ctx, timeout_s=10)
 
     snap = await collect_snapshot(CLUSTER_ID, reader.for_run(), run_all, now=NOW)
-    assert arm_emulator.requests_for(read), "the check's read went to the emulator"
+    assert arm_emulator.requests_for(SKUS_LIST if read == SKUS_ID else read), "the check's read went to ARM"
+    sku_reads = arm_emulator.requests_for(SKUS_LIST)
+    assert sku_reads and sku_reads[0].query.get("$filter") == "location eq 'westeurope'"
     out = tmp_path / "snap.json"
     out.write_text(json.dumps(snap.to_obj(), indent=1), encoding="utf-8")
 
