@@ -1730,6 +1730,38 @@ def w_nic_nsg_denies_https() -> World:
     )
 
 
+HUB_DNS_SUBNET = f"{ns.HUB_VNET}/subnets/snet-dns-forwarders"
+
+
+def w_custom_dns_hub_not_linked() -> World:
+    """Hub-and-spoke with custom DNS: the spoke's DNS servers are forwarders in the hub (10.0.3.4/5).
+    The system zone is linked to the spoke (which does not matter: the spoke asks the forwarders), but
+    not to the hub, where the forwarders resolve through Azure DNS -> NXDOMAIN."""
+    res = healthy_private()
+    hub = ns.hub()
+    hub["properties"]["subnets"].append(ns.subnet(HUB_DNS_SUBNET, "10.0.3.0/28"))
+    res[ns.HUB_VNET] = hub
+    res[ns.VNET_ID] = ns.vnet(
+        subnets=[res[ns.NODE_SUBNET], res[ns.API_SUBNET]],
+        peerings=[(ns.HUB_VNET, ["10.0.0.0/16"])],
+        dns=["10.0.3.4", "10.0.3.5"],
+    )
+    res[f"{SYSTEM_ZONE}/virtualNetworkLinks"] = vnet_links(SYSTEM_ZONE, ns.VNET_ID)
+    return World(
+        id="dns-custom-dns-hub-forwarders-zone-not-linked",
+        family="dns",
+        planted="vnet_custom_dns",
+        fault="spoke DNS = hub forwarders 10.0.3.4/.5; the privatelink zone is linked to the spoke, not the hub",
+        error=dnsfail(),
+        source=DOC_DNSFAIL,
+        resources=res,
+        decoys=(
+            Decoy("private_dns_zone_link", "the zone is linked to the node VNet (the spoke)"),
+            Decoy("private_endpoint_apiserver", "the private endpoint is Approved"),
+        ),
+    )
+
+
 BUILDERS: list[Callable[[], World]] = [
     w_authorized_ranges_egress_ip,
     w_authorized_ranges_nat_gateway_precedence,
@@ -1739,6 +1771,7 @@ BUILDERS: list[Callable[[], World]] = [
     w_private_endpoint_rejected,
     w_byo_private_zone_not_linked,
     w_custom_dns_on_prem,
+    w_custom_dns_hub_not_linked,
     w_firewall_missing_mcr,
     w_nat_gateway_missing_on_new_subnet,
     w_nsg_denies_egress_firewall_elsewhere,
