@@ -89,3 +89,35 @@ def test_spec_route_table_parses() -> None:
     assert (r.prefix, r.next_hop_type, r.next_hop_ip) == ("10.0.3.0/24", "VirtualNetworkGateway", None)
     m = nu.route_for([r, *nu.system_routes(["10.0.0.0/16"])], nu.vnet_endpoint("x", NET("10.0.3.9/32")))
     assert m.route is r  # /24 UDR beats the /16 VNet route
+
+
+def test_free_prefix_is_the_first_free_aligned_block_brute_force_agrees() -> None:
+    """Gap arithmetic gives what testing every candidate block against every subnet gives."""
+    import ipaddress
+    import random
+
+    from shared.checklib.netutil import free_prefix, overlaps
+
+    def brute(space, used, prefixlen):  # type: ignore[no-untyped-def]
+        for block in space:
+            if block.prefixlen <= prefixlen:
+                for cand in block.subnets(new_prefix=prefixlen):
+                    if not any(overlaps(cand, u) for u in used):
+                        return cand
+        return None
+
+    rnd = random.Random(7)
+    for _ in range(400):
+        space = [ipaddress.ip_network(f"10.{rnd.randrange(4) * 64}.0.0/{rnd.choice([16, 20, 22])}"),
+                 ipaddress.ip_network("192.168.0.0/24")]
+        used = []
+        for _ in range(rnd.randrange(14)):
+            block = rnd.choice(space)
+            plen = rnd.randint(block.prefixlen, 28)
+            step = 1 << (32 - plen)
+            used.append(ipaddress.ip_network((int(block.network_address) + rnd.randrange(block.num_addresses // step)
+                                              * step, plen)))
+        for prefixlen in (23, 26, 28):
+            assert free_prefix(space, used, prefixlen) == brute(space, used, prefixlen), (space, used, prefixlen)
+    full = [ipaddress.ip_network("10.0.0.0/24")]
+    assert free_prefix(full, full, 28) is None
