@@ -484,3 +484,12 @@ async def test_region_sku_list_is_read_as_resource_skus_list_with_a_location_fil
     assert first.path.endswith("/providers/Microsoft.Compute/skus")
     assert first.query["$filter"] == "location eq 'westeurope'" and first.query["api-version"] == "2021-07-01"
     assert len(arm_emulator.log) == 2  # the nextLink page too
+
+
+def test_cache_lifetimes_are_spread_over_a_fifth_of_the_ttl() -> None:
+    """A burst's entries, read together, do not all expire at the same moment."""
+    cache = arm_module._TtlCache(60, clock=lambda: 0.0)
+    lifetimes = [cache.lifetime((f"/subscriptions/{SUB}/resourceGroups/rg{i}", API)) for i in range(200)]
+    assert all(48.0 <= t <= 60.0 for t in lifetimes)
+    assert max(lifetimes) - min(lifetimes) > 10.0  # spread, not one wave
+    assert lifetimes[3] == cache.lifetime((f"/subscriptions/{SUB}/resourceGroups/rg3", API))  # stable per key
