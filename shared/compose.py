@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from shared.pipeline import Deps, Publisher
+from shared.pipeline import Deps, IntakeDeps, Publisher
 from shared.ports import ArmReader, Clock, ErrorSource, FindingsSink, Notifier, StateStore, WorkQueue
 from shared.settings import Settings
 
@@ -209,6 +209,16 @@ def _queues(settings: Settings, parts: Parts) -> tuple[WorkQueue | None, WorkQue
                                                     account_url=settings.storage_account_url,
                                                     connection_string=conn, credential=credential)
     return queue, poison
+
+
+def build_intake_deps(settings: Settings, parts: Parts | None = None) -> IntakeDeps:
+    """Intake alone: the two queues and the clock. Its first event in a fresh worker builds no ARM
+    reader, classifier, checks or sinks (cold start)."""
+    parts = parts or Parts()
+    clock = parts.clock or SystemClock()
+    queue, dead_letters = _queues(settings, parts)
+    return IntakeDeps(settings=settings, queue=queue, dead_letters=dead_letters, now=clock.now,
+                      credential=parts.credential)
 
 
 def build_deps(settings: Settings, parts: Parts | None = None) -> Deps:

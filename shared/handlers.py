@@ -13,7 +13,7 @@ import logging
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from shared.pipeline import Deps, IntakeResult, Outcome, intake, parse_work_item, process
+from shared.pipeline import Deps, IntakeDeps, IntakeEdges, IntakeResult, Outcome, intake, parse_work_item, process
 from shared.settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -22,13 +22,15 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _deps: Deps | None = None
+_intake_deps: IntakeDeps | None = None
 _lock: asyncio.Lock | None = None
 
 
 def set_deps(deps: Deps | None) -> None:
-    """Tests and the local runner inject their own composition."""
-    global _deps
+    """Tests and the local runner inject their own composition (intake uses it too)."""
+    global _deps, _intake_deps
     _deps = deps
+    _intake_deps = None
 
 
 def _iso(value: Any) -> Any:
@@ -62,34 +64,65 @@ def event_to_dict(event: Any) -> dict[str, Any]:
     }
 
 
-def build_azure_deps(settings: Settings) -> Deps:
+def build_azure_deps(settings: Settings, intake_deps: IntakeDeps | None = None) -> Deps:
     """Production composition (managed identity everywhere, no keys): the composition root with
-    nothing handed in, so every edge comes from the app settings."""
-    from shared.compose import build_deps
+    nothing handed in but what intake already built (its queues and credential), so every edge
+    comes from the app settings."""
+    from shared.compose import Parts, build_deps
 
-    return build_deps(settings)
+    parts = Parts()
+    if intake_deps is not None:
+        parts = Parts(credential=intake_deps.credential, queue=intake_deps.queue,
+                      dead_letters=intake_deps.dead_letters)
+    return build_deps(settings, parts)
+
+
+def _settings_with_redaction() -> Settings:
+    from shared.redact import install_redaction
+
+    settings = get_settings()
+    # Always installed: bearer tokens and SAS signatures are redacted even with no webhook.
+    hook = settings.teams_webhook_url
+    install_redaction(*([hook.get_secret_value()] if hook is not None else []))
+    return settings
+
+
+def _the_lock() -> asyncio.Lock:
+    global _lock
+    if _lock is None:
+        _lock = asyncio.Lock()
+    return _lock
 
 
 async def get_deps() -> Deps:
-    global _deps, _lock
+    global _deps
     if _deps is not None:
         return _deps
-    if _lock is None:
-        _lock = asyncio.Lock()
-    async with _lock:
+    async with _the_lock():
         if _deps is None:
-            from shared.redact import install_redaction
-
-            settings = get_settings()
-            # Always installed: bearer tokens and SAS signatures are redacted even with no webhook.
-            hook = settings.teams_webhook_url
-            install_redaction(*([hook.get_secret_value()] if hook is not None else []))
-            _deps = build_azure_deps(settings)
+            _deps = build_azure_deps(_settings_with_redaction(), _intake_deps)
     return _deps
 
 
+async def get_intake_deps() -> IntakeEdges:
+    """What intake needs; the full wiring when this process already has it."""
+    global _intake_deps
+    if _deps is not None:
+        return _deps
+    if _intake_deps is not None:
+        return _intake_deps
+    async with _the_lock():
+        if _deps is not None:
+            return _deps
+        if _intake_deps is None:
+            from shared.compose import build_intake_deps
+
+            _intake_deps = build_intake_deps(_settings_with_redaction())
+    return _intake_deps
+
+
 async def on_event(event: Any) -> IntakeResult:
-    deps = await get_deps()
+    deps = await get_intake_deps()
     result = await intake(event_to_dict(event), deps)
     log.info("intake: %d enqueued, %d ignored, %d rejected", len(result.enqueued), len(result.ignored),
              len(result.rejected))

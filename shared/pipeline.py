@@ -85,6 +85,30 @@ class Deps:
     extras: dict[str, Any] = field(default_factory=dict)
 
 
+class IntakeEdges(Protocol):
+    """What intake needs: the work queue, the dead-letter queue and the clock (Deps has them)."""
+
+    @property
+    def queue(self) -> WorkQueue | None: ...
+
+    @property
+    def dead_letters(self) -> WorkQueue | None: ...
+
+    @property
+    def now(self) -> Callable[[], datetime]: ...
+
+
+@dataclass
+class IntakeDeps:
+    """Intake's own wiring: an Event Grid delivery needs two queue clients, not the diagnosis."""
+
+    settings: Settings
+    queue: WorkQueue | None
+    dead_letters: WorkQueue | None
+    now: Callable[[], datetime] = lambda: datetime.now(UTC)
+    credential: Any = None  # shared with the full wiring when the same process builds it later
+
+
 @dataclass(frozen=True)
 class IntakeResult:
     enqueued: tuple[str, ...] = ()
@@ -103,7 +127,7 @@ class Outcome:
 # --- intake ---------------------------------------------------------------------------------
 
 
-async def _dead_letter(deps: Deps, reason: str, payload: Any) -> None:
+async def _dead_letter(deps: IntakeEdges, reason: str, payload: Any) -> None:
     text = payload if isinstance(payload, str) else repr(payload)
     message = {"reason": reason[:2000], "payload": text[:MAX_DEAD_LETTER_CHARS]}
     if deps.dead_letters is None:
@@ -112,7 +136,7 @@ async def _dead_letter(deps: Deps, reason: str, payload: Any) -> None:
     await deps.dead_letters.enqueue(message)
 
 
-async def intake(raw: Any, deps: Deps) -> IntakeResult:
+async def intake(raw: Any, deps: IntakeEdges) -> IntakeResult:
     """Event Grid trigger body: parse, filter, enqueue. Fast: no ARM, no classification."""
     enqueued: list[str] = []
     ignored: list[Ignored] = []

@@ -293,3 +293,44 @@ async def test_timer_function_rechecks_the_cluster_before_escalating(cluster_sta
     assert len(headlines) == (2 if escalated else 1), headlines
     assert any(h.startswith("Escalated: aks-timer") for h in headlines) is escalated
     assert sink.rows[-1]["Status"] == ("escalated" if escalated else "resolved"), sink.rows[-1]
+
+
+_FRESH_INTAKE = r"""
+import asyncio, json, sys
+import azure.functions as func
+from azure.functions.eventgrid import EventGridEventInConverter
+import function_app
+from tests.conftest import indexed_functions
+
+payload = json.loads(sys.argv[1])
+event = EventGridEventInConverter.decode(func.meta.Datum(json.dumps(payload), "json"), trigger_metadata={})
+asyncio.run(indexed_functions()["on_aks_event"].get_user_function()(event))
+heavy = sorted(m for m in ("shared.checks.registry", "shared.classify", "shared.noise", "shared.azure.arm",
+                           "azure.mgmt.resource", "azure.data.tables", "shared.notify.teams") if m in sys.modules)
+print(json.dumps(heavy))
+"""
+
+
+@pytest.mark.azurite
+async def test_first_event_in_a_fresh_worker_builds_only_intake(queues: Queues, azurite: Azurite) -> None:
+    """Production wiring, nothing injected: the first Event Grid delivery enqueues through intake's own
+    wiring (two queue clients) without building the ARM reader, classifier, checks or sinks."""
+    import asyncio
+    import os
+    import subprocess
+    import sys
+
+    work, _poison = queues
+    payload = json.loads((EVENTS / WRITE_FAILURE).read_text())[0]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AKS_TRIAGE_", "AZURE_", "IDENTITY_", "MSI_"))}
+    env |= {"AKS_TRIAGE_STORAGE_CONNECTION_STRING": azurite.connection_string,
+            "AKS_TRIAGE_WORK_QUEUE": work.name, "IDENTITY_ENDPOINT": "http://127.0.0.1:9/token"}
+    done = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-c", _FRESH_INTAKE, json.dumps(payload)], cwd=ROOT, env=env,
+        capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+    got = await work.receive()
+    assert len(got) == 1 and parse_work_item(got[0][0]).op.event_id == payload["id"]
+    await work.aclose()
+    await _poison.aclose()
