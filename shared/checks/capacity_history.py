@@ -331,4 +331,5 @@ SPEC: CheckSpec[Facts] = CheckSpec(
     families=frozenset({Family.CAPACITY, Family.QUOTA}),
     relevance={"capacity": 100, "quota": 50},
     inputs=("failure_history",),
+    predicts={"default": "AllocationFailed", "create": "AKSCapacityError"},
 )

@@ -74,4 +74,5 @@ SPEC: CheckSpec[Facts] = CheckSpec(
     families=frozenset({Family.CLUSTER_STATE, Family.API_SERVER_CONNECTIVITY, Family.NODE_HEALTH, Family.CAPACITY}),
     relevance={"cluster_state": 90, "api_server_connectivity": 40, "api_server_connectivity/refused": 100,
                "node_health": 50, "capacity": 20},
+    predicts={"default": "OperationNotAllowed"},
 )

@@ -268,4 +268,6 @@ SPEC: CheckSpec[Facts] = CheckSpec(
     families=frozenset({Family.VERSIONS, Family.NODE_RESOURCE_GROUP}),
     relevance={"versions": 100, "node_resource_group": 30},
     targets=("kubernetesVersion", "orchestratorVersion",),
+    predicts={"default": "OperationNotAllowed", "create": "AgentPoolK8sVersionNotSupported",
+              "add_pool": "NodePoolMcVersionIncompatible"},
 )

@@ -250,4 +250,5 @@ SPEC: CheckSpec[Facts] = CheckSpec(
     relevance={"subnet_ips": 95, "capacity": 30, "quota": 40, "network_config": 40},
     targets=("agentPoolProfiles.vnetSubnetID", "agentPoolProfiles.count", "upgradeSettings.maxSurge",),
     resource_kinds=frozenset({ResourceKind.SUBNET}),
+    predicts={"default": "InsufficientSubnetSize", "scale": "SubnetIsFull"},
 )

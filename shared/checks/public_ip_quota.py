@@ -197,4 +197,5 @@ SPEC: CheckSpec[Facts] = CheckSpec(
     targets=("loadBalancerProfile.managedOutboundIPs.count", "managedOutboundIPProfile.count",
              "agentPoolProfiles.enableNodePublicIP"),
     resource_kinds=frozenset({ResourceKind.PUBLIC_IP, ResourceKind.PUBLIC_IP_PREFIX}),
+    predicts={"default": "PublicIPCountLimitReached"},
 )

@@ -237,4 +237,5 @@ SPEC: CheckSpec[Facts] = CheckSpec(
     families=frozenset({Family.QUOTA, Family.CAPACITY, Family.VALIDATION}),
     relevance={"quota": 100, "capacity": 60, "validation": 40},
     targets=("agentPoolProfiles.vmSize", "agentPoolProfiles.count",),
+    predicts={"default": "QuotaExceeded"},
 )

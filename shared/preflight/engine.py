@@ -472,9 +472,11 @@ async def run(plan: Plan, arm: ArmReader, *, now: datetime, specs: Sequence[Chec
     if existing is None and plan.cluster_body is not None and is_get_body(plan.cluster_body):
         notes.append("the cluster body is a GET body (it has read-only state): for the create, its read-only "
                      "state, node resource group name and effective outbound IPs were left out (AKS makes them anew)")
-    if op.name != "update" and not any(f in knowledge().uncertain for f in classification.families):
+    if op.name != "update":
+        judged = any(f in knowledge().uncertain for f in classification.families)
         notes.append("VM and regional capacity (AllocationFailed, AKSCapacityError) cannot be known before the "
-                     "operation runs and is not predicted")
+                     "operation runs: " + ("it is predicted only as at_risk, from recent capacity failures of the "
+                                           "cluster or its region" if judged else "not predicted"))
     unresolved = list(plan.unresolved)
     for field, value in (("location", view.region), ("properties.kubernetesVersion", view.kubernetes_version)):
         if not value and not any(u.path.endswith(field) for u in unresolved):

@@ -106,7 +106,7 @@ def test_the_capacity_scenario_is_not_claimed_as_predicted() -> None:
     world, body = planned_scenario(_bundled("capacity-heavy-usage"))
     report: Report = predict(world, plan_of(body))
     assert "capacity_history" not in {p.id for p in report.predictions}
-    assert any("capacity" in n and "not predicted" in n for n in report.notes)
+    assert any("capacity" in n and "cannot be known before" in n for n in report.notes)
 
 
 @pytest.mark.parametrize("name", ["apiserver-connfail-authorized-ranges", "vnet-integration-subnet-29"])
