@@ -23,6 +23,7 @@ Doc: https://learn.microsoft.com/azure/aks/api-server-vnet-integration
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 
 from shared.armid import ResourceKind
@@ -212,6 +213,7 @@ def evaluate(f: Facts) -> CheckResult:
             )
         if any(nu.same_id(n, sid) for n in f.node_subnet_ids):
             problems.append("it is also a node subnet; the API server needs its own subnet")
+            fixes += [create_subnet, use_subnet]
     foreign = [i for i in f.ip_configurations if not _is_apiserver_frontend(i)]
     other_links = [t for t in f.service_links if t.lower() != nu.AKS_DELEGATION]
     if f.private_endpoints or foreign or other_links or f.navigation_links:
@@ -222,6 +224,14 @@ def evaluate(f: Facts) -> CheckResult:
             *f.navigation_links,
         ]
         problems.append(f"used by other resources: {', '.join(used_by)}")
+        # The subnet must be dedicated: the clearest fix is a new delegated /28 for the API server
+        # (the other resources stay where they are); moving them out is the alternative.
+        fixes += [create_subnet, use_subnet]
+        nics = sorted({re.split(r"/ipconfigurations/", i, flags=re.I)[0] for i in foreign
+                       if "/networkinterfaces/" in i.lower()})
+        if nics:
+            names = ", ".join(nu.name_of(n) for n in nics)
+            fixes.append(f"# or move these NICs to another subnet, then retry: {names}")
         ev.append(
             Evidence(
                 resource_id=sid,

@@ -69,7 +69,6 @@ async def test_planted_cause_first_and_no_decoy_blamed(build: object, tmp_path: 
 # Planted causes found without a remediation (requests-J.md item 9): world id -> the check.
 NO_REMEDIATION: dict[str, str] = {
     "egress-nsg-denies-internet-firewall-elsewhere": "[10] egress_bootstrap SKIPs (see KNOWN_MISSES)",
-    "apiserver-subnet-used-by-jumpbox": "[9] apiserver_subnet 'used by other resources' FAIL has no remediation",
 }
 
 
