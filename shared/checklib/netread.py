@@ -161,10 +161,13 @@ async def locate_next_hop(ctx: CheckContext, node_vnet: dict[str, Any], ip: str)
     if not candidates:
         return NextHop(ip, "unknown", note=f"{ip} is in neither the node VNet nor a peered VNet "
                                            "(on-premises, virtual WAN hub or unreadable)")
+    outside_subnets: str | None = None  # a read VNet whose space holds the address, in none of its subnets
     for vnet_id in candidates:
         vnet = node_vnet if nu.same_id(vnet_id, node_vnet.get("id")) else await _read_or_none(ctx, vnet_id)
         if vnet is None:
             continue
+        if outside_subnets is None and any(nu.contains(n, addr) for n in _vnet_nets(nu.props(vnet))):
+            outside_subnets = str(vnet.get("id") or vnet_id)
         for sn in nu.props(vnet).get("subnets") or []:
             snp = nu.props(sn)
             if not any(nu.contains(n, addr) for n in nu.nets_of(snp)):
@@ -179,6 +182,10 @@ async def locate_next_hop(ctx: CheckContext, node_vnet: dict[str, Any], ip: str)
             return NextHop(ip, "missing", subnet_id=subnet_id,
                            note=f"subnet {nu.name_of(subnet_id)} contains {ip} but no firewall, NIC or "
                                 "load balancer there has that private IP")
+    if outside_subnets is not None:
+        # Nothing can hold an address of a VNet's space that no subnet contains.
+        return NextHop(ip, "missing", note=f"{ip} is in VNet {nu.name_of(outside_subnets)}'s address space but in "
+                                           "none of its subnets: no device can hold it")
     return NextHop(ip, "unknown", unreadable=True, note=f"could not read the VNet(s) that may contain {ip}")
 
 

@@ -32,3 +32,17 @@ async def test_in_order_still_raises_an_uncaptured_error() -> None:
 
 async def test_unwrap_of_a_captured_value() -> None:
     assert netread.unwrap(await netread.captured(_ok())) == "subnets"
+
+
+async def test_a_next_hop_in_a_vnet_space_but_in_no_subnet_is_missing() -> None:
+    """Nothing can hold an address that no subnet contains: `missing`, not 'could not read'."""
+    from tests.unit.checks.net_support import HUB_VNET, NODE_SUBNET, VNET_ID, make_ctx, subnet, vnet
+
+    hub = vnet(HUB_VNET, ("10.0.0.0/16",), subnets=[subnet(f"{HUB_VNET}/subnets/AzureFirewallSubnet", "10.0.1.0/26")])
+    node_vnet = vnet(VNET_ID, ("10.224.0.0/12",), subnets=[subnet(NODE_SUBNET, "10.224.0.0/16")],
+                     peerings=[(HUB_VNET, ["10.0.0.0/16"])])
+    ctx = make_ctx({HUB_VNET: hub, VNET_ID: node_vnet})
+    hop = await netread.locate_next_hop(ctx, node_vnet, "10.0.2.4")
+    assert hop.kind == "missing" and "none of its subnets" in (hop.note or ""), hop
+    inside = await netread.locate_next_hop(ctx, node_vnet, "10.0.1.4")  # in the firewall subnet, no device there
+    assert inside.kind == "missing" and inside.subnet_id and inside.subnet_id.endswith("AzureFirewallSubnet")
