@@ -37,10 +37,11 @@ class Match(StrEnum):
     YES = "yes"
     NO = "no"
     LIKELY = "likely"  # by what a service tag means, not proven from its prefixes
+    UNLIKELY = "unlikely"  # the endpoint is documented in other service tags than this one
     UNKNOWN = "unknown"
 
 
-_RANK = {Match.NO: 0, Match.UNKNOWN: 1, Match.LIKELY: 2, Match.YES: 3}
+_RANK = {Match.NO: 0, Match.UNLIKELY: 1, Match.UNKNOWN: 2, Match.LIKELY: 3, Match.YES: 4}
 
 
 # --- matching ----------------------------------------------------------------------------------
@@ -81,6 +82,12 @@ def match_prefix(prefix: str, ep: nu.Endpoint, tc: servicetags.TagContext) -> tu
     base = low.split(".", 1)[0]
     if "." in low and any(t.split(".", 1)[0] == base and "." in t for t in ep.tags):
         return Match.NO, ""  # another region's variant of a regional tag the endpoint is in
+    if ep.host and ep.meaning:
+        # A required endpoint the AKS outbound rules name by its service tags: another product's tag
+        # (AzureActiveDirectory for mcr.microsoft.com) does not hold it, as far as the docs say.
+        documented = ", ".join(sorted(ep.meaning))
+        return Match.UNLIKELY, (f"{ep.host} is documented in service tags {documented}, not in {text} "
+                                f"({why_unread}); confirm: {servicetags.confirm_command(tc.region, text, _addr(ep))}")
     return Match.UNKNOWN, f"cannot tell whether {ep.describe()} is in service tag {text} ({why_unread})"
 
 
@@ -177,7 +184,10 @@ def walk(level: NsgLevel, flow: Flow, tc: servicetags.TagContext) -> LevelVerdic
             continue
         if src is Match.YES and dst is Match.YES:
             return _decide(level, rule, doubts, "; ".join(w for w in (src_why, dst_why) if w))
-        m = Match.UNKNOWN if Match.UNKNOWN in (src, dst) else Match.LIKELY
+        if Match.UNLIKELY in (src, dst):
+            m = Match.UNLIKELY
+        else:
+            m = Match.UNKNOWN if Match.UNKNOWN in (src, dst) else Match.LIKELY
         why = src_why if src is m else dst_why
         doubts.append(Doubt(rule, m, why or src_why or dst_why))
     return LevelVerdict(level, "unknown", "likely", None, tuple(doubts))
@@ -187,7 +197,9 @@ def _decide(level: NsgLevel, rule: nu.NsgRule, doubts: list[Doubt], why: str) ->
     opposite = [d for d in doubts if d.rule.access != rule.access]
     if not opposite:
         return LevelVerdict(level, rule.access, "confirmed", rule, tuple(doubts), why)
-    first = opposite[0]
+    first = next((d for d in opposite if d.match is not Match.UNLIKELY), None)
+    if first is None:  # the earlier rules of the other access most likely do not apply
+        return LevelVerdict(level, rule.access, "likely", rule, tuple(doubts), why)
     if first.match is Match.LIKELY:
         return LevelVerdict(level, first.rule.access, "likely", first.rule, tuple(doubts))
     return LevelVerdict(level, "unknown", "likely", rule, tuple(doubts))

@@ -25,12 +25,7 @@ from tests.integration import worlds as W
 
 # Misses whose cause is known and reported (/tmp/iss/requests-J.md, item number in brackets):
 # world id -> the defect. A world whose planted check is not registered is marked by _params itself.
-KNOWN_MISSES: dict[str, str] = {
-    "egress-nsg-denies-internet-firewall-elsewhere": (
-        "[10] egress_bootstrap SKIPs an allow to AzureActiveDirectory as 'cannot tell whether mcr.microsoft.com is "
-        "in it' instead of reasoning from the documented endpoint tags; nothing fails"
-    ),
-}
+KNOWN_MISSES: dict[str, str] = {}
 
 
 def _params() -> list[object]:
@@ -68,7 +63,6 @@ async def test_planted_cause_first_and_no_decoy_blamed(build: object, tmp_path: 
 
 # Planted causes found without a remediation (requests-J.md item 9): world id -> the check.
 NO_REMEDIATION: dict[str, str] = {
-    "egress-nsg-denies-internet-firewall-elsewhere": "[10] egress_bootstrap SKIPs (see KNOWN_MISSES)",
 }
 
 

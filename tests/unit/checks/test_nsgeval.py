@@ -143,3 +143,20 @@ def test_fix_deletes_a_custom_rule_in_the_aks_nsg_and_adds_an_allow_elsewhere() 
     v = nsgeval.walk(level(NODE_NSG, "subnet", deny), flow, TAGS)
     assert "--priority 199" in nsgeval.fix_command(v, flow, name="AllowX", sources=["10.224.0.0/16"],
                                                    destinations=["Internet"])
+
+
+def test_an_allow_to_another_product_tag_likely_leaves_a_required_host_to_the_deny() -> None:
+    """mcr.microsoft.com is documented behind MicrosoftContainerRegistry (and AzureCloud), not behind
+    AzureActiveDirectory: with its address unknown, an allow to AzureActiveDirectory most likely does
+    not cover it, so the Internet deny below likely decides."""
+    from shared.checklib import egress
+
+    mcr = next(r for r in egress.REQUIRED if r.host == "mcr.microsoft.com").endpoint()
+    rules = [rule("allow-aad", 100, "Outbound", "Allow", dst="AzureActiveDirectory"),
+             rule("deny-internet", 4000, "Outbound", "Deny", dst="Internet")]
+    v = nsgeval.walk(level(NODE_NSG, "subnet", rules), Flow("outbound", "tcp", 443, NODE, mcr), NO_TAGS)
+    assert (v.access, v.confidence) == ("deny", "likely") and v.rule is not None and v.rule.name == "deny-internet"
+    assert any("documented in service tags" in r for r in v.reasons), v.reasons
+    own = [rule("allow-mcr", 100, "Outbound", "Allow", dst="MicrosoftContainerRegistry"), rules[1]]
+    v = nsgeval.walk(level(NODE_NSG, "subnet", own), Flow("outbound", "tcp", 443, NODE, mcr), NO_TAGS)
+    assert v.access == "allow"
