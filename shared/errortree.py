@@ -157,6 +157,17 @@ def _from_detail(obj: Mapping[str, Any], source: str, depth: int, budget: _Budge
             return None
         code = details[0].code if details and not message else "Unknown"
     target = _short(target_raw, 1024) if isinstance(target_raw, (str, int)) and str(target_raw) else None
+    # AKS puts the specific cause in `subcode` or an `innerError`; as a child it is what the
+    # classifier's "most specific code wins" sees.
+    inner = _ci_get(obj, "innerError", "innererror")
+    inner_code = _ci_get(inner, "code") if isinstance(inner, Mapping) else None
+    for specific, text in ((_ci_get(obj, "subcode"), ""),
+                           (inner_code, _ci_get(inner, "message") if isinstance(inner, Mapping) else "")):
+        sub = _short(specific, MAX_CODE).strip() if isinstance(specific, str) else ""
+        if sub and sub.lower() != code.lower() and all(d.code.lower() != sub.lower() for d in details):
+            budget.nodes += 1
+            details.append(OperationError(code=sub, message=_short(text if isinstance(text, str) else "", MAX_MESSAGE),
+                                          source=source))
     return OperationError(code=code, message=_short(message, MAX_MESSAGE), target=target,
                           details=tuple(details[:MAX_DETAILS]), source=source)
 

@@ -149,3 +149,19 @@ def test_self_referencing_dict_does_not_loop() -> None:
     d["details"] = [d]
     err = error_from_obj(d)
     assert err is not None and err.code == "Loop"
+
+
+def test_subcode_and_inner_error_become_the_specific_child() -> None:
+    """AKS carries the specific cause in `subcode` / `innerError`: the tree holds it as a child, so the
+    classifier's most-specific-code rule sees it on the pipeline path too."""
+    from shared.classify import classify_error
+
+    sub = error_from_obj({"code": "BadRequest", "message": "Version 1.25.5 is not supported in this region.",
+                          "subcode": "AgentPoolK8sVersionNotSupported"}, "cluster_status")
+    assert sub is not None and [d.code for d in sub.details] == ["AgentPoolK8sVersionNotSupported"]
+    assert classify_error(sub).code == "AgentPoolK8sVersionNotSupported"
+    inner = error_from_obj({"error": {"code": "InvalidParameter", "message": "m",
+                                      "innerError": {"code": "SubnetIsFull", "message": "no free IPs"}}}, "x")
+    assert inner is not None and inner.walk()[-1].code == "SubnetIsFull" and inner.walk()[-1].message == "no free IPs"
+    same = error_from_obj({"code": "SubnetIsFull", "message": "m", "subcode": "subnetisfull"}, "x")
+    assert same is not None and same.details == ()
