@@ -276,7 +276,8 @@ _FINDINGS_COLUMNS = ("EventTime", "TimeGenerated", "FindingId", "ClusterName", "
 def _findings_table(rows: list[dict[str, Any]]) -> str:
     if not rows:
         return "no findings stored"
-    header = ("Event time", "Written", "Finding", "Cluster", "Operation", "Code", "Root cause", "Severity", "Status", "Count")
+    header = ("Event time", "Written", "Finding", "Cluster", "Operation", "Code", "Root cause", "Severity", "Status",
+              "Count")
     table = [header] + [
         tuple((str(r.get(c) if r.get(c) is not None else "-"))[:12 if c == "FindingId" else 48]
               for c in _FINDINGS_COLUMNS)

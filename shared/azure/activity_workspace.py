@@ -29,6 +29,27 @@ log = logging.getLogger(__name__)
 MAX_ROWS = 200
 
 
+async def query_table(client: Any, workspace_id: str, query: str, *, timespan: tuple[datetime, datetime],
+                      server_timeout_s: int, table: str) -> Any:
+    """One Logs query against `table` of a workspace; a refusal names the table-scoped read the app
+    needs, a connection failure is ArmUnavailable (the callers' retry rules are the ARM reader's)."""
+    from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
+
+    scope = f"workspace {workspace_id} table {table}"
+    try:
+        return await client.query_workspace(workspace_id, query, timespan=timespan, server_timeout=server_timeout_s)
+    except HttpResponseError as err:
+        body = response_body(err.response) if err.response is not None else None
+        mapped = map_status(scope, int(err.status_code or 0), body)
+        if isinstance(mapped, ArmForbidden):
+            mapped = ArmForbidden(scope, mapped.status, mapped.code,
+                                  f"needs Reader on table {table} and query access to workspace {workspace_id} "
+                                  f"[{mapped.code}]")
+        raise mapped from None
+    except (ServiceRequestError, ServiceResponseError) as err:
+        raise ArmUnavailable(scope, 0, "ConnectionError", f"{type(err).__name__}: {str(err)[:300]}") from None
+
+
 def azure_activity_query(correlation_id: str) -> str:
     """The KQL for one correlation id. Only a validated GUID goes into the text."""
     guid = validate_guid(correlation_id, "correlation id")
@@ -111,24 +132,12 @@ class WorkspaceActivitySource:
 
     async def events(self, correlation_id: str, *, start: datetime, end: datetime) -> list[dict[str, Any]]:
         """Failed entries for the correlation id between start and end, REST-shaped."""
-        from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
         from azure.monitor.query import LogsQueryPartialResult
 
-        query = azure_activity_query(correlation_id)
-        scope = f"workspace {self.workspace_id}"
         self.queries_made += 1
-        try:
-            result = await self._client.query_workspace(self.workspace_id, query, timespan=(start, end),
-                                                        server_timeout=self._server_timeout_s)
-        except HttpResponseError as err:
-            body = response_body(err.response) if err.response is not None else None
-            mapped = map_status(scope, int(err.status_code or 0), body)
-            if isinstance(mapped, ArmForbidden):
-                mapped = ArmForbidden(scope, mapped.status, mapped.code,
-                                      f"needs Reader on table AzureActivity and query access to the workspace {scope} [{mapped.code}]")
-            raise mapped from None
-        except (ServiceRequestError, ServiceResponseError) as err:
-            raise ArmUnavailable(scope, 0, "ConnectionError", f"{type(err).__name__}: {str(err)[:300]}") from None
+        result = await query_table(self._client, self.workspace_id, azure_activity_query(correlation_id),
+                                   timespan=(start, end), server_timeout_s=self._server_timeout_s,
+                                   table="AzureActivity")
         if isinstance(result, LogsQueryPartialResult):
             perr = result.partial_error
             self.last_partial_error = f"{getattr(perr, 'code', '')}: {getattr(perr, 'message', '')}"[:500]

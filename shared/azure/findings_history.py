@@ -18,9 +18,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from shared.azure.arm import map_status, response_body, validate_guid
+from shared.azure.arm import validate_guid
 from shared.azure.credentials import LOGS_AUDIENCE
-from shared.ports import ArmError, ArmForbidden, ArmUnavailable
+from shared.ports import ArmError
 
 if TYPE_CHECKING:
     from azure.core.credentials_async import AsyncTokenCredential
@@ -93,26 +93,15 @@ class FindingsHistory:
         self.queries_made = 0
 
     async def __call__(self, op: FailedOperation) -> list[dict[str, Any]]:
-        from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
         from azure.monitor.query import LogsQueryPartialResult
 
-        query = history_query(op.cluster_id, self.codes)
-        scope = f"workspace {self.workspace_id} table {TABLE}"
+        from shared.azure.activity_workspace import query_table
+
         end = self._now()
         self.queries_made += 1
-        try:
-            result = await self._client.query_workspace(self.workspace_id, query, timespan=(end - LOOKBACK, end),
-                                                        server_timeout=self._server_timeout_s)
-        except HttpResponseError as err:
-            body = response_body(err.response) if err.response is not None else None
-            mapped = map_status(scope, int(err.status_code or 0), body)
-            if isinstance(mapped, ArmForbidden):
-                mapped = ArmForbidden(scope, mapped.status, mapped.code,
-                                      f"needs Reader on table {TABLE} and query access to the workspace"
-                                      f" [{mapped.code}]")
-            raise mapped from None
-        except (ServiceRequestError, ServiceResponseError) as err:
-            raise ArmUnavailable(scope, 0, "ConnectionError", f"{type(err).__name__}: {str(err)[:300]}") from None
+        result = await query_table(self._client, self.workspace_id, history_query(op.cluster_id, self.codes),
+                                   timespan=(end - LOOKBACK, end), server_timeout_s=self._server_timeout_s,
+                                   table=TABLE)
         tables = (result.partial_data or []) if isinstance(result, LogsQueryPartialResult) else (result.tables or [])
         rows: list[dict[str, Any]] = []
         for table in tables:
