@@ -45,7 +45,7 @@ def test_redaction_is_installed_without_any_secret_configured() -> None:
     code = (
         "import asyncio, io, logging, sys\n"
         "import shared.handlers as h\n"
-        "h.build_azure_deps = lambda settings: object()\n"
+        "h.build_azure_deps = lambda settings, *intake: object()\n"
         "asyncio.run(h.get_deps())\n"
         "buf = io.StringIO(); logging.basicConfig(stream=buf, level=logging.INFO, force=True)\n"
         "logging.getLogger('azure.core').info('GET https://x.blob.core.windows.net/c?sv=1&sig=%s',"
