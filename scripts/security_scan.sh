@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Static security checks for CI (issue 8): bandit over the app code, pip-audit over the runtime
+# Static security checks for CI: bandit over the app code, pip-audit over the runtime
 # dependencies. Exit 0 only when both ran for real and found nothing.
 #
 #   bandit    -ll (medium severity and up) over shared/ and function_app.py. A finding is either

@@ -302,7 +302,7 @@ async def fetch_error(item: WorkItem, deps: Deps) -> tuple[OperationError | None
 
 
 def clean_error(error: OperationError) -> OperationError:
-    """The error tree without invisible/bidi characters (issue 15.9): its messages quote resource,
+    """The error tree without invisible/bidi characters: its messages quote resource,
     tag and policy names anyone with write access chose, and they reach cards, rows and logs."""
     from shared.textsafe import INVISIBLE, strip_invisible
 
