@@ -25,7 +25,6 @@ import asyncio
 import copy
 import json
 import time
-import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -33,11 +32,11 @@ from benchmarks.arm_trace import TracingArmReader
 from benchmarks.infra import ROOT, arm_emulator, azurite, rss_mb, trust_benchmark_ca
 from benchmarks.scenario import (
     RecordingPublisher,
+    burst_events,
     event_now,
     load_scenario,
     make_error_source,
     make_reader,
-    variant,
 )
 
 LATENCY_S = 0.05
@@ -46,34 +45,8 @@ CLUSTERS = 10
 
 def build(seed_event: dict[str, Any], seed_snapshot: dict[str, Any], events: int,
           clusters: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """The burst's events and the merged snapshot of all cluster variants."""
-    from shared.events import parse_event
-
-    variants = [variant(seed_snapshot, seed_event, i) for i in range(clusters)]
-    merged: dict[str, Any] = {"resources": {}, "activity_log": []}
-    for snap, _ in variants:
-        merged["resources"].update(snap.get("resources", {}))
-    is_cloud = "specversion" in seed_event
-    out = []
-    for i in range(events):
-        snap, ev = variants[i % clusters]
-        ev = copy.deepcopy(ev)
-        op = parse_event(copy.deepcopy(ev))
-        corr = str(uuid.UUID(int=(2 << 64) + i))
-        ev["id"] = str(uuid.UUID(int=(3 << 64) + i))
-        when = op.event_time + timedelta(seconds=i * 0.3)  # type: ignore[union-attr]
-        ev["time" if is_cloud else "eventTime"] = when.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        if isinstance(ev.get("data"), dict) and "correlationId" in ev["data"]:
-            ev["data"]["correlationId"] = corr
-        old_corr = getattr(op, "correlation_id", None)
-        for entry in snap.get("activity_log", []):
-            if old_corr and str(entry.get("correlationId", "")).lower() == old_corr.lower():
-                e = copy.deepcopy(entry)
-                e["correlationId"] = corr
-                e["eventDataId"] = str(uuid.uuid4())
-                merged["activity_log"].append(e)
-        out.append(ev)
-    return out, merged
+    """The burst's events (0.3 s apart) and the merged snapshot of all cluster variants."""
+    return burst_events(seed_event, seed_snapshot, events, clusters, spacing_s=0.3, id_base=2)
 
 
 class _HostLoop:

@@ -59,14 +59,13 @@ import os
 import struct
 import tempfile
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from benchmarks.burst_bench import _HostLoop
 from benchmarks.infra import ROOT, arm_emulator, reset_peak_rss, rss_mb, trust_benchmark_ca
-from benchmarks.scenario import FakeAsyncCredential, event_now, load_scenario, make_error_source, variant
+from benchmarks.scenario import FakeAsyncCredential, burst_events, event_now, load_scenario, make_error_source
 
 LATENCY_S = 0.05
 CLUSTERS = 100
@@ -243,33 +242,7 @@ def build_events(
     seed_event: dict[str, Any], seed_snapshot: dict[str, Any], events: int, clusters: int, rate_per_s: float
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """The burst: event i for cluster i % clusters at simulated time i / rate, with its own ids."""
-    from shared.events import parse_event
-
-    variants = [variant(seed_snapshot, seed_event, i) for i in range(clusters)]
-    merged: dict[str, Any] = {"resources": {}, "activity_log": []}
-    for snap, _ in variants:
-        merged["resources"].update(snap.get("resources", {}))
-    is_cloud = "specversion" in seed_event
-    out = []
-    for i in range(events):
-        snap, ev = variants[i % clusters]
-        ev = copy.deepcopy(ev)
-        op = parse_event(copy.deepcopy(ev))
-        corr = str(uuid.UUID(int=(5 << 64) + i))
-        ev["id"] = str(uuid.UUID(int=(6 << 64) + i))
-        when = op.event_time + timedelta(seconds=i / rate_per_s)  # type: ignore[union-attr]
-        ev["time" if is_cloud else "eventTime"] = when.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        if isinstance(ev.get("data"), dict) and "correlationId" in ev["data"]:
-            ev["data"]["correlationId"] = corr
-        old_corr = getattr(op, "correlation_id", None)
-        for entry in snap.get("activity_log", []):
-            if old_corr and str(entry.get("correlationId", "")).lower() == old_corr.lower():
-                e = copy.deepcopy(entry)
-                e["correlationId"] = corr
-                e["eventDataId"] = str(uuid.UUID(int=(7 << 64) + i))
-                merged["activity_log"].append(e)
-        out.append(ev)
-    return out, merged
+    return burst_events(seed_event, seed_snapshot, events, clusters, spacing_s=1 / rate_per_s, id_base=5)
 
 
 async def _one_run(

@@ -10,6 +10,7 @@ import json
 import os
 import re
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -173,3 +174,37 @@ def _node_rg(snapshot: dict[str, Any], cluster_id: str) -> str | None:
             nrg = (body.get("properties") or {}).get("nodeResourceGroup")
             return str(nrg) if nrg else None
     return None
+
+
+def burst_events(seed_event: dict[str, Any], seed_snapshot: dict[str, Any], events: int, clusters: int, *,
+                 spacing_s: float, id_base: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """A burst: event i for cluster variant i % clusters, `spacing_s` after the one before, each with its
+    own event id and correlation id (and matching Activity Log entries), as separate failed operations
+    would have; plus the merged snapshot of all variants. `id_base` keeps the ids of two benchmarks apart."""
+    from shared.events import parse_event
+
+    variants = [variant(seed_snapshot, seed_event, i) for i in range(clusters)]
+    merged: dict[str, Any] = {"resources": {}, "activity_log": []}
+    for snap, _ in variants:
+        merged["resources"].update(snap.get("resources", {}))
+    is_cloud = "specversion" in seed_event
+    out = []
+    for i in range(events):
+        snap, ev = variants[i % clusters]
+        ev = copy.deepcopy(ev)
+        op = parse_event(copy.deepcopy(ev))
+        corr = str(uuid.UUID(int=(id_base << 64) + i))
+        ev["id"] = str(uuid.UUID(int=((id_base + 1) << 64) + i))
+        when = op.event_time + timedelta(seconds=i * spacing_s)  # type: ignore[union-attr]
+        ev["time" if is_cloud else "eventTime"] = when.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        if isinstance(ev.get("data"), dict) and "correlationId" in ev["data"]:
+            ev["data"]["correlationId"] = corr
+        old_corr = getattr(op, "correlation_id", None)
+        for entry in snap.get("activity_log", []):
+            if old_corr and str(entry.get("correlationId", "")).lower() == old_corr.lower():
+                e = copy.deepcopy(entry)
+                e["correlationId"] = corr
+                e["eventDataId"] = str(uuid.UUID(int=((id_base + 2) << 64) + i))
+                merged["activity_log"].append(e)
+        out.append(ev)
+    return out, merged

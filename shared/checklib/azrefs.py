@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -562,22 +561,6 @@ def ipv4_prefix_size(prefix: str) -> int | None:
     if not 0 <= bits <= 32:
         return None
     return int(2 ** (32 - bits))
-
-
-def surge_nodes(max_surge: Any, count: int) -> int:
-    """Nodes added during an upgrade: maxSurge count or percentage of `count`, rounded up.
-
-    AKS (2025-05-01) documents a 10% default when maxSurge is not set.
-    """
-    raw = str(max_surge).strip() if max_surge not in (None, "") else "10%"
-    if raw.endswith("%"):
-        try:
-            pct = float(raw[:-1])
-        except ValueError:
-            return 1
-        return math.ceil(count * pct / 100) if pct > 0 else 0
-    n = as_int(raw)
-    return max(0, n) if n is not None else 1
 
 
 # --- regions -----------------------------------------------------------------------------------
