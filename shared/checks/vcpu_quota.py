@@ -153,6 +153,20 @@ def _increase(f: Facts, resource: str, new_limit: int) -> str:
             f"  # or request it in the portal: {QUOTA_PORTAL}")
 
 
+def _shortage(f: Facts, usage: az.Usage, need: int | None, known: bool, label: str, short: list[str],
+              fixes: list[str]) -> bool:
+    """Adds the shortage of one quota (if any) to `short` / `fixes`; True when it rests on an assumed need."""
+    if need is not None and usage.free < need:
+        short.append(f"{usage.localized} in {f.region}: {usage.current}/{usage.limit} used, {label} needs {need} more")
+        fixes.append(_increase(f, usage.name, usage.current + need))
+        return not known
+    if need is None and usage.free <= 0:
+        short.append(f"{usage.localized} in {f.region} is exhausted ({usage.current}/{usage.limit})")
+        fixes.append(_increase(f, usage.name, usage.limit + 10))
+        return True
+    return False
+
+
 def evaluate(f: Facts) -> CheckResult:
     ev: list[Evidence] = []
     short: list[str] = []
@@ -180,15 +194,7 @@ def evaluate(f: Facts) -> CheckResult:
             ev.append(Evidence(resource_id=f.usages_id, property=f"value[name.value=='{need.family}']", value=None,
                                note=f"family {need.family} (from {need.family_source}) not in the usages list"))
         if usage is not None:
-            if need.need is not None and usage.free < need.need:
-                short.append(f"{usage.localized} in {f.region}: {usage.current}/{usage.limit} used, "
-                             f"{label} needs {need.need} more")
-                fixes.append(_increase(f, usage.name, usage.current + need.need))
-                assumed = assumed or not need.known
-            elif need.need is None and usage.free <= 0:
-                short.append(f"{usage.localized} in {f.region} is exhausted ({usage.current}/{usage.limit})")
-                fixes.append(_increase(f, usage.name, usage.limit + 10))
-                assumed = True
+            assumed = _shortage(f, usage, need.need, need.known, label, short, fixes) or assumed
         if need.need is None and usage is None:
             undecided.append(f"{label}: VM size not in the region's SKUs or the built-in table and the error gave "
                              "no quota family")
@@ -196,15 +202,7 @@ def evaluate(f: Facts) -> CheckResult:
             undecided.append(f"{label}: family unknown, only the regional quota was checked")
     if reg is not None and f.regional_need != 0:
         labels = ", ".join(n.vm_size or "?" for n, _ in f.families if not n.spot)
-        if f.regional_need is not None and reg.free < f.regional_need:
-            short.append(f"{reg.localized} in {f.region}: {reg.current}/{reg.limit} used, {labels} needs "
-                         f"{f.regional_need} more")
-            fixes.append(_increase(f, reg.name, reg.current + f.regional_need))
-            assumed = assumed or not f.regional_known
-        elif f.regional_need is None and reg.free <= 0:
-            short.append(f"{reg.localized} in {f.region} is exhausted ({reg.current}/{reg.limit})")
-            fixes.append(_increase(f, reg.name, reg.limit + 10))
-            assumed = True
+        assumed = _shortage(f, reg, f.regional_need, f.regional_known, labels, short, fixes) or assumed
     if short:
         text = "vCPU quota too low: " + "; ".join(dict.fromkeys(short))
         if assumed:
