@@ -1,21 +1,29 @@
 """Azure Functions entry points: bindings only. All logic is in shared/ (imported lazily so the
-worker indexes this module fast; the first invocation pays for the SDK imports)."""
+worker indexes this module fast; the first invocation pays for the imports it needs)."""
 
 import azure.functions as func
 
 app = func.FunctionApp()
 
 WORK_QUEUE = "aks-triage-work"
+# The host's own poison queue for WORK_QUEUE: intake dead-letters malformed events there too.
+POISON_QUEUE = f"{WORK_QUEUE}-poison"
 ESCALATION_SCHEDULE = "0 */15 * * * *"
 
 
 @app.function_name(name="on_aks_event")
 @app.event_grid_trigger(arg_name="event")
-async def on_aks_event(event: func.EventGridEvent) -> None:
-    """Intake only: parse, filter, enqueue. Event Grid waits 30 s for an answer; this takes ms."""
-    from shared.handlers import on_event
+@app.queue_output(arg_name="work", queue_name=WORK_QUEUE, connection="AzureWebJobsStorage")
+@app.queue_output(arg_name="poison", queue_name=POISON_QUEUE, connection="AzureWebJobsStorage")
+async def on_aks_event(event: func.EventGridEvent, work: func.Out[str], poison: func.Out[str]) -> None:
+    """Intake only: parse, filter, hand the work item to the queue output binding. The host writes
+    it after this returns (nothing if it raises: Event Grid then redelivers), so intake loads no
+    storage SDK and no credential. host.json messageEncoding "none": the text is written as-is.
+    One event per invocation, so at most one message per output: `str` (the worker refuses the
+    builtin `list[str]` for a queue output; it would take `typing.List[str]`)."""
+    from shared.handlers import on_event_to_bindings
 
-    await on_event(event)
+    await on_event_to_bindings(event, work, poison)
 
 
 @app.function_name(name="on_work_item")

@@ -12,7 +12,7 @@ clients); every part not handed in is built from `Settings`:
 | state         | `TableStateStore` (storage account / Azurite)  | `SqliteStateStore` (home)        |
 | findings sink | `LogsIngestionSink` (DCE + DCR)                | `SqliteFindingsSink` (home)      |
 | notifiers     | Teams webhook, Event Grid topic                | card files, unless Teams is set  |
-| queues        | Storage queues (work + poison)                 | none (no deferral offline)       |
+| queues        | Storage queues (work + poison), built on use   | none (no deferral offline)       |
 | history       | findings table via Logs Query (workspace id)   | the local findings store (home)  |
 
 One credential per process is shared by every Azure client. Azure SDK modules are imported only
@@ -199,21 +199,24 @@ def _queues(settings: Settings, parts: Parts) -> tuple[WorkQueue | None, WorkQue
         return parts.queue, parts.dead_letters
     if not settings.storage_account_url and settings.storage_connection_string is None:
         return parts.queue, parts.dead_letters
-    from shared.azure.queue import StorageWorkQueue
+    # Built on first use: the worker enqueues only to defer or dead-letter a work item, so its usual
+    # first finding imports no storage-queue SDK.
+    from shared.azure.queue import LazyStorageWorkQueue
 
     conn = settings.storage_connection_string.get_secret_value() if settings.storage_connection_string else None
     credential = None if conn else _credential(parts)
-    queue = parts.queue or StorageWorkQueue(settings.work_queue, account_url=settings.storage_account_url,
-                                            connection_string=conn, credential=credential)
-    poison = parts.dead_letters or StorageWorkQueue(f"{settings.work_queue}-poison",
-                                                    account_url=settings.storage_account_url,
-                                                    connection_string=conn, credential=credential)
+    queue = parts.queue or LazyStorageWorkQueue(settings.work_queue, account_url=settings.storage_account_url,
+                                                connection_string=conn, credential=credential)
+    poison = parts.dead_letters or LazyStorageWorkQueue(f"{settings.work_queue}-poison",
+                                                        account_url=settings.storage_account_url,
+                                                        connection_string=conn, credential=credential)
     return queue, poison
 
 
 def build_intake_deps(settings: Settings, parts: Parts | None = None) -> IntakeDeps:
-    """Intake alone: the two queues and the clock. Its first event in a fresh worker builds no ARM
-    reader, classifier, checks or sinks (cold start)."""
+    """Intake alone over Storage queue clients: the two queues and the clock, no ARM reader,
+    classifier, checks or sinks. `shared.handlers.on_event` (the reliability harness, local runs);
+    the Functions entry point writes through its queue output bindings instead and builds nothing."""
     parts = parts or Parts()
     clock = parts.clock or SystemClock()
     queue, dead_letters = _queues(settings, parts)

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from shared.pipeline import Deps, IntakeDeps, IntakeEdges, IntakeResult, Outcome, intake, parse_work_item, process
@@ -121,12 +123,64 @@ async def get_intake_deps() -> IntakeEdges:
     return _intake_deps
 
 
-async def on_event(event: Any) -> IntakeResult:
-    deps = await get_intake_deps()
-    result = await intake(event_to_dict(event), deps)
+def _log_intake(result: IntakeResult) -> IntakeResult:
     log.info("intake: %d enqueued, %d ignored, %d rejected", len(result.enqueued), len(result.ignored),
              len(result.rejected))
     return result
+
+
+async def on_event(event: Any) -> IntakeResult:
+    """Intake through Storage queue clients (the composition's queues, or injected ones)."""
+    deps = await get_intake_deps()
+    return _log_intake(await intake(event_to_dict(event), deps))
+
+
+class OutputBindingQueue:
+    """WorkQueue over a Functions queue output binding: enqueue collects the message text (the same
+    encoding and 64 KB rule as the Storage queue client); the host writes the messages after the
+    function returns, and none if it raises. A binding cannot delay a message: intake never does."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.messages: list[str] = []
+
+    async def enqueue(self, message: dict[str, Any], *, delay_s: int = 0) -> None:
+        from shared.azure.queue import encode_message
+
+        if delay_s:
+            raise ValueError("a queue output binding cannot delay a message")
+        self.messages.append(encode_message(message))
+
+
+@dataclass(frozen=True)
+class _BindingEdges:
+    queue: OutputBindingQueue
+    dead_letters: OutputBindingQueue
+    now: Callable[[], datetime]
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def on_event_to_bindings(event: Any, work: Any, poison: Any) -> IntakeResult:
+    """The Event Grid entry point: intake into the `work` and `poison` queue output bindings
+    (`func.Out[str]`: one event per invocation, so at most one message each). Nothing is built: no
+    credential, no storage client. A retryable failure raises before any `set`, so the host writes
+    nothing and Event Grid redelivers. Settings are read only for the log redaction every entry
+    point installs."""
+    if _deps is None:
+        _settings_with_redaction()  # the log redaction, as every entry point installs it
+    edges = _BindingEdges(OutputBindingQueue("work"), OutputBindingQueue("poison"),
+                          _deps.now if _deps is not None else _utc_now)
+    result = await intake(event_to_dict(event), edges)
+    pairs = ((edges.queue, work), (edges.dead_letters, poison))
+    if any(len(queue.messages) > 1 for queue, _ in pairs):  # one event in: one work item or dead letter
+        raise RuntimeError("intake produced more than one message per output for one event")
+    for queue, out in pairs:
+        if queue.messages:
+            out.set(queue.messages[0])
+    return _log_intake(result)
 
 
 # host.json extensions.queues.maxDequeueCount (a test keeps the two equal).
