@@ -40,6 +40,7 @@ class CompiledPattern:
     # the pattern can only match a text whose words include it. None = no such word; always tried.
     anchor: str | None = None
     also: str | None = None  # a second inner word the text must also contain (fewer false candidates)
+    order: int = 0  # position in the catalog: candidates are tried, and ties broken, in catalog order
 
 
 @dataclass
@@ -58,6 +59,11 @@ class CatalogIndex:
     anchored: dict[str, list[CompiledPattern]] = field(default_factory=dict)  # anchor word -> patterns
     anchor_words: frozenset[str] = frozenset()
     unanchored: list[CompiledPattern] = field(default_factory=list)
+    # Unanchored patterns grouped by their longest squeezed piece (computed from the pattern): a
+    # pattern can only match a squeezed text holding that piece, so one C-level `in` per distinct
+    # piece decides which of them are tried at all.
+    unanchored_by_piece: tuple[tuple[str, tuple[CompiledPattern, ...]], ...] = ()
+    container_names: frozenset[str] = frozenset()  # generic + wrapper codes, lower-cased
     linux_exit: dict[int, ExitStatus] = field(default_factory=dict)
     windows_exit: dict[int, ExitStatus] = field(default_factory=dict)
     linux_exit_entry: dict[int, str] = field(default_factory=dict)
@@ -179,13 +185,16 @@ def catalog_index() -> CatalogIndex:
         if low in idx.wrappers or low in idx.generics:
             del idx.codes[low]
     anchors = _pick_anchors([cp.text for cp in idx.patterns])
-    idx.patterns = [CompiledPattern(cp.entry_id, cp.text, cp.weight, cp.parts, a, b)
-                    for cp, (a, b) in zip(idx.patterns, anchors, strict=True)]
+    idx.patterns = [CompiledPattern(cp.entry_id, cp.text, cp.weight, cp.parts, a, b, i)
+                    for i, (cp, (a, b)) in enumerate(zip(idx.patterns, anchors, strict=True))]
+    by_piece: dict[str, list[CompiledPattern]] = {}
     for cp in idx.patterns:
         if cp.anchor is None:
             idx.unanchored.append(cp)
+            by_piece.setdefault(max(cp.parts, key=len), []).append(cp)
         else:
             idx.anchored.setdefault(cp.anchor, []).append(cp)
+    idx.unanchored_by_piece = tuple((piece, tuple(ps)) for piece, ps in by_piece.items())
     idx.anchor_words = frozenset(idx.anchored)
     idx.linux_exit = {x.status: x for x in cat.cse_exit_statuses.linux}
     idx.windows_exit = {x.status: x for x in cat.cse_exit_statuses.windows}
@@ -202,6 +211,7 @@ def catalog_index() -> CatalogIndex:
                 idx.codes.setdefault(row.code.lower(), ("VMExtensionProvisioningError", row.code))
     idx.cse_entries = frozenset({*idx.linux_exit_entry.values(), *idx.windows_exit_entry.values(),
                                  "VMExtensionProvisioningTimeout", "VMExtensionProvisioningError"})
+    idx.container_names = frozenset({*idx.generics, *idx.wrappers})
     idx.sorted_codes = tuple(sorted({*idx.codes, *idx.wrappers, *idx.generics}))
     idx.wrap_words = frozenset({*idx.codes, *idx.wrappers, *idx.generics, *idx.exit_codes})
     idx.container_templates = tuple((squeeze(frag), code) for code, frags in cat.container_templates.items()

@@ -21,6 +21,7 @@ message fragments) and deciding between candidates. Decision order, most specifi
 from __future__ import annotations
 
 import itertools
+import operator
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -139,7 +140,7 @@ def _gather(err: OperationError, raw: str | None, idx: CatalogIndex, clean: str 
     # intersection runs in C; only the few hits are looked at one by one.
     tokens = set(low.translate(TOKEN_TABLE).split())
     hits = tokens & idx.codes.keys()
-    for g in sorted(tokens & (idx.generics.keys() | idx.wrappers.keys())):
+    for g in sorted(tokens & idx.container_names):
         name = idx.generics[g][0] if g in idx.generics else idx.wrappers[g][0]
         pos = _word_at(low, g, ev.text)
         written = ev.text[pos: pos + len(g)] if pos >= 0 and len(low) == len(ev.text) else ""
@@ -204,17 +205,21 @@ def _gather(err: OperationError, raw: str | None, idx: CatalogIndex, clean: str 
     # squeezed text, so wrapping and re-indenting never matter.
     sq = ev.squeezed
     words = tokens | _wrapped_words(ev.text)
-    for anchor in words & idx.anchor_words:
-        for p in idx.anchored[anchor]:
-            if (p.also is None or p.also in words) and _pattern_hit(p, sq):
-                _score(ev, p)
-    for p in idx.unanchored:
+    # Unanchored patterns are tried only when their longest piece is in the squeezed text. All
+    # candidates run in catalog order, so ties (equal weights, equal scores) break the same way in
+    # every process (set iteration order depends on the string hash seed).
+    cands = [p for anchor in words & idx.anchor_words for p in idx.anchored[anchor]
+             if p.also is None or p.also in words]
+    cands += [p for piece, ps in idx.unanchored_by_piece if piece in sq for p in ps]
+    cands.sort(key=_ORDER)
+    for p in cands:
         if _pattern_hit(p, sq):
             _score(ev, p)
     return ev
 
 
 MAX_OCCURRENCES = 50  # occurrences of one word examined
+_ORDER = operator.attrgetter("order")
 
 
 MIN_WRAP_WIDTH = 40  # a line shorter than this was not cut by a terminal

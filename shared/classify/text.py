@@ -9,6 +9,7 @@ quantifiers, so run time grows with input size and not faster.
 from __future__ import annotations
 
 import re
+from collections import Counter
 
 # The analysed window: ARM error bodies are kilobytes; anything past this is CSE stdout noise or an
 # attack. Head keeps the outer error, tail keeps a truncated inner one.
@@ -164,6 +165,7 @@ def join_wrapped_codes(text: str) -> str:
 # Lines that differ only in digits and hex letters (timestamps, counters, request ids) are one line
 # repeated: a polling CLI log, a CSE retry loop. Kept: the first two and the last of each.
 _HEXISH = str.maketrans("", "", "0123456789abcdefABCDEF")
+_HEX_BYTES = b"0123456789abcdefABCDEF"
 REPEAT_MIN_CHARS = 4096  # shorter texts are left alone
 REPEAT_MIN_LINE = 40  # short lines (JSON braces, blank lines) are never collapsed
 REPEAT_KEEP = 2
@@ -173,22 +175,20 @@ def collapse_repeats(text: str) -> str:
     """Drop the middle copies of lines repeated with only their numbers / ids changed."""
     if len(text) < REPEAT_MIN_CHARS or text.count("\n") < 2 * REPEAT_KEEP + 2:
         return text
+    # The keys come from one translate over the whole text (line breaks are kept, so keyed lines line
+    # up with the lines; utf-8 bytes compare like the text); only keys of long lines seen more than
+    # REPEAT_KEEP times are walked.
+    keyed = text.encode("utf-8", "surrogatepass").translate(None, _HEX_BYTES).split(b"\n")
     lines = text.split("\n")
-    keys = [line.translate(_HEXISH) if len(line) >= REPEAT_MIN_LINE else None for line in lines]
-    last: dict[str, int] = {}
-    for i, k in enumerate(keys):
-        if k is not None:
-            last[k] = i
-    seen: dict[str, int] = {}
-    out: list[str] = []
-    for i, (line, k) in enumerate(zip(lines, keys, strict=True)):
-        if k is not None:
-            n = seen.get(k, 0) + 1
-            seen[k] = n
-            if n > REPEAT_KEEP and last[k] != i:
-                continue
-        out.append(line)
-    return text if len(out) == len(lines) else "\n".join(out)
+    counts = Counter([k for k, line in zip(keyed, lines, strict=True) if len(line) >= REPEAT_MIN_LINE])
+    repeated = [k for k, n in counts.items() if n > REPEAT_KEEP]
+    if not repeated:
+        return text
+    drop: set[int] = set()
+    for key in repeated:
+        at = [i for i, k in enumerate(keyed) if k == key and len(lines[i]) >= REPEAT_MIN_LINE]
+        drop.update(at[REPEAT_KEEP:-1])  # keep the first REPEAT_KEEP copies and the last
+    return "\n".join([line for i, line in enumerate(lines) if i not in drop])
 
 
 def flatten(text: str) -> str:
