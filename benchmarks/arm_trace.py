@@ -1,8 +1,9 @@
 """Instrumentation for the ARM benchmarks: which reads were asked for, and how deep their dependency chain is.
 
 `TracingArmReader` wraps the ArmReader the pipeline gets (so it sees exactly what the error source
-and the checks ask for) and records every request. Its depth bookkeeping answers "how many
-*dependent* read rounds did this diagnosis need?" without trusting the code under test:
+and the checks ask for, through the work item's own view too: `for_run()`) and records every
+request. Its depth bookkeeping answers "how many read rounds did this diagnosis run in sequence?"
+without trusting the code under test:
 
 * Causality is tracked per asyncio task. `install_task_tracker()` sets a task factory that records
   each task's parent (the task running when it was created), so gather/TaskGroup/ensure_future
@@ -13,19 +14,42 @@ and the checks ask for) and records every request. Its depth bookkeeping answers
 * The first request for a (resource id, api-version) in the run is a network read at
   depth = (the requesting task's known depth) + 1; later requests for the same key - coalesced or
   served from a cache - are not new rounds, and hand back the depth of the read that produced them.
-* Every Activity Log query is a network read (the readers do not cache them).
+* Every Activity Log query is counted as a network read (the work item's view reads one query once,
+  so a repeat may in fact be served from it: count GETs on the wire for the number of requests).
 
-The critical path of the run is the largest depth: in the order the code issued them, reads at
-depth n were issued only after some read at depth n-1 had answered, so with L seconds of latency
-per request the run cannot take less than depth x L, whatever the concurrency. That is the bound
-`diagnose_latency_ratio` divides by.
+The critical path of the run (`critical_path()`) is the largest depth: in the order the code issued
+them, reads at depth n were issued only after some read at depth n-1 had answered, so with L
+seconds of latency per request the run cannot take less than depth x L, whatever the concurrency.
 
 This program-order depth counts a needless sequential await (`a = await get(x); b = await get(y)`
 with y independent of a) as a dependency, so it cannot by itself show "nothing waits needlessly".
-`dataflow_depth()` is the cross-check: it counts a read as dependent only when its id contains a
-name the event did not provide and an earlier response did. Reads whose program-order depth is
-larger than their data-flow depth are listed (`diagnose_sequential_waits`), and the ratio against
-the data-flow bound is reported too (`diagnose_latency_ratio_dataflow`).
+The floor is `dataflow_depth()`: the longest chain of dependencies that hold whatever the code's
+order, over the reads the code made. It counts two kinds of edge:
+
+* data: a read depends on an earlier response when its id holds a name (resource group, resource
+  name, location) that the event does not give and that response does, e.g. the cluster GET names
+  the node subnet, the subnet names its NSG (cluster -> subnet -> NSG is 3 rounds);
+* control, with `error_known_at` (the moment error retrieval returned, `TimedErrorSource`):
+  - every read issued after the error was known depends on all the reads error retrieval made:
+    which checks run, and so which reads they make, is decided by classifying that error;
+  - an Activity Log query made during error retrieval depends on the GETs that answered before
+    it: the Activity Log is queried only when the resource's status holds no error (that rule saves
+    one Activity Log query per work item on the path where the status has the error).
+
+So on the cluster-status path the floor is cluster GET -> subnet -> NSG = 3, and on the Activity
+Log path cluster GET -> Activity Log -> subnet (the checks need the classification) -> NSG = 4.
+
+What the floor leaves out, on purpose: control dependencies inside a check (a read made only when an
+earlier response says so, e.g. the node resource group's NSGs when no scale set is listed) count
+as data-free here (depth 1 + the classification), so a check that serialises such a read on the
+critical path shows up as a miss, not as a higher floor. And a read the code made is the unit: a
+read it never made (a cache it could have had, a speculative read) does not lower the floor.
+`dataflow_depth(..., error_known_at=None)` gives the data edges alone, reported next to the floor.
+Reads whose program-order depth exceeds their floor depth are listed (`diagnose_sequential_waits`).
+
+`wire_rounds()` measures the same thing from the emulator's request log, for runs that cannot be
+traced (the production wiring behind the Function entry points): the longest chain of requests
+each sent after the one before it had been answered.
 """
 
 from __future__ import annotations
@@ -125,6 +149,8 @@ class TracingArmReader:
         self.reads: list[Read] = []
         self._depth_of: dict[Key, int] = {}
         self._seq = itertools.count()
+        # The bodies dict of an active capture_bodies(), shared with the views for_run() hands out.
+        self._capture: list[dict[Key, Any] | None] = [None]
 
     @property
     def reads_made(self) -> int:
@@ -148,6 +174,7 @@ class TracingArmReader:
         self.reads.append(rec)
         try:
             body: dict[str, Any] = await self.inner.get(resource_id, api_version)
+            self._keep(key, body)
             return body
         except Exception:
             rec.ok = False
@@ -168,6 +195,7 @@ class TracingArmReader:
         try:
             events: list[dict[str, Any]] = await self.inner.activity_log(
                 subscription_id, correlation_id=correlation_id, resource_id=resource_id, start=start, end=end)
+            self._keep(key, events)
             return events
         except Exception:
             rec.ok = False
@@ -176,11 +204,16 @@ class TracingArmReader:
             rec.finished = time.monotonic()
             _observe(depth)
 
+    def _keep(self, key: Key, body: Any) -> None:
+        bodies = self._capture[0]
+        if bodies is not None and key not in bodies:
+            bodies[key] = json.loads(json.dumps(body))
+
     def for_run(self) -> TracingArmReader:
-        """The handler gives each work item its own view (shared/handlers._per_run): trace that view
-        into this tracer's log, so the burst still counts every read the checks ask for."""
+        """The pipeline gives each work item its own view (shared/pipeline.process): trace that view
+        into this tracer's log and body capture, so every read the checks ask for is seen."""
         view = TracingArmReader(self.inner.for_run())
-        view.reads, view._depth_of, view._seq = self.reads, self._depth_of, self._seq
+        view.reads, view._depth_of, view._seq, view._capture = self.reads, self._depth_of, self._seq, self._capture
         return view
 
     def __getattr__(self, name: str) -> Any:  # aclose, counters, ... of the inner reader
@@ -237,19 +270,21 @@ def _strings(obj: Any) -> Iterator[str]:
             yield from _strings(v)
 
 
-def dataflow_depth(reads: list[Read], bodies: dict[Key, Any], known: set[str]) -> dict[Key, int]:
-    """Cross-check: the longest chain of reads whose id needs a name the event did not give.
+def dataflow_depth(reads: list[Read], bodies: dict[Key, Any], known: set[str], *,
+                   error_known_at: float | None = None) -> dict[Key, int]:
+    """The floor: per network read, the longest chain of dependencies it needs (module doc). Key -> depth.
 
-    A read's id depends on an earlier response when one of its name segments (resource group,
-    resource names, location, ...) is not among `known` (what the event/operation provides) and
-    appears in that response's body (as a value, or as a segment of an id-like value) that had
-    finished before the read started. Depth = 1 + the smallest depth among such responses, per
-    segment, maximised over segments. A read with no such segment is depth 1. Returns key -> depth.
+    Data edge: a GET's id depends on an earlier response when one of its name segments (resource
+    group, resource names, location, ...) is not among `known` (what the event gives) and appears in
+    that response's body (as a value, or as a segment of an id-like value) that had finished before
+    the read started; depth = 1 + the smallest depth among such responses, per segment, maximised
+    over segments. Ids, names and body values are compared case-insensitively (ARM's are).
 
-    It is a heuristic lower bound: a read the code issues only after seeing a *property* of an
-    earlier response (a control dependency, e.g. "only when VNet integration is on") with an id the
-    event already gives counts as depth 1 here.
+    Control edges, when `error_known_at` is given (the end of error retrieval): an Activity Log query
+    issued during retrieval is 1 + the deepest GET that had answered before it; a read issued after
+    it is at least 1 + the deepest read error retrieval made. Without it, data edges only.
     """
+    known = {k.lower() for k in known}
     tokens: dict[Key, set[str]] = {}
     for k, body in bodies.items():
         toks: set[str] = set()
@@ -259,17 +294,29 @@ def dataflow_depth(reads: list[Read], bodies: dict[Key, Any], known: set[str]) -
                 toks.update(_SEG_RE.findall(s))
         tokens[k] = toks
     depth: dict[Key, int] = {}
-    order = sorted((r for r in reads if r.network and r.kind == "get"), key=lambda r: r.started)
+    retrieval_depth = 0
+    order = sorted((r for r in reads if r.network), key=lambda r: r.started)
     for r in order:
         d = 1
-        for seg in _name_segments(r.key[0]):
-            if seg in known or seg in _NAME_SKIP:
-                continue
-            sources = [depth[k] for k, toks in tokens.items()
-                       if k in depth and seg in toks and _finished_before(reads, k, r.started)]
-            if sources:
-                d = max(d, min(sources) + 1)
+        if r.kind == "get":
+            for seg in _name_segments(r.key[0]):
+                if seg in known or seg in _NAME_SKIP:
+                    continue
+                sources = [depth[k] for k, toks in tokens.items()
+                           if k in depth and seg in toks and _finished_before(reads, k, r.started)]
+                if sources:
+                    d = max(d, min(sources) + 1)
+        if error_known_at is not None:
+            if r.started < error_known_at:
+                if r.kind == "activity_log":
+                    answered = [depth[x.key] for x in order
+                                if x.kind == "get" and x.key in depth and x.finished and x.finished <= r.started]
+                    d = max(d, 1 + max(answered, default=0))
+            else:
+                d = max(d, 1 + retrieval_depth)
         depth[r.key] = d
+        if error_known_at is not None and r.started < error_known_at:
+            retrieval_depth = max(retrieval_depth, d)
     return depth
 
 
@@ -279,17 +326,44 @@ def _finished_before(reads: list[Read], key: Key, t: float) -> bool:
 
 @contextlib.contextmanager
 def capture_bodies(tracer: TracingArmReader) -> Iterator[dict[Key, Any]]:
-    """Record response bodies of `tracer`'s GETs (for dataflow_depth)."""
+    """Record the response bodies of `tracer`'s reads, its for_run() views included (for dataflow_depth).
+
+    Recorded where the tracer hands the body back, so a read through any view is seen (patching the
+    inner reader's `get` missed the work item's view, whose reads never call it)."""
     bodies: dict[Key, Any] = {}
-    inner_get = tracer.inner.get
-
-    async def get(resource_id: str, api_version: str) -> dict[str, Any]:
-        body: dict[str, Any] = await inner_get(resource_id, api_version)
-        bodies.setdefault(TracingArmReader._key(resource_id, api_version), json.loads(json.dumps(body)))
-        return body
-
-    tracer.inner.get = get
+    tracer._capture[0] = bodies
     try:
         yield bodies
     finally:
-        del tracer.inner.get
+        tracer._capture[0] = None
+
+
+class TimedErrorSource:
+    """ErrorSource wrapper that notes when error retrieval returned (`done_at`, time.monotonic()):
+    reads issued later need the classification of that error (dataflow_depth's control edge)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.done_at: float | None = None
+
+    async def fetch(self, op: Any, arm: Any = None) -> Any:
+        try:
+            return await self.inner.fetch(op, arm)
+        finally:
+            self.done_at = time.monotonic()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def wire_rounds(spans: list[tuple[float, float]]) -> int:
+    """The longest chain of requests (started, finished) each sent after the one before had answered.
+
+    From a server's log: an upper bound on the dependent rounds (a request sent after another
+    answered may or may not have needed it), comparable with `dataflow_depth` when each request
+    costs the same injected latency."""
+    order = sorted(spans)
+    chain: list[int] = []
+    for i, (start, _end) in enumerate(order):
+        chain.append(1 + max((chain[j] for j in range(i) if order[j][1] <= start), default=0))
+    return max(chain, default=0)

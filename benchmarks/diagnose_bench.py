@@ -24,7 +24,14 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from benchmarks.arm_trace import TracingArmReader, capture_bodies, dataflow_depth, fresh_task, install_task_tracker
+from benchmarks.arm_trace import (
+    TimedErrorSource,
+    TracingArmReader,
+    capture_bodies,
+    dataflow_depth,
+    fresh_task,
+    install_task_tracker,
+)
 from benchmarks.infra import arm_emulator, trust_benchmark_ca
 from benchmarks.scenario import (
     RecordingPublisher,
@@ -81,8 +88,8 @@ async def _run(scn: Scenario, emu: Any, samples: int) -> dict[str, Any]:
     reader = make_reader(settings, emu.base_url, emu.ca_file)
     tracer = TracingArmReader(reader)
     publisher: Any = RecordingPublisher()  # records findings; these benchmarks measure ARM reads, not sinks
-    deps = Deps(settings=settings, arm=tracer, errors=make_error_source(tracer, lambda: now, settings),
-                publisher=publisher, queue=None, now=lambda: now)
+    errors = TimedErrorSource(make_error_source(tracer, lambda: now, settings))
+    deps = Deps(settings=settings, arm=tracer, errors=errors, publisher=publisher, queue=None, now=lambda: now)
     item = WorkItem(op=op, enqueued_at=datetime.now(UTC))
     floor = await request_floor(reader, emu, op.cluster_id)
     walls: list[float] = []
@@ -111,7 +118,7 @@ async def _run(scn: Scenario, emu: Any, samples: int) -> dict[str, Any]:
             known = {op.subscription_id.lower(), op.resource_group.lower(), op.cluster_name.lower()}
             if op.agent_pool:
                 known.add(op.agent_pool.lower())
-            per_read = dataflow_depth(tracer.reads, bodies, known)
+            per_read = dataflow_depth(tracer.reads, bodies, known, error_known_at=errors.done_at)
             flow.append(max(per_read.values(), default=0))
             waits = sorted({f"{r.key[0]} (depth {r.depth}, data needs {per_read[r.key]})"
                             for r in tracer.network_reads if r.key in per_read and r.depth > per_read[r.key]})

@@ -5,10 +5,12 @@ ARM emulator, storage at Azurite (behind a delay line), Logs Ingestion and Teams
 benchmarks.sink_server, and IDENTITY_ENDPOINT at its loopback managed-identity endpoint, so
 `shared.handlers.get_deps()` builds what the Function App builds (ManagedIdentityCredential, the
 Azure ARM reader, Table state, the ingestion sink, the Teams notifier, Storage queues). Each sample
-calls the indexed `on_aks_event` function with a decoded Event Grid event, receives the work item
-from the queue (one receive round trip; the host's polling wait is `queue_hop`'s figure, not this
-one), calls the indexed `on_work_item`, and reads the sink server's log: card = Teams POST answered
-- entry; row = last ingestion POST answered - entry (time.monotonic, comparable across processes).
+calls the indexed `on_aks_event` function with a decoded Event Grid event and its two queue output
+bindings, writes what it set to the queue as the host does after the function returns (the enqueue
+round trip), receives the work item from the queue (one receive round trip; the host's polling
+wait is `queue_hop`'s figure, not this one), calls the indexed `on_work_item`, and reads the sink
+server's log: card = Teams POST answered - entry; row = last ingestion POST answered - entry
+(time.monotonic, comparable across processes).
 
 Injected latency: ARM 50 / 100 / 150 ms per GET, storage +10 ms per request, Teams 300 ms,
 ingestion 100 ms. Paths: `cluster_status` (the error is in the cluster's status.provisioningError)
@@ -17,11 +19,20 @@ and `activity_log` (the status has no error; it is in the Activity Log by correl
 Floor (the dependent chain, injected latencies only):
     card_floor = enqueue + receive + 1 storage round trip (the dedup claim) + D x ARM + Teams
     row_floor  = the same with ingestion instead of Teams
-D is the data-flow depth of the ARM reads (benchmarks.arm_trace.dataflow_depth over a traced run
-of the same work item: a read depends on another only when its id needs a name from that
-response), so a read the code serialises without needing to is counted against it.
+D is the depth of the ARM reads' dependent chain (benchmarks.arm_trace.dataflow_depth over a traced
+run of the same work item through shared.pipeline.process: a read depends on another when its id
+needs a name from that response; the checks' reads need the classified error; the Activity Log is
+queried after the status GET), so a read the code serialises without needing to is counted against
+it. Cluster status: cluster -> subnet -> NSG = 3; Activity Log: cluster -> Activity Log -> subnet
+-> NSG = 4. `e2e_dataflow_depth_data_only` is the chain without the control edges.
 `card_latency_ratio` / `row_latency_ratio` = the worst, over paths and ARM latencies, of the
 median wall / floor. Every new sample uses its own cluster (a new finding each time).
+
+Per setting, measured on the production run itself (no tracer in it): the ARM GETs per finding and
+the ARM rounds seen on the wire (`arm_wire_rounds`: the longest chain of GETs in the emulator's log
+each sent after the one before had been answered), the storage round trips per finding (queue and
+table requests through the delay line, minus the host's receive), and where the time went:
+entry -> first ARM GET, the ARM span, last ARM answer -> card.
 """
 
 from __future__ import annotations
@@ -35,7 +46,15 @@ import time
 import uuid
 from typing import Any
 
-from benchmarks.arm_trace import TracingArmReader, capture_bodies, dataflow_depth, fresh_task, install_task_tracker
+from benchmarks.arm_trace import (
+    TimedErrorSource,
+    TracingArmReader,
+    capture_bodies,
+    dataflow_depth,
+    fresh_task,
+    install_task_tracker,
+    wire_rounds,
+)
 from benchmarks.infra import arm_emulator, azurite, sink_server, trust_benchmark_ca
 from benchmarks.scenario import (
     RecordingPublisher,
@@ -75,8 +94,11 @@ def _make_variant(scn: Scenario, index: int, path: str) -> tuple[dict[str, Any],
     return snap, event
 
 
-async def _dataflow(event: dict[str, Any], emu: Any) -> tuple[int, int, str]:
-    """(data-flow depth, observed critical path, code) of one traced diagnosis of `event`."""
+async def _dataflow(event: dict[str, Any], emu: Any) -> dict[str, Any]:
+    """The floor of one traced diagnosis of `event` (through shared.pipeline.process): the dependent
+    chain's depth, the same without control edges, the program-order critical path, the reads."""
+    from datetime import UTC, datetime
+
     from shared.azure import arm
     from shared.events import parse_event
     from shared.pipeline import Deps, WorkItem, process
@@ -87,20 +109,56 @@ async def _dataflow(event: dict[str, Any], emu: Any) -> tuple[int, int, str]:
     settings = Settings(arm_endpoint=emu.base_url, arm_cache_ttl_s=0.0)
     now = event_now(op.event_time)  # type: ignore[union-attr]
     tracer = TracingArmReader(make_reader(settings, emu.base_url, emu.ca_file))
+    errors = TimedErrorSource(make_error_source(tracer, lambda: now, settings))
     recorder: Any = RecordingPublisher()  # records the finding; the sinks are not this pass's concern
-    deps = Deps(settings=settings, arm=tracer, errors=make_error_source(tracer, lambda: now, settings),
-                publisher=recorder, queue=None, now=lambda: now)
-    from datetime import UTC, datetime
-
+    deps = Deps(settings=settings, arm=tracer, errors=errors, publisher=recorder, queue=None, now=lambda: now)
     try:
         with capture_bodies(tracer) as bodies:
             outcome = await fresh_task(process(WorkItem(op=op, enqueued_at=datetime.now(UTC)), deps))
     finally:
         await arm.aclose()
-    known = {op.subscription_id.lower(), op.resource_group.lower(), op.cluster_name.lower()}  # type: ignore[union-attr]
-    per_read = dataflow_depth(tracer.reads, bodies, known)
+    known = {op.subscription_id, op.resource_group, op.cluster_name}  # type: ignore[union-attr]
+    if getattr(op, "agent_pool", None):
+        known.add(op.agent_pool)  # type: ignore[union-attr]
+    floor = dataflow_depth(tracer.reads, bodies, known, error_known_at=errors.done_at)
+    data = dataflow_depth(tracer.reads, bodies, known)
     code = outcome.finding.classification.code if outcome.finding else f"({outcome.status})"
-    return max(per_read.values(), default=0), tracer.critical_path(), code
+    return {
+        "floor": max(floor.values(), default=0),
+        "data_only": max(data.values(), default=0),
+        "critical_path": tracer.critical_path(),
+        "code": code,
+        "error_source": outcome.finding.error.source if outcome.finding else None,
+        "reads": len(tracer.network_reads),
+        "sequential_waits": sorted(f"{r.key[0]} (program depth {r.depth}, floor {floor[r.key]})"
+                                   for r in tracer.network_reads if r.depth > floor[r.key]),
+    }
+
+
+class _HostOut:
+    """What the Python worker hands a queue output-binding parameter (func.Out[str]): set, then get."""
+
+    def __init__(self) -> None:
+        self._value: str | None = None
+
+    def set(self, val: str) -> None:
+        self._value = val
+
+    def get(self) -> str | None:
+        return self._value
+
+
+async def _host_writes(out: _HostOut, queue: Any) -> None:
+    """The host's side of the output binding, after the function returned: the worker encodes the
+    value, the host writes each string as one message (host.json messageEncoding "none")."""
+    from azure.functions.queue import QueueMessageOutConverter
+
+    value = out.get()
+    if value is None:
+        return
+    datum = QueueMessageOutConverter.encode(value, expected_type=None)
+    for text in json.loads(datum.value) if datum.type == "json" else [datum.value]:
+        await queue.send_text(text)
 
 
 def _production_env(emu: Any, sinks: Any) -> None:
@@ -134,12 +192,18 @@ async def _samples(variants: dict[tuple[str, float], list[dict[str, Any]]], emu:
     try:
         for (path, lat), events in variants.items():
             emu.set_latency(lat)
-            cards, rows, handler, trips = [], [], [], []
+            cards, rows, handler, trips, gets, rounds = [], [], [], [], [], []
+            first_arm, arm_span, tail = [], [], []
             for i, ev in enumerate(events):
                 sinks.call("clear_log")
+                emu.clear_log()
                 t0 = time.monotonic()
+                work_out, poison_out = _HostOut(), _HostOut()
                 await fns["on_aks_event"](EventGridEventInConverter.decode(
-                    func.meta.Datum(json.dumps(ev), "json"), trigger_metadata={}))
+                    func.meta.Datum(json.dumps(ev), "json"), trigger_metadata={}), work_out, poison_out)
+                if poison_out.get() is not None:
+                    raise RuntimeError(f"intake dead-lettered the event: {str(poison_out.get())[:300]}")
+                await _host_writes(work_out, host_queue)  # what the host does after the function returns
                 got = await host_queue.receive(max_messages=1, visibility_timeout=300)
                 if len(got) != 1:
                     raise RuntimeError(f"intake enqueued {len(got)} work items for one event")
@@ -149,6 +213,7 @@ async def _samples(variants: dict[tuple[str, float], list[dict[str, Any]]], emu:
                                                                         trigger_metadata=meta))
                 t_done = time.monotonic()
                 log, storage = sinks.sink_log()
+                wire = [(r.started, r.finished) for r in emu.log() if r.method == "GET"]
                 await host_queue.delete(receipt)
                 teams = [r[2] for r in log if r[0] == "teams"]
                 ingest = [r[2] for r in log if r[0] == "ingestion"]
@@ -160,6 +225,12 @@ async def _samples(variants: dict[tuple[str, float], list[dict[str, Any]]], emu:
                 rows.append(max(ingest) - t0)
                 handler.append(t_done - t0)
                 trips.append(storage["queue"] + storage["table"] - 1)  # minus the host's receive
+                gets.append(len(wire))
+                rounds.append(wire_rounds(wire))
+                if wire:
+                    first_arm.append(min(a for a, _ in wire) - t0)
+                    arm_span.append(max(b for _, b in wire) - min(a for a, _ in wire))
+                    tail.append(max(teams) - max(b for _, b in wire))
             depth = floors[path]
             base = 3 * STORAGE_S + depth * lat
             card_floor, row_floor = base + TEAMS_S, base + INGESTION_S
@@ -169,6 +240,9 @@ async def _samples(variants: dict[tuple[str, float], list[dict[str, Any]]], emu:
                 "row_floor_s": round(row_floor, 4), "card_ratio": round(card / card_floor, 3),
                 "row_ratio": round(row / row_floor, 3), "handler_done_s": round(statistics.median(handler), 4),
                 "storage_round_trips_per_finding": max(trips), "samples": len(cards),
+                "arm_depth_floor": depth, "arm_wire_rounds": max(rounds), "arm_gets_per_finding": max(gets),
+                "entry_to_first_arm_s": _median(first_arm), "arm_span_s": _median(arm_span),
+                "last_arm_to_card_s": _median(tail), "loadavg": [round(x, 2) for x in os.getloadavg()],
                 # against the chain the code actually runs (observed critical path), for comparison
                 "card_ratio_observed_chain": round(card / (3 * STORAGE_S + chains[path] * lat + TEAMS_S), 3),
                 "row_ratio_observed_chain": round(row / (3 * STORAGE_S + chains[path] * lat + INGESTION_S), 3),
@@ -179,6 +253,10 @@ async def _samples(variants: dict[tuple[str, float], list[dict[str, Any]]], emu:
         await host_queue.aclose()
         await arm.aclose()
     return out
+
+
+def _median(values: list[float]) -> float | None:
+    return round(statistics.median(values), 4) if values else None
 
 
 def run(fast: bool = False, samples: int | None = None) -> dict[str, Any]:
@@ -210,13 +288,17 @@ def run(fast: bool = False, samples: int | None = None) -> dict[str, Any]:
         sinks.set_sink_latency(TEAMS_S, INGESTION_S, STORAGE_S)
 
         async def main() -> dict[str, Any]:
-            floors, observed, codes = {}, {}, {}
-            for path in PATHS:
-                floors[path], observed[path], codes[path] = await _dataflow(probes[path], emu)
+            traced = {path: await _dataflow(probes[path], emu) for path in PATHS}
+            floors = {p: t["floor"] for p, t in traced.items()}
+            observed = {p: t["critical_path"] for p, t in traced.items()}
             _production_env(emu, sinks)
             per = await _samples(variants, emu, sinks, floors, observed)
             return {"per_setting": per, "dataflow_depth": floors, "observed_critical_path": observed,
-                    "codes": codes}
+                    "dataflow_depth_data_only": {p: t["data_only"] for p, t in traced.items()},
+                    "codes": {p: t["code"] for p, t in traced.items()},
+                    "error_sources": {p: t["error_source"] for p, t in traced.items()},
+                    "traced_reads": {p: t["reads"] for p, t in traced.items()},
+                    "sequential_waits": {p: t["sequential_waits"] for p, t in traced.items()}}
 
         res = asyncio.run(main())
     per = res["per_setting"]

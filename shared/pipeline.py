@@ -13,6 +13,7 @@ No SDK imports: everything external comes in through `Deps` (shared.ports interf
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
@@ -247,15 +248,34 @@ async def diagnose(op: FailedOperation, error: OperationError, deps: Deps,
     classification = classify_error(error)
     specs = select(tuple(REGISTRY.values()), classification)
     extras = dict(deps.extras)
-    if deps.history is not None and any("failure_history" in s.inputs for s in specs):
+    ctx = CheckContext(operation=op, error=error, classification=classification, arm=deps.arm,
+                       now=now, extras=extras)
+    # Every selected check starts now, so every read whose id is known is in flight at once: HTTP
+    # concurrency is the reader's bound (settings.arm_concurrency per process), and the run's view
+    # reads each resource once however many checks ask. Checks that need the failure history start
+    # when it is in; the others do not wait for it.
+    historic = [s for s in specs if "failure_history" in s.inputs] if deps.history is not None else []
+    others = [s for s in specs if s not in historic]
+
+    async def checks(batch: list[Any]) -> tuple[CheckResult, ...]:
+        if not batch:
+            return ()
+        return await run_checks(batch, ctx, concurrency=len(batch), timeout_s=deps.settings.check_timeout_s)
+
+    async def with_history(batch: list[Any]) -> tuple[CheckResult, ...]:
+        if not batch:
+            return ()
+        assert deps.history is not None
         try:
             extras["failure_history"] = await deps.history(op)
         except Exception as err:  # history is a hint; its absence must not stop the diagnosis
             log.warning("failure history unavailable: %s", err)
-    ctx = CheckContext(operation=op, error=error, classification=classification, arm=deps.arm,
-                       now=now, extras=extras)
-    results = await run_checks(specs, ctx, concurrency=deps.settings.arm_concurrency,
-                               timeout_s=deps.settings.check_timeout_s)
+        return await checks(batch)
+
+    plain, historic_results = await asyncio.gather(checks(others), with_history(historic))
+    by_spec = dict(zip([s.id for s in others], plain, strict=True))
+    by_spec.update(zip([s.id for s in historic], historic_results, strict=True))
+    results = tuple(by_spec[s.id] for s in specs)
     ranked = rank(classification, results, REGISTRY)
     top = _first_failing(results, ranked)
     remediation = top.remediation if top is not None and top.remediation else (classification.guidance or None)

@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from benchmarks import KEYS, TARGETS
 
@@ -78,3 +79,94 @@ def test_simulated_clock_is_shared_with_the_emulator_bucket_through_the_mapped_f
         assert clock.skipped_s >= 119.0
     finally:
         clock.close()
+
+
+# --- the floor's instrument (benchmarks.arm_trace): pure functions over recorded reads ---------
+
+SUB = "00000000-0000-0000-0000-0000000000aa"
+CLUSTER = f"/subscriptions/{SUB}/resourceGroups/rg-App/providers/Microsoft.ContainerService/managedClusters/aks-One"
+SUBNET = f"/subscriptions/{SUB}/resourceGroups/Rg-Net/providers/Microsoft.Network/virtualNetworks/myVNet/subnets/Nodes"
+NSG = f"/subscriptions/{SUB}/resourceGroups/Rg-Net/providers/Microsoft.Network/networkSecurityGroups/Nsg-Nodes"
+
+
+def _read(kind: str, rid: str, started: float, finished: float) -> Any:
+    from benchmarks.arm_trace import Read, TracingArmReader
+
+    key = TracingArmReader._key(rid, "2024-05-01") if kind == "get" else ("activity_log", rid)
+    return Read(kind, key, 0, True, started, finished)
+
+
+def test_dataflow_depth_follows_names_across_case_differences() -> None:
+    """The cluster body names the subnet in mixed case, the subnet names its NSG in another case, and
+    the ids asked for use a third: ARM names are case-insensitive, so the chain is 3 deep."""
+    from benchmarks.arm_trace import dataflow_depth
+
+    reads = [_read("get", CLUSTER, 0.0, 1.0), _read("get", SUBNET.upper().replace("/SUBSCRIPTIONS/", "/subscriptions/"),
+                                                     1.1, 2.0), _read("get", NSG.lower(), 2.1, 3.0)]
+    bodies = {
+        reads[0].key: {"properties": {"agentPoolProfiles": [{"vnetSubnetID": SUBNET}]}},
+        reads[1].key: {"properties": {"networkSecurityGroup": {"id": NSG.replace("Nsg-Nodes", "NSG-NODES")}}},
+        reads[2].key: {"properties": {"securityRules": []}},
+    }
+    depth = dataflow_depth(reads, bodies, {SUB, "RG-APP", "AKS-ONE"})
+    assert [depth[r.key] for r in reads] == [1, 2, 3]
+    # Without the bodies nothing says the names came from a response: every read is a first round.
+    assert set(dataflow_depth(reads, {}, {SUB, "rg-app", "aks-one"}).values()) == {1}
+    # A read issued before the response naming it had answered does not depend on it.
+    early = [reads[0], _read("get", SUBNET, 0.5, 1.5)]
+    assert dataflow_depth(early, {reads[0].key: bodies[reads[0].key]}, {SUB})[early[1].key] == 1
+
+
+def test_dataflow_depth_control_edges_of_error_retrieval() -> None:
+    """The Activity Log query follows the status GET; reads after the error was known follow it all."""
+    from benchmarks.arm_trace import dataflow_depth
+
+    cluster, al = _read("get", CLUSTER, 0.0, 1.0), _read("activity_log", SUB, 1.0, 2.0)
+    subnet, nsg = _read("get", SUBNET, 2.1, 3.0), _read("get", NSG, 3.1, 4.0)
+    bodies = {cluster.key: {"properties": {"agentPoolProfiles": [{"vnetSubnetID": SUBNET}]}},
+              subnet.key: {"properties": {"networkSecurityGroup": {"id": NSG}}}}
+    reads = [cluster, al, subnet, nsg]
+    known = {SUB, "rg-app", "aks-one"}
+    data = dataflow_depth(reads, bodies, known)
+    assert [data[r.key] for r in reads] == [1, 1, 2, 3]
+    floor = dataflow_depth(reads, bodies, known, error_known_at=2.05)
+    assert [floor[r.key] for r in reads] == [1, 2, 3, 4]
+    # An Activity Log query sent with the status GET (not after it) carries no control edge.
+    together = _read("activity_log", SUB, 0.0, 1.0)
+    assert dataflow_depth([cluster, together, subnet, nsg], bodies, known,
+                          error_known_at=2.05)[nsg.key] == 3
+
+
+async def test_capture_bodies_sees_the_reads_of_a_work_item_view() -> None:
+    """The pipeline reads through `arm.for_run()`: the capture must see those reads (it once saw none,
+    which made every floor 1)."""
+    from benchmarks.arm_trace import TracingArmReader, capture_bodies, fresh_task, install_task_tracker
+    from shared.local.snapshot import Snapshot, SnapshotArmReader
+
+    class Shared:
+        """Like AzureArmReader: the work item's view is another object, which never calls this `get`."""
+
+        def __init__(self) -> None:
+            self.snapshot = SnapshotArmReader(Snapshot.from_obj({"resources": {CLUSTER: {"name": "aks-One"}}}))
+
+        async def get(self, resource_id: str, api_version: str) -> dict[str, Any]:
+            raise AssertionError("the pipeline reads through its view")
+
+        def for_run(self) -> SnapshotArmReader:
+            return self.snapshot
+
+    install_task_tracker()
+    tracer = TracingArmReader(Shared())
+    with capture_bodies(tracer) as bodies:
+        view = tracer.for_run()
+        await fresh_task(view.get(CLUSTER, "2024-05-01"))
+    assert bodies == {TracingArmReader._key(CLUSTER, "2024-05-01"): {"name": "aks-One"}}
+    assert [r.depth for r in tracer.network_reads] == [1]
+
+
+def test_wire_rounds_is_the_longest_chain_of_requests_sent_after_an_answer() -> None:
+    from benchmarks.arm_trace import wire_rounds
+
+    assert wire_rounds([]) == 0
+    assert wire_rounds([(0.0, 1.0), (0.1, 1.1), (0.2, 1.0)]) == 1  # overlapping: one round
+    assert wire_rounds([(0.0, 1.0), (1.0, 2.0), (0.5, 1.5), (2.5, 3.0)]) == 3

@@ -392,36 +392,78 @@ async def node_subnet_nsgs(ctx: CheckContext, view: ClusterView, *,
                            pool: str | None = None) -> tuple[NodeSubnetNsgs, ...]:
     """Every node subnet with its NSG, UDR prefixes and the NIC-level NSGs of the pools on it.
 
-    Node subnets: the pools' vnetSubnetID, or (AKS-managed VNet) the subnets the scale sets use."""
+    Node subnets: the pools' vnetSubnetID, or (AKS-managed VNet) the subnets the scale sets use.
+    With the subnets named in the cluster body, the subnet side (subnets, then their NSGs and route
+    tables) and the NIC side (scale sets, then the NIC NSGs) are read side by side: neither needs
+    the other, so the subnet's NSG is read one round after the subnet, not after the scale sets."""
+    if view.node_subnet_ids:
+        subnet_ids = list(view.node_subnet_ids)
+
+        async def nic_side() -> tuple[ScaleSets, list[ScaleSetNic], list[str], list[_Read]]:
+            sets = await scale_sets(ctx, view)
+            nics = _pool_nics(sets, pool or view.failing_pool)
+            if not sets.nics and not sets.unreadable:
+                nics = await _nic_nsgs_from_node_rg(ctx, view, subnet_ids)
+            nic_ids = list(dict.fromkeys(n.nsg_id for n in nics if n.nsg_id))
+            return sets, nics, nic_ids, await netread.all_in_order(_read(ctx, i) for i in nic_ids)
+
+        async def subnet_side() -> tuple[list[dict[str, Any]], _Refs]:
+            subnets = await netread.get_all(ctx, subnet_ids)
+            return subnets, await _subnet_refs(ctx, subnets)
+
+        # in_order raises what the one-after-the-other reads raised first: the node resource group's
+        # NSG list, then a subnet, then an NSG, then a route table.
+        (sets, nics, nic_ids, nic_bodies), (subnets, refs) = await netread.in_order(nic_side(), subnet_side())
+        return _assemble(sets, nics, subnet_ids, subnets, refs, nic_ids, nic_bodies)
     sets = await scale_sets(ctx, view)
     nics = _pool_nics(sets, pool or view.failing_pool)
-    subnet_ids = list(view.node_subnet_ids)
-    if not subnet_ids:
-        for n in nics:
-            for s in n.subnet_ids:
-                if not any(nu.same_id(s, o) for o in subnet_ids):
-                    subnet_ids.append(s)
+    subnet_ids = []
+    for n in nics:
+        for s in n.subnet_ids:
+            if not any(nu.same_id(s, o) for o in subnet_ids):
+                subnet_ids.append(s)
     if not subnet_ids:
         netread.require_byo_vnet(view, "the node subnet NSG")
     if not sets.nics and not sets.unreadable:
         nics = await _nic_nsgs_from_node_rg(ctx, view, subnet_ids)
-    if view.node_subnet_ids:
-        subnets = await netread.get_all(ctx, subnet_ids)
-    else:  # AKS-managed VNet, found through the scale sets: a subnet we cannot read is left out
-        found = await netread.get_all_or_none(ctx, subnet_ids)
-        subnet_ids = [i for i, b in zip(subnet_ids, found, strict=True) if b is not None]
-        subnets = [b for b in found if b is not None]
-        if not subnets:
-            netread.require_byo_vnet(view, "the node subnet NSG")
+    # AKS-managed VNet, found through the scale sets: a subnet we cannot read is left out
+    found = await netread.get_all_or_none(ctx, subnet_ids)
+    subnet_ids = [i for i, b in zip(subnet_ids, found, strict=True) if b is not None]
+    subnets = [b for b in found if b is not None]
+    if not subnets:
+        netread.require_byo_vnet(view, "the node subnet NSG")
+    nic_ids = list(dict.fromkeys(n.nsg_id for n in nics if n.nsg_id))
+    refs, nic_bodies = await netread.in_order(_subnet_refs(ctx, subnets),
+                                              netread.all_in_order(_read(ctx, i) for i in nic_ids))
+    return _assemble(sets, nics, subnet_ids, subnets, refs, nic_ids, nic_bodies)
+
+
+_Read = tuple[dict[str, Any] | None, ArmError | None]
+
+
+@dataclass(frozen=True)
+class _Refs:
+    """The NSG and route table each subnet names (None where it names none), and their bodies."""
+
+    nsg_ids: list[str | None]
+    rt_ids: list[str | None]
+    nsgs: list[dict[str, Any]]
+    rts: list[dict[str, Any] | None]
+
+
+async def _subnet_refs(ctx: CheckContext, subnets: list[dict[str, Any]]) -> _Refs:
     nsg_ids = [nu.ref_id(nu.props(s).get("networkSecurityGroup")) for s in subnets]
     rt_ids = [nu.ref_id(nu.props(s).get("routeTable")) for s in subnets]
-    nic_ids = list(dict.fromkeys(n.nsg_id for n in nics if n.nsg_id))
-    nsgs, rts, nic_bodies = await netread.in_order(
-        netread.get_all(ctx, [i for i in nsg_ids if i]),
-        netread.get_all_or_none(ctx, [i for i in rt_ids if i]),
-        netread.all_in_order(_read(ctx, i) for i in nic_ids))
-    by_nsg = {nu.norm_id(i): b for i, b in zip([i for i in nsg_ids if i], nsgs, strict=True)}
-    by_rt = {nu.norm_id(i): b for i, b in zip([i for i in rt_ids if i], rts, strict=True)}
+    nsgs, rts = await netread.in_order(netread.get_all(ctx, [i for i in nsg_ids if i]),
+                                       netread.get_all_or_none(ctx, [i for i in rt_ids if i]))
+    return _Refs(nsg_ids, rt_ids, nsgs, rts)
+
+
+def _assemble(sets: ScaleSets, nics: list[ScaleSetNic], subnet_ids: list[str], subnets: list[dict[str, Any]],
+              refs: _Refs, nic_ids: list[str], nic_bodies: list[_Read]) -> tuple[NodeSubnetNsgs, ...]:
+    nsg_ids, rt_ids = refs.nsg_ids, refs.rt_ids
+    by_nsg = {nu.norm_id(i): b for i, b in zip([i for i in nsg_ids if i], refs.nsgs, strict=True)}
+    by_rt = {nu.norm_id(i): b for i, b in zip([i for i in rt_ids if i], refs.rts, strict=True)}
     by_nic = dict(zip((nu.norm_id(i) for i in nic_ids), (b for b, _ in nic_bodies), strict=True))
     nic_errors = dict(zip((nu.norm_id(i) for i in nic_ids), (e for _, e in nic_bodies), strict=True))
     out: list[NodeSubnetNsgs] = []

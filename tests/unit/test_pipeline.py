@@ -34,13 +34,16 @@ class RecordingPublisher:
         self.published: list[Finding] = []
         self.resolved: list[FailedOperation] = []
 
-    async def publish(self, finding: Finding) -> str:
+    async def publish(self, finding: Finding) -> Any:
         self.published.append(finding)
         return "published"
 
-    async def resolve(self, op: FailedOperation) -> str:
+    async def resolve(self, op: FailedOperation) -> Any:
         self.resolved.append(op)
         return "resolved"
+
+    async def escalate_due(self, recheck: Any = None) -> Any:
+        raise AssertionError("the pipeline's process() never escalates")
 
 
 class NotYet:
@@ -143,3 +146,184 @@ def test_work_item_rejects_unknown_fields_and_versions() -> None:
         parse_work_item(json.dumps({**good, "v": 2}))
     with pytest.raises(ValueError, match="invalid work item"):
         parse_work_item(b"\xff")
+
+
+# --- concurrency of the diagnosis and the Activity Log retry schedule ----------------------------
+
+
+def _specs(n: int, gather: Any, *, inputs: tuple[str, ...] = ()) -> list[Any]:
+    from shared.checklib.base import CheckSpec, result
+    from shared.models import CheckStatus
+
+    specs: list[Any] = []
+    for i in range(n):
+        spec: Any = None
+
+        def evaluate(facts: Any, _i: int = i) -> Any:
+            return result(specs[_i], CheckStatus.PASS, f"saw {facts!r}")
+
+        spec = CheckSpec(id=f"probe_{inputs[0] if inputs else 'plain'}_{i}", title="probe", docs=(),
+                         gather=gather, evaluate=evaluate, inputs=inputs)
+        specs.append(spec)
+    return specs
+
+
+QUOTA = OperationError(code="QuotaExceeded", message="Operation could not be completed as it results in "
+                       "exceeding approved standardDSv3Family Cores quota.", source="activity_log")
+
+
+async def test_every_selected_check_starts_at_once_more_than_the_arm_concurrency(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Twelve checks (the reader allows 8 requests at a time) that each wait until all twelve have
+    started: a per-item check gate of 8 would leave four waiting for a slot and the eight time out."""
+    import asyncio
+
+    from shared.checklib import ranking
+
+    started: list[int] = []
+    all_in = asyncio.Event()
+
+    async def gather(ctx: Any) -> str:
+        started.append(1)
+        if len(started) == 12:
+            all_in.set()
+        await all_in.wait()
+        return "all started"
+
+    specs = _specs(12, gather)
+    monkeypatch.setattr(ranking, "select", lambda registry, classification: tuple(specs))
+    pub = RecordingPublisher()
+    d = deps(Known(QUOTA), RecordingQueue(), pub)
+    d.settings = Settings(arm_concurrency=8, check_timeout_s=2)
+    outcome = await asyncio.wait_for(process(WorkItem(op=op_from_fixture(NOW), enqueued_at=NOW), d), 10)
+    assert outcome.finding is not None
+    assert [r.id for r in outcome.finding.checks] == [s.id for s in specs]
+    assert {r.status.value for r in outcome.finding.checks} == {"pass"}
+
+
+async def test_checks_needing_the_failure_history_wait_for_it_and_the_others_do_not(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    from shared.checklib import ranking
+
+    plain_ran = asyncio.Event()
+
+    async def plain(ctx: Any) -> str:
+        plain_ran.set()
+        return "plain"
+
+    async def historic(ctx: Any) -> str:
+        return f"history={ctx.extras['failure_history']}"
+
+    async def history(op: FailedOperation) -> list[dict[str, Any]]:
+        await plain_ran.wait()  # answers only once a check that does not need it has run
+        return [{"code": "QuotaExceeded"}]
+
+    specs = [*_specs(1, historic, inputs=("failure_history",)), *_specs(2, plain)]
+    monkeypatch.setattr(ranking, "select", lambda registry, classification: tuple(specs))
+    pub = RecordingPublisher()
+    d = deps(Known(QUOTA), RecordingQueue(), pub)
+    d.history = history
+    outcome = await asyncio.wait_for(process(WorkItem(op=op_from_fixture(NOW), enqueued_at=NOW), d), 10)
+    assert outcome.finding is not None
+    checks = outcome.finding.checks
+    assert [r.id for r in checks] == [s.id for s in specs]  # results keep the selection's order
+    assert "history=[{'code': 'QuotaExceeded'}]" in checks[0].summary
+    assert checks[1].summary == "saw 'plain'"
+
+
+class _OrderedReader:
+    """SnapshotArmReader that records the order of reads."""
+
+    def __init__(self, inner: SnapshotArmReader) -> None:
+        self.inner = inner
+        self.calls: list[str] = []
+
+    def for_run(self) -> _OrderedReader:
+        return self
+
+    @property
+    def reads_made(self) -> int:
+        return len(self.calls)
+
+    async def get(self, resource_id: str, api_version: str) -> dict[str, Any]:
+        self.calls.append(resource_id.lower())
+        return await self.inner.get(resource_id, api_version)
+
+    async def activity_log(self, subscription_id: str, **kw: Any) -> list[dict[str, Any]]:
+        self.calls.append("activity_log")
+        return await self.inner.activity_log(subscription_id, **kw)
+
+
+async def test_first_attempt_reads_the_activity_log_right_after_a_status_without_error() -> None:
+    """The seed ConnFail scenario with the cluster status emptied: the first attempt reads the status,
+    then at once the Activity Log (no deferral, no other read in between), and publishes."""
+    from shared.errors import ArmErrorSource
+    from shared.events import parse_event
+
+    scn = Path(__file__).resolve().parents[2] / "shared" / "demo" / "scenarios" / "apiserver-connfail-authorized-ranges"
+    snap = json.loads((scn / "snapshot.json").read_text())
+    event = json.loads((scn / "event.json").read_text())
+    op = parse_event(event[0] if isinstance(event, list) else event)
+    assert isinstance(op, FailedOperation)
+    for rid, body in snap["resources"].items():
+        if rid.lower() == op.cluster_id.lower():
+            body["properties"]["status"].pop("provisioningError")
+    reader = _OrderedReader(SnapshotArmReader(Snapshot.from_obj(snap)))
+    now = op.event_time + timedelta(minutes=1)
+    q, pub = RecordingQueue(), RecordingPublisher()
+    d = Deps(settings=Settings(), arm=reader, errors=ArmErrorSource(reader, now=lambda: now), publisher=pub,
+             queue=q, now=lambda: now)
+    outcome = await process(WorkItem(op=op, enqueued_at=now), d)
+    assert outcome.status == "published" and q.messages == []
+    assert outcome.finding is not None and outcome.finding.error.source == "activity_log"
+    assert outcome.finding.classification.code == "VMExtensionError_K8SAPIServerConnFail"
+    assert reader.calls[:2] == [op.cluster_id.lower(), "activity_log"]
+
+
+class _AppearsAt:
+    """The error shows up in the Activity Log `after` past the event; before that, not yet."""
+
+    def __init__(self, clock: list[datetime], at: datetime) -> None:
+        self.clock, self.at = clock, at
+
+    async def fetch(self, op: FailedOperation, arm: Any = None) -> OperationError:
+        if self.clock[0] < self.at:
+            raise ErrorNotYetAvailable(["cluster_status", "activity_log"])
+        return QUOTA
+
+
+async def _time_to_card(t_al_s: float, settings: Settings) -> float:
+    """Seconds from the event to the published finding, each deferral waiting its scheduled delay."""
+    event_time = NOW
+    clock = [event_time]
+    q, pub = RecordingQueue(), RecordingPublisher()
+    item = WorkItem(op=op_from_fixture(event_time), enqueued_at=event_time)
+    errors = _AppearsAt(clock, event_time + timedelta(seconds=t_al_s))
+    d = Deps(settings=settings, arm=SnapshotArmReader(Snapshot({}, [])), errors=errors, publisher=pub, queue=q,
+             now=lambda: clock[0])
+    for _ in range(200):
+        outcome = await process(item, d)
+        if outcome.status == "published":
+            return (clock[0] - event_time).total_seconds()
+        message, delay = q.messages.pop()
+        clock[0] += timedelta(seconds=delay)
+        item = parse_work_item(json.dumps(message))
+    raise AssertionError("never published")
+
+
+async def test_activity_log_only_errors_are_published_within_one_schedule_step_of_appearing() -> None:
+    """Default schedule 15, 30, 60, 120 s (then 120 s): attempts at 0, 15, 45, 105, 225, ... s. An
+    error that appears at T_AL is on the card at the first attempt after it: within 30 s of T_AL while
+    T_AL <= 45 s, within 60 s up to 105 s, and within 120 s later on (the step the schedule is on)."""
+    settings = Settings()
+    assert settings.error_retry_schedule_s == (15, 30, 60, 120)
+    attempts = [0, 15, 45, 105, 225, 345]
+    for t_al in [0, 1, 14, 15, 16, 30, 44, 45, 46, 104, 105, 106, 224, 300]:
+        card = await _time_to_card(t_al, settings)
+        assert card == next(a for a in attempts if a >= t_al), t_al
+        step = 30 if t_al <= 45 else 60 if t_al <= 105 else 120
+        assert card - t_al <= step and (t_al > 45 or card - t_al <= 30)
+    # The first attempt does not wait: an error already there at the event is published at once.
+    assert await _time_to_card(0, settings) == 0
