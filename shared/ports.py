@@ -7,9 +7,10 @@ the checks import only this module, never an SDK.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from shared.models import FailedOperation, Finding, OperationError
 from shared.notify.notice import Notice
@@ -127,6 +128,23 @@ class WorkQueue(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class StateOp:
+    """One operation of a `StateStore.transact` batch (the partition is the batch's).
+
+    create: insert, the row must be absent; upsert: insert or replace; replace: the row must exist
+    (and carry `etag`, when given); delete: the row must exist (and carry `etag`, when given).
+    """
+
+    kind: Literal["create", "upsert", "replace", "delete"]
+    row: str
+    entity: Mapping[str, Any] = field(default_factory=dict)
+    etag: str | None = None
+
+
+MAX_TRANSACTION_OPS = 100  # Azure Tables' entity-group transaction limit (and 4 MB of payload)
+
+
 class StateStore(Protocol):
     """Noise-control state (Azure Table Storage in Azure, SQLite/in-memory offline)."""
 
@@ -155,6 +173,12 @@ class StateStore(Protocol):
 
     async def delete(self, partition: str, row: str, etag: str | None = None) -> bool:
         """Delete (only while `etag` is current, when given). False when absent or changed."""
+        ...
+
+    async def transact(self, partition: str, ops: Sequence[StateOp]) -> bool:
+        """Apply `ops` (distinct rows of one partition, at most MAX_TRANSACTION_OPS) atomically: all
+        or none, in one round trip. False when a condition failed (nothing applied); other
+        failures raise, with nothing applied either."""
         ...
 
 

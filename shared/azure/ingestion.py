@@ -14,13 +14,23 @@ trickling answer could hold an upload for minutes. Each `write` has a total dead
 (`DEADLINE_S`, retries included), the transport a short per-read and connect timeout, and the
 retry policy the same overall timeout. A write cut by the deadline raises a retryable
 IngestionError naming all rows: the work item is retried later, never dropped.
+
+Group commit: writes that arrive while a request is in flight (concurrent work items of one
+process: host.json batchSize) go together in the next request, up to `batch_bytes`; an idle sink
+sends at once, so nothing waits for company. A failed request fails every write that was in it
+(each with its own rows in `failed_rows`; the queue retries each work item); a write whose rows all
+sat in chunks that were accepted succeeds. A write cancelled before its request left is dropped
+from the queue. A write queued behind a stalled request can wait that request's deadline too:
+the caller's own deadline (noise control: a third of its lease) still bounds it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from shared.ports import SinkError
@@ -38,6 +48,9 @@ RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 DEADLINE_S = 8.0
 READ_TIMEOUT_S = 5.0  # per read of the transport (restarts with every chunk: the total is DEADLINE_S)
 CONNECT_TIMEOUT_S = 3.0
+# Concurrent writes share one request up to this much JSON (the SDK's own chunk, 1 MiB
+# uncompressed, so a shared request is one call of the API's 1 MB: accepted or failed as a whole).
+BATCH_BYTES = 1_048_576
 
 
 class IngestionError(SinkError):
@@ -71,7 +84,7 @@ class LogsIngestionSink:
                  connection_verify: str | bool | None = None, retry_total: int = 3,
                  retry_after_cap_s: float = 4.0, backoff_max_s: float = 4.0, deadline_s: float = DEADLINE_S,
                  read_timeout_s: float = READ_TIMEOUT_S, connect_timeout_s: float = CONNECT_TIMEOUT_S,
-                 **client_kwargs: Any) -> None:
+                 batch_bytes: int = BATCH_BYTES, **client_kwargs: Any) -> None:
         from azure.monitor.ingestion.aio import LogsIngestionClient
 
         if not endpoint.lower().startswith("https://"):
@@ -85,6 +98,9 @@ class LogsIngestionSink:
         self.rule_id = rule_id
         self.stream = stream
         self.deadline_s = deadline_s
+        self.batch_bytes = batch_bytes
+        self._queue: list[_Pending] = []
+        self._flusher: asyncio.Task[None] | None = None
         self._client = LogsIngestionClient(
             endpoint=endpoint, credential=credential,
             retry_policy=_capped_retry_policy(retry_total, retry_after_cap_s, backoff_max_s, deadline_s), **kwargs)
@@ -99,13 +115,63 @@ class LogsIngestionSink:
         await self.close()
 
     async def write(self, rows: Sequence[dict[str, Any]]) -> None:
-        from azure.core.exceptions import HttpResponseError
-
+        """Upload `rows`; concurrent writers share requests (group commit, see the module doc).
+        Raises IngestionError naming exactly this call's rows that failed."""
         if not rows:
             return
+        loop = asyncio.get_running_loop()
+        mine = _Pending(list(rows), sum(_json_bytes(r) for r in rows), loop.create_future())
+        if self._flusher is None or self._flusher.done() or self._flusher.get_loop() is not loop:
+            self._queue = [p for p in self._queue if p.done.get_loop() is loop]  # left by a closed loop
+            self._queue.append(mine)
+            self._flusher = loop.create_task(self._drain())
+        else:
+            self._queue.append(mine)  # a request is in flight: this goes in the next one
+        try:
+            await mine.done
+        except asyncio.CancelledError:
+            if mine in self._queue:  # not sent yet: it never will be
+                self._queue.remove(mine)
+            raise
+
+    async def _drain(self) -> None:
+        """Send what is queued, one request at a time, each taking every waiting write that fits."""
+        while self._queue:
+            batch = [self._queue.pop(0)]
+            size = batch[0].size
+            while self._queue and size + self._queue[0].size <= self.batch_bytes:
+                size += self._queue[0].size
+                batch.append(self._queue.pop(0))
+            live = [p for p in batch if not p.done.done()]
+            if not live:
+                continue
+            sent = [r for p in live for r in p.rows]
+            try:
+                failures = await self._upload(sent)
+            except BaseException as err:  # every writer in the request learns why
+                for p in live:
+                    if p.done.done():
+                        continue
+                    if isinstance(err, asyncio.CancelledError):
+                        p.done.cancel()
+                    else:
+                        p.done.set_exception(_for_rows(err, p.rows, len(sent)))
+                if not isinstance(err, Exception):
+                    raise
+                continue
+            for p in live:
+                if not p.done.done():
+                    failed = self._failure(p.rows, failures)
+                    if failed is None:
+                        p.done.set_result(None)
+                    else:
+                        p.done.set_exception(failed)
+
+    async def _upload(self, rows: list[dict[str, Any]]) -> list[Any]:
+        """One upload (the SDK splits at 1 MiB) -> the failed chunks (LogsUploadError: .error, .failed_logs)."""
         failures: list[Any] = []
 
-        async def on_error(error: Any) -> None:  # LogsUploadError: .error, .failed_logs
+        async def on_error(error: Any) -> None:
             failures.append(error)
 
         try:
@@ -120,25 +186,64 @@ class LogsIngestionSink:
             raise IngestionError(message, retryable=True, failed_rows=[dict(r) for r in rows], statuses=()) from err
         except (ValueError, TypeError) as err:  # rows the SDK cannot serialise: a bug, not an outage
             raise SinkError(f"Logs Ingestion rejected the rows before sending: {err}", retryable=False) from err
-        if not failures:
-            return
+        return failures
+
+    @staticmethod
+    def _failure(rows: list[dict[str, Any]], failures: list[Any]) -> IngestionError | None:
+        """The error for one writer's rows: the chunks holding any of them failed -> those rows."""
+        from azure.core.exceptions import HttpResponseError
+
+        ids = {id(r) for r in rows}
         failed_rows: list[dict[str, Any]] = []
         statuses: list[int] = []
         reasons: list[str] = []
         retryable = True
+        chunks = 0
         for failure in failures:
+            hit = [r for r in failure.failed_logs if id(r) in ids]
+            if not hit:
+                continue
+            chunks += 1
+            failed_rows.extend(dict(r) for r in hit)
             cause = failure.error
-            failed_rows.extend(dict(r) for r in failure.failed_logs)
             status = int(getattr(cause, "status_code", 0) or 0) if isinstance(cause, HttpResponseError) else 0
             statuses.append(status)
             code = getattr(getattr(cause, "error", None), "code", None) or type(cause).__name__
             reasons.append(f"{status or 'no response'} {code}")
             if status and status not in RETRYABLE_STATUS:
                 retryable = False
-        message = (f"Logs Ingestion: {len(failed_rows)} of {len(rows)} rows failed in {len(failures)} "
+        if not failed_rows:
+            return None
+        message = (f"Logs Ingestion: {len(failed_rows)} of {len(rows)} rows failed in {chunks} "
                    f"chunk(s): {', '.join(sorted(set(reasons)))}")
         log.error("%s (retryable=%s)", message, retryable)
-        raise IngestionError(message, retryable=retryable, failed_rows=failed_rows, statuses=tuple(statuses))
+        return IngestionError(message, retryable=retryable, failed_rows=failed_rows, statuses=tuple(statuses))
+
+
+@dataclass(eq=False)
+class _Pending:
+    rows: list[dict[str, Any]]
+    size: int
+    done: asyncio.Future[None]
+
+
+def _json_bytes(row: dict[str, Any]) -> int:
+    return len(json.dumps(row, default=str).encode("utf-8"))
+
+
+def _for_rows(err: BaseException, rows: list[dict[str, Any]], sent: int) -> BaseException:
+    """A whole request's failure as one writer's: an IngestionError names that writer's rows."""
+    if sent == len(rows):  # the request was this write's alone
+        return err
+    if isinstance(err, IngestionError):
+        return IngestionError(f"{err} (a shared request of {sent} rows; {len(rows)} of them this write's)",
+                              retryable=bool(err.retryable), failed_rows=[dict(r) for r in rows],
+                              statuses=err.statuses)
+    if isinstance(err, SinkError):
+        return SinkError(str(err), retryable=err.retryable)
+    if isinstance(err, Exception):
+        return SinkError(f"Logs Ingestion: {type(err).__name__}: {str(err)[:300]}", retryable=True)
+    return err
 
 
 def build_ingestion_sink(settings: Settings, credential: AsyncTokenCredential | None = None) -> LogsIngestionSink:

@@ -4,6 +4,8 @@ Owns: mapping the StateStore port onto one table. `create` is insert-if-absent (
 answers 409 -> ResourceExistsError -> False: the dedup primitive, atomic across instances);
 `get`/`query` return plain dicts carrying the entity's `_etag`; `replace_if_match` is an
 If-Match replace (412 -> ResourceModifiedError -> False) for optimistic concurrency on groups.
+`transact` is an entity-group transaction (one partition, up to 100 operations, one request,
+atomic): a failed condition (409 exists / 412 etag / 404 absent) -> False, nothing applied.
 Values must be str / bool / int (32-bit) / float; None values are dropped (Tables has no null).
 Other service errors propagate unchanged: noise control treats them as "state store down".
 `pack_finding` fits a finding into one string property (32K UTF-16 characters).
@@ -18,10 +20,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from shared.models import Finding
+from shared.ports import MAX_TRANSACTION_OPS, StateOp
 
 if TYPE_CHECKING:
     from azure.core.credentials_async import AsyncTokenCredential
@@ -40,6 +43,9 @@ RETRY_TOTAL = 3
 _KEYS = ("PartitionKey", "RowKey")
 T = TypeVar("T")
 STORED_FINDING_CHARS = 30_000  # Table string properties hold 32K UTF-16 characters
+# What a failed condition inside a transaction answers: nothing was applied, the caller re-reads.
+CONDITION_CODES = frozenset({"EntityAlreadyExists", "UpdateConditionNotSatisfied", "ResourceNotFound"})
+CONDITION_STATUS = frozenset({404, 409, 412})
 
 
 def _utf16_len(text: str) -> int:
@@ -212,6 +218,37 @@ class TableStateStore:
             await self._bounded(lambda: self._client.delete_entity(partition, row, **kwargs))
         except (ResourceModifiedError, ResourceNotFoundError):
             return False
+        return True
+
+    async def transact(self, partition: str, ops: Sequence[StateOp]) -> bool:
+        """One entity-group transaction: every op or none (Azure Tables' batch, one request)."""
+        from azure.core import MatchConditions
+        from azure.data.tables import TableTransactionError, UpdateMode
+
+        if not ops:
+            return True
+        if len(ops) > MAX_TRANSACTION_OPS or len({op.row for op in ops}) != len(ops):
+            raise ValueError(f"a transaction takes at most {MAX_TRANSACTION_OPS} operations on distinct rows")
+        batch: list[Any] = []
+        for op in ops:
+            entity = _entity(partition, op.row, dict(op.entity))
+            cond: dict[str, Any] = {}
+            if op.etag is not None:
+                cond = {"etag": op.etag, "match_condition": MatchConditions.IfNotModified}
+            if op.kind == "create":
+                batch.append(("create", entity))
+            elif op.kind == "upsert":
+                batch.append(("upsert", entity, {"mode": UpdateMode.REPLACE}))
+            elif op.kind == "replace":
+                batch.append(("update", entity, {"mode": UpdateMode.REPLACE, **cond}))
+            else:
+                batch.append(("delete", {"PartitionKey": partition, "RowKey": op.row}, cond))
+        try:
+            await self._bounded(lambda: self._client.submit_transaction(batch))
+        except TableTransactionError as err:
+            if str(getattr(err, "error_code", "") or "") in CONDITION_CODES or err.status_code in CONDITION_STATUS:
+                return False
+            raise
         return True
 
 

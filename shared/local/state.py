@@ -3,7 +3,9 @@
 Both implement shared.ports.StateStore plus what noise control's layout needs
 (shared.ports.StateStore): `get` returns the entity with an `_etag`, `replace_if_match`
 replaces it only while that etag is current (Azure Tables' If-Match, here a version counter),
-`query_range` reads a key range (entities carry `_pk`/`_rk`), `delete` removes one entity.
+`query_range` reads a key range (entities carry `_pk`/`_rk`), `delete` removes one entity, and
+`transact` applies a batch of operations on one partition atomically (all or none), as Azure
+Tables' entity-group transactions do: a failed condition answers False and nothing is applied.
 """
 
 from __future__ import annotations
@@ -11,9 +13,12 @@ from __future__ import annotations
 import copy
 import json
 import sqlite3
+from collections.abc import Sequence
 from contextlib import closing
 from pathlib import Path
 from typing import Any
+
+from shared.ports import MAX_TRANSACTION_OPS, StateOp
 
 ETAG = "_etag"
 PK = "_pk"
@@ -22,6 +27,11 @@ RK = "_rk"
 
 def _clean(entity: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in entity.items() if k not in (ETAG, PK, RK)}
+
+
+def _check_ops(ops: Sequence[StateOp]) -> None:
+    if len(ops) > MAX_TRANSACTION_OPS or len({op.row for op in ops}) != len(ops):
+        raise ValueError(f"a transaction takes at most {MAX_TRANSACTION_OPS} operations on distinct rows")
 
 
 def _in_range(pk: str, rk: str, pk_from: str, pk_to: str, rk_from: str, rk_to: str | None) -> bool:
@@ -84,6 +94,24 @@ class MemoryStateStore:
         if found is None or (etag is not None and str(found[0]) != etag):
             return False
         del self._data[(partition, row)]
+        return True
+
+    async def transact(self, partition: str, ops: Sequence[StateOp]) -> bool:
+        self._check()
+        _check_ops(ops)
+        for op in ops:  # every condition first: all or nothing
+            found = self._data.get((partition, op.row))
+            if op.kind == "create" and found is not None:
+                return False
+            if op.kind in ("replace", "delete") and (
+                    found is None or (op.etag is not None and str(found[0]) != op.etag)):
+                return False
+        for op in ops:
+            key = (partition, op.row)
+            if op.kind == "delete":
+                del self._data[key]
+            else:
+                self._data[key] = (self._data.get(key, (0, {}))[0] + 1, copy.deepcopy(_clean(dict(op.entity))))
         return True
 
 
@@ -164,3 +192,48 @@ class SqliteStateStore:
                 cur = conn.execute("DELETE FROM state WHERE partition = ? AND row = ? AND version = ?",
                                    (partition, row, int(etag)))
             return cur.rowcount == 1
+
+    async def transact(self, partition: str, ops: Sequence[StateOp]) -> bool:
+        _check_ops(ops)
+        if not ops:
+            return True
+        conn = self._conn()
+        try:
+            conn.isolation_level = None  # explicit BEGIN IMMEDIATE: the batch is one write transaction
+            conn.execute("BEGIN IMMEDIATE")
+            ok = all(self._apply(conn, partition, op) for op in ops)
+            conn.execute("COMMIT" if ok else "ROLLBACK")
+            return ok
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        finally:
+            conn.close()
+
+    @staticmethod
+    def _apply(conn: sqlite3.Connection, partition: str, op: StateOp) -> bool:
+        data = json.dumps(_clean(dict(op.entity)))
+        if op.kind == "create":
+            try:
+                conn.execute("INSERT INTO state (partition, row, version, data) VALUES (?, ?, 1, ?)",
+                             (partition, op.row, data))
+            except sqlite3.IntegrityError:
+                return False
+            return True
+        if op.kind == "upsert":
+            conn.execute("INSERT INTO state (partition, row, version, data) VALUES (?, ?, 1, ?) "
+                         "ON CONFLICT(partition, row) DO UPDATE SET version = version + 1, data = excluded.data",
+                         (partition, op.row, data))
+            return True
+        where = "partition = ? AND row = ?"
+        args: list[Any] = [partition, op.row]
+        if op.etag is not None:
+            where += " AND version = ?"
+            args.append(int(op.etag))
+        if op.kind == "replace":
+            cur = conn.execute(f"UPDATE state SET version = version + 1, data = ? WHERE {where}",  # noqa: S608  # nosec B608
+                               [data, *args])
+        else:
+            cur = conn.execute(f"DELETE FROM state WHERE {where}", args)  # noqa: S608  # nosec B608
+        return cur.rowcount == 1

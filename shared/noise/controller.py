@@ -55,9 +55,11 @@ from shared.azure.tables import pack_finding
 from shared.models import FailedOperation, Finding
 from shared.noise.outcomes import EscalateOutcome, LeaseHeld, PublishOutcome, ResolveOutcome, StateDown
 from shared.noise.policy import (
+    DECISION_FIELDS,
     OPEN,
     RECENT_MAX,
     Decision,
+    decision_fields,
     escalation_due,
     group_key,
     occurrence,
@@ -77,6 +79,8 @@ from shared.noise.table import (
     WINDOW_ROW,
     StateTable,
     cluster_partition,
+    concurrently,
+    decision_row,
     due_row,
     event_partition,
     finding_row,
@@ -84,7 +88,7 @@ from shared.noise.table import (
     parse_due_row,
 )
 from shared.notify.notice import Notice, NoticeItem, NoticeKind, notice_id
-from shared.ports import Clock, FindingsSink, Notifier, SinkError, StateStore
+from shared.ports import Clock, FindingsSink, Notifier, SinkError, StateOp, StateStore
 from shared.render.rows import finding_to_row, iso_z
 
 log = logging.getLogger(__name__)
@@ -156,23 +160,29 @@ class NoiseControl(StateTable):
         key = op.idempotency_key
         epk, cpk = event_partition(op.event_time), cluster_partition(op.cluster_id)
         gk = group_key(op.cluster_id, f.classification.code)
-        # The finding first (once; a redelivery finds it there): whoever finishes this claim - this
-        # run, a redelivery or the timer after a crash - works from the same stored finding.
-        await self._call(self.state.create(cpk, finding_row(f.finding_id), {"finding": pack_finding(f), "group": gk}))
-        claim, ev = await self._claim_event(epk, key, now, {"kind": "finding", "group": gk, "cpk": cpk,
-                                                            "finding_id": f.finding_id})
+        # One round trip: the claim (carrying the finding, so whoever finishes it - this run, a
+        # redelivery or the timer after a crash - works from the same stored finding) and its
+        # timer index entry, with the reads of the group and the cluster's card window beside it.
+        claimed, g, w = await concurrently(
+            self._claim_event(epk, key, now, {"kind": "finding", "group": gk, "cpk": cpk, "finding_id": f.finding_id,
+                                              "finding": pack_finding(f)}),
+            self._get_group(cpk, gk), self._call(self.state.get(cpk, WINDOW_ROW)))
+        if isinstance(claimed, BaseException):
+            raise claimed
+        claim, ev = claimed
         if claim == "done":
             return PublishOutcome("duplicate", f.finding_id, gk, int(ev.get("count", 0) or 0),
                                   detail="event already published")
         if claim == "busy":
             raise LeaseHeld(key, parse_time(ev.get("lease_until")) or now + self.lease)
-        return await self._run_publish(f, epk, key, gk, cpk, ev, now)
+        return await self._run_publish(f, epk, key, gk, cpk, ev, now, prefetched=(g, w), resumed=claim == "resume")
 
     async def _run_publish(self, f: Finding, epk: str, key: str, gk: str, cpk: str, ev: dict[str, Any],
-                           now: datetime) -> PublishOutcome:
+                           now: datetime, *, prefetched: tuple[Any, Any] | None = None,
+                           resumed: bool = True) -> PublishOutcome:
         try:
             async with asyncio.timeout(self.publish_deadline_s):
-                return await self._publish_claimed(f, epk, key, gk, cpk, ev, now)
+                return await self._publish_claimed(f, epk, key, gk, cpk, ev, now, prefetched, resumed)
         except TimeoutError as err:
             await self._save_event_quietly(epk, key, ev, lease_until="")
             raise StateDown(f"publish of {f.finding_id} exceeded {self.publish_deadline_s:.0f} s") from err
@@ -183,85 +193,137 @@ class NoiseControl(StateTable):
             raise
 
     async def _publish_claimed(self, f: Finding, epk: str, key: str, gk: str, cpk: str, ev: dict[str, Any],
-                               now: datetime) -> PublishOutcome:
+                               now: datetime, prefetched: tuple[Any, Any] | None, resumed: bool) -> PublishOutcome:
         decision = stored_decision(ev, now)
+        if decision is None and resumed:
+            # A run before this one may have joined the group and died before recording it on the
+            # event: its decision row, written with the group in one transaction, says exactly what.
+            stored = await self._call(self.state.get(cpk, decision_row(key)))
+            if stored is not None:
+                ev.update({k: v for k, v in stored.items() if k in DECISION_FIELDS})
+                decision = stored_decision(ev, now)
+        if decision is not None and resumed and decision.total == 1 \
+                and str(f.classification.transient) in self.escalate_transient:
+            # The group's escalation entry went beside the group's creation: put it (same key) again.
+            await self._due_quietly(decision.first_seen + self.escalate_after, "g", cpk, gk)
         if decision is None:  # StateDown propagates: the queue retries, nothing goes out ungrouped
-            decision = await self._join_group(f, cpk, gk, key, now)
+            decision = await self._join_group(f, cpk, gk, key, now, ev, prefetched)
             if decision.twin_of is not None:
+                ev.pop("finding", None)
                 await self._save_event(epk, key, ev, status="done", twin_of=decision.twin_of, lease_until="")
                 return PublishOutcome("duplicate", f.finding_id, gk, decision.count,
                                       detail=f"same finding as event {decision.twin_of}")
-            await self._save_event(epk, key, ev, count=decision.count, send_card=decision.send_card,
-                                   total=decision.total, group_status=decision.status,
-                                   first_seen=iso_z(decision.first_seen))
 
         current = f.model_copy(update={"status": decision.status, "occurrence_count": decision.count})
-        card_now = alert_failed = False
-        alert_sent = bool(ev.get("card_sent"))
+        card_sent = bool(ev.get("card_sent"))
+        want_card = decision.send_card and not card_sent
+        if want_card and "card_slot" not in ev:
+            # A decision recorded without its card slot (state written by an earlier version): take one now.
+            ev["card_slot"] = await self._take_card_slot(cpk, now)
+            await self._save_event(epk, key, ev)
         detail = ""
-        if decision.send_card and not alert_sent and "card_slot" not in ev:
-            # Decided once per event and stored: a retry neither counts it twice nor changes its mind.
-            await self._save_event(epk, key, ev, card_slot=await self._take_card_slot(cpk, now))
-        if decision.send_card and not alert_sent and not ev.get("card_slot"):
+        if want_card and not ev.get("card_slot"):
+            want_card = False
             detail = f"card suppressed: {op_name(f)} already posted {self.max_cards_per_cluster} cards this window"
             log.warning("%s (finding %s; its row is still written)", detail, f.finding_id)
-        elif decision.send_card and not alert_sent:
+        # The row goes out beside the card, so it cannot wait for the card's answer: AlertSent says
+        # the card is this row's to send (posted, or retried by the timer if the post fails).
+        planned = decision.send_card and (card_sent or bool(ev.get("card_slot")))
+        row_needed = not ev.get("row_written")
+        rows = [finding_to_row(current, alert_sent=planned, time_generated=now)] if row_needed else []
+        # Posts that ended normally and need no record of their own before the final save (a card
+        # that failed is settled: flagged for the timer).
+        settled: set[str] = set()
+        one_save = asyncio.Lock()  # the two records never race each other on the event entity
+
+        async def record(step: str, other: str, wanted: bool) -> None:
+            async with one_save:
+                if wanted and other not in settled:  # the other post is still out: record this one at once
+                    await self._save_event_quietly(epk, key, ev)
+                settled.add(step)
+
+        result = {"card": False, "failed": False}
+
+        async def post_card() -> None:
             notice = self._finding_notice("opened" if decision.total == 1 else "updated", key, current,
                                           first_seen=decision.first_seen, total=decision.total, now=now)
             if await self._notify(notice, what=f"finding {f.finding_id}"):
-                alert_sent = card_now = True
-                await self._save_event_quietly(epk, key, ev, card_sent=True)
+                result["card"] = ev["card_sent"] = True
+                await record("card", "row", row_needed)
             else:
-                alert_failed = True
+                result["failed"] = True
                 await self._flag_card_pending(cpk, gk, key, now)
-        row_now = False
-        if not ev.get("row_written"):
-            row = finding_to_row(current, alert_sent=alert_sent and decision.send_card, time_generated=now)
-            await self._write([row])  # raises: the caller releases the lease, the queue retries
-            row_now = True
+                settled.add("card")
+
+        async def write_row() -> None:
+            await self._write(rows)  # raises: the caller releases the lease, the queue retries
+            ev["row_written"] = True
+            await record("row", "card", want_card)
+
+        outcomes = await concurrently(*([post_card()] if want_card else []), *([write_row()] if row_needed else []))
+        for failure in outcomes:
+            if isinstance(failure, BaseException):
+                raise failure  # what did go out is in `ev` already: the release records it
+        ev.pop("finding", None)  # a finished event keeps only its steps (the group references the finding)
         await self._save_event_quietly(epk, key, ev, row_written=True, status="done", lease_until="")
         outcome = PublishOutcome("new" if decision.send_card else "grouped", f.finding_id, gk, decision.count,
-                                 row_written=row_now, card_sent=card_now, alert_failed=alert_failed, detail=detail)
+                                 row_written=row_needed, card_sent=result["card"], alert_failed=result["failed"],
+                                 detail=detail)
         log.info("published %s: %s, count %d, row %s, card %s", f.finding_id, outcome.action, decision.count,
-                 row_now, card_now)
+                 row_needed, result["card"])
         return outcome
 
     async def _take_card_slot(self, cpk: str, now: datetime) -> bool:
         """One of the cluster's cards for the current window, if any is left (etag-guarded counter)."""
         for _ in range(8):
             w = await self._call(self.state.get(cpk, WINDOW_ROW))
-            start = parse_time((w or {}).get("window_start"))
-            if w is None or start is None or now - start >= self.window:
-                entity = {"window_start": iso_z(now), "cards": 1}
-            elif int(w.get("cards", 0)) < self.max_cards_per_cluster:
-                entity = {**w, "cards": int(w.get("cards", 0)) + 1}
-            else:
-                return False
-            if w is None:
-                ok = await self._call(self.state.create(cpk, WINDOW_ROW, entity))
-            else:
-                ok = await self._replace(cpk, WINDOW_ROW, entity, w.get(ETAG))
-            if ok:
+            slot, change = self._card_window(w, now)
+            if change is None:
+                return slot
+            if await self._call(self.state.transact(cpk, [change])):
                 return True
         raise StateDown("card counter: too much contention")
 
-    async def _join_group(self, f: Finding, cpk: str, gk: str, key: str, now: datetime) -> Decision:
+    def _card_window(self, w: dict[str, Any] | None, now: datetime) -> tuple[bool, StateOp | None]:
+        """The cluster's card counter with one more card -> (a slot is left, the write taking it)."""
+        start = parse_time((w or {}).get("window_start"))
+        if w is None:
+            return True, StateOp("create", WINDOW_ROW, {"window_start": iso_z(now), "cards": 1})
+        if start is None or now - start >= self.window:
+            return True, StateOp("replace", WINDOW_ROW, {"window_start": iso_z(now), "cards": 1}, etag=w.get(ETAG))
+        if int(w.get("cards", 0)) < self.max_cards_per_cluster:
+            return True, StateOp("replace", WINDOW_ROW, {**w, "cards": int(w.get("cards", 0)) + 1}, etag=w.get(ETAG))
+        return False, None
+
+    async def _join_group(self, f: Finding, cpk: str, gk: str, key: str, now: datetime, ev: dict[str, Any],
+                          prefetched: tuple[Any, Any] | None) -> Decision:
+        """Count the event in its group: the finding, the group, the card window and the event's
+        decision written in one transaction of the cluster's partition (one round trip), retried on
+        a conflict from fresh reads. The decision is copied into `ev` for the event's next save."""
         op = f.operation
+        packed = str(ev.get("finding") or "") or pack_finding(f)
+        transient = str(f.classification.transient) in self.escalate_transient
         for _ in range(8):
-            g = await self._get_group(cpk, gk)
+            if prefetched is not None:
+                g, w = prefetched
+                prefetched = None
+            else:
+                g, w = await concurrently(self._get_group(cpk, gk), self._call(self.state.get(cpk, WINDOW_ROW)))
+            for read in (g, w):
+                if isinstance(read, BaseException):
+                    raise read
             recent: list[list[Any]] = json.loads(g.get("recent") or "[]") if g else []
             decision, start = occurrence(g, recent, event_key=key, finding_id=f.finding_id, now=now,
                                          window=self.window)
-            if decision.twin_of is not None or any(ek == key for ek, *_ in recent):
+            if decision.twin_of is not None:
+                return decision
+            if any(ek == key for ek, *_ in recent):  # counted by an earlier version, without a decision row
+                ev.update(decision_fields(decision))
                 return decision
             fresh = g is None or g.get("status") not in OPEN
             send, count, total, status = decision.send_card, decision.count, decision.total, decision.status
             if fresh:
                 recent = []
-                if str(f.classification.transient) in self.escalate_transient:
-                    # Indexed before the group is written: a crash in between leaves an entry the
-                    # timer finds nothing to do for, never an open group it does not know about.
-                    await self._due(now + self.escalate_after, "g", cpk, gk)
             recent = [*recent, [key, f.finding_id, send, count, status]][-RECENT_MAX:]
             entity: dict[str, Any] = {} if fresh or g is None else {k: v for k, v in g.items() if k != ETAG}
             if fresh:
@@ -274,11 +336,26 @@ class NoiseControl(StateTable):
                 "window_count": count, "total_count": total, "recent": json.dumps(recent),
                 "finding_id": f.finding_id,
             })
-            if g is None:
-                ok = await self._call(self.state.create(cpk, group_row(gk), entity))
-            else:
-                ok = await self._replace(cpk, group_row(gk), entity, g.get(ETAG))
-            if ok:
+            fields = decision_fields(decision)
+            ops = [StateOp("upsert", finding_row(f.finding_id), {"finding": packed, "group": gk}),
+                   StateOp("create", group_row(gk), entity) if g is None
+                   else StateOp("replace", group_row(gk), entity, etag=g.get(ETAG))]
+            if send:
+                fields["card_slot"], take = self._card_window(w, now)
+                if take is not None:
+                    ops.append(take)
+            ops.append(StateOp("upsert", decision_row(key), fields))
+            calls = [self._call(self.state.transact(cpk, ops))]
+            if fresh and transient:
+                # The timer's escalation entry beside the group's creation (a crash leaving only the
+                # entry is harmless; a retry or the timer resuming the claim writes it again).
+                calls.append(self._due(now + self.escalate_after, "g", cpk, gk))
+            done = await concurrently(*calls)
+            for step in done:
+                if isinstance(step, BaseException):
+                    raise step
+            if done[0]:
+                ev.update(fields)
                 return decision
         raise StateDown(f"group {gk}: too much contention")
 
@@ -317,6 +394,15 @@ class NoiseControl(StateTable):
             await self._mutate_group(cpk, gk, flag)
         except StateDown as err:
             log.warning("state store: could not flag the failed card of group %s for retry: %s", gk, err)
+
+    @staticmethod
+    def _claimed_finding(ev: dict[str, Any]) -> Finding | None:
+        """The finding a claim carries (claims made before the finding moved into them have none)."""
+        try:
+            return Finding.model_validate_json(str(ev["finding"])) if ev.get("finding") else None
+        except ValueError:
+            log.warning("event %s: its stored finding is unreadable", str(ev.get("finding_id"))[:40])
+            return None
 
     async def _load_finding(self, cpk: str, finding_id: Any) -> Finding | None:
         if not finding_id:
@@ -489,7 +575,7 @@ class NoiseControl(StateTable):
             await self._run_resolve(op, epk, key, taken, now)
         else:
             cpk, fid = str(ev.get("cpk") or ""), ev.get("finding_id")
-            f = await self._load_finding(cpk, fid)
+            f = self._claimed_finding(ev) or await self._load_finding(cpk, fid)
             if f is None:
                 await self._save_event(epk, key, taken, status="done", abandoned="finding missing", lease_until="")
                 out.errors.append(f"claim {key[:16]}: its finding {fid} is missing; abandoned")
@@ -621,5 +707,6 @@ class NoiseControl(StateTable):
                 g = await self._get_group(cpk, str(ev.get("group") or ""))
                 if g is None or g.get("finding_id") != fid:
                     await self._call(self.state.delete(cpk, finding_row(fid)))
+                await self._call(self.state.delete(cpk, decision_row(str(ev[RK]))))
             await self._call(self.state.delete(str(ev[PK]), str(ev[RK])))
             out.pruned += 1

@@ -40,6 +40,15 @@ class Decision:
     twin_of: str | None = None  # event key of an earlier event with the same FindingId
 
 
+# What an event's decision is stored as (on the event entity, and in its decision row).
+DECISION_FIELDS = ("count", "send_card", "total", "group_status", "first_seen", "card_slot")
+
+
+def decision_fields(d: Decision) -> dict[str, Any]:
+    """The decision as stored values (`card_slot` is added by whoever takes the slot)."""
+    return {"count": d.count, "send_card": d.send_card, "total": d.total, "group_status": d.status,
+            "first_seen": d.first_seen.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.")
+            + f"{d.first_seen.microsecond // 1000:03d}Z"}
 
 
 def stored_decision(ev: dict[str, Any], now: datetime) -> Decision | None:

@@ -11,10 +11,16 @@ Layout (one table; every read names its partition, so no call reads the whole ta
                                                 the id of its latest finding (a reference, not a copy)
   c-<cluster key>      f|<finding id>           a finding, packed once (30K characters at most)
   c-<cluster key>      w|cards                  the cluster's finding cards in the current window (cap)
+  c-<cluster key>      d|<idempotency key>      an event's decision (count, card or not, its card slot),
+                                                written in the same transaction as the group it joined
   due                  <ISO time>|<kind>|...    the timer's index: what to look at, when. Kinds:
                                                 `e` an event claim to finish if its worker died,
                                                 `g` a group (escalation, a card to retry, an interrupted
                                                 notice, expiry of a closed group)
+
+A new finding's group, finding, card window and decision rows share the cluster's partition and
+are written in one entity-group transaction (`StateStore.transact`): one round trip, all or none.
+Independent calls in other partitions (the claim, the due index) run beside it (`concurrently`).
 
 A success event names its cluster, so resolution reads one cluster partition (its groups only);
 the timer reads the due index up to now, never the groups themselves. A store failure of any kind
@@ -46,6 +52,7 @@ EVENT_PREFIX = "e-"
 CLUSTER_PREFIX = "c-"
 GROUP_ROW = "g|"
 FINDING_ROW = "f|"
+DECISION_ROW = "d|"
 WINDOW_ROW = "w|cards"  # the cluster's card counter for the current window
 # The due index is read at most this many entries per timer run (the rest waits for the next run).
 MAX_DUE_PER_RUN = 500
@@ -72,6 +79,37 @@ def finding_row(finding_id: str) -> str:
     return FINDING_ROW + finding_id
 
 
+def decision_row(event_key: str) -> str:
+    return DECISION_ROW + event_key
+
+
+async def concurrently(*calls: Awaitable[Any]) -> list[Any]:
+    """Await independent calls at once (their latency is one round trip, not their sum) -> each
+    one's result, or the Exception it raised, in order.
+
+    Every call runs to its end: a failing call never cuts another short mid-flight (a post cut
+    half-way is one whose outcome nobody knows). Anything else than an Exception a call raises
+    (a worker being killed) propagates once all have ended; cancelling this call cancels them all.
+    """
+    tasks = [asyncio.ensure_future(c) for c in calls]
+    try:
+        if tasks:
+            await asyncio.wait(tasks)
+    finally:
+        left = [t for t in tasks if not t.done()]
+        for t in left:
+            t.cancel()
+        if left:
+            await asyncio.gather(*left, return_exceptions=True)
+    for t in tasks:
+        if t.cancelled():
+            raise asyncio.CancelledError
+        err = t.exception()
+        if err is not None and not isinstance(err, Exception):
+            raise err
+    return [t.exception() or t.result() for t in tasks]
+
+
 def due_row(at: datetime, kind: Literal["e", "g"], partition: str, row: str) -> str:
     # iso_z sorts as text in time order; "|" (0x7C) sorts after every character of the time.
     return f"{iso_z(at)}|{kind}|{partition}|{row}"
@@ -86,7 +124,7 @@ class StateTable:
     """Claims, leases and etags on one StateStore; `call_deadline_s` bounds every call."""
 
     def __init__(self, state: StateStore, *, lease_s: float) -> None:
-        missing = [m for m in ("replace_if_match", "query_range", "delete") if not hasattr(state, m)]
+        missing = [m for m in ("replace_if_match", "query_range", "delete", "transact") if not hasattr(state, m)]
         if missing:  # a store written against an older port
             raise TypeError(f"{type(state).__name__} lacks {', '.join(missing)}: noise control needs the "
                             "whole StateStore port (shared.ports)")
@@ -116,10 +154,15 @@ class StateTable:
                            ) -> tuple[Literal["new", "resume", "done", "busy"], dict[str, Any]]:
         entity = {"status": "claimed", "row_written": False, "card_sent": False,
                   "lease_until": iso_z(now + self.lease), "claimed_at": iso_z(now), **extra}
-        if await self._call(self.state.create(pk, key, entity)):
-            # The timer finishes the claim if no delivery does (a worker killed for good, a CLI run
-            # never repeated): one index entry, looked at once the lease has run out.
-            await self._due(now + self.lease, "e", pk, key)
+        # The timer finishes the claim if no delivery does (a worker killed for good, a CLI run never
+        # repeated): one index entry, looked at once the lease has run out. Written beside the claim
+        # (one round trip); for a claim that turns out taken it is a look the timer finds nothing for.
+        created, indexed = await concurrently(self._call(self.state.create(pk, key, entity)),
+                                              self._due(now + self.lease, "e", pk, key))
+        for step in (created, indexed):
+            if isinstance(step, BaseException):
+                raise step
+        if created:
             return "new", entity
         ev = await self._call(self.state.get(pk, key))
         if ev is None:  # deleted in between: take it

@@ -267,3 +267,136 @@ async def test_huge_checks_json_stays_a_valid_dynamic(https_server: HTTPServer, 
     async with make_sink(https_server, tls, credential) as sink:
         await sink.write([row])
     assert emulator.requests[0]["problems"] == []
+
+
+# --- group commit: concurrent writes share requests --------------------------------------------
+
+
+class Gate:
+    """Holds the emulator's first answer until released, so writes pile up behind it."""
+
+    def __init__(self, emulator: Emulator) -> None:
+        import threading
+
+        self.emulator = emulator
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        self.first = True
+
+    def __call__(self, request: Request) -> Response:
+        if self.first:
+            self.first = False
+            self.entered.set()
+            self.release.wait(10)
+        return self.emulator(request)
+
+
+def _row(i: int, filler: int = 0) -> dict[str, Any]:
+    return finding_to_row(make_finding(summary=f"finding {i} " + "z" * filler), alert_sent=False)
+
+
+async def _gated(https_server: HTTPServer, emulator: Emulator) -> Gate:
+    gate = Gate(emulator)
+    https_server.clear()
+    https_server.expect_request(PATH, method="POST").respond_with_handler(gate)
+    return gate
+
+
+async def _in_flight(gate: Gate) -> None:
+    import asyncio
+
+    await asyncio.to_thread(gate.entered.wait, 10)
+
+
+async def test_writes_that_arrive_during_a_request_share_the_next_one(
+        https_server: HTTPServer, tls: TlsMaterial, emulator: Emulator, credential: FakeCredential) -> None:
+    import asyncio
+
+    gate = await _gated(https_server, emulator)
+    async with make_sink(https_server, tls, credential) as sink:
+        first = asyncio.create_task(sink.write([_row(0)]))
+        await _in_flight(gate)  # the idle sink sent at once, alone
+        rest = [asyncio.create_task(sink.write([_row(i), _row(100 + i)])) for i in range(1, 8)]
+        await asyncio.sleep(0.1)
+        assert len(emulator.requests) == 0 and not any(t.done() for t in rest)  # waiting behind the first
+        gate.release.set()
+        await asyncio.gather(first, *rest)
+    assert [len(r["rows"]) for r in emulator.requests] == [1, 14]  # 7 writes in one request
+    assert all(r["problems"] == [] for r in emulator.requests)
+    summaries = [row["Summary"] for row in emulator.requests[1]["rows"]]
+    assert summaries == [_row(i)["Summary"] for j in range(1, 8) for i in (j, 100 + j)]  # in arrival order
+
+
+async def test_an_idle_sink_adds_no_wait(https_server: HTTPServer, tls: TlsMaterial, emulator: Emulator,
+                                         credential: FakeCredential) -> None:
+    async with make_sink(https_server, tls, credential) as sink:
+        await sink.write([_row(0)])  # connection and token
+        started = time.monotonic()
+        for i in range(5):
+            await sink.write([_row(i)])
+        each = (time.monotonic() - started) / 5
+    assert [len(r["rows"]) for r in emulator.requests] == [1] * 6
+    assert each < 0.25, f"{each * 1000:.0f} ms per lone write"
+
+
+async def test_a_shared_request_stays_one_call_under_1_mb(https_server: HTTPServer, tls: TlsMaterial,
+                                                          emulator: Emulator, credential: FakeCredential) -> None:
+    import asyncio
+
+    gate = await _gated(https_server, emulator)
+    async with make_sink(https_server, tls, credential) as sink:
+        first = asyncio.create_task(sink.write([_row(0)]))
+        await _in_flight(gate)
+        rest = [asyncio.create_task(sink.write([_row(i, filler=60_000)])) for i in range(1, 41)]  # ~2.4 MB
+        await asyncio.sleep(0.1)
+        gate.release.set()
+        await asyncio.gather(first, *rest)
+    sizes = [len(r["rows"]) for r in emulator.requests]
+    assert sum(sizes) == 41 and len(sizes) >= 4, sizes  # 1 + at least 3 shared requests
+    assert all(r["problems"] == [] for r in emulator.requests)
+    assert max(r["wire"] for r in emulator.requests) < MAX_REQUEST_BYTES
+    assert all(len(json.dumps(r["rows"]).encode()) <= 1_048_576 + 2 * len(r["rows"]) for r in emulator.requests)
+
+
+async def test_a_failed_shared_request_fails_every_write_in_it(
+        https_server: HTTPServer, tls: TlsMaterial, emulator: Emulator, credential: FakeCredential) -> None:
+    import asyncio
+
+    emulator.script = [Response(status=204), error_response(503, "ServiceUnavailable", "try later")]
+    gate = await _gated(https_server, emulator)
+    async with make_sink(https_server, tls, credential, retry_total=0) as sink:
+        first = asyncio.create_task(sink.write([_row(0)]))
+        await _in_flight(gate)
+        mine = [[_row(i), _row(100 + i)] for i in range(1, 5)]
+        rest = [asyncio.create_task(sink.write(rows)) for rows in mine]
+        await asyncio.sleep(0.1)
+        gate.release.set()
+        await first  # its own request was accepted
+        results = await asyncio.gather(*rest, return_exceptions=True)
+        await sink.write([_row(9)])  # the sink works on: the next request is a new one
+    assert [len(r["rows"]) for r in emulator.requests] == [1, 8, 1]
+    for rows, result in zip(mine, results, strict=True):
+        assert isinstance(result, IngestionError), result
+        assert result.retryable and result.statuses == (503,)
+        assert result.failed_rows == rows  # each write learns exactly its own rows failed
+        assert "2 of 2 rows failed" in str(result)
+
+
+async def test_a_write_cancelled_before_its_request_left_is_not_sent(
+        https_server: HTTPServer, tls: TlsMaterial, emulator: Emulator, credential: FakeCredential) -> None:
+    import asyncio
+
+    gate = await _gated(https_server, emulator)
+    async with make_sink(https_server, tls, credential) as sink:
+        first = asyncio.create_task(sink.write([_row(0)]))
+        await _in_flight(gate)
+        dropped = asyncio.create_task(sink.write([_row(1)]))
+        kept = asyncio.create_task(sink.write([_row(2)]))
+        await asyncio.sleep(0.05)
+        dropped.cancel()
+        gate.release.set()
+        await asyncio.gather(first, kept)
+        with pytest.raises(asyncio.CancelledError):
+            await dropped
+    assert [[row["Summary"] for row in r["rows"]] for r in emulator.requests] == [[_row(0)["Summary"]],
+                                                                                  [_row(2)["Summary"]]]
