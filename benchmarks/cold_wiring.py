@@ -5,28 +5,35 @@ Setup (this process): Azurite, the HTTPS ARM emulator and benchmarks.sink_server
 Ingestion, the managed-identity token endpoint), no injected latency (this measures CPU and memory);
 `AKS_TRIAGE_*` settings and IDENTITY_ENDPOINT in the environment as in benchmarks.e2e_bench, so
 `shared.handlers.get_deps()` builds the production wiring (ManagedIdentityCredential, the Azure
-ARM reader, Table state, the ingestion sink, the Teams notifier, Storage queues). Every sample uses
-a new cluster (a new finding).
+ARM reader, Table state, the ingestion sink, the Teams notifier, Storage queues built on first use).
+Every sample uses a new cluster (a new finding).
 
 Per sample, two fresh processes (`_PROBE`), timed inside with time.process_time (user + sys of that
 process) and VmHWM from /proc/self/status:
 1. intake instance: `import function_app`, then the indexed `on_aks_event` with the decoded Event
-   Grid event (its first invocation: settings, wiring, the queue client, one enqueue).
-   `cold_intake_first_event_cpu_s` (<= 0.2 s) is that invocation's CPU; `cold_intake_rss_mb`
-   (<= 45 MB) the VmHWM after it.
+   Grid event and two real `func.Out[str]` objects for its queue outputs (its first invocation).
+   The host writes the outputs after the function returns; this benchmark process does that write
+   (outside the probe: it is the host's work, not the Python worker's), with the worker's
+   QueueMessageOutConverter and the text as-is. `cold_intake_first_event_cpu_s` (<= 0.2 s) is that
+   invocation's CPU; `cold_intake_rss_mb` (<= 45 MB) the VmHWM after it.
 2. worker instance, OpenTelemetry on as the Python worker sets it up when
    PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY=true (infra/app/function.bicep, host.json
-   telemetryMode OpenTelemetry): `configure_azure_monitor(connection_string=...)` first, then
+   telemetryMode OpenTelemetry): the worker's own call, OTEL_EXPERIMENTAL_RESOURCE_DETECTORS
+   defaulted to azure_functions, then `configure_azure_monitor(connection_string=...,
+   logger_name="")`, with the OTEL_* / APPLICATIONINSIGHTS_* app settings that
+   infra/app/function.bicep deploys, read from the Bicep (`deployed_telemetry_settings`); then
    `import function_app`, then the indexed `on_work_item` with the work item the intake instance
-   enqueued (received by this benchmark process and handed over, so the probe imports nothing for
-   the receive). `cold_first_finding_cpu_s` (<= 0.6 s) = OpenTelemetry set-up + import + that first
-   invocation; the same without OpenTelemetry and the set-up alone are reported next to it.
-   The exporter points at the sink server (loopback), statsbeat is off and the resource detectors
-   are limited to App Service's (environment only: no IMDS probe).
+   set (written and received by this benchmark process and handed over, so the probe imports
+   nothing for the receive). `cold_first_finding_cpu_s` (<= 0.6 s) = OpenTelemetry set-up + import
+   + that first invocation; the same without OpenTelemetry and the set-up alone are reported next
+   to it. The exporter and live metrics point at the sink server (loopback).
 
 Reported with each: modules loaded, and which HTTP stacks are imported (aiohttp, httpx, anyio,
-requests, urllib3) - `cold_http_stacks` is the number of those client stacks (aiohttp, httpx,
-requests) loaded after the first finding.
+requests, urllib3, msal) - `cold_http_stacks` is the number of client stacks (aiohttp, httpx,
+requests) loaded after the first finding with OpenTelemetry on; `cold_stack_forced_by` names, for
+each stack loaded, the first importer outside it (which SDK forces it). One extra run of each
+probe under `python -X importtime` gives `cold_import_top`: the packages whose imports cost the
+most (self time summed per package, ms of wall time under that run's own overhead).
 """
 
 from __future__ import annotations
@@ -48,6 +55,21 @@ _PROBE = r"""
 import json, os, sys, time
 mode = sys.argv[1]
 STACKS = %(stacks)r
+forced = {}
+class _Who:
+    # which module first imports each HTTP stack (the frame that asked, outside the stack itself)
+    def find_spec(self, name, path=None, target=None):
+        top = name.split(".")[0]
+        if top in STACKS and top not in forced and name == top:
+            f = sys._getframe(1)
+            while f is not None:
+                mod = f.f_globals.get("__name__", "")
+                if not mod.startswith(("importlib", "_frozen")) and mod.split(".")[0] != top and mod != "__main__":
+                    break
+                f = f.f_back
+            forced[top] = f.f_globals.get("__name__", "?") if f is not None else "?"
+        return None
+sys.meta_path.insert(0, _Who())
 def mem():
     out = {}
     with open("/proc/self/status") as f:
@@ -61,9 +83,11 @@ def point(**kw):
             "stacks": [s for s in STACKS if s in sys.modules], **mem(), **kw}
 pts = {"start": point()}
 if mode == "otel":
+    # What azure_functions_worker's Dispatcher.initialize_azure_monitor does.
+    os.environ.setdefault("OTEL_EXPERIMENTAL_RESOURCE_DETECTORS", "azure_functions")
     from azure.monitor.opentelemetry import configure_azure_monitor
-    configure_azure_monitor(connection_string=os.environ["APPLICATIONINSIGHTS_CONNECTION_STRING"],
-                            disable_offline_storage=True)
+    configure_azure_monitor(connection_string=os.environ.get("APPLICATIONINSIGHTS_CONNECTION_STRING"),
+                            logger_name=os.environ.get("PYTHON_AZURE_MONITOR_LOGGER_NAME", ""))
     pts["otel"] = point()
 import function_app
 import azure.functions as func
@@ -71,14 +95,23 @@ pts["import"] = point()
 fns = {f.get_function_name(): f.get_user_function() for f in function_app.app.get_functions()}
 import asyncio
 payload = json.loads(sys.stdin.read())
+class Out(func.Out):
+    def __init__(self):
+        self.value = None
+    def set(self, val):
+        self.value = val
+    def get(self):
+        return self.value
 async def main():
     if mode == "intake":
         from azure.functions.eventgrid import EventGridEventInConverter
         ev = EventGridEventInConverter.decode(func.meta.Datum(json.dumps(payload["event"]), "json"),
                                               trigger_metadata={})
+        work, poison = Out(), Out()
         c = point()
-        await fns["on_aks_event"](ev)
+        await fns["on_aks_event"](ev, work, poison)
         pts["invoke_start"], pts["invoked"] = c, point()
+        pts["outputs"] = {"work": work.get(), "poison": poison.get()}
     else:
         from azure.functions.queue import QueueMessageInConverter
         meta = {"Id": func.meta.Datum(payload["id"], "string"), "DequeueCount": func.meta.Datum(1, "int")}
@@ -87,13 +120,57 @@ async def main():
         await fns["on_work_item"](msg)
         pts["invoke_start"], pts["invoked"] = c, point()
 asyncio.run(main())
+pts["forced_by"] = forced
 print(json.dumps(pts))
+sys.stdout.flush()
 """
 
+# The OpenTelemetry app settings the Function App deploys (the rest of its settings are the
+# AKS_TRIAGE_* ones the benchmark points at the emulators).
+TELEMETRY_PREFIXES = ("OTEL_", "APPLICATIONINSIGHTS_", "PYTHON_APPLICATIONINSIGHTS_")
+NOT_TELEMETRY_TUNING = ("APPLICATIONINSIGHTS_CONNECTION_STRING", "APPLICATIONINSIGHTS_AUTHENTICATION_STRING")
 
-def _probe(mode: str, payload: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
+
+def deployed_telemetry_settings() -> dict[str, str]:
+    """OTEL_* / APPLICATIONINSIGHTS_* app settings of infra/app/function.bicep, parsed from the Bicep
+    (pycep), with literal values only (connection and authentication strings excluded)."""
+    import re
+
+    from pycep import BicepParser
+
+    tpl = BicepParser().parse(file_path=ROOT / "infra" / "app" / "function.bicep")
+    site = tpl["resources"]["functionApp"]["config"]
+    out: dict[str, str] = {}
+    for entry in site["properties"]["siteConfig"]["appSettings"]:
+        name, value = entry["name"], entry["value"]
+        if not name.startswith(TELEMETRY_PREFIXES) or name in NOT_TELEMETRY_TUNING:
+            continue
+        if not isinstance(value, str) or not re.fullmatch(r"[a-z0-9_,]+", value):
+            raise ValueError(f"{name}: not a literal setting value in function.bicep: {value!r}")
+        out[name] = value
+    if out.get("PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY") != "true":
+        raise ValueError("function.bicep does not turn the worker's OpenTelemetry on")
+    return out
+
+
+def _importtime_top(stderr: str, n: int = 12) -> list[tuple[str, float]]:
+    """Self time per package from `python -X importtime` output (azure.x / shared.x kept apart)."""
+    per: dict[str, int] = {}
+    for line in stderr.splitlines():
+        if not line.startswith("import time:"):
+            continue
+        fields = [f.strip() for f in line[len("import time:"):].split("|")]
+        if len(fields) != 3 or not fields[0].isdigit():
+            continue  # the header line
+        parts = fields[2].split(".")
+        key = ".".join(parts[:2]) if parts[0] in ("azure", "shared", "opentelemetry") else parts[0]
+        per[key] = per.get(key, 0) + int(fields[0])
+    return [(k, round(v / 1000, 1)) for k, v in sorted(per.items(), key=lambda kv: -kv[1])[:n]]
+
+
+def _probe(mode: str, payload: dict[str, Any], env: dict[str, str], importtime: bool = False) -> dict[str, Any]:
     proc = subprocess.run(
-        [sys.executable, "-c", _PROBE % {"stacks": STACKS}, mode],
+        [sys.executable, *(["-X", "importtime"] if importtime else []), "-c", _PROBE % {"stacks": STACKS}, mode],
         cwd=str(ROOT),
         env=env,
         input=json.dumps(payload),
@@ -105,6 +182,8 @@ def _probe(mode: str, payload: dict[str, Any], env: dict[str, str]) -> dict[str,
     if proc.returncode != 0:
         raise RuntimeError(f"{mode} probe failed ({proc.returncode}): {proc.stderr.strip()[-2000:]}")
     pts: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    if importtime:
+        pts["importtime_top"] = _importtime_top(proc.stderr)
     return pts
 
 
@@ -124,19 +203,24 @@ def _figures(pts: dict[str, Any]) -> dict[str, Any]:
         "modules_after_import": imp["modules"],
         "modules_after_invocation": b["modules"],
         "stacks_after_invocation": b["stacks"],
+        "forced_by": pts.get("forced_by", {}),
     }
 
 
 def run(fast: bool = False, samples: int | None = None) -> dict[str, Any]:
     from benchmarks.e2e_bench import QUEUE, _make_variant, _production_env
+    from benchmarks.intake_bench import HostOut, host_write
     from benchmarks.scenario import load_scenario
 
     n = samples or (1 if fast else 5)
     scn = load_scenario("connfail")
+    telemetry = deployed_telemetry_settings()
     pooled = trust_benchmark_ca()  # SSL_CERT_FILE: the probes inherit it (pooled, verified TLS)
     merged: dict[str, Any] = {"resources": {}, "activity_log": []}
     events = []
-    for i in range(3 * n):  # intake, finding with OpenTelemetry, finding without: a new cluster each
+    # intake, finding with OpenTelemetry, finding without (a new cluster each), then the two
+    # importtime runs (intake, finding with OpenTelemetry)
+    for i in range(3 * n + 2):
         snap, ev = _make_variant(scn, 500 + i, "cluster_status")
         merged["resources"].update(snap["resources"])
         merged["activity_log"].extend(snap.get("activity_log", []))
@@ -148,41 +232,51 @@ def run(fast: bool = False, samples: int | None = None) -> dict[str, Any]:
         sinks.set_sink_latency(0.0, 0.0, 0.0)
         _production_env(emu, sinks)
         os.environ["AKS_TRIAGE_ARM_CACHE_TTL_S"] = "60"  # the default, as deployed
-        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-        env.update(
-            {
-                "APPLICATIONINSIGHTS_CONNECTION_STRING": (
-                    "InstrumentationKey=00000000-0000-0000-0000-0000000000a1;"
-                    f"IngestionEndpoint={sinks.base_url}/;LiveEndpoint={sinks.base_url}/"
-                ),
-                "APPLICATIONINSIGHTS_STATSBEAT_DISABLED_ALL": "true",
-                "OTEL_EXPERIMENTAL_RESOURCE_DETECTORS": "azure_app_service",
-            }
+        env = {k: v for k, v in os.environ.items()
+               if k != "PYTHONDONTWRITEBYTECODE" and not k.startswith(("OTEL_", "APPLICATIONINSIGHTS_"))}
+        env.update(telemetry)  # exactly what infra/app/function.bicep deploys
+        env.update({"FUNCTIONS_WORKER_RUNTIME": "python", "WEBSITE_SITE_NAME": "func-aks-triage-bench"})  # platform-set
+        env["APPLICATIONINSIGHTS_CONNECTION_STRING"] = (
+            "InstrumentationKey=00000000-0000-0000-0000-0000000000a1;"
+            f"IngestionEndpoint={sinks.base_url}/;LiveEndpoint={sinks.base_url}/"
         )
 
-        async def receive_one() -> dict[str, Any]:
+        async def host_side(outputs: dict[str, Any]) -> dict[str, Any]:
+            """The host writes the intake outputs, then the queue trigger receives the work item."""
             from shared.azure.queue import StorageWorkQueue
 
             q = StorageWorkQueue(QUEUE, connection_string=sinks.storage.connection_string)
             try:
+                if outputs.get("poison") is not None:
+                    raise RuntimeError(f"intake dead-lettered the event: {outputs['poison'][:300]}")
+                out = HostOut()
+                out.set(outputs.get("work"))
+                if len(await host_write(out, q)) != 1:
+                    raise RuntimeError("the intake probe set no work item")
                 got = await q.receive(max_messages=1, visibility_timeout=600)
                 if len(got) != 1:
-                    raise RuntimeError(f"the intake probe enqueued {len(got)} work items")
+                    raise RuntimeError(f"the queue holds {len(got)} work items")
                 body, receipt = got[0]
                 await q.delete(receipt)  # what the host does once the invocation returns
                 return {"body": body, "id": str(receipt.id)}
             finally:
                 await q.aclose()
 
-        _probe("intake", {"event": events[-1]}, env)  # warm-up: __pycache__, page cache, the queue and table
-        asyncio.run(receive_one())
+        warm = _probe("intake", {"event": events[-1]}, env)  # warm-up: __pycache__, page cache, queue, table
+        asyncio.run(host_side(warm["outputs"]))
         k = 0
         for _ in range(n):
             for kind in ("finding_otel", "finding"):
-                runs["intake"].append(_figures(_probe("intake", {"event": events[k]}, env)))
+                pts = _probe("intake", {"event": events[k]}, env)
+                runs["intake"].append(_figures(pts))
                 k += 1
-                item = asyncio.run(receive_one())
+                item = asyncio.run(host_side(pts["outputs"]))
                 runs[kind].append(_figures(_probe("otel" if kind == "finding_otel" else "worker", item, env)))
+        # One more of each under -X importtime (not in the medians: its own overhead is large).
+        pts = _probe("intake", {"event": events[k]}, env, importtime=True)
+        intake_top = pts["importtime_top"]
+        item = asyncio.run(host_side(pts["outputs"]))
+        finding_top = _probe("otel", item, env, importtime=True)["importtime_top"]
         log, _ = sinks.sink_log()
     med = statistics.median
 
@@ -208,6 +302,12 @@ def run(fast: bool = False, samples: int | None = None) -> dict[str, Any]:
         "cold_finding_no_otel_rss_mb": m("finding", "hwm_after_invocation_mb"),
         "cold_finding_modules": last["modules_after_invocation"],
         "cold_finding_stacks": last["stacks_after_invocation"],
+        "cold_stack_forced_by": last["forced_by"],
+        "cold_finding_no_otel_stacks": runs["finding"][-1]["stacks_after_invocation"],
+        "cold_finding_no_otel_forced_by": runs["finding"][-1]["forced_by"],
+        "cold_telemetry_settings": telemetry,
+        "cold_import_top_intake_ms": intake_top,
+        "cold_import_top_finding_ms": finding_top,
         "cold_cards_posted": sum(1 for r in log if r[0] == "teams"),
         "cold_samples": n,
         "cold_runs": runs,

@@ -1,13 +1,17 @@
-"""Intake latency: the Event Grid trigger function (parse, filter, enqueue) against Azurite.
+"""Intake latency: the Event Grid trigger function (parse, filter, set the queue output binding) and
+the host's write of the message to Azurite.
 
 The events are decoded with the worker's own converter (EventGridEventInConverter) *before* the
 clock starts, then the indexed user function of `on_aks_event` is awaited one event at a time on
-one event loop, as the Python worker runs async functions; each invocation is timed with
-perf_counter. The first invocation is included: it pays the queue's creation and the first
-connection (the lazy imports are measured by cold_import as `first_intake_import_s`); it is also
-reported alone (`intake_first_ms`). `intake_p99_ms` is the median over 3 rounds of 1,000 events (one
-round of 200 with --fast) of each round's nearest-rank p99. `intake_own_*` is the handler's time
-minus the enqueue round trip to Azurite, i.e. what our code costs.
+one event loop, as the Python worker runs async functions, with real `func.Out` objects (HostOut)
+for its two queue outputs; after it returns, this process does what the host does with the
+outputs: encodes them with the worker's QueueMessageOutConverter and writes each string to the
+Azurite queue as it is (`host_write`, messageEncoding "none"). Each event is timed with
+perf_counter from the call to the end of that write (what Event Grid waits for). The queues exist
+before the clock starts (as deployed). The first invocation is included: it pays the handler's
+lazy import; it is also reported alone (`intake_first_ms`). `intake_p99_ms` is the median over 3 rounds of 1,000 events
+(one round of 200 with --fast) of each round's nearest-rank p99. `intake_own_*` is the function
+alone (without the host's write), i.e. what our code costs; `intake_enqueue_p99_ms` the write.
 
 The mix: 70 % ResourceWriteFailure, 10 % ResourceActionFailure, 10 % NodePoolRollingFailed (all
 enqueued), 10 % non-AKS ResourceWriteFailure (parsed, filtered out, not enqueued). Ids, times and
@@ -24,6 +28,8 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+import azure.functions as func
 
 from benchmarks.infra import ROOT, azurite, percentile
 
@@ -70,46 +76,60 @@ def make_events(n: int) -> list[dict[str, Any]]:
 _INDEXED: dict[str, Any] = {}
 
 
-class _TimedQueue:
-    """The WorkQueue the handler gets, timing each enqueue (the Azurite round trip) on the way."""
+class HostOut(func.Out[str]):
+    """A real `func.Out[str]`: what the Python worker hands an output-binding parameter."""
 
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-        self.times: list[float] = []
+    def __init__(self) -> None:
+        self._value: Any = None
 
-    async def enqueue(self, message: dict[str, Any], *, delay_s: int = 0) -> None:
-        t = time.perf_counter()
-        try:
-            await self.inner.enqueue(message, delay_s=delay_s)
-        finally:
-            self.times.append((time.perf_counter() - t) * 1000)
+    def set(self, val: Any) -> None:
+        self._value = val
+
+    def get(self) -> Any:
+        return self._value
+
+
+async def host_write(out: HostOut, queue: Any) -> list[str]:
+    """The host's side of a queue output binding after the function returned: the worker encodes
+    the value, the host writes each string as one message, text as it is (messageEncoding none)."""
+    from azure.functions.queue import QueueMessageOutConverter
+
+    if out.get() is None:
+        return []
+    datum = QueueMessageOutConverter.encode(out.get(), expected_type=None)
+    texts: list[str] = json.loads(datum.value) if datum.type == "json" else [datum.value]
+    for text in texts:
+        await queue.send_text(text)
+    return texts
 
 
 async def _measure(events: list[Any], conn: str, queue_name: str = "bench-intake") -> dict[str, Any]:
     import function_app
-    from shared import handlers
     from shared.azure.queue import StorageWorkQueue
-    from shared.pipeline import Deps
-    from shared.settings import Settings
 
     if not _INDEXED:  # the worker indexes an app once; get_functions() refuses a second call
         _INDEXED.update({str(f.get_function_name()): f for f in function_app.app.get_functions()})
     fn = _INDEXED["on_aks_event"].get_user_function()
     work = StorageWorkQueue(queue_name, connection_string=conn)
     poison = StorageWorkQueue(f"{queue_name}-poison", connection_string=conn)
-    timed = _TimedQueue(work)
-    handlers.set_deps(Deps(settings=Settings(), arm=None, errors=None, publisher=None,  # type: ignore[arg-type]
-                           queue=timed, dead_letters=poison))
+    await work.ensure()
+    await poison.ensure()
     times: list[float] = []
     own: list[float] = []
+    writes: list[float] = []
     try:
         for ev in events:
-            before = sum(timed.times)
+            work_out, poison_out = HostOut(), HostOut()
             t = time.perf_counter()
-            await fn(ev)
-            elapsed = (time.perf_counter() - t) * 1000
-            times.append(elapsed)
-            own.append(elapsed - (sum(timed.times) - before))
+            await fn(ev, work_out, poison_out)
+            t_fn = time.perf_counter()
+            await host_write(work_out, work)
+            await host_write(poison_out, poison)
+            t_end = time.perf_counter()
+            times.append((t_end - t) * 1000)
+            own.append((t_fn - t) * 1000)
+            if work_out.get() is not None:
+                writes.append((t_end - t_fn) * 1000)
         # Count what arrived (peek-free: receive in batches of 32 and leave them invisible).
         got = 0
         while True:
@@ -119,15 +139,13 @@ async def _measure(events: list[Any], conn: str, queue_name: str = "bench-intake
             got += len(batch)
         rejected = len(await poison.receive(max_messages=32))
     finally:
-        handlers.set_deps(None)
         await work.aclose()
         await poison.aclose()
-    return {"times": times, "own": own, "enqueue": timed.times, "enqueued": got, "dead_lettered": rejected}
+    return {"times": times, "own": own, "enqueue": writes, "enqueued": got, "dead_lettered": rejected}
 
 
 def run(fast: bool = False, events: int | None = None) -> dict[str, Any]:
     """Median over `rounds` runs of n events each (3 x 1,000; 1 x 200 with --fast) of the p99."""
-    import azure.functions as func
     from azure.functions.eventgrid import EventGridEventInConverter
 
     n = events or (200 if fast else 1000)

@@ -120,6 +120,13 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
         { name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING', value: 'ClientId=${identityClientId};Authorization=AAD' }
         // OpenTelemetry from the Python worker (host.json "telemetryMode": "OpenTelemetry").
         { name: 'PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY', value: 'true' }
+        // Its cold-start set-up cut with distro settings, exactly what benchmarks/cold_wiring.py runs:
+        // only the Azure SDK instrumentation, only the Functions resource detector (no VM IMDS
+        // probe), no statsbeat, no OneSettings poll. Reasons: tests/infra/test_telemetry_settings.py.
+        { name: 'OTEL_PYTHON_DISABLED_INSTRUMENTATIONS', value: 'django,fastapi,flask,httpx,httpx2,psycopg2,requests,urllib,urllib3' }
+        { name: 'OTEL_EXPERIMENTAL_RESOURCE_DETECTORS', value: 'azure_functions' }
+        { name: 'APPLICATIONINSIGHTS_STATSBEAT_DISABLED_ALL', value: 'true' }
+        { name: 'APPLICATIONINSIGHTS_CONTROLPLANE_DISABLED', value: 'true' }
         // azure-identity: which identity DefaultAzureCredential / ManagedIdentityCredential uses.
         { name: 'AZURE_CLIENT_ID', value: identityClientId }
         // --- shared/settings.py:Settings (prefix AKS_TRIAGE_) -------------------------------
