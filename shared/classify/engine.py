@@ -23,15 +23,18 @@ from __future__ import annotations
 import itertools
 import operator
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
-from shared.catalog.loader import TOKEN_TABLE, CatalogIndex, CompiledPattern, catalog_index
+from shared.catalog.loader import CatalogIndex, CompiledPattern, catalog_index
 from shared.catalog.schema import Entry, Subcategory
 from shared.classify.facts import error_facts
 from shared.classify.normalizer import parse_with_clean, text_codes
 from shared.classify.text import (
     WINDOWS_HINTS,
+    Probe,
     code_shaped,
     collapse_repeats,
     exit_statuses,
@@ -39,6 +42,7 @@ from shared.classify.text import (
     preclean,
     squeeze,
     window,
+    word_split,
 )
 from shared.models import Classification, Confidence, OperationError, Transient
 
@@ -72,6 +76,8 @@ class Evidence:
     http_status: str | None = None  # generic code named by an HTTP status in the text (409 -> Conflict)
     generic_mention: str | None = None  # a generic / wrapper code named in prose (`... fails with BadRequest`)
     subcodes: list[str] = field(default_factory=list)  # subcode / innerError.code values, in order
+    probe: Probe = field(default_factory=lambda: Probe(""))  # literals of text.lower()
+    sq_probe: Probe = field(default_factory=lambda: Probe(""))  # literals of the squeezed text
 
 
 @dataclass(frozen=True)
@@ -134,11 +140,13 @@ def _gather(err: OperationError, raw: str | None, idx: CatalogIndex, clean: str 
         ev.text = collapse_repeats(flatten(window(preclean("\n".join(parts)))))
     ev.squeezed = squeeze(ev.text)
     low = ev.text.lower()
-    ev.windows = any(h in low for h in WINDOWS_HINTS)
-
     # Known codes named anywhere in the text (URLs included: error-code-<name> doc links). The set
     # intersection runs in C; only the few hits are looked at one by one.
-    tokens = set(low.translate(TOKEN_TABLE).split())
+    tokens = set(word_split(low))
+    probe = ev.probe = Probe(low, tokens)
+    ev.sq_probe = Probe(ev.squeezed)
+    ev.windows = probe.any(WINDOWS_HINTS)
+
     hits = tokens & idx.codes.keys()
     for g in sorted(tokens & idx.container_names):
         name = idx.generics[g][0] if g in idx.generics else idx.wrappers[g][0]
@@ -175,7 +183,7 @@ def _gather(err: OperationError, raw: str | None, idx: CatalogIndex, clean: str 
 
     # Kubernetes operator conditions (ASO, CAPZ, Crossplane): `reason: SubnetIsFull`. Only a reason that is a
     # catalog code counts (`ReconcileError`, `Reconciling` are the operator's own states).
-    if "reason" in low:
+    if probe.has("reason"):
         seen_codes = {c.code.lower() for c in ev.codes}
         for rm in itertools.islice(_REASON_FIELD_RX.finditer(low), 20):
             value = ev.text[rm.start(1): rm.end(1)] if len(low) == len(ev.text) else rm.group(1)
@@ -184,8 +192,8 @@ def _gather(err: OperationError, raw: str | None, idx: CatalogIndex, clean: str 
                 ev.codes.append(CodeObs(value, 0.5, order, "field"))
                 order += 1
 
-    ev.http_status = _http_status(ev.text, idx)
-    if any(k in low for k in _SUBCODE_HINTS):
+    ev.http_status = _http_status(ev.text, idx, probe)
+    if probe.any(_SUBCODE_HINTS):
         for sm in _SUBCODE_RX.finditer(low, 0, min(len(low), 128 * 1024)):
             sub = ev.text[sm.start(1): sm.end(1)] if len(low) == len(ev.text) else sm.group(1)
             sl = sub.lower()
@@ -198,7 +206,7 @@ def _gather(err: OperationError, raw: str | None, idx: CatalogIndex, clean: str 
             if len(ev.subcodes) >= 5:
                 break
 
-    ev.exit_statuses = exit_statuses(low)
+    ev.exit_statuses = exit_statuses(low, probe)
 
     # Message fragments. Each pattern is tried only when its anchor word is among the text's words
     # (a set intersection in C), plus words a line wrap cut in two; the match itself runs on the
@@ -210,7 +218,8 @@ def _gather(err: OperationError, raw: str | None, idx: CatalogIndex, clean: str 
     # every process (set iteration order depends on the string hash seed).
     cands = [p for anchor in words & idx.anchor_words for p in idx.anchored[anchor]
              if p.also is None or p.also in words]
-    cands += [p for piece, ps in idx.unanchored_by_piece if piece in sq for p in ps]
+    has_piece = ev.sq_probe.has
+    cands += [p for piece, ps in idx.unanchored_by_piece if has_piece(piece) for p in ps]
     cands.sort(key=_ORDER)
     for p in cands:
         if _pattern_hit(p, sq):
@@ -447,7 +456,7 @@ def _decide(ev: Evidence, idx: CatalogIndex) -> Decision:
         name = idx.generics[low][0]
         return _generic(name, idx, f"generic_code:{name}")
     for frag, container in idx.container_templates:
-        if frag in ev.squeezed:
+        if ev.sq_probe.has(frag):
             low_c = container.lower()
             if low_c in idx.wrappers:
                 name, entry_id = idx.wrappers[low_c]
@@ -564,9 +573,14 @@ _REASON_RX = re.compile(
 )
 
 
-def _http_status(text: str, idx: CatalogIndex) -> str | None:
-    head = text[:65536].lower()
-    if "status" in head or "response " in head:
+def _http_status(text: str, idx: CatalogIndex, probe: Probe | None = None) -> str | None:
+    has: Callable[[str], bool]
+    if probe is not None and len(text) <= 65536:
+        head, has = probe.text, probe.has  # the probe's text is text.lower()
+    else:
+        head = text[:65536].lower()
+        has = head.__contains__
+    if has("status") or has("response "):
         for rx in _HTTP_RXS:
             for n, m in enumerate(rx.finditer(head)):
                 if n >= 20:
@@ -574,7 +588,7 @@ def _http_status(text: str, idx: CatalogIndex) -> str | None:
                 code = idx.http_statuses.get(int(m.group(1)))
                 if code:
                     return code
-    if "operation failed with status" not in head and "returned an invalid status" not in head:
+    if not has("operation failed with status") and not has("returned an invalid status"):
         return None
     m2 = _REASON_RX.search(head)
     if m2 is not None:
@@ -605,14 +619,19 @@ def _first_exit(ev: Evidence) -> int | None:
 # --- result -----------------------------------------------------------------------------------
 
 
-def _subcategory(entry: Entry, squeezed: str) -> Subcategory | None:
+def _subcategory(entry: Entry, sq_probe: Probe) -> Subcategory | None:
     """First sub-cause whose telling phrase appears; then the same on the weaker phrases."""
     for attr in ("match", "weak_match"):
         for sub in entry.subcategories:
             for frag in getattr(sub, attr):
-                if squeeze(frag) in squeezed:
+                if sq_probe.has(_squeezed(frag)):
                     return sub
     return None
+
+
+@lru_cache(maxsize=4096)
+def _squeezed(fragment: str) -> str:
+    return squeeze(fragment)
 
 
 def _quoted_links(text: str) -> list[str]:
@@ -631,7 +650,7 @@ def _quoted_links(text: str) -> list[str]:
 
 def _build(decision: Decision, ev: Evidence, idx: CatalogIndex) -> Classification:
     entry = idx.by_id[decision.entry_id]
-    sub = _subcategory(entry, ev.squeezed)
+    sub = _subcategory(entry, ev.sq_probe)
     sub_id = sub.id if sub else entry.default_subcategory
     transient: Transient = sub.transient if sub and sub.transient else entry.transient
     causes = list(entry.causes)
@@ -658,7 +677,7 @@ def _build(decision: Decision, ev: Evidence, idx: CatalogIndex) -> Classificatio
     codes = list(dict.fromkeys(obs.code for obs in sorted(ev.codes, key=lambda o: (o.depth, o.order))))
     outer = next((obs.code for obs in sorted(ev.codes, key=lambda o: (o.depth, o.order)) if obs.origin == "field"),
                  None)
-    facts = error_facts(ev.text, tree=ev.tree, outer_code=outer, specific_code=decision.code,
+    facts = error_facts(ev.text, tree=ev.tree, probe=ev.probe, outer_code=outer, specific_code=decision.code,
                         subcode=decision.subcode, codes=tuple(codes[:25]), exit_status=exit_status,
                         subcategory=sub_id, **known)
     families = idx.families_for(entry, sub, exit_row)

@@ -11,9 +11,11 @@ ids must not turn into thousands of ARM reads).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from shared import armid
+from shared.classify.text import Probe
 from shared.models import ArmRef, ErrorFacts, OperationError, QuotaFacts
 
 # Azure public-cloud region names (lower case, no spaces) plus sovereign ones seen in AKS errors.
@@ -95,7 +97,9 @@ _ALL_IP_RX = re.compile(r"(?<![\d.])(" + _IP + r")(?:/(\d{1,2}))?(?![\d.]*\d)")
 _HOST_RX = re.compile(r"\b((?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.){1,8}(?:com|net|io|org|cn|us|de|ms|azure))\b")
 # Literal-first scans (the regex engine skips to the literal at C speed); the full shape is then checked
 # only around each hit. A regex that starts with a character class tries every position instead.
-_TLD_RX = re.compile(r"\.(?:com|net|io|org|cn|us|de|ms|azure)\b")
+# Group 1: the name goes on past this suffix (`.azure` of `management.azure.com`): `[^\W_]` is
+# str.isalnum. A zero-width lookahead, so the hits (and their count) are those of the suffix alone.
+_TLD_RX = re.compile(r"\.(?:com|net|io|org|cn|us|de|ms|azure)\b(?=(\.[^\W_])?)")
 _HOST_BEFORE_TLD = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.){0,7}[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 _HOST_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789-."
 _IP_MIDDLE_RX = re.compile(r"\.\d{1,3}\.\d{1,3}\.\d{1,3}")
@@ -143,9 +147,9 @@ def normalise_region(raw: str) -> str | None:
 class _Text:
     """The original text and its lower-case twin; offsets agree when lower() kept the length."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, low: str | None = None) -> None:
         self.orig = text
-        self.low = text.lower()
+        self.low = text.lower() if low is None else low
         self.same = len(self.low) == len(text)
 
     def cut(self, m: re.Match[str], group: int = 1) -> str:
@@ -168,36 +172,38 @@ def _policy_id(rx: re.Pattern[str], t: _Text) -> str | None:
     return t.orig[start: m.end()] if t.same else t.low[start: m.end()]
 
 
-def _gate(low: str, *needles: str) -> bool:
-    """Cheap substring pre-check: most fact regexes have no literal prefix, so skip them unless
-    their anchor word is present (keeps extraction well under a millisecond per message)."""
-    return any(n in low for n in needles)
-
-
-def extract_facts(text: str) -> dict[str, Any]:
-    """Facts found in (already flattened, windowed) error text."""
-    t = _Text(text[:FACTS_CHARS])
+def extract_facts(text: str, probe: Probe | None = None) -> dict[str, Any]:
+    """Facts found in (already flattened, windowed) error text. `probe`: the classifier's literal probe
+    over `text.lower()` (used when the whole text is scanned), else one is built here. Every regex
+    below is gated on a literal it needs, asked of the probe (most are absent from most errors)."""
+    if probe is not None and len(text) <= FACTS_CHARS:
+        t = _Text(text, probe.text)
+    else:
+        t = _Text(text[:FACTS_CHARS])
+        probe = Probe(t.low)
     low = t.low
+    has = probe.has
+    has_any = probe.any
     facts: dict[str, Any] = {}
 
-    if "azmk8s.io" in low:
+    if has("azmk8s.io"):
         fqdn_m = _FQDN_RX.search(low)
         if fqdn_m:
             facts["api_server_fqdn"] = fqdn_m.group(1).lower()
             region = normalise_region(fqdn_m.group(2))
             if region:
                 facts["region"] = region
-    if _gate(low, "api server at", "apiserver", "api server", "connect to", "dial tcp", "tcp "):
+    if has_any(("api server at", "apiserver", "api server", "connect to", "dial tcp", "tcp ")):
         for rx in _API_IP_RXS:
             ip = _first(rx, t)
             if ip:
                 facts["api_server_ip"] = ip
                 break
-    if _gate(low, "node ip", "node_ip", "nodeip", "source ip", "from node", "private ip", "node "):
+    if has_any(("node ip", "node_ip", "nodeip", "source ip", "from node", "private ip", "node ")):
         node_ip = _first(_NODE_IP_RX, t)
         if node_ip:
             facts["node_ip"] = node_ip
-    if "region" not in facts and _gate(low, "region", "location"):
+    if "region" not in facts and has_any(("region", "location")):
         for rx in _REGION_RXS:
             for m in rx.finditer(low):
                 region = normalise_region(m.group(1))
@@ -207,13 +213,13 @@ def extract_facts(text: str) -> dict[str, Any]:
             if "region" in facts:
                 break
 
-    if "standard_" in low or "basic_" in low:
+    if has("standard_") or has("basic_"):
         sizes = list(dict.fromkeys(_VM_SIZE_RX.findall(t.orig)))[:5]
         if sizes:
             facts["vm_size"] = sizes[0]
             if len(sizes) > 1:
                 facts["vm_sizes"] = sizes
-    if _gate(low, "family", "cores", "vcpu"):
+    if has_any(("family", "cores", "vcpu")):
         family = _first(_FAMILY_RX, t)
         if family:
             facts["quota_family"] = family
@@ -222,80 +228,80 @@ def extract_facts(text: str) -> dict[str, Any]:
             if num is not None:
                 facts[key] = int(num)
 
-    if "/subnets/" in low and "virtualnetworks" in low:
+    if has("/subnets/") and has("virtualnetworks"):
         subnet = _first(_SUBNET_RX, t)
         if subnet:
             facts["subnet_id"] = subnet.rstrip(".")
-    if "address prefix" in low:
+    if has("address prefix"):
         prefix = _first(_ADDR_PREFIX_RX, t)
         if prefix:
             facts["subnet_prefix"] = prefix
-    if "enough capacity for" in low:
+    if has("enough capacity for"):
         count = _first(_IP_COUNT_RX, t)
         if count:
             facts["ips_requested"] = int(count)
 
-    if "policyassignments/" in low:
+    if has("policyassignments/"):
         assignment = _policy_id(_POLICY_ASSIGN_RX, t)
         if assignment:
             facts["policy_assignment_id"] = assignment
-    if "definitions/" in low:
+    if has("definitions/"):
         definition = _policy_id(_POLICY_DEF_RX, t)
         if definition:
             facts["policy_definition_id"] = definition
 
-    if "1." in low:
+    if has("1."):
         versions = list(dict.fromkeys(m.group(0) for m in _K8S_VER_RX.finditer(low, 0, 16384)
                                       if m.start() == 0 or low[m.start() - 1] not in "0123456789."))[:8]
         if versions:
             facts["kubernetes_versions"] = versions
-        if " to " in low:
+        if has(" to "):
             up = _UPGRADE_RX.search(low)
             if up:
                 facts["current_version"], facts["target_version"] = up.group(1), up.group(2)
 
-    if _gate(low, "correlation", "tracking id", "activity id"):
+    if has_any(("correlation", "tracking id", "activity id")):
         corr = _first(_CORRELATION_RX, t)
         if corr:
             facts["correlation_id"] = corr.lower()
-    if _gate(low, "object id", "principal id", "objectid"):
+    if has_any(("object id", "principal id", "objectid")):
         principal = _first(_PRINCIPAL_RX, t)
         if principal:
             facts["principal_id"] = principal.lower()
-    if _gate(low, "the client", "clientid", "client id", "app '"):
+    if has_any(("the client", "clientid", "client id", "app '")):
         client = _first(_CLIENT_RX, t)
         if client:
             facts["client_id"] = client.lower()
-    if "perform action" in low:
+    if has("perform action"):
         action = _first(_ACTION_RX, t)
         if action:
             facts["action"] = action
-    if "scope" in low:
+    if has("scope"):
         scope = _first(_SCOPE_RX, t)
         if scope:
             facts["scope"] = scope
-    if "namespace" in low:
+    if has("namespace"):
         namespace = _first(_NAMESPACE_RX, t)
         if namespace:
             facts["provider_namespace"] = namespace
-    if "feature" in low:
+    if has("feature"):
         feature = _first(_FEATURE_RX, t)
         if feature:
             facts["feature"] = feature.rstrip(".")
-    if _gate(low, "statuscode", "status code", "status=", "status:", "unexpected status", "http "):
+    if has_any(("statuscode", "status code", "status=", "status:", "unexpected status", "http ")):
         for rx in _HTTP_RXS:
             status = _first(rx, t)
             if status:
                 facts["http_status"] = int(status)
                 break
-    if "target" in low:
+    if has("target"):
         for n, tm in enumerate(_TARGET_RX.finditer(low)):
             if n >= MAX_SCAN_HITS:
                 break
             if tm.start() == 0 or not (low[tm.start() - 1].isalnum() or low[tm.start() - 1] == "_"):
                 facts["target"] = t.cut(tm)
                 break
-    _more_facts(t, facts)
+    _more_facts(t, facts, probe)
     named = [h for h in facts.get("fqdns", ()) if not h.lower().endswith(_DOC_HOSTS)]
     if "api_server_ip" in facts and "api_server_fqdn" not in facts and named and not _EXPLICIT_API_IP_RX.search(low):
         # `Failed to connect to mcr.microsoft.com ... dial tcp 20.61.99.200:443`: the address is that
@@ -357,30 +363,35 @@ def _hosts(t: _Text) -> list[str]:
     out: list[str] = []
     seen_at: set[str] = set()
     last_host = ""
+    last_len = 0
     for n, m in enumerate(_TLD_RX.finditer(low)):
         if n >= MAX_SCAN_HITS or len(seen_at) >= MAX_LISTED:
             break
-        if low.startswith(".", m.end()) and low[m.end() + 1: m.end() + 2].isalnum():
+        if m.group(1) is not None:
             continue  # `management.azure.com`: the name goes on past this suffix
-        if last_host and low.startswith(last_host, m.end() - len(last_host)) and (
-                m.end() - len(last_host) == 0 or low[m.end() - len(last_host) - 1] not in _HOST_CHARS):
-            continue  # the same host again (a log naming one endpoint per line)
-        window = low[max(0, m.start() - 254): m.start()]
+        end = m.end()
+        if last_len:
+            at = end - last_len
+            if low.startswith(last_host, at) and (at == 0 or low[at - 1] not in _HOST_CHARS):
+                continue  # the same host again (a log naming one endpoint per line)
+        begin = m.start()
+        window = low[max(0, begin - 254): begin]
         labels = window[len(window.rstrip(_HOST_CHARS)):].lstrip(".-")
         if not labels or _HOST_BEFORE_TLD.fullmatch(labels) is None:
             continue
-        start = m.start() - len(labels)
+        start = begin - len(labels)
         if start > 0 and low[start - 1] == "_":
             continue
-        host = t.orig[start: m.end()] if t.same else low[start: m.end()]
+        host = t.orig[start: end] if t.same else low[start: end]
         last_host = host.lower()
-        if host.lower() not in seen_at:
-            seen_at.add(host.lower())
+        last_len = len(last_host)
+        if last_host not in seen_at:
+            seen_at.add(last_host)
             out.append(host)
     return out
 
 
-def _port(low: str) -> int | None:
+def _port(low: str, has: Callable[[str], bool]) -> int | None:
     """A port after an IP or host name (`10.0.0.1:443`, `mcr.microsoft.com:443`) or after the word port."""
     for n, m in enumerate(_COLON_PORT_RX.finditer(low)):
         if n >= MAX_SCAN_HITS:
@@ -390,7 +401,7 @@ def _port(low: str) -> int | None:
             port = int(m.group(1))
             if 0 < port < 65536:
                 return port
-    pm = _PORT_WORD_RX.search(low) if "port" in low else None
+    pm = _PORT_WORD_RX.search(low) if has("port") else None
     if pm is not None and (pm.start() == 0 or not low[pm.start() - 1].isalnum()):
         port = int(pm.group(1))
         if 0 < port < 65536:
@@ -398,26 +409,28 @@ def _port(low: str) -> int | None:
     return None
 
 
-def _more_facts(t: _Text, facts: dict[str, Any]) -> None:
+def _more_facts(t: _Text, facts: dict[str, Any], probe: Probe) -> None:
     low = t.low
-    if "/subscriptions/" in low or "/managementgroups/" in low:
+    has = probe.has
+    has_any = probe.any
+    if has("/subscriptions/") or has("/managementgroups/"):
         ids = [armid.clean(x.rstrip(".,;:)")) for x in dict.fromkeys(_findall(_ARM_ID_RX, t))]
         facts["_ids"] = _capped([i for i in ids if i], "resources", facts)
-    if "." in low:
+    if has("."):
         ips, cidrs = _ips_and_cidrs(low)
         if ips:
             facts["ips"] = _capped(ips, "ips", facts)
         cidrs = [c for c in cidrs if int(c.rsplit("/", 1)[1]) <= 32]
         if cidrs:
             facts["cidrs"] = _capped(cidrs, "cidrs", facts)
-        hosts = _hosts(t) if _gate(low, ".com", ".net", ".io", ".ms", ".org", ".cn", ".us", ".de", ".azure") else []
+        hosts = _hosts(t) if has_any((".com", ".net", ".io", ".ms", ".org", ".cn", ".us", ".de", ".azure")) else []
         if hosts:
             facts["fqdns"] = _capped([h.lower() for h in hosts], "fqdns", facts)
-    if ":" in low or "port" in low:
-        port = _port(low)
+    if has(":") or has("port"):
+        port = _port(low, has)
         if port is not None:
             facts["port"] = port
-    if "locked" in low:
+    if has("locked"):
         locked = [armid.clean(x.rstrip(".,;:)'")) for x in _findall(_LOCKED_SCOPE_RX, t)]
         ids_so_far: list[str] = facts.get("_ids", [])
         for sc in locked:
@@ -425,32 +438,32 @@ def _more_facts(t: _Text, facts: dict[str, Any]) -> None:
                 ids_so_far.append(sc)
         if ids_so_far:
             facts["_ids"] = _capped(ids_so_far, "resources", facts)
-    if "1." in low and "node pool version" in low and "control plane version" in low:
+    if has("1.") and has("node pool version") and has("control plane version"):
         both = _POOL_AND_CP_RX.search(low)
         if both is not None:
             facts["requested_pool_version"], facts["current_version"] = both.group(1), both.group(2)
-    if "1." in low and "version" in low:
+    if has("1.") and has("version"):
         for rx in _REQUESTED_VER_RXS:
             ver = _first(rx, t)
             if ver:
                 facts["requested_version"] = ver
                 break
-        pool_ver = _first(_POOL_VER_RX, t) if "orchestrator" in low else None
+        pool_ver = _first(_POOL_VER_RX, t) if has("orchestrator") else None
         if pool_ver and "requested_pool_version" not in facts:
             facts["requested_pool_version"] = pool_ver
-    if "feature" in low:
+    if has("feature"):
         feats = [f.rstrip(".") for f in _findall(_FEATURE_ALL_RX, t)]
         if feats:
             facts["features"] = _capped(feats, "features", facts)
-    if "namespace" in low or "provider" in low:
+    if has("namespace") or has("provider"):
         spaces = [n.rstrip(".") for n in _findall(_NAMESPACE_ALL_RX, t)]
         if spaces:
             facts["provider_namespaces"] = _capped(spaces, "provider_namespaces", facts)
-    if "pdb" in low or "poddisruptionbudget" in low:
+    if has("pdb") or has("poddisruptionbudget"):
         names = [n.rstrip(".") for n in _findall(_PDB_RX, t) if n.rstrip(".").lower() not in _PDB_STOP]
         if names:
             facts["pdb_names"] = _capped(names, "pdb_names", facts)
-    if "perform action" in low:
+    if has("perform action"):
         actions: list[str] = []
         scopes: list[str] = []
         for rx in _DENIED_RXS:
@@ -463,16 +476,16 @@ def _more_facts(t: _Text, facts: dict[str, Any]) -> None:
             facts["actions"] = _capped(actions, "actions", facts)
         if scopes:
             facts["scopes"] = _capped(scopes, "scopes", facts)
-    if "public ip addresses" in low and "cannot create more than" in low:
+    if has("public ip addresses") and has("cannot create more than"):
         pip = _PUBLIC_IP_LIMIT_RX.search(low)
         if pip is not None:
             facts.setdefault("quota_limit", int(pip.group(1)))
             facts.setdefault("quota_family", "PublicIPAddresses")
-    if "exceeding approved" in low:
+    if has("exceeding approved"):
         fam = _first(_QUOTA_FAMILY_RX, t)
         if fam and "regional" not in fam.lower():
             facts["quota_family"] = fam.strip()
-    if "regional" in low and ("total regional" in low or "regional vcpu" in low):
+    if has("regional") and (has("total regional") or has("regional vcpu")):
         facts["quota_regional"] = True
 
 
@@ -492,10 +505,11 @@ def _deepest_target(tree: OperationError | None) -> str | None:
     return best[1] if best else None
 
 
-def error_facts(text: str, *, tree: OperationError | None = None, **known: Any) -> ErrorFacts:
+def error_facts(text: str, *, tree: OperationError | None = None, probe: Probe | None = None,
+                **known: Any) -> ErrorFacts:
     """ErrorFacts for (already flattened, windowed) error text; `known` = what the classifier decided
     (codes, exit status, sub-category, cause, CSE constant), which wins over anything in the text."""
-    raw = extract_facts(text)
+    raw = extract_facts(text, probe)
     capped = sorted(set(raw.pop("_capped", [])))
     ids: list[str] = raw.pop("_ids", [])
     for single in ("subnet_id", "policy_assignment_id", "policy_definition_id"):
