@@ -98,7 +98,7 @@ class Trapped:
         return call
 
 
-STATE_METHODS = ("get", "create", "upsert", "replace_if_match", "query", "query_range", "delete")
+STATE_METHODS = ("get", "create", "upsert", "replace_if_match", "query", "query_range", "delete", "transact")
 
 # The only window where a duplicate is accepted: the side effect (card posted / rows accepted)
 # happened and the worker died before the state upsert that records it. Neither the Teams webhook
@@ -110,7 +110,9 @@ def in_duplicate_window(when: str, target: int, calls: list[str]) -> bool:
     label = calls[target - 1]
     if when == "after":
         return label in SIDE_EFFECTS
-    return label == "state.upsert" and target >= 2 and calls[target - 2] in SIDE_EFFECTS
+    # The card and the row are posted together, each recorded as it ends: a side effect's record is
+    # one of the (at most two) upserts right after the two posts.
+    return label == "state.upsert" and any(c in SIDE_EFFECTS for c in calls[max(0, target - 3):target - 1])
 
 
 @dataclass

@@ -110,10 +110,10 @@ async def test_timer_finishes_a_claim_whose_worker_died_exactly_once(state: Any)
     f = make_finding()
     with pytest.raises(WorkerKilled):
         await nc(state, sink, notifier, clock).publish(f)
-    assert (sink.rows, notifier.notices) == ([], [])
+    assert notifier.notices == [] and len(sink.rows) <= 1  # the row goes out beside the card
     # Within the lease nobody takes it over: the worker might still be alive.
     out = await nc(state, sink, notifier, clock).escalate_due()
-    assert out.claims_finished == 0 and sink.rows == []
+    assert out.claims_finished == 0 and notifier.notices == []
     clock.advance(seconds=26)  # past the 25 s lease; no redelivery ever comes (a CLI run, a lost message)
     # Two timer instances at once (two hosts): exactly one finishes it.
     a, b = await asyncio.gather(nc(state, sink, notifier, clock).escalate_due(),
@@ -263,9 +263,9 @@ async def test_a_timer_run_stops_at_its_budget_and_the_rest_waits(state: Any) ->
     clock.advance(seconds=30)
     out = await nc(state, sink, notifier, clock, timer_budget_s=0.0).escalate_due()
     assert out.claims_finished == 0 and any("budget" in e for e in out.errors)
-    assert sink.rows == []
+    assert notifier.notices == []
     out = await nc(state, sink, notifier, clock).escalate_due()
-    assert out.claims_finished == 1 and len(sink.rows) == 1
+    assert out.claims_finished == 1 and len(sink.rows) == 1 and len(notifier.notices) == 1
 
 
 async def test_cards_per_cluster_are_capped_per_window(state: Any) -> None:
