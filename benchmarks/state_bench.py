@@ -1,31 +1,38 @@
-"""Resolve and timer cost against the number of stored groups (issue 19, item 6), on Azurite Tables
-with the production state code (`shared.noise.NoiseControl` over `shared.azure.tables.TableStateStore`).
+"""Resolve and timer cost against the number of stored groups, with the production state code
+(`shared.noise.NoiseControl` over `shared.azure.tables.TableStateStore` and the real Tables SDK).
 
-For each level G in GROUP_LEVELS (10, 100, 1,000, 10,000 stored groups) a fresh table is filled:
-SEED_GROUPS real findings are published through NoiseControl (claim, finding, group, due index,
-card counter: whatever the code on disk writes), then every entity they wrote is copied, with new
-cluster ids, until the table holds G groups (GROUPS_PER_CLUSTER groups per cluster; the copies keep
-the wire format, because they are read back with the Tables SDK and written with it in
-per-partition transactions). Copies of due-index entries are moved 1,000 days ahead: the stored
-groups are there, none of them is due. Then, with a fake clock (the controller's `clock`):
+Two table services, the same protocol on each:
 
-- resolve: per sample, a new finding for a target cluster (not one of the copies) is published
-  (untimed), then `NoiseControl.resolve(<ResourceWriteSuccess of that cluster>)` is timed (wall
-  and CPU of this process). That is the whole resolve path: claim, reading the cluster's groups,
-  closing the open one under its etag, loading its finding, the notice and the row.
-- timer: per sample, a new finding of a transient error is published for a timer target cluster
-  at clock c, and `NoiseControl.escalate_due()` is timed at c + escalate_after + 1 min (one group
-  due for escalation, one claim due for tending). An untimed run first clears what the resolve
-  samples left due.
+- the **stand-in** (`benchmarks.table_standin`, a child process): Azure Table Storage's one index,
+  (PartitionKey, RowKey) sorted, so an operation costs what it reads and not what is stored. The
+  keys `state_resolve_flat_ratio` / `state_timer_flat_ratio` are wall-time ratios on it, largest
+  level / smallest, taken per sampling round and their median reported: our process (the code and
+  the SDK) plus loopback HTTP plus a service whose per-request cost does not depend on the size.
+  It also counts the index entries each request walked (`x-standin-scanned`): a query that read
+  rows it does not return shows there.
+- **Azurite** (LokiJS, in memory): the same figures, reported as the emulator's cost
+  (`state_azurite_*`). Its queries filter the whole collection, so they grow with the table.
 
-The notifier and the findings sink are counting stand-ins (this measures state cost), and every
-state call is counted by a wrapper around the store: `state_resolve_calls` / `state_timer_calls`
-(calls per operation) and the entities they returned say whether the code reads more as the
-table grows, independently of the machine. Keys: `state_resolve_flat_ratio` and
-`state_timer_flat_ratio` = median wall time at the largest level / at the smallest (<= 1.10).
-Azurite keeps tables in memory (LokiJS) and filters a partition query over the collection, so
-its own cost may grow with the table where Azure Table Storage's partition index does not: the
-entity counts are reported next to the times for that reason.
+For each level G (10, 100, 1,000, 10,000 stored groups; to 1,000 with --fast) a fresh table is
+filled: SEED_GROUPS real findings are published through NoiseControl, then every entity they wrote
+is copied with new cluster ids until the table holds G groups (GROUPS_PER_CLUSTER per cluster; the
+copies are the wire format the code wrote). Due-index copies and copied event claims are filed
+1,000 days ahead: stored, none due and none past the dedup window while the samples run (pruning
+is bounded per run and follows the expired events, not the stored groups). All levels are filled
+first, then sampled round-robin in one process (level order rotated per round), so a change of
+machine load falls on every level alike.
+
+- resolve: per sample a new finding for a target cluster is published (untimed), then
+  `NoiseControl.resolve(<ResourceWriteSuccess of that cluster>)` is timed: claim, the cluster's
+  groups, closing the open one under its etag, its finding, the notice and the row.
+- timer: per sample a new transient finding is published at clock c, then `escalate_due()` is timed
+  at c + escalate_after + 1 min (one group due for escalation, one claim due for tending; each
+  sample on a cluster of its own, so each is a new group).
+
+Per operation and level: wall and CPU (`time.process_time`, this process only), state calls,
+HTTP requests, entities returned, index entries walked (stand-in), request and response bytes, and
+Python function calls (one extra untimed run under `sys.setprofile`: a CPU measure that does not
+move with the machine's load). The notifier and the findings sink are counting stand-ins.
 """
 
 from __future__ import annotations
@@ -34,9 +41,12 @@ import asyncio
 import gc
 import os
 import statistics
+import sys
 import time
 import uuid
 from collections import Counter, defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -46,7 +56,7 @@ GROUP_LEVELS = (10, 100, 1000, 10000)
 FAST_LEVELS = (10, 100, 1000)
 GROUPS_PER_CLUSTER = 10
 SEED_GROUPS = 10  # real findings published per level (one cluster, ten error codes)
-SAMPLES, FAST_SAMPLES = 7, 3
+SAMPLES, AZURITE_SAMPLES, FAST_SAMPLES = 25, 7, 3
 CODES = (
     "SubnetIsFull",
     "QuotaExceeded",
@@ -60,15 +70,20 @@ CODES = (
     "SkuNotAvailable",
 )
 FAR_FUTURE_DAYS = 1000
+METHOD = (
+    "wall of the operation against a stand-in table service with Azure Table Storage's (PartitionKey, RowKey) "
+    "index (benchmarks/table_standin.py): median over sampling rounds of (largest level / smallest level in "
+    "the same round), levels sampled round-robin in one process; Azurite's figures are the emulator's cost"
+)
 
 
 class CountingStore:
-    """The state store with every call counted (calls per method, entities returned)."""
+    """The state store with every call counted (calls per method, entities returned, time per method)."""
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
         self.calls: Counter[str] = Counter()
-        self.wall: defaultdict[str, float] = defaultdict(float)  # seconds per method
+        self.wall: defaultdict[str, float] = defaultdict(float)
         self.entities = 0
 
     def reset(self) -> None:
@@ -111,6 +126,30 @@ class CountingStore:
     async def delete(self, partition: str, row: str, etag: str | None = None) -> bool:
         return bool(await self._timed("delete", self.inner.delete(partition, row, etag)))
 
+    async def transact(self, partition: str, ops: Any) -> bool:
+        return bool(await self._timed("transact", self.inner.transact(partition, ops)))
+
+
+class Wire:
+    """What the Tables client sent and received (its raw_response_hook): requests, bytes, and the
+    stand-in's count of index entries walked."""
+
+    def __init__(self) -> None:
+        self.requests = self.scanned = self.bytes_out = self.bytes_in = 0
+
+    def reset(self) -> None:
+        self.requests = self.scanned = self.bytes_out = self.bytes_in = 0
+
+    def hook(self, response: Any) -> None:
+        self.requests += 1
+        headers = response.http_response.headers
+        self.scanned += int(headers.get("x-standin-scanned") or 0)
+        self.bytes_in += int(headers.get("Content-Length") or 0)
+        request = response.http_request
+        body = getattr(request, "body", None) or getattr(request, "content", None) or b""
+        self.bytes_out += len(body) if isinstance(body, (bytes, str)) else int(request.headers.get("Content-Length")
+                                                                               or 0)
+
 
 class _Sink:
     def __init__(self) -> None:
@@ -143,195 +182,261 @@ class _Settings:
     escalate_after_h = 24.0
 
 
-async def _seed(conn: str, table: str, nc: Any, clock: _Clock, groups: int) -> dict[str, Any]:
-    """Publish SEED_GROUPS real findings, then copy their entities to reach `groups` groups."""
-    from azure.core.exceptions import ServiceRequestError
-    from azure.data.tables.aio import TableClient
+@dataclass
+class Level:
+    groups: int
+    table: str
+    inner: Any
+    store: CountingStore
+    wire: Wire
+    nc: Any
+    clock: _Clock
+    notifier: _Notifier
+    seeding: dict[str, Any] = field(default_factory=dict)
+    samples: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: {"resolve": [], "timer": []})
+    resolved: int = 0
+    escalated: int = 0
+    timer_errors: list[str] = field(default_factory=list)
+    timer_start: Any = None
+    py_calls: dict[str, int] = field(default_factory=dict)
+    floor: dict[str, float] = field(default_factory=dict)
 
+
+def _copies(seed: list[dict[str, Any]], seed_cid: str, copies: int, far: str) -> list[dict[str, Any]]:
+    """The seed cluster's entities (wire format: values and @odata.type annotations) for `copies`
+    new clusters; event rows get a per-copy suffix, due-index rows move 1,000 days ahead."""
     from shared.noise.table import cluster_key
+    from tests.factories import cluster_id
+
+    skey = cluster_key(seed_cid)
+    far_day = far[:10].replace("-", "")
+    out = []
+    for n in range(copies):
+        cid = cluster_id(f"aks-copy-{n:05d}", f"rg-copy-{n:05d}")
+        ckey = cluster_key(cid)
+
+        def rename(value: Any, cid: str = cid, ckey: str = ckey) -> Any:
+            return value.replace(seed_cid, cid).replace(skey, ckey) if isinstance(value, str) else value
+
+        for e in seed:
+            pk, rk = str(e["PartitionKey"]), str(e["RowKey"])
+            new = {k: rename(v) for k, v in e.items() if k not in ("Timestamp", "odata.etag", "odata.metadata")}
+            new["PartitionKey"] = rename(pk)
+            new["RowKey"] = rename(rk)
+            if pk == "due":  # stored, never due within the benchmark
+                new["RowKey"] = far + new["RowKey"][19:] + f"|copy{n}"
+            elif pk.startswith("e-"):  # stored, never past the dedup window within the benchmark
+                new["PartitionKey"] = "e-" + far_day
+                new["RowKey"] += f"|copy{n}"
+            out.append(new)
+    return out
+
+
+async def _seed(lv: Level, conn: str, standin: Any) -> None:
+    """Publish SEED_GROUPS real findings, then copy their entities to reach the level's groups."""
     from tests.factories import cluster_id, make_finding, make_operation
 
     seed_cluster = "aks-seed"
     seed_cid = cluster_id(seed_cluster, "rg-seed")
-    for i in range(min(SEED_GROUPS, groups)):
-        op = make_operation(cluster=seed_cluster, rg="rg-seed", event_time=clock.t)
-        await nc.publish(make_finding(op=op, code=CODES[i % len(CODES)], transient="true", diagnosed_at=clock.t))
-    copies = max(0, groups - SEED_GROUPS) // GROUPS_PER_CLUSTER
+    for i in range(min(SEED_GROUPS, lv.groups)):
+        op = make_operation(cluster=seed_cluster, rg="rg-seed", event_time=lv.clock.t)
+        await lv.nc.publish(make_finding(op=op, code=CODES[i % len(CODES)], transient="true",
+                                         diagnosed_at=lv.clock.t))
+    copies = max(0, lv.groups - SEED_GROUPS) // GROUPS_PER_CLUSTER
+    lv.seeding = {"seeded_groups": min(SEED_GROUPS, lv.groups), "copied_clusters": copies, "copied_entities": 0}
     if not copies:
-        return {"seeded_groups": min(SEED_GROUPS, groups), "copied_clusters": 0, "copied_entities": 0}
-    skey = cluster_key(seed_cid)
+        return
+    far = (lv.clock.t + timedelta(days=FAR_FUTURE_DAYS)).strftime("%Y-%m-%dT%H:%M:%S")
     t0 = time.monotonic()
-    written = 0
+    if standin is not None:
+        seed = standin.dump(lv.table)
+        rows = _copies(seed, seed_cid, copies, far)
+        standin.seed(lv.table, rows)
+    else:
+        rows = await _seed_azurite(conn, lv.table, seed_cid, copies, far)
+        seed = rows[: len(rows) // copies]
+    lv.seeding.update({"copied_entities": len(rows), "seed_entities": len(seed),
+                       "copy_s": round(time.monotonic() - t0, 1)})
+
+
+async def _seed_azurite(conn: str, table: str, seed_cid: str, copies: int, far: str) -> list[dict[str, Any]]:
+    from azure.core.exceptions import ServiceRequestError
+    from azure.data.tables.aio import TableClient
+
     async with TableClient.from_connection_string(conn, table) as client:
         seed = [dict(e) for e in [x async for x in client.list_entities()]]
-        far = (clock.t + timedelta(days=FAR_FUTURE_DAYS)).strftime("%Y-%m-%dT%H:%M:%S")
+        rows = _copies(seed, seed_cid, copies, far)
         gate = asyncio.Semaphore(4)
 
-        def rename(value: Any, cid: str, ckey: str) -> Any:
-            if isinstance(value, str):
-                return value.replace(seed_cid, cid).replace(skey, ckey)
-            return value
-
         async def submit(ops: list[tuple[str, dict[str, Any]]]) -> None:
-            nonlocal written
             async with gate:
                 for attempt in range(4):  # Azurite resets a connection now and then under this load
                     try:
                         await client.submit_transaction(ops)
-                        break
+                        return
                     except ServiceRequestError:
                         if attempt == 3:
                             raise
                         await asyncio.sleep(0.5 * (attempt + 1))
-            written += len(ops)
 
         by_partition: dict[str, list[tuple[str, dict[str, Any]]]] = {}
-        for n in range(copies):
-            name = f"aks-copy-{n:05d}"
-            cid = cluster_id(name, f"rg-copy-{n:05d}")
-            ckey = cluster_key(cid)
-            for e in seed:
-                pk, rk = str(e["PartitionKey"]), str(e["RowKey"])
-                new = {k: rename(v, cid, ckey) for k, v in e.items()}
-                new["PartitionKey"], new["RowKey"] = (
-                    rename(pk, cid, ckey),
-                    rename(rk, cid, ckey) + (f"|copy{n}" if pk.startswith("e-") else ""),
-                )
-                if pk == "due":  # stored, never due within the benchmark
-                    new["RowKey"] = far + new["RowKey"][19:] + f"|copy{n}"
-                by_partition.setdefault(new["PartitionKey"], []).append(("upsert", new))
-        tasks = []
-        for ops in by_partition.values():
-            for i in range(0, len(ops), 100):  # a transaction: one partition, at most 100 operations
-                tasks.append(asyncio.ensure_future(submit(ops[i : i + 100])))
-        await asyncio.gather(*tasks)
-    return {
-        "seeded_groups": min(SEED_GROUPS, groups),
-        "copied_clusters": copies,
-        "copied_entities": written,
-        "seed_entities": len(seed),
-        "copy_s": round(time.monotonic() - t0, 1),
+        for new in rows:
+            by_partition.setdefault(new["PartitionKey"], []).append(("upsert", new))
+        await asyncio.gather(*(submit(ops[i : i + 100])  # a transaction: one partition, <= 100 operations
+                               for ops in by_partition.values() for i in range(0, len(ops), 100)))
+    return rows
+
+
+async def _timed(lv: Level, op: Callable[[], Awaitable[Any]]) -> tuple[Any, dict[str, Any]]:
+    lv.store.reset()
+    lv.wire.reset()
+    c0, t0 = time.process_time(), time.perf_counter()
+    out = await op()
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return out, {
+        "wall": wall, "cpu": cpu, "calls": sum(lv.store.calls.values()), "entities": lv.store.entities,
+        "http": lv.wire.requests, "scanned": lv.wire.scanned, "bytes_out": lv.wire.bytes_out,
+        "bytes_in": lv.wire.bytes_in, "by_call": dict(lv.store.wall),
     }
 
 
-async def _level(conn: str, groups: int, samples: int) -> dict[str, Any]:
+async def _resolve_sample(lv: Level, k: int, keep: bool) -> None:
+    from tests.factories import T0, make_finding, make_operation, make_success
+
+    # 7 minutes apart: at most 9 of the target's finding cards fall in one 60-minute window, under
+    # the per-cluster cap of 10, so every sample does the same work.
+    lv.clock.t = T0 + timedelta(minutes=5 + 7 * k)
+    ev = make_operation(cluster="aks-target", rg="rg-target", event_time=lv.clock.t)
+    await lv.nc.publish(make_finding(op=ev, code="SubnetIsFull", diagnosed_at=lv.clock.t))
+    lv.clock.t += timedelta(minutes=1)
+    ok = make_success(cluster="aks-target", rg="rg-target", event_time=lv.clock.t)
+    out, sample = await _timed(lv, lambda: lv.nc.resolve(ok))
+    if keep:
+        lv.resolved += len(out.resolved)
+        lv.samples["resolve"].append(sample)
+
+
+async def _timer_sample(lv: Level, k: int, keep: bool) -> None:
+    from tests.factories import make_finding, make_operation
+
+    start = lv.clock.t + timedelta(minutes=1)
+    lv.clock.t = start
+    # A cluster of its own per sample: a new group each time (a repeated code would join the group
+    # already escalated, and escalation happens once per group).
+    ev = make_operation(cluster=f"aks-timer-{k:03d}", rg="rg-timer", event_time=lv.clock.t)
+    await lv.nc.publish(make_finding(op=ev, code=CODES[k % len(CODES)], transient="true", diagnosed_at=lv.clock.t))
+    lv.clock.t = start + timedelta(hours=_Settings.escalate_after_h) + timedelta(minutes=1)
+    out, sample = await _timed(lv, lv.nc.escalate_due)
+    if keep:
+        lv.escalated += len(out.escalated)
+        lv.timer_errors.extend(out.errors)
+        lv.samples["timer"].append(sample)
+
+
+async def _count_py_calls(coro: Awaitable[Any]) -> int:
+    """Python function calls made on this thread while `coro` runs (the event loop runs nothing else)."""
+    calls = [0]
+
+    def prof(_frame: Any, event: str, _arg: Any) -> None:
+        if event == "call":
+            calls[0] += 1
+
+    sys.setprofile(prof)
+    try:
+        await coro
+    finally:
+        sys.setprofile(None)
+    return calls[0]
+
+
+async def _measure(conn: str, levels: tuple[int, ...], samples: int, standin: Any) -> list[Level]:
     from shared.azure.tables import TableStateStore
     from shared.noise import NoiseControl
     from tests.factories import T0, make_finding, make_operation, make_success
 
-    table = "bench" + uuid.uuid4().hex[:12]
-    http = [0]  # HTTP responses the Tables client received (pages of a query included)
-
-    def on_response(_response: Any) -> None:
-        http[0] += 1
-
-    inner = TableStateStore(conn, table, raw_response_hook=on_response)
-    store = CountingStore(inner)
-    sink, notifier, clock = _Sink(), _Notifier(), _Clock(T0)
-    nc = NoiseControl(store, sink, notifier, clock, _Settings())
+    lvs: list[Level] = []
     try:
-        seeding = await _seed(conn, table, nc, clock, groups)
-        # The seeding's own heap must not be the samples' GC cost: a worker holds no such heap
-        # (measured: without this, resolve CPU rose 21 -> 31 ms at 10,000 groups; with it, 24.7 -> 24.9).
+        for g in levels:
+            wire = Wire()
+            table = "bench" + uuid.uuid4().hex[:12]
+            inner = TableStateStore(conn, table, raw_response_hook=wire.hook)
+            store = CountingStore(inner)
+            clock, notifier = _Clock(T0), _Notifier()
+            lv = Level(g, table, inner, store, wire, NoiseControl(store, _Sink(), notifier, clock, _Settings()),
+                       clock, notifier)
+            lvs.append(lv)
+            await _seed(lv, conn, standin)
+        # The seeding's heap is not a worker's: keep it out of the samples' garbage collections.
         gc.collect()
         gc.freeze()
-        stored = len(await inner.query_range("c-", "c-~", "g|", "g|~"))
-        # resolve samples: a fresh open group on the target cluster, then its success event
-        res_wall, res_cpu, res_calls, res_entities, resolved = [], [], [], [], 0
-        res_by_call: dict[str, list[float]] = {}
-        res_http: list[int] = []
+        n = len(lvs)
+        for k in range(samples + 1):  # round 0 warms each table's connection
+            for lv in lvs[k % n:] + lvs[: k % n]:
+                await _resolve_sample(lv, k, keep=k > 0)
+        for lv in lvs:
+            lv.clock.t += timedelta(hours=1)
+            await lv.nc.escalate_due()  # untimed: tends what the resolve samples left due
         for k in range(samples + 1):
-            clock.t = T0 + timedelta(minutes=5 + 2 * k)
-            op = make_operation(cluster="aks-target", rg="rg-target", event_time=clock.t)
-            await nc.publish(make_finding(op=op, code="SubnetIsFull", diagnosed_at=clock.t))
-            clock.t += timedelta(minutes=1)
-            ok = make_success(cluster="aks-target", rg="rg-target", event_time=clock.t)
-            store.reset()
-            http[0] = 0
-            c0, t0 = time.process_time(), time.perf_counter()
-            out = await nc.resolve(ok)
-            wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-            if k == 0:
-                continue  # warm-up (first use of this table's connection)
-            resolved += len(out.resolved)
-            res_wall.append(wall)
-            res_cpu.append(cpu)
-            res_calls.append(sum(store.calls.values()))
-            res_http.append(http[0])
-            for name, spent in store.wall.items():
-                res_by_call.setdefault(name, []).append(spent)
-            res_entities.append(store.entities)
-        # timer samples: one group due for escalation each time
-        clock.t = T0 + timedelta(hours=1)
-        await nc.escalate_due()  # untimed: tends what the resolve samples left due
-        tim_wall, tim_cpu, tim_calls, tim_entities, escalated = [], [], [], [], 0
-        tim_by_call: dict[str, list[float]] = {}
-        tim_http: list[int] = []
-        timer_errors: list[str] = []
-        after = timedelta(hours=_Settings.escalate_after_h)
-        for k in range(samples + 1):
-            start = clock.t + timedelta(minutes=1)
-            clock.t = start
-            op = make_operation(cluster="aks-timer", rg="rg-timer", event_time=clock.t)
-            await nc.publish(make_finding(op=op, code=CODES[k % len(CODES)], transient="true", diagnosed_at=clock.t))
-            clock.t = start + after + timedelta(minutes=1)
-            store.reset()
-            http[0] = 0
-            c0, t0 = time.process_time(), time.perf_counter()
-            out_t = await nc.escalate_due()
-            wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-            if k == 0:
-                continue
-            escalated += len(out_t.escalated)
-            timer_errors.extend(out_t.errors)
-            tim_wall.append(wall)
-            tim_cpu.append(cpu)
-            tim_calls.append(sum(store.calls.values()))
-            tim_http.append(http[0])
-            for name, spent in store.wall.items():
-                tim_by_call.setdefault(name, []).append(spent)
-            tim_entities.append(store.entities)
-        # Azurite's own cost at this size: one partition read and one point read, no controller
-        from shared.noise.table import cluster_partition
-        from tests.factories import cluster_id
-
-        cpk = cluster_partition(cluster_id("aks-target", "rg-target"))
-        floor_q, floor_c = [], []
-        for k in range(samples):
-            t0 = time.perf_counter()
-            await inner.query_range(cpk, cpk, "g|", "g|~")
-            floor_q.append(time.perf_counter() - t0)
-            t0 = time.perf_counter()
-            await inner.create("e-" + T0.strftime("%Y%m%d"), f"bench-floor-{uuid.uuid4().hex}", {"k": k})
-            floor_c.append(time.perf_counter() - t0)
+            for lv in lvs[k % n:] + lvs[: k % n]:
+                await _timer_sample(lv, k, keep=k > 0)
+        for lv in lvs:  # Python calls: one more of each, untimed, under the profiler
+            lv.clock.t += timedelta(minutes=3)
+            ev = make_operation(cluster="aks-target", rg="rg-target", event_time=lv.clock.t)
+            await lv.nc.publish(make_finding(op=ev, code="SubnetIsFull", diagnosed_at=lv.clock.t))
+            lv.clock.t += timedelta(minutes=1)
+            ok = make_success(cluster="aks-target", rg="rg-target", event_time=lv.clock.t)
+            lv.py_calls["resolve"] = await _count_py_calls(lv.nc.resolve(ok))
+            start = lv.clock.t + timedelta(minutes=1)
+            lv.clock.t = start
+            ev = make_operation(cluster="aks-timer-py", rg="rg-timer", event_time=lv.clock.t)
+            await lv.nc.publish(make_finding(op=ev, code=CODES[0], transient="true", diagnosed_at=lv.clock.t))
+            lv.clock.t = start + timedelta(hours=_Settings.escalate_after_h, minutes=1)
+            lv.py_calls["timer"] = await _count_py_calls(lv.nc.escalate_due())
+            await _floor(lv, samples)
     finally:
         gc.unfreeze()
-        await inner.close()
+        for lv in lvs:
+            await lv.inner.close()
+    return lvs
+
+
+async def _floor(lv: Level, samples: int) -> None:
+    """The service alone at this size: one read of the target cluster's group range, one insert."""
+    from shared.noise.table import cluster_partition
+    from tests.factories import T0, cluster_id
+
+    cpk = cluster_partition(cluster_id("aks-target", "rg-target"))
+    q, c = [], []
+    for k in range(samples):
+        t0 = time.perf_counter()
+        await lv.inner.query_range(cpk, cpk, "g|", "g|~")
+        q.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        await lv.inner.create("e-" + T0.strftime("%Y%m%d"), f"bench-floor-{uuid.uuid4().hex}", {"k": k})
+        c.append(time.perf_counter() - t0)
+    lv.floor = {"partition_query_ms": round(1000 * statistics.median(q), 2),
+                "event_insert_ms": round(1000 * statistics.median(c), 2)}
+
+
+def _summary(lv: Level) -> dict[str, Any]:
     med = statistics.median
-    return {
-        "groups_stored": stored,
-        "resolve_ms": round(1000 * med(res_wall), 2),
-        "resolve_cpu_ms": round(1000 * med(res_cpu), 2),
-        "resolve_calls": med(res_calls),
-        "resolve_entities_read": med(res_entities),
-        "resolve_http_requests": max(res_http),
-        "timer_http_requests": max(tim_http),
-        "resolve_ms_by_call": {k: round(1000 * med(v), 2) for k, v in sorted(res_by_call.items())},
-        "timer_ms_by_call": {k: round(1000 * med(v), 2) for k, v in sorted(tim_by_call.items())},
-        "azurite_partition_query_ms": round(1000 * med(floor_q), 2),
-        "azurite_event_create_ms": round(1000 * med(floor_c), 2),
-        "resolved_groups": resolved,
-        "timer_ms": round(1000 * med(tim_wall), 2),
-        "timer_cpu_ms": round(1000 * med(tim_cpu), 2),
-        "timer_calls": med(tim_calls),
-        "timer_entities_read": med(tim_entities),
-        "escalated_groups": escalated,
-        "timer_errors": timer_errors[:3],
-        "notices": dict(notifier.notices),
-        "samples": samples,
-        "loadavg": [round(x, 2) for x in os.getloadavg()],
-        **seeding,
-    }
+    out: dict[str, Any] = {"groups_stored": lv.groups}
+    for op in ("resolve", "timer"):
+        s = lv.samples[op]
+        out[f"{op}_ms"] = round(1000 * med([x["wall"] for x in s]), 2)
+        out[f"{op}_cpu_ms"] = round(1000 * med([x["cpu"] for x in s]), 2)
+        for key in ("calls", "http", "entities", "scanned", "bytes_out", "bytes_in"):
+            values = [x[key] for x in s]
+            out[f"{op}_{key}"] = med(values)
+            if min(values) != max(values):
+                out[f"{op}_{key}_range"] = [min(values), max(values)]
+        names = sorted({n for x in s for n in x["by_call"]})
+        out[f"{op}_ms_by_call"] = {n: round(1000 * med([x["by_call"].get(n, 0.0) for x in s]), 2) for n in names}
+        out[f"{op}_py_calls"] = lv.py_calls.get(op)
+    out.update({"resolved_groups": lv.resolved, "escalated_groups": lv.escalated, "timer_errors": lv.timer_errors[:3],
+                "notices": dict(lv.notifier.notices), "samples": len(lv.samples["resolve"]), **lv.floor,
+                **lv.seeding})
+    return out
 
 
 def _code_version() -> dict[str, Any]:
@@ -345,37 +450,76 @@ def _code_version() -> dict[str, Any]:
         return proc.stdout.strip()
 
     paths = ["shared/noise", "shared/azure/tables.py", "shared/local/state.py"]
-    return {
-        "head": git("rev-parse", "--short", "HEAD"),
-        "uncommitted": git("status", "--short", "--", *paths).splitlines(),
-    }
+    return {"head": git("rev-parse", "--short", "HEAD"),
+            "uncommitted": git("status", "--short", "--", *paths).splitlines()}
 
 
-def run(fast: bool = False, samples: int | None = None) -> dict[str, Any]:
+def _paired(lvs: list[Level], op: str) -> float | None:
+    """Median over rounds of (wall at the largest level / wall at the smallest) in the same round:
+    the levels of one round run back to back, so they share the machine's load of that moment."""
+    lo, hi = lvs[0].samples[op], lvs[-1].samples[op]
+    ratios = [b["wall"] / a["wall"] for a, b in zip(lo, hi, strict=True) if a["wall"] > 0]
+    return round(statistics.median(ratios), 3) if ratios else None
+
+
+def _ratio(per: dict[str, dict[str, Any]], lo: str, hi: str, key: str) -> float | None:
+    a, b = per[lo].get(key), per[hi].get(key)
+    return round(b / a, 3) if a else None
+
+
+def _flat(per: dict[str, dict[str, Any]], keys: tuple[str, ...]) -> dict[str, bool]:
+    return {k: len({str(r[k]) for r in per.values()}) == 1 for k in keys}
+
+
+def run(fast: bool = False, samples: int | None = None, levels: tuple[int, ...] | None = None,
+        azurite_too: bool = True) -> dict[str, Any]:
+    from benchmarks.table_standin import StandinProcess
+
     code = _code_version()
-    levels = FAST_LEVELS if fast else GROUP_LEVELS
+    levels = levels or (FAST_LEVELS if fast else GROUP_LEVELS)
     n = samples or (FAST_SAMPLES if fast else SAMPLES)
-    with azurite() as az:
-        per = {str(g): asyncio.run(_level(az.connection_string, g, n)) for g in levels}
-    lo, hi = per[str(levels[0])], per[str(levels[-1])]
-
-    def ratio(key: str) -> float | None:
-        return round(hi[key] / lo[key], 3) if lo[key] else None
-
+    n_az = samples or (FAST_SAMPLES if fast else AZURITE_SAMPLES)
+    lo, hi = str(levels[0]), str(levels[-1])
+    load = {"start": [round(x, 2) for x in os.getloadavg()]}
+    srv = StandinProcess()
+    try:
+        stand_lvs = asyncio.run(_measure(srv.connection_string, levels, n, srv))
+    finally:
+        srv.close()
+    stand = {str(lv.groups): _summary(lv) for lv in stand_lvs}
+    load["after_standin"] = [round(x, 2) for x in os.getloadavg()]
+    az: dict[str, dict[str, Any]] = {}
+    az_lvs: list[Level] = []
+    if azurite_too:
+        with azurite() as emu:
+            az_lvs = asyncio.run(_measure(emu.connection_string, levels, n_az, None))
+        az = {str(lv.groups): _summary(lv) for lv in az_lvs}
+    load["end"] = [round(x, 2) for x in os.getloadavg()]
+    counted = ("calls", "http", "entities", "scanned", "bytes_out", "bytes_in", "py_calls")
+    per_level = {
+        g: {k: r[k] for k in ("resolve_ms", "resolve_cpu_ms", "timer_ms", "timer_cpu_ms")} for g, r in stand.items()
+    }
     return {
-        "state_resolve_flat_ratio": ratio("resolve_ms"),
-        "state_timer_flat_ratio": ratio("timer_ms"),
-        "state_resolve_cpu_ratio": ratio("resolve_cpu_ms"),
-        "state_timer_cpu_ratio": ratio("timer_cpu_ms"),
-        "state_resolve_calls": {g: r["resolve_calls"] for g, r in per.items()},
-        "state_resolve_entities": {g: r["resolve_entities_read"] for g, r in per.items()},
-        "state_timer_calls": {g: r["timer_calls"] for g, r in per.items()},
-        "state_resolve_http_requests": {g: r["resolve_http_requests"] for g, r in per.items()},
-        "state_timer_http_requests": {g: r["timer_http_requests"] for g, r in per.items()},
-        "state_timer_entities": {g: r["timer_entities_read"] for g, r in per.items()},
-        "state_azurite_partition_query_ms": {g: r["azurite_partition_query_ms"] for g, r in per.items()},
-        "state_azurite_event_create_ms": {g: r["azurite_event_create_ms"] for g, r in per.items()},
-        "state_resolve_ms_by_call": {g: r["resolve_ms_by_call"] for g, r in per.items()},
+        "state_resolve_flat_ratio": _paired(stand_lvs, "resolve"),
+        "state_timer_flat_ratio": _paired(stand_lvs, "timer"),
+        "state_method": METHOD,
+        "state_resolve_median_ratio": _ratio(stand, lo, hi, "resolve_ms"),
+        "state_timer_median_ratio": _ratio(stand, lo, hi, "timer_ms"),
+        "state_resolve_cpu_ratio": _ratio(stand, lo, hi, "resolve_cpu_ms"),
+        "state_timer_cpu_ratio": _ratio(stand, lo, hi, "timer_cpu_ms"),
+        "state_resolve_py_calls_ratio": _ratio(stand, lo, hi, "resolve_py_calls"),
+        "state_timer_py_calls_ratio": _ratio(stand, lo, hi, "timer_py_calls"),
+        "state_standin_ms": per_level,
+        "state_counts": {op: {k: {g: r[f"{op}_{k}"] for g, r in stand.items()} for k in counted}
+                         for op in ("resolve", "timer")},
+        "state_counts_same_at_every_level": {op: _flat(stand, tuple(f"{op}_{k}" for k in counted if k != "py_calls"))
+                                             for op in ("resolve", "timer")},
+        "state_azurite_resolve_flat_ratio": _paired(az_lvs, "resolve") if az_lvs else None,
+        "state_azurite_timer_flat_ratio": _paired(az_lvs, "timer") if az_lvs else None,
+        "state_azurite_ms": {g: {k: r[k] for k in ("resolve_ms", "resolve_cpu_ms", "timer_ms", "timer_cpu_ms",
+                                                    "partition_query_ms", "event_insert_ms")} for g, r in az.items()},
+        "state_standin_levels": stand,
+        "state_azurite_levels": az,
         "state_code": code,
-        "state_levels": per,
+        "loadavg": load,
     }
