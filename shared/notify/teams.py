@@ -12,6 +12,7 @@ Owns the delivery rules:
 - At most 28 KB per message, measured on the exact bytes posted.
 - The URL is a secret (its `sig=` grants posting): it is held as SecretStr, never logged and never
   put into exception messages; the process-wide redaction filter is told about it.
+- HTTP over aiohttp, the stack the Azure SDK async clients already load (one HTTP stack per app).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
+import aiohttp
 from pydantic import SecretStr
 
 from shared.notify.cards import teams_message
@@ -98,25 +99,34 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
+# Transport failures worth a retry: refused / reset / TLS / DNS, timeouts, a body cut short.
+_TRANSPORT_ERRORS = (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, TimeoutError)
+MAX_BODY_READ = 4096  # bytes of an answer we read (a status line's worth of text for the error)
+
+
 class TeamsNotifier:
-    """Notifier over httpx: renders each notice as a card and posts it. Pass `client` to share a
-    connection pool (the caller then closes it). `deadline_s` bounds one post with its retries in
-    total (httpx's timeout is per read: a trickling answer could otherwise take minutes)."""
+    """Notifier over aiohttp: renders each notice as a card and posts it. Pass `client` (an
+    aiohttp.ClientSession) to share a connection pool (the caller then closes it), or `ssl` to
+    verify against another CA. `deadline_s` bounds one post with its retries in total (`timeout_s`
+    bounds a connect and each read: a trickling answer could otherwise take minutes)."""
 
     name = "teams"
 
-    def __init__(self, url: SecretStr, client: httpx.AsyncClient | None = None, *, max_per_second: float = 4.0,
+    def __init__(self, url: SecretStr, client: aiohttp.ClientSession | None = None, *, max_per_second: float = 4.0,
                  retries: int = 4, backoff_base_s: float = 1.0, backoff_max_s: float = 20.0,
                  retry_after_cap_s: float = 30.0, timeout_s: float = 15.0, deadline_s: float = 8.0,
-                 portal_base: str = PORTAL_BASE, workbook_url: str | None = None,
+                 portal_base: str = PORTAL_BASE, workbook_url: str | None = None, ssl: Any = True,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         secret = url.get_secret_value().strip()
         if not secret.lower().startswith("https://"):
             raise ValueError("the Teams webhook URL must be an https URL")  # never echo the value
         install_redaction(secret)
         self._url = SecretStr(secret)
-        self._client = client
+        self._post: _Poster | None = None
+        if client is not None:
+            self._post = _AiohttpPoster(client) if isinstance(client, aiohttp.ClientSession) else _legacy(client)
         self._own_client = client is None
+        self._ssl = ssl
         self._limiter = RateLimiter(max_per_second, sleep=sleep)
         self._retries = retries
         self._backoff_base = backoff_base_s
@@ -132,15 +142,17 @@ class TeamsNotifier:
     def __repr__(self) -> str:
         return "TeamsNotifier(url=**********)"
 
-    def _http(self) -> httpx.AsyncClient:
-        if self._client is None:
-            self._client = httpx.AsyncClient(timeout=self._timeout, follow_redirects=False)
-        return self._client
+    def _http(self) -> _Poster:
+        if self._post is None:  # built inside the running loop, on the first post
+            timeout = aiohttp.ClientTimeout(total=None, connect=self._timeout, sock_read=self._timeout)
+            session = aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(ssl=self._ssl))
+            self._post = _AiohttpPoster(session)
+        return self._post
 
     async def aclose(self) -> None:
-        if self._own_client and self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        if self._own_client and self._post is not None:
+            await self._post.close()
+            self._post = None
 
     def _backoff(self, attempt: int) -> float:
         delay = min(self._backoff_max, self._backoff_base * (2 ** attempt))
@@ -164,17 +176,15 @@ class TeamsNotifier:
             await self._limiter.acquire()
             self.posts += 1
             try:
-                resp = await self._http().post(self._url.get_secret_value(), content=body,
-                                               headers={"Content-Type": "application/json"})
-                text = resp.text[:500] if resp.status_code != 202 else ""
-            except httpx.TransportError as err:
-                # The text of httpx errors can contain the URL: report the type only, never chain it.
-                last = f"transport error {type(err).__name__}"
-                delay = self._backoff(attempt)
-            except httpx.HTTPError as err:
-                raise SinkError(f"Teams webhook: {type(err).__name__}", retryable=False) from None
+                status, text, retry_after = await self._http().post(self._url.get_secret_value(), body)
+            except _HttpError as err:
+                if err.retryable:
+                    # The text of client errors can contain the URL: report the type only, never chain it.
+                    last = f"transport error {err.kind}"
+                    delay = self._backoff(attempt)
+                else:
+                    raise SinkError(f"Teams webhook: {err.kind}", retryable=False) from None
             else:
-                status = resp.status_code
                 if status in (200, 202) and LEGACY_THROTTLE_MARKER not in text:
                     return
                 if status in (200, 202):
@@ -187,7 +197,7 @@ class TeamsNotifier:
                 last = f"HTTP {status}"
                 delay = self._backoff(attempt)
                 if status == 429:
-                    after = retry_after_seconds(resp.headers.get("Retry-After"))
+                    after = retry_after_seconds(retry_after)
                     if after is not None:
                         delay = min(after, self._retry_after_cap)
             finally:
@@ -196,6 +206,68 @@ class TeamsNotifier:
                 log.warning("Teams webhook: %s, retry %d/%d in %.1fs", last, attempt + 1, self._retries, delay)
                 await self._sleep(delay)
         raise SinkError(f"Teams webhook failed after {self._retries + 1} attempts: {last}", retryable=True)
+
+
+class _HttpError(Exception):
+    """A post that got no HTTP answer: `kind` is the client's exception type name (never its text)."""
+
+    def __init__(self, kind: str, retryable: bool) -> None:
+        super().__init__(kind)
+        self.kind = kind
+        self.retryable = retryable
+
+
+class _Poster:
+    """POST JSON bytes -> (status, body text (up to 500 characters, none for 202), Retry-After)."""
+
+    async def post(self, url: str, body: bytes) -> tuple[int, str, str | None]:
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        raise NotImplementedError
+
+
+class _AiohttpPoster(_Poster):
+    def __init__(self, session: aiohttp.ClientSession) -> None:
+        self.session = session
+
+    async def post(self, url: str, body: bytes) -> tuple[int, str, str | None]:
+        try:
+            async with self.session.post(url, data=body, headers={"Content-Type": "application/json"},
+                                         allow_redirects=False) as resp:
+                text = "" if resp.status == 202 else (await resp.content.read(MAX_BODY_READ)).decode(
+                    "utf-8", "replace")[:500]
+                return resp.status, text, resp.headers.get("Retry-After")
+        except _TRANSPORT_ERRORS as err:
+            raise _HttpError(type(err).__name__, retryable=True) from None
+        except aiohttp.ClientError as err:
+            raise _HttpError(type(err).__name__, retryable=False) from None
+
+    async def close(self) -> None:
+        await self.session.close()
+
+
+def _legacy(client: Any) -> _Poster:
+    """An httpx.AsyncClient handed in by callers written before the move to aiohttp (two test
+    modules, until they pass an aiohttp session). httpx is imported only on this path."""
+    import httpx
+
+    class _HttpxPoster(_Poster):
+        async def post(self, url: str, body: bytes) -> tuple[int, str, str | None]:
+            try:
+                resp = await client.post(url, content=body, headers={"Content-Type": "application/json"})
+            except httpx.TransportError as err:
+                raise _HttpError(type(err).__name__, retryable=True) from None
+            except httpx.HTTPError as err:
+                raise _HttpError(type(err).__name__, retryable=False) from None
+            return resp.status_code, resp.text[:500] if resp.status_code != 202 else "", resp.headers.get("Retry-After")
+
+        async def close(self) -> None:
+            await client.aclose()
+
+    if not isinstance(client, httpx.AsyncClient):
+        raise TypeError("client must be an aiohttp.ClientSession")
+    return _HttpxPoster()
 
 
 class LogOnlyNotifier:

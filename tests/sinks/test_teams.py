@@ -1,4 +1,4 @@
-"""TeamsNotifier against a local HTTPS receiver (pytest-httpserver with a trustme certificate).
+"""TeamsNotifier (aiohttp) against a local HTTPS receiver (pytest-httpserver with a trustme certificate).
 
 Workflows answers 202; 429 carries Retry-After; 5xx is retried with backoff; other 4xx fail at
 once; a legacy connector reports throttling as a 200 with "HTTP error 429" in the body. Posts
@@ -15,7 +15,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-import httpx
+import aiohttp
 import pytest
 from pydantic import SecretStr
 from pytest_httpserver import HTTPServer
@@ -64,8 +64,9 @@ def receiver(server: HTTPServer) -> Iterator[Receiver]:
 
 
 @pytest.fixture
-async def client(tls: TlsMaterial) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(verify=ssl.create_default_context(cafile=tls.ca_file), timeout=10) as c:
+async def client(tls: TlsMaterial) -> AsyncIterator[aiohttp.ClientSession]:
+    connector = aiohttp.TCPConnector(ssl=ssl.create_default_context(cafile=tls.ca_file))
+    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=10)) as c:
         yield c
 
 
@@ -73,7 +74,7 @@ def url(server: HTTPServer) -> SecretStr:
     return SecretStr(f"https://127.0.0.1:{server.port}{WORKFLOW_PATH}?{QUERY}")
 
 
-def notifier(server: HTTPServer, client: httpx.AsyncClient, **kw: Any) -> TeamsNotifier:
+def notifier(server: HTTPServer, client: aiohttp.ClientSession, **kw: Any) -> TeamsNotifier:
     kw.setdefault("backoff_base_s", 0.05)
     return TeamsNotifier(url(server), client, **kw)
 
@@ -82,27 +83,27 @@ def card() -> dict[str, Any]:
     return finding_card(make_finding())
 
 
-async def test_202_is_success(server: HTTPServer, receiver: Receiver, client: httpx.AsyncClient) -> None:
+async def test_202_is_success(server: HTTPServer, receiver: Receiver, client: aiohttp.ClientSession) -> None:
     n = notifier(server, client)
     await n.send(card())
     assert n.posts == 1 and receiver.bodies[0]["type"] == "message"
     assert receiver.bodies[0]["attachments"][0]["contentType"] == "application/vnd.microsoft.card.adaptive"
 
 
-async def test_200_is_success(server: HTTPServer, receiver: Receiver, client: httpx.AsyncClient) -> None:
+async def test_200_is_success(server: HTTPServer, receiver: Receiver, client: aiohttp.ClientSession) -> None:
     receiver.script = [Response("1", status=200)]
     await notifier(server, client).send(card())
     assert len(receiver.stamps) == 1
 
 
-async def test_429_honours_retry_after(server: HTTPServer, receiver: Receiver, client: httpx.AsyncClient) -> None:
+async def test_429_honours_retry_after(server: HTTPServer, receiver: Receiver, client: aiohttp.ClientSession) -> None:
     receiver.script = [Response("slow down", status=429, headers={"Retry-After": "1"})]
     await notifier(server, client).send(card())
     assert len(receiver.stamps) == 2
     assert receiver.stamps[1] - receiver.stamps[0] >= 0.95
 
 
-async def test_retry_after_is_capped(server: HTTPServer, receiver: Receiver, client: httpx.AsyncClient) -> None:
+async def test_retry_after_is_capped(server: HTTPServer, receiver: Receiver, client: aiohttp.ClientSession) -> None:
     receiver.script = [Response("slow down", status=429, headers={"Retry-After": "3600"})]
     t0 = time.monotonic()
     await notifier(server, client, retry_after_cap_s=0.3).send(card())
@@ -110,13 +111,14 @@ async def test_retry_after_is_capped(server: HTTPServer, receiver: Receiver, cli
 
 
 async def test_legacy_throttle_in_200_body_is_a_429(server: HTTPServer, receiver: Receiver,
-                                                    client: httpx.AsyncClient) -> None:
+                                                    client: aiohttp.ClientSession) -> None:
     receiver.script = [Response("Microsoft Teams endpoint returned HTTP error 429 with ContextId tcid=0", status=200)]
     await notifier(server, client).send(card())
     assert len(receiver.stamps) == 2
 
 
-async def test_500_is_retried_with_backoff(server: HTTPServer, receiver: Receiver, client: httpx.AsyncClient) -> None:
+async def test_500_is_retried_with_backoff(server: HTTPServer, receiver: Receiver,
+                                           client: aiohttp.ClientSession) -> None:
     receiver.script = [Response("oops", status=500), Response("oops", status=502)]
     await notifier(server, client, backoff_base_s=0.2).send(card())
     assert len(receiver.stamps) == 3
@@ -125,7 +127,7 @@ async def test_500_is_retried_with_backoff(server: HTTPServer, receiver: Receive
 
 
 async def test_500_forever_gives_a_retryable_error(server: HTTPServer, receiver: Receiver,
-                                                   client: httpx.AsyncClient) -> None:
+                                                   client: aiohttp.ClientSession) -> None:
     receiver.script = [Response("oops", status=500) for _ in range(3)]
     with pytest.raises(SinkError) as info:
         await notifier(server, client, retries=2).send(card())
@@ -133,7 +135,7 @@ async def test_500_forever_gives_a_retryable_error(server: HTTPServer, receiver:
     assert len(receiver.stamps) == 3
 
 
-async def test_400_fails_at_once(server: HTTPServer, receiver: Receiver, client: httpx.AsyncClient) -> None:
+async def test_400_fails_at_once(server: HTTPServer, receiver: Receiver, client: aiohttp.ClientSession) -> None:
     receiver.script = [Response('{"error":{"code":"InvalidRequestContent"}}', status=400)]
     with pytest.raises(SinkError) as info:
         await notifier(server, client).send(card())
@@ -141,7 +143,7 @@ async def test_400_fails_at_once(server: HTTPServer, receiver: Receiver, client:
 
 
 async def test_oversized_card_is_refused_before_posting(server: HTTPServer, receiver: Receiver,
-                                                        client: httpx.AsyncClient) -> None:
+                                                        client: aiohttp.ClientSession) -> None:
     big = card()
     big["attachments"][0]["content"]["body"].append({"type": "TextBlock", "text": "z" * 30_000})
     with pytest.raises(SinkError) as info:
@@ -150,7 +152,7 @@ async def test_oversized_card_is_refused_before_posting(server: HTTPServer, rece
 
 
 async def test_never_more_than_4_posts_per_second(server: HTTPServer, receiver: Receiver,
-                                                  client: httpx.AsyncClient) -> None:
+                                                  client: aiohttp.ClientSession) -> None:
     n = notifier(server, client, max_per_second=4)
     t0 = time.monotonic()
     await asyncio.gather(*(n.send(card()) for _ in range(12)))
@@ -189,7 +191,7 @@ def test_retry_after_parsing() -> None:
 
 
 @pytest.mark.security
-async def test_webhook_url_never_logged(server: HTTPServer, receiver: Receiver, client: httpx.AsyncClient,
+async def test_webhook_url_never_logged(server: HTTPServer, receiver: Receiver, client: aiohttp.ClientSession,
                                         caplog: pytest.LogCaptureFixture) -> None:
     receiver.script = [Response("oops", status=500), Response("nope", status=404)]
     n = notifier(server, client)
@@ -203,7 +205,7 @@ async def test_webhook_url_never_logged(server: HTTPServer, receiver: Receiver, 
     assert "HTTP Request" in caplog.text or "retry" in caplog.text  # the log lines exist, redacted
 
 
-async def test_connection_refused_is_retryable_and_hides_the_url(client: httpx.AsyncClient) -> None:
+async def test_connection_refused_is_retryable_and_hides_the_url(client: aiohttp.ClientSession) -> None:
     from tests.azurite_support import free_port
 
     n = TeamsNotifier(SecretStr(f"https://127.0.0.1:{free_port()}{WORKFLOW_PATH}?{QUERY}"), client, retries=1,
@@ -218,3 +220,53 @@ def test_http_url_is_refused_without_echoing_it() -> None:
     with pytest.raises(ValueError) as info:
         TeamsNotifier(SecretStr("http://example.invalid/hook?sig=abc"))
     assert "sig=abc" not in str(info.value)
+
+
+async def test_own_session_verifies_against_the_given_ca_and_closes(server: HTTPServer, receiver: Receiver,
+                                                                    tls: TlsMaterial) -> None:
+    """Without a session handed in, the notifier builds its own (in the running loop) and closes it."""
+    n = TeamsNotifier(url(server), ssl=ssl.create_default_context(cafile=tls.ca_file))
+    await n.send(card())
+    assert len(receiver.stamps) == 1
+    await n.aclose()
+    untrusted = TeamsNotifier(url(server), retries=0)  # the default store does not know the test CA
+    with pytest.raises(SinkError) as info:
+        await untrusted.send(card())
+    assert info.value.retryable is True and "Certificate" in str(info.value)
+    await untrusted.aclose()
+
+
+async def test_total_deadline_bounds_a_hanging_endpoint(server: HTTPServer, client: aiohttp.ClientSession) -> None:
+    """An endpoint that never answers in time: notify() gives up at its deadline, retryable."""
+    server.clear()
+
+    def slow(request: Request) -> Response:
+        time.sleep(1.5)
+        return Response(status=202)
+
+    server.expect_request(WORKFLOW_PATH, method="POST").respond_with_handler(slow)
+    n = notifier(server, client, deadline_s=0.4)
+    from shared.notify.notice import Notice, NoticeItem, notice_id
+
+    f = make_finding()
+    notice = Notice(kind="opened", notice_id=notice_id("opened", "evt-deadline"), at=f.diagnosed_at,
+                    cluster_id=f.operation.cluster_id, cluster_name=f.operation.cluster_name, window_min=60,
+                    items=(NoticeItem(error_code=f.classification.code, finding=f, first_seen=f.diagnosed_at,
+                                      occurrences=1, total=1),))
+    t0 = time.monotonic()
+    with pytest.raises(SinkError) as info:
+        await n.notify(notice)
+    assert info.value.retryable is True and "within" in str(info.value)
+    assert time.monotonic() - t0 < 1.2
+    server.clear()
+
+
+def test_the_notifier_imports_no_second_http_stack() -> None:
+    """aiohttp only (the Azure SDK async clients' stack): no httpx / requests in a fresh process."""
+    import subprocess
+    import sys
+
+    code = ("import sys, shared.notify.teams; "
+            "print(sorted(m for m in ('httpx', 'httpcore', 'anyio', 'requests', 'urllib3') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
