@@ -64,6 +64,7 @@ class CatalogIndex:
     # piece decides which of them are tried at all.
     unanchored_by_piece: tuple[tuple[str, tuple[CompiledPattern, ...]], ...] = ()
     container_names: frozenset[str] = frozenset()  # generic + wrapper codes, lower-cased
+    code_names: frozenset[str] = frozenset()  # the keys of `codes` (a set operand without a copy per message)
     linux_exit: dict[int, ExitStatus] = field(default_factory=dict)
     windows_exit: dict[int, ExitStatus] = field(default_factory=dict)
     linux_exit_entry: dict[int, str] = field(default_factory=dict)
@@ -212,6 +213,7 @@ def catalog_index() -> CatalogIndex:
     idx.cse_entries = frozenset({*idx.linux_exit_entry.values(), *idx.windows_exit_entry.values(),
                                  "VMExtensionProvisioningTimeout", "VMExtensionProvisioningError"})
     idx.container_names = frozenset({*idx.generics, *idx.wrappers})
+    idx.code_names = frozenset(idx.codes)
     idx.sorted_codes = tuple(sorted({*idx.codes, *idx.wrappers, *idx.generics}))
     idx.wrap_words = frozenset({*idx.codes, *idx.wrappers, *idx.generics, *idx.exit_codes})
     idx.container_templates = tuple((squeeze(frag), code) for code, frags in cat.container_templates.items()

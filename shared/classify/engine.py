@@ -147,7 +147,7 @@ def _gather(err: OperationError, raw: str | None, idx: CatalogIndex, clean: str 
     ev.sq_probe = Probe(ev.squeezed)
     ev.windows = probe.any(WINDOWS_HINTS)
 
-    hits = tokens & idx.codes.keys()
+    hits = tokens & idx.code_names
     for g in sorted(tokens & idx.container_names):
         name = idx.generics[g][0] if g in idx.generics else idx.wrappers[g][0]
         pos = _word_at(low, g, ev.text)
@@ -212,12 +212,15 @@ def _gather(err: OperationError, raw: str | None, idx: CatalogIndex, clean: str 
     # (a set intersection in C), plus words a line wrap cut in two; the match itself runs on the
     # squeezed text, so wrapping and re-indenting never matter.
     sq = ev.squeezed
-    words = tokens | _wrapped_words(ev.text)
+    wrapped = _wrapped_words(ev.text)
     # Unanchored patterns are tried only when their longest piece is in the squeezed text. All
     # candidates run in catalog order, so ties (equal weights, equal scores) break the same way in
     # every process (set iteration order depends on the string hash seed).
-    cands = [p for anchor in words & idx.anchor_words for p in idx.anchored[anchor]
-             if p.also is None or p.also in words]
+    present = tokens & idx.anchor_words
+    if wrapped:
+        present |= wrapped & idx.anchor_words
+    cands = [p for anchor in present for p in idx.anchored[anchor]
+             if p.also is None or p.also in tokens or p.also in wrapped]
     has_piece = ev.sq_probe.has
     cands += [p for piece, ps in idx.unanchored_by_piece if has_piece(piece) for p in ps]
     cands.sort(key=_ORDER)

@@ -58,6 +58,10 @@ _REGION_RXS = (
     re.compile(r"(?:region|location|locations/)[ \t:'\"=]{0,4}([a-z][a-z0-9 ]{2,30}?)(?=[\s.,;'\")\]/]|$)"),
 )
 _VM_SIZE_RX = re.compile(r"\b(Standard_[A-Za-z0-9_]{2,40}|Basic_[A-Za-z0-9_]{2,20})\b")
+# The same, one literal-led regex per name, the leading \b checked per hit (the leading \b kept the engine
+# from skipping to the literal). A match is all word characters, so no other match can start inside
+# one: the sorted hits of both are the hits of the alternation.
+_VM_SIZE_RXS = (re.compile(r"Standard_[A-Za-z0-9_]{2,40}\b"), re.compile(r"Basic_[A-Za-z0-9_]{2,20}\b"))
 _FAMILY_RX = re.compile(r"(standard[a-z0-9]{1,30}family|total regional (?:low priority )?cores|lowprioritycores|"
                         r"regional vcpu)\b")
 _QUOTA_NUM_RXS = {
@@ -139,6 +143,79 @@ _PUBLIC_IP_LIMIT_RX = re.compile(r"cannot create more than[ \t]{1,3}(\d{1,7})[ \
 _TARGET_RX = re.compile(r"target[ \t]{0,2}[=:][ \t]{0,2}\"?([a-z][a-z0-9_.\[\]]{1,120})")
 
 
+class _Alt:
+    """A fact regex that opens with an alternation, kept as (required literals, fragment) per alternative.
+
+    The engine tries such a regex at every position (~100 us per 10 KB). An alternative whose literals
+    are not in the text can never match, so the regex built from the present alternatives (in their
+    order) finds exactly what the whole one finds, and with one alternative left it is literal-led (the
+    engine's fast prefix scan). `full` is the whole regex; the module checks it against the original."""
+
+    def __init__(self, head: str, alts: tuple[tuple[tuple[str, ...], str], ...], tail: str) -> None:
+        self.head, self.alts, self.tail = head, alts, tail
+        self.full = re.compile(head + "|".join(frag for _lits, frag in alts) + tail)
+        self._built: dict[tuple[int, ...], re.Pattern[str]] = {}
+
+    def pick(self, has: Callable[[str], bool]) -> re.Pattern[str] | None:
+        """The regex of the alternatives present (None: nothing can match)."""
+        key = tuple(i for i, (lits, _frag) in enumerate(self.alts) if all(has(lit) for lit in lits))
+        if not key:
+            return None
+        rx = self._built.get(key)
+        if rx is None:
+            rx = re.compile(self.head + "|".join(self.alts[i][1] for i in key) + self.tail)
+            self._built[key] = rx
+        return rx
+
+
+# The alternation-led regexes above, as _Alt (checked equal below).
+_API_IP_ALT = _Alt("(?:", ((("api server at",), "api server at"),
+                           (("api", "server"), r"api[- ]?server(?: ip)?[:= ]{1,3}"),
+                           (("connect to",), "connect to"), (("dial tcp",), "dial tcp")),
+                   r")[ \t'\"]{0,3}(" + _IP + r")")
+_NODE_IP_ALT = _Alt("(?:", tuple(((w,), w) for w in ("node ip", "node_ip", "nodeip", "source ip", "from node",
+                                                     "private ip", "node")), r")[ \t:=\"']{0,4}(" + _IP + r")")
+_REGION_ALT = _Alt("(?:", tuple(((w,), w) for w in ("region", "location", "locations/")),
+                   r")[ \t:'\"=]{0,4}([a-z][a-z0-9 ]{2,30}?)(?=[\s.,;'\")\]/]|$)")
+_FAMILY_ALT = _Alt("(", ((("standard", "family"), "standard[a-z0-9]{1,30}family"),
+                         (("total regional", "cores"), "total regional (?:low priority )?cores"),
+                         (("lowprioritycores",), "lowprioritycores"), (("regional vcpu",), "regional vcpu")), r")\b")
+_QUOTA_ALTS = {
+    "quota_requested": _Alt("(?:", tuple(((w,), w) for w in ("additional required", "requested quota",
+                                                             "vcpu quota requested")), r")[ \t:]{1,3}(\d{1,7})"),
+    "quota_remaining": _Alt("(?:", tuple(((w,), w) for w in ("remaining", "left regional vcpu quota")),
+                            r")[ \t:]{1,3}(\d{1,7})"),
+}
+_CORRELATION_ALT = _Alt("(?:", ((("correlation",), "correlation[ _-]?id"), (("tracking id",), "tracking id"),
+                                (("activity id",), "activity id"),
+                                (("x-ms-correlation-request-id",), "x-ms-correlation-request-id")),
+                        r")[\"' \t]{0,3}(?:is|:|=)?[\"' \t:]{0,4}(" + _GUID + r")")
+_PRINCIPAL_ALT = _Alt("(?:", tuple(((w,), w) for w in ("object id", "principal id", "objectid")),
+                      r")[\"' \t:=]{1,4}(" + _GUID + r")")
+_CLIENT_ALT = _Alt("(?:", tuple(((w,), w) for w in ("the client", "clientid", "client id", "app")),
+                   r")[\"' \t:=]{1,4}(" + _GUID + r")")
+_SCOPE_ALT = _Alt("(?:", ((("over scope",), "over scope"), (("on the linked scope(s)",), r"on the linked scope\(s\)"),
+                          (("on scope",), "on scope")), r")[ \t]{1,3}'(/[^'\s]{3,600})'")
+_HTTP_ALT = _Alt("(?:", ((("status",), "status(?: ?code)?"), (("http",), "http")),
+                 r")[ \t]{0,2}[=:]?[ \t]{0,2}[\"']?([1-5]\d\d)(?!\d)")
+_NAMESPACE_ALL_ALT = _Alt("(?:", ((("namespace",), "namespace"), (("provider",), "provider")),
+                          r")[ \t]{1,3}'?(microsoft\.[a-z0-9]{2,60})")
+_PDB_ALT = _Alt("(?:", ((("poddisruptionbudget",), "poddisruptionbudgets?"), (("pdb",), "pdbs?")),
+                r")[ \t]{1,3}(?:named[ \t]{1,3})?[\"'\[(]?([a-z0-9][a-z0-9.-]{0,62})")
+_LOCKED_SCOPE_ALT = _Alt("(?:", ((("are locked",), "are locked"), (("is locked",), "is locked"),
+                                 (("locked scope",), r"locked scope\(?s?\)?")),
+                         r")[ \t:]{0,3}'?(/subscriptions/" + _ARM_SEG + r"(?:/resourcegroups/" + _ARM_SEG + r")?)")
+for _alt, _rx in ((_API_IP_ALT, _API_IP_RXS[0]), (_NODE_IP_ALT, _NODE_IP_RX), (_REGION_ALT, _REGION_RXS[0]),
+                  (_FAMILY_ALT, _FAMILY_RX), (_QUOTA_ALTS["quota_requested"], _QUOTA_NUM_RXS["quota_requested"]),
+                  (_QUOTA_ALTS["quota_remaining"], _QUOTA_NUM_RXS["quota_remaining"]),
+                  (_CORRELATION_ALT, _CORRELATION_RX),
+                  (_PRINCIPAL_ALT, _PRINCIPAL_RX), (_CLIENT_ALT, _CLIENT_RX), (_SCOPE_ALT, _SCOPE_RX),
+                  (_HTTP_ALT, _HTTP_RXS[0]), (_NAMESPACE_ALL_ALT, _NAMESPACE_ALL_RX), (_PDB_ALT, _PDB_RX),
+                  (_LOCKED_SCOPE_ALT, _LOCKED_SCOPE_RX)):
+    if _alt.full.pattern != _rx.pattern:  # the split must be the regex itself
+        raise AssertionError(f"{_alt.full.pattern!r} != {_rx.pattern!r}")
+
+
 def normalise_region(raw: str) -> str | None:
     low = "".join(raw.lower().split())
     return low if low in REGIONS else None
@@ -156,8 +233,42 @@ class _Text:
         return self.orig[m.start(group): m.end(group)] if self.same else m.group(group)
 
 
-def _first(rx: re.Pattern[str], t: _Text) -> str | None:
-    m = rx.search(t.low)
+def _vm_sizes(orig: str) -> list[str]:
+    """_VM_SIZE_RX.findall(orig), from the literal-led regexes."""
+    hits: list[tuple[int, str]] = []
+    for rx in _VM_SIZE_RXS:
+        for m in rx.finditer(orig):
+            at = m.start()
+            if at == 0 or not (orig[at - 1].isalnum() or orig[at - 1] == "_"):
+                hits.append((at, m.group(0)))
+    hits.sort()
+    return [h for _at, h in hits]
+
+
+_FQDN_TAIL = ".azmk8s.io"
+_FQDN_REACH = 200  # > the longest text _FQDN_RX can match before its `.azmk8s.io` (123 characters)
+
+
+def _fqdn_match(low: str) -> re.Match[str] | None:
+    """_FQDN_RX.search(low), tried only just before each `.azmk8s.io` (a match holds one, at its end, so
+    the first window with a match has the leftmost one); past 50 windows, one search from there on."""
+    pos = low.find(_FQDN_TAIL)
+    tried = 0
+    while pos >= 0:
+        tried += 1
+        if tried > 50:
+            return _FQDN_RX.search(low, max(0, pos - _FQDN_REACH))
+        # endpos one past the match's end, so the closing \b sees the next character
+        m = _FQDN_RX.search(low, max(0, pos - _FQDN_REACH), pos + len(_FQDN_TAIL) + 1)
+        if m is not None:
+            return m
+        pos = low.find(_FQDN_TAIL, pos + 1)
+    return None
+
+
+def _first(rx: re.Pattern[str] | None, t: _Text) -> str | None:
+    """The first match's group 1, cut from the original text (None: no regex, nothing can match)."""
+    m = rx.search(t.low) if rx is not None else None
     return t.cut(m) if m else None
 
 
@@ -187,25 +298,25 @@ def extract_facts(text: str, probe: Probe | None = None) -> dict[str, Any]:
     facts: dict[str, Any] = {}
 
     if has("azmk8s.io"):
-        fqdn_m = _FQDN_RX.search(low)
+        fqdn_m = _fqdn_match(low)
         if fqdn_m:
             facts["api_server_fqdn"] = fqdn_m.group(1).lower()
             region = normalise_region(fqdn_m.group(2))
             if region:
                 facts["region"] = region
     if has_any(("api server at", "apiserver", "api server", "connect to", "dial tcp", "tcp ")):
-        for rx in _API_IP_RXS:
+        for rx in (_API_IP_ALT.pick(has), _API_IP_RXS[1]):
             ip = _first(rx, t)
             if ip:
                 facts["api_server_ip"] = ip
                 break
     if has_any(("node ip", "node_ip", "nodeip", "source ip", "from node", "private ip", "node ")):
-        node_ip = _first(_NODE_IP_RX, t)
+        node_ip = _first(_NODE_IP_ALT.pick(has), t)
         if node_ip:
             facts["node_ip"] = node_ip
     if "region" not in facts and has_any(("region", "location")):
-        for rx in _REGION_RXS:
-            for m in rx.finditer(low):
+        for rx in (_REGION_ALT.pick(has),):
+            for m in rx.finditer(low) if rx is not None else ():
                 region = normalise_region(m.group(1))
                 if region:
                     facts["region"] = region
@@ -214,17 +325,17 @@ def extract_facts(text: str, probe: Probe | None = None) -> dict[str, Any]:
                 break
 
     if has("standard_") or has("basic_"):
-        sizes = list(dict.fromkeys(_VM_SIZE_RX.findall(t.orig)))[:5]
+        sizes = list(dict.fromkeys(_vm_sizes(t.orig)))[:5]
         if sizes:
             facts["vm_size"] = sizes[0]
             if len(sizes) > 1:
                 facts["vm_sizes"] = sizes
     if has_any(("family", "cores", "vcpu")):
-        family = _first(_FAMILY_RX, t)
+        family = _first(_FAMILY_ALT.pick(has), t)
         if family:
             facts["quota_family"] = family
         for key, rx in _QUOTA_NUM_RXS.items():
-            num = _first(rx, t)
+            num = _first(_QUOTA_ALTS[key].pick(has) if key in _QUOTA_ALTS else rx, t)
             if num is not None:
                 facts[key] = int(num)
 
@@ -261,15 +372,15 @@ def extract_facts(text: str, probe: Probe | None = None) -> dict[str, Any]:
                 facts["current_version"], facts["target_version"] = up.group(1), up.group(2)
 
     if has_any(("correlation", "tracking id", "activity id")):
-        corr = _first(_CORRELATION_RX, t)
+        corr = _first(_CORRELATION_ALT.pick(has), t)
         if corr:
             facts["correlation_id"] = corr.lower()
     if has_any(("object id", "principal id", "objectid")):
-        principal = _first(_PRINCIPAL_RX, t)
+        principal = _first(_PRINCIPAL_ALT.pick(has), t)
         if principal:
             facts["principal_id"] = principal.lower()
     if has_any(("the client", "clientid", "client id", "app '")):
-        client = _first(_CLIENT_RX, t)
+        client = _first(_CLIENT_ALT.pick(has), t)
         if client:
             facts["client_id"] = client.lower()
     if has("perform action"):
@@ -277,7 +388,7 @@ def extract_facts(text: str, probe: Probe | None = None) -> dict[str, Any]:
         if action:
             facts["action"] = action
     if has("scope"):
-        scope = _first(_SCOPE_RX, t)
+        scope = _first(_SCOPE_ALT.pick(has), t)
         if scope:
             facts["scope"] = scope
     if has("namespace"):
@@ -289,7 +400,7 @@ def extract_facts(text: str, probe: Probe | None = None) -> dict[str, Any]:
         if feature:
             facts["feature"] = feature.rstrip(".")
     if has_any(("statuscode", "status code", "status=", "status:", "unexpected status", "http ")):
-        for rx in _HTTP_RXS:
+        for rx in (_HTTP_ALT.pick(has),):
             status = _first(rx, t)
             if status:
                 facts["http_status"] = int(status)
@@ -325,9 +436,11 @@ def _capped(values: list[str], key: str, facts: dict[str, Any]) -> list[str]:
     return out
 
 
-def _findall(rx: re.Pattern[str], t: _Text, limit: int = 4 * MAX_LISTED, group: int = 1) -> list[str]:
+def _findall(rx: re.Pattern[str] | None, t: _Text, limit: int = 4 * MAX_LISTED, group: int = 1) -> list[str]:
     """Matches (cut from the original text), at most `limit` scanned: bounded work on hostile text."""
     out: list[str] = []
+    if rx is None:
+        return out
     for m in rx.finditer(t.low):
         if m.group(group) is not None:
             out.append(t.cut(m, group))
@@ -431,7 +544,7 @@ def _more_facts(t: _Text, facts: dict[str, Any], probe: Probe) -> None:
         if port is not None:
             facts["port"] = port
     if has("locked"):
-        locked = [armid.clean(x.rstrip(".,;:)'")) for x in _findall(_LOCKED_SCOPE_RX, t)]
+        locked = [armid.clean(x.rstrip(".,;:)'")) for x in _findall(_LOCKED_SCOPE_ALT.pick(has), t)]
         ids_so_far: list[str] = facts.get("_ids", [])
         for sc in locked:
             if sc and not any(sc.lower() == i.lower() for i in ids_so_far):
@@ -456,11 +569,11 @@ def _more_facts(t: _Text, facts: dict[str, Any], probe: Probe) -> None:
         if feats:
             facts["features"] = _capped(feats, "features", facts)
     if has("namespace") or has("provider"):
-        spaces = [n.rstrip(".") for n in _findall(_NAMESPACE_ALL_RX, t)]
+        spaces = [n.rstrip(".") for n in _findall(_NAMESPACE_ALL_ALT.pick(has), t)]
         if spaces:
             facts["provider_namespaces"] = _capped(spaces, "provider_namespaces", facts)
     if has("pdb") or has("poddisruptionbudget"):
-        names = [n.rstrip(".") for n in _findall(_PDB_RX, t) if n.rstrip(".").lower() not in _PDB_STOP]
+        names = [n.rstrip(".") for n in _findall(_PDB_ALT.pick(has), t) if n.rstrip(".").lower() not in _PDB_STOP]
         if names:
             facts["pdb_names"] = _capped(names, "pdb_names", facts)
     if has("perform action"):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable
 
 # The analysed window: ARM error bodies are kilobytes; anything past this is CSE stdout noise or an
 # attack. Head keeps the outer error, tail keeps a truncated inner one.
@@ -362,27 +363,31 @@ def _runs(literal: str) -> tuple[str, ...]:
 
 
 class Probe:
-    """`probe.has(lit)` == `lit in probe.text`, answered from the text's distinct words first."""
+    """`probe.has(lit)` == `lit in probe.text`, answered from the text's distinct words first.
 
-    __slots__ = ("_joined", "text")
+    Below PROBE_MIN_CHARS `has` is the text's own `__contains__` (no word set is built)."""
+
+    __slots__ = ("_joined", "has", "text")
 
     def __init__(self, text: str, words: set[str] | frozenset[str] | None = None) -> None:
         self.text = text
-        self._joined: str | None = None
+        self._joined = ""
+        self.has: Callable[[str], bool] = text.__contains__
         if len(text) >= PROBE_MIN_CHARS:
             self._joined = " ".join(words if words is not None else set(word_split(text)))
+            self.has = self._has_long
 
-    def has(self, literal: str) -> bool:
+    def _has_long(self, literal: str) -> bool:
         joined = self._joined
-        if joined is not None:
-            runs = _RUNS.get(literal)
-            for run in _runs(literal) if runs is None else runs:
-                if run not in joined:
-                    return False
+        runs = _RUNS.get(literal)
+        for run in _runs(literal) if runs is None else runs:
+            if run not in joined:
+                return False
         return literal in self.text
 
     def any(self, literals: tuple[str, ...]) -> bool:
+        has = self.has
         for lit in literals:  # noqa: SIM110 (a plain loop: no generator per call)
-            if self.has(lit):
+            if has(lit):
                 return True
         return False
