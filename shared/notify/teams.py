@@ -124,7 +124,9 @@ class TeamsNotifier:
         self._url = SecretStr(secret)
         self._post: _Poster | None = None
         if client is not None:
-            self._post = _AiohttpPoster(client) if isinstance(client, aiohttp.ClientSession) else _legacy(client)
+            if not isinstance(client, aiohttp.ClientSession):
+                raise TypeError("client must be an aiohttp.ClientSession")
+            self._post = _AiohttpPoster(client)
         self._own_client = client is None
         self._ssl = ssl
         self._limiter = RateLimiter(max_per_second, sleep=sleep)
@@ -245,29 +247,6 @@ class _AiohttpPoster(_Poster):
 
     async def close(self) -> None:
         await self.session.close()
-
-
-def _legacy(client: Any) -> _Poster:
-    """An httpx.AsyncClient handed in by callers written before the move to aiohttp (two test
-    modules, until they pass an aiohttp session). httpx is imported only on this path."""
-    import httpx
-
-    class _HttpxPoster(_Poster):
-        async def post(self, url: str, body: bytes) -> tuple[int, str, str | None]:
-            try:
-                resp = await client.post(url, content=body, headers={"Content-Type": "application/json"})
-            except httpx.TransportError as err:
-                raise _HttpError(type(err).__name__, retryable=True) from None
-            except httpx.HTTPError as err:
-                raise _HttpError(type(err).__name__, retryable=False) from None
-            return resp.status_code, resp.text[:500] if resp.status_code != 202 else "", resp.headers.get("Retry-After")
-
-        async def close(self) -> None:
-            await client.aclose()
-
-    if not isinstance(client, httpx.AsyncClient):
-        raise TypeError("client must be an aiohttp.ClientSession")
-    return _HttpxPoster()
 
 
 class LogOnlyNotifier:

@@ -39,7 +39,7 @@ class Built:
     async def aclose(self) -> None:
         await self.arm.aclose()
         await self.sink.close()
-        await self.http.aclose()
+        await self.http.close()
         await self.state.close()
         for q in (self.deps.queue, self.deps.dead_letters):
             close = getattr(q, "aclose", None)  # the StorageWorkQueues this module built
@@ -52,7 +52,7 @@ def build(settings: Settings, *, arm_url: str, ca_file: str, credential: Any, in
           wrap_state: Any = None, wrap_sink: Any = None, wrap_notifier: Any = None, clock: Any = None,
           noise_options: dict[str, Any] | None = None) -> Built:
     """The composition root (shared.compose.build_deps) with the edges pointed at the emulators."""
-    import httpx
+    import aiohttp
 
     from shared.azure.arm import AzureArmReader
     from shared.azure.ingestion import LogsIngestionSink
@@ -67,7 +67,8 @@ def build(settings: Settings, *, arm_url: str, ca_file: str, credential: Any, in
     sink = LogsIngestionSink(ingestion_url, "dcr-test", "Custom-AKSTriageFindings_CL", credential,
                              connection_verify=ca_file, retry_total=3, retry_after_cap_s=RETRY_AFTER_CAP_S,
                              backoff_max_s=RETRY_AFTER_CAP_S)
-    http = httpx.AsyncClient(verify=ssl.create_default_context(cafile=ca_file), timeout=5.0, follow_redirects=False)
+    http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=ssl.create_default_context(cafile=ca_file)),
+                                 timeout=aiohttp.ClientTimeout(total=None, connect=5.0, sock_read=5.0))
     notifier = TeamsNotifier(SecretStr(teams_url), client=http, max_per_second=settings.teams_max_per_second,
                              retries=4, backoff_base_s=0.05, backoff_max_s=RETRY_AFTER_CAP_S,
                              retry_after_cap_s=RETRY_AFTER_CAP_S, timeout_s=5.0)

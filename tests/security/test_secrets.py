@@ -2,7 +2,7 @@
 
 * The Teams webhook URL (its `sig=` grants posting) and bearer tokens never reach a log line:
   the redaction installed by shared.redact covers the message, its args, tracebacks, and what
-  third-party loggers (httpx/httpcore at DEBUG) print while the real notifier posts.
+  third-party loggers (aiohttp at DEBUG) print while the real notifier posts.
 * No secret-looking literal in the shipped code, infra or settings sample.
 * Managed identity only: no key/secret/SAS credential types in the app; in Functions the
   credential is ManagedIdentityCredential; the storage account disallows shared keys.
@@ -76,14 +76,14 @@ def test_redacting_filter_on_a_handler_of_its_own() -> None:
 async def test_teams_notifier_never_logs_or_raises_with_the_url(captured: io.StringIO, tls: Any) -> None:
     import ssl
 
-    import httpx
+    import aiohttp
     from pytest_httpserver import HTTPServer
     from werkzeug.wrappers import Response
 
     from shared.notify.teams import TeamsNotifier
     from shared.ports import SinkError
 
-    for name in ("httpx", "httpcore", "hpack"):
+    for name in ("aiohttp", "aiohttp.client"):
         logging.getLogger(name).setLevel(logging.DEBUG)
     server = HTTPServer(host="127.0.0.1", port=0, ssl_context=tls.server_context)
     server.start()
@@ -93,7 +93,7 @@ async def test_teams_notifier_never_logs_or_raises_with_the_url(captured: io.Str
     server.expect_request(path).respond_with_handler(
         lambda req: Response(f"bad request to {req.url}", status=next(statuses)))
     url = f"https://127.0.0.1:{server.port}{path}?api-version=2016-06-01&sig={SIG}"
-    http = httpx.AsyncClient(verify=ssl.create_default_context(cafile=tls.ca_file))
+    http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=ssl.create_default_context(cafile=tls.ca_file)))
     notifier = TeamsNotifier(SecretStr(url), client=http, backoff_base_s=0.01, backoff_max_s=0.02)
     try:
         message = {"type": "message", "attachments": [{"contentType": "application/vnd.microsoft.card.adaptive",
@@ -104,7 +104,7 @@ async def test_teams_notifier_never_logs_or_raises_with_the_url(captured: io.Str
             await notifier.send(message)  # 404 whose body echoes the URL
         logging.getLogger("aks_triage.test").error("send failed: %s", info.value)
     finally:
-        await http.aclose()
+        await http.close()
         server.stop()
     out = captured.getvalue()
     assert "127.0.0.1" in out or "Teams" in out  # the loggers did run
