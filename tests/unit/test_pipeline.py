@@ -327,3 +327,13 @@ async def test_activity_log_only_errors_are_published_within_one_schedule_step_o
         assert card - t_al <= step and (t_al > 45 or card - t_al <= 30)
     # The first attempt does not wait: an error already there at the event is published at once.
     assert await _time_to_card(0, settings) == 0
+
+
+async def test_a_schedule_of_15_then_30_s_keeps_the_card_within_30_s_of_the_activity_log_entry() -> None:
+    """The Activity Log takes 3 to 20 minutes (Azure Monitor's ingestion-time article): only steps of
+    at most 30 s all the way keep time to card <= T_AL + 30 s there; "15,30" does (one status GET and
+    one Activity Log query per attempt: about 60 attempts by the 30-minute deadline)."""
+    settings = Settings(error_retry_schedule_s=(15, 30), error_deadline_min=30)
+    for t_al in [0, 14, 46, 180, 181, 600, 1199, 1200, 1750]:
+        card = await _time_to_card(t_al, settings)
+        assert 0 <= card - t_al <= 30, t_al
