@@ -175,10 +175,10 @@ class StateStore(Protocol):
         """Delete (only while `etag` is current, when given). False when absent or changed."""
         ...
 
-    async def transact(self, partition: str, ops: Sequence[StateOp]) -> bool:
+    async def transact(self, partition: str, ops: Sequence[StateOp]) -> list[str | None] | None:
         """Apply `ops` (distinct rows of one partition, at most MAX_TRANSACTION_OPS) atomically: all
-        or none, in one round trip. False when a condition failed (nothing applied); other
-        failures raise, with nothing applied either."""
+        or none, in one round trip -> each op's new etag (None for a delete), or None when a
+        condition failed (nothing applied). Other failures raise, with nothing applied either."""
         ...
 
 

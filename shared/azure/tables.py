@@ -5,7 +5,8 @@ answers 409 -> ResourceExistsError -> False: the dedup primitive, atomic across 
 `get`/`query` return plain dicts carrying the entity's `_etag`; `replace_if_match` is an
 If-Match replace (412 -> ResourceModifiedError -> False) for optimistic concurrency on groups.
 `transact` is an entity-group transaction (one partition, up to 100 operations, one request,
-atomic): a failed condition (409 exists / 412 etag / 404 absent) -> False, nothing applied.
+atomic) answering the new etags; a failed condition (409 exists / 412 etag / 404 absent) -> None,
+nothing applied.
 Values must be str / bool / int (32-bit) / float; None values are dropped (Tables has no null).
 Other service errors propagate unchanged: noise control treats them as "state store down".
 `pack_finding` fits a finding into one string property (32K UTF-16 characters).
@@ -220,13 +221,14 @@ class TableStateStore:
             return False
         return True
 
-    async def transact(self, partition: str, ops: Sequence[StateOp]) -> bool:
-        """One entity-group transaction: every op or none (Azure Tables' batch, one request)."""
+    async def transact(self, partition: str, ops: Sequence[StateOp]) -> list[str | None] | None:
+        """One entity-group transaction: every op or none (Azure Tables' batch, one request) -> the
+        new etags, or None when a condition failed."""
         from azure.core import MatchConditions
         from azure.data.tables import TableTransactionError, UpdateMode
 
         if not ops:
-            return True
+            return []
         if len(ops) > MAX_TRANSACTION_OPS or len({op.row for op in ops}) != len(ops):
             raise ValueError(f"a transaction takes at most {MAX_TRANSACTION_OPS} operations on distinct rows")
         batch: list[Any] = []
@@ -244,12 +246,13 @@ class TableStateStore:
             else:
                 batch.append(("delete", {"PartitionKey": partition, "RowKey": op.row}, cond))
         try:
-            await self._bounded(lambda: self._client.submit_transaction(batch))
+            answers = await self._bounded(lambda: self._client.submit_transaction(batch))
         except TableTransactionError as err:
             if str(getattr(err, "error_code", "") or "") in CONDITION_CODES or err.status_code in CONDITION_STATUS:
-                return False
+                return None
             raise
-        return True
+        return [None if op.kind == "delete" else (dict(a).get("etag") or None)
+                for op, a in zip(ops, answers, strict=True)]
 
 
 def build_table_state_store(settings: Settings, credential: AsyncTokenCredential | None = None) -> TableStateStore:

@@ -5,7 +5,8 @@ Both implement shared.ports.StateStore plus what noise control's layout needs
 replaces it only while that etag is current (Azure Tables' If-Match, here a version counter),
 `query_range` reads a key range (entities carry `_pk`/`_rk`), `delete` removes one entity, and
 `transact` applies a batch of operations on one partition atomically (all or none), as Azure
-Tables' entity-group transactions do: a failed condition answers False and nothing is applied.
+Tables' entity-group transactions do: the new etags, or None when a condition failed (nothing
+applied).
 """
 
 from __future__ import annotations
@@ -96,23 +97,27 @@ class MemoryStateStore:
         del self._data[(partition, row)]
         return True
 
-    async def transact(self, partition: str, ops: Sequence[StateOp]) -> bool:
+    async def transact(self, partition: str, ops: Sequence[StateOp]) -> list[str | None] | None:
         self._check()
         _check_ops(ops)
         for op in ops:  # every condition first: all or nothing
             found = self._data.get((partition, op.row))
             if op.kind == "create" and found is not None:
-                return False
+                return None
             if op.kind in ("replace", "delete") and (
                     found is None or (op.etag is not None and str(found[0]) != op.etag)):
-                return False
+                return None
+        etags: list[str | None] = []
         for op in ops:
             key = (partition, op.row)
             if op.kind == "delete":
                 del self._data[key]
+                etags.append(None)
             else:
-                self._data[key] = (self._data.get(key, (0, {}))[0] + 1, copy.deepcopy(_clean(dict(op.entity))))
-        return True
+                version = self._data.get(key, (0, {}))[0] + 1
+                self._data[key] = (version, copy.deepcopy(_clean(dict(op.entity))))
+                etags.append(str(version))
+        return etags
 
 
 class SqliteStateStore:
@@ -193,17 +198,23 @@ class SqliteStateStore:
                                    (partition, row, int(etag)))
             return cur.rowcount == 1
 
-    async def transact(self, partition: str, ops: Sequence[StateOp]) -> bool:
+    async def transact(self, partition: str, ops: Sequence[StateOp]) -> list[str | None] | None:
         _check_ops(ops)
         if not ops:
-            return True
+            return []
         conn = self._conn()
         try:
             conn.isolation_level = None  # explicit BEGIN IMMEDIATE: the batch is one write transaction
             conn.execute("BEGIN IMMEDIATE")
-            ok = all(self._apply(conn, partition, op) for op in ops)
-            conn.execute("COMMIT" if ok else "ROLLBACK")
-            return ok
+            etags: list[str | None] = []
+            for op in ops:
+                applied = self._apply(conn, partition, op)
+                if isinstance(applied, bool):
+                    conn.execute("ROLLBACK")
+                    return None
+                etags.append(applied)
+            conn.execute("COMMIT")
+            return etags
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
@@ -212,28 +223,34 @@ class SqliteStateStore:
             conn.close()
 
     @staticmethod
-    def _apply(conn: sqlite3.Connection, partition: str, op: StateOp) -> bool:
+    def _apply(conn: sqlite3.Connection, partition: str, op: StateOp) -> str | bool | None:
+        """One op inside the open transaction -> its new etag (None: deleted), False: its condition failed."""
         data = json.dumps(_clean(dict(op.entity)))
+        where = "partition = ? AND row = ?"
+        args: list[Any] = [partition, op.row]
         if op.kind == "create":
             try:
                 conn.execute("INSERT INTO state (partition, row, version, data) VALUES (?, ?, 1, ?)",
                              (partition, op.row, data))
             except sqlite3.IntegrityError:
                 return False
-            return True
-        if op.kind == "upsert":
+        elif op.kind == "upsert":
             conn.execute("INSERT INTO state (partition, row, version, data) VALUES (?, ?, 1, ?) "
                          "ON CONFLICT(partition, row) DO UPDATE SET version = version + 1, data = excluded.data",
                          (partition, op.row, data))
-            return True
-        where = "partition = ? AND row = ?"
-        args: list[Any] = [partition, op.row]
-        if op.etag is not None:
-            where += " AND version = ?"
-            args.append(int(op.etag))
-        if op.kind == "replace":
-            cur = conn.execute(f"UPDATE state SET version = version + 1, data = ? WHERE {where}",  # noqa: S608  # nosec B608
-                               [data, *args])
         else:
-            cur = conn.execute(f"DELETE FROM state WHERE {where}", args)  # noqa: S608  # nosec B608
-        return cur.rowcount == 1
+            if op.etag is not None:
+                where += " AND version = ?"
+                args.append(int(op.etag))
+            if op.kind == "replace":
+                sql = f"UPDATE state SET version = version + 1, data = ? WHERE {where}"  # noqa: S608  # nosec B608
+                cur = conn.execute(sql, [data, *args])
+            else:
+                cur = conn.execute(f"DELETE FROM state WHERE {where}", args)  # noqa: S608  # nosec B608
+            if cur.rowcount != 1:
+                return False
+            if op.kind == "delete":
+                return None
+        found = conn.execute("SELECT version FROM state WHERE partition = ? AND row = ?",
+                             (partition, op.row)).fetchone()
+        return str(found[0])

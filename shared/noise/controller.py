@@ -5,25 +5,44 @@ Owns the publishing rules (FindingWriter.publish, resolve, escalate_due):
   (insert-if-absent). A completed event is a no-op, so a redelivered event gives one row and one
   card. Twin events of one failure (same FindingId, e.g. the cluster and agent-pool events of one
   correlation id) collapse to the first.
+- The publish chain of a new finding (round trips of storage latency before the posts):
+  1. at once: the claim (carrying the packed finding) with its timer index entry, and the group
+     transaction of the cluster's partition (`StateStore.transact`: the finding, the group, the
+     cluster's card window and the event's decision row, all or none), planned on what this
+     process last wrote of the group and window (etags remembered) or on their absence;
+  2. only when that guess was wrong (another instance wrote the group, or it exists from before
+     this process): read the group, the window and the decision row at once, re-plan, commit;
+  3. the card and the row are posted at once (Teams and Logs Ingestion), each recorded on the
+     event as it ends while the other is still out, the last by the final "done" save.
+  So 1 round trip before the card and the row when the guess holds, 3 when it does not. The
+  decision row is created once per event (create-if-absent inside the transaction): whichever
+  delivery's transaction commits first decides, and every other run replays that decision, so an
+  event is never counted twice even though the transaction runs beside the claim.
 - Crash safety: the event entity records its steps (`card_sent`, `row_written`) and holds a short
   lease. A retry of the same work item after a crash or a sink failure redoes only the missing
-  steps; a concurrent duplicate delivery, while the lease is held, backs off.
+  steps; a concurrent duplicate delivery, while the lease is held, backs off. The duplicate window
+  is each post's own, from its send to its record: a crash there repeats that post on the retry
+  (neither sink takes an idempotency key).
 - Grouping: (cluster id, error code) is a group. The first finding of a window (default 60 min,
   started by the card) posts a card; later ones in the window update the count (their rows are
-  still written, OccurrenceCount = the count in the window, AlertSent = false). The group's
-  decision for an event is stored with the group, so a retry never counts an event twice.
+  still written, OccurrenceCount = the count in the window, AlertSent = false). A cluster posts at
+  most `max_cards_per_cluster` finding cards per window (the card window row, in the same
+  transaction).
+- AlertSent: the row is written beside the card, before the card's answer, so it says whether
+  this row's finding posts a card (posted, or re-sent by the timer when the post failed).
 - Escalation (timer): an open group of a transient (or maybe-transient) error that is still open
   after `escalate_after_h` (default 24 h) is escalated once: one escalation card, one row with
   Status=escalated. The timer also finishes notices a crash interrupted, re-sends cards that
   failed to post, and finishes stale claims: an event whose worker claimed it and died (and that
   no redelivery resumed) is taken over once its lease has run out, under the event's etag, so
-  exactly one runner finishes it (timer or redelivery), from the finding stored at the claim.
-- State layout (shared.noise.table): events in day partitions, groups and findings in their
-  cluster's partition, a due index for the timer. Resolution reads one cluster's groups; the
-  timer reads only what is due. Each finding is stored once; groups reference their latest.
-- Expiry: events (and findings no group references) are deleted `dedup_days` after the event
-  (default 8: Event Grid retries for 24 h); resolved groups `resolved_ttl_days` after resolution
-  (default 30). Deduplication holds for redeliveries within the dedup window.
+  exactly one runner finishes it (timer or redelivery), from the finding stored in the claim.
+- State layout (shared.noise.table): events in day partitions, groups, findings, decisions and
+  the card window in their cluster's partition, a due index for the timer. Resolution reads one
+  cluster's groups; the timer reads only what is due. Groups reference their latest finding; a
+  finished event drops its copy of the finding.
+- Expiry: events (with their decision rows, and findings no group references) are deleted
+  `dedup_days` after the event (default 8: Event Grid retries for 24 h); resolved groups
+  `resolved_ttl_days` after resolution (default 30). Deduplication holds within the dedup window.
 - Resolution: a later ResourceWriteSuccess for the cluster resolves its open groups: one short
   resolved card per success event and one row with Status=resolved per group.
 - Leases and redelivery: the lease (default 25 s) is shorter than the queue's redelivery interval
@@ -31,14 +50,14 @@ Owns the publishing rules (FindingWriter.publish, resolve, escalate_due):
   resumes. A delivery that meets a live lease raises LeaseHeld: the message returns later (and
   goes to poison at its last dequeue) instead of being completed as success. Every sink and store
   call has a deadline, and the whole publish one below the lease, so a slow sink cannot outlive it.
-- Replay: the decision (card or not, count, status) is stored on the event entity when taken; a
-  retry replays it exactly, however many events joined the group meanwhile.
+- Replay: the decision (card or not, count, status, card slot) is stored in the event's decision
+  row with the group change, and on the event entity; a retry replays it exactly, however many
+  events joined the group meanwhile.
 - State store down: publish raises StateDown and the queue retries the work item later (the SDK
   has already retried); nothing is sent ungrouped, so an outage cannot flood the channel.
-- Sink failures: a FindingsSink error is raised (the queue retries the work item; the step flags
-  make the retry write only what is missing). A Notifier error is logged, the row says
-  AlertSent=false, the group is marked `card_pending` for the timer to retry; never raised.
-Group updates use optimistic concurrency (etag) when the store offers `replace_if_match`.
+- Sink failures: a FindingsSink error is raised once the card post beside it has ended (the queue
+  retries the work item; the step flags make the retry write only what is missing). A Notifier
+  error is logged, the group is marked `card_pending` for the timer to retry; never raised.
 """
 
 from __future__ import annotations
@@ -47,7 +66,9 @@ import asyncio
 import json
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -94,6 +115,11 @@ from shared.render.rows import finding_to_row, iso_z
 log = logging.getLogger(__name__)
 
 
+def tx_committed(answer: Any) -> bool:
+    """A transaction's answer means it committed: the etags (True from a store proxy that keeps only that)."""
+    return answer is True or isinstance(answer, list)
+
+
 def op_name(f: Finding) -> str:
     return f.operation.cluster_name
 
@@ -121,6 +147,18 @@ class NoiseSettings(Protocol):
 Recheck = Callable[[Finding], Awaitable[bool]]
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """One event's decision and the transaction of its cluster's partition that records it."""
+
+    decision: Decision
+    ops: list[StateOp]
+    fields: dict[str, Any]  # the decision as stored (event entity, decision row)
+    group: dict[str, Any] | None = None  # the group entity the transaction writes
+    window: dict[str, Any] | None = None  # the card window it writes, if it takes a slot
+    index_escalation: bool = False  # a fresh group of an escalating kind: its timer entry goes beside
+
+
 class NoiseControl(StateTable):
     """The publisher: noise rules (shared.noise.policy) applied over the state table in front of
     the sinks. One per process; safe for concurrent use."""
@@ -146,6 +184,8 @@ class NoiseControl(StateTable):
         self.resolved_ttl = timedelta(days=resolved_ttl_days)
         self.timer_budget_s = timer_budget_s
         self.max_cards_per_cluster = max_cards_per_cluster
+        self._groups: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
+        self._windows: OrderedDict[str, dict[str, Any]] = OrderedDict()
 
     # --- publish ---------------------------------------------------------------------------
 
@@ -160,29 +200,40 @@ class NoiseControl(StateTable):
         key = op.idempotency_key
         epk, cpk = event_partition(op.event_time), cluster_partition(op.cluster_id)
         gk = group_key(op.cluster_id, f.classification.code)
-        # One round trip: the claim (carrying the finding, so whoever finishes it - this run, a
-        # redelivery or the timer after a crash - works from the same stored finding) and its
-        # timer index entry, with the reads of the group and the cluster's card window beside it.
-        claimed, g, w = await concurrently(
-            self._claim_event(epk, key, now, {"kind": "finding", "group": gk, "cpk": cpk, "finding_id": f.finding_id,
-                                              "finding": pack_finding(f)}),
-            self._get_group(cpk, gk), self._call(self.state.get(cpk, WINDOW_ROW)))
+        packed = pack_finding(f)
+        # One round trip for a new finding: the claim (carrying the finding, so whoever finishes it -
+        # this run, a redelivery or the timer after a crash - works from the same stored finding)
+        # with its timer entry, and beside it the group transaction, planned on what this process
+        # last wrote of the group and the card window (or on their absence). The transaction's
+        # conditions (etags, create-if-absent, the event's decision row created once) make a wrong
+        # guess fail whole, and only the first decision for an event ever commits.
+        cached_group, cached_window = self._cached(cpk, gk)
+        plan = self._plan(f, key, now, cached_group, cached_window, packed)
+        calls: list[Awaitable[Any]] = [self._claim_event(epk, key, now, {
+            "kind": "finding", "group": gk, "cpk": cpk, "finding_id": f.finding_id, "finding": packed})]
+        if plan.ops:
+            calls.append(self._call(self.state.transact(cpk, plan.ops)))
+        if plan.index_escalation:
+            calls.append(self._due(now + self.escalate_after, "g", cpk, gk))
+        claimed, *steps = await concurrently(*calls)
+        committed = self._committed(cpk, gk, plan, steps[0] if plan.ops else None)
         if isinstance(claimed, BaseException):
             raise claimed
         claim, ev = claimed
         if claim == "done":
             return PublishOutcome("duplicate", f.finding_id, gk, int(ev.get("count", 0) or 0),
                                   detail="event already published")
-        if claim == "busy":
+        if claim == "busy":  # a decision this call committed is in the decision row: the holder replays it
             raise LeaseHeld(key, parse_time(ev.get("lease_until")) or now + self.lease)
-        return await self._run_publish(f, epk, key, gk, cpk, ev, now, prefetched=(g, w), resumed=claim == "resume")
+        reindex = plan.index_escalation and any(isinstance(s, BaseException) for s in steps[1:])
+        return await self._run_publish(f, epk, key, gk, cpk, ev, now, committed=committed,
+                                       resumed=claim == "resume" or reindex)
 
     async def _run_publish(self, f: Finding, epk: str, key: str, gk: str, cpk: str, ev: dict[str, Any],
-                           now: datetime, *, prefetched: tuple[Any, Any] | None = None,
-                           resumed: bool = True) -> PublishOutcome:
+                           now: datetime, *, committed: _Plan | None = None, resumed: bool = True) -> PublishOutcome:
         try:
             async with asyncio.timeout(self.publish_deadline_s):
-                return await self._publish_claimed(f, epk, key, gk, cpk, ev, now, prefetched, resumed)
+                return await self._publish_claimed(f, epk, key, gk, cpk, ev, now, committed, resumed)
         except TimeoutError as err:
             await self._save_event_quietly(epk, key, ev, lease_until="")
             raise StateDown(f"publish of {f.finding_id} exceeded {self.publish_deadline_s:.0f} s") from err
@@ -193,26 +244,21 @@ class NoiseControl(StateTable):
             raise
 
     async def _publish_claimed(self, f: Finding, epk: str, key: str, gk: str, cpk: str, ev: dict[str, Any],
-                               now: datetime, prefetched: tuple[Any, Any] | None, resumed: bool) -> PublishOutcome:
-        decision = stored_decision(ev, now)
-        if decision is None and resumed:
-            # A run before this one may have joined the group and died before recording it on the
-            # event: its decision row, written with the group in one transaction, says exactly what.
-            stored = await self._call(self.state.get(cpk, decision_row(key)))
-            if stored is not None:
-                ev.update({k: v for k, v in stored.items() if k in DECISION_FIELDS})
-                decision = stored_decision(ev, now)
-        if decision is not None and resumed and decision.total == 1 \
-                and str(f.classification.transient) in self.escalate_transient:
+                               now: datetime, committed: _Plan | None, resumed: bool) -> PublishOutcome:
+        decision = stored_decision(ev, now)  # recorded on the event by an earlier run: replayed exactly
+        if decision is None and committed is not None:
+            decision = committed.decision
+            ev.update(committed.fields)
+        if decision is None:  # StateDown propagates: the queue retries, nothing goes out ungrouped
+            decision = await self._join_group(f, cpk, gk, key, now, ev)
+        elif resumed and decision.total == 1 and str(f.classification.transient) in self.escalate_transient:
             # The group's escalation entry went beside the group's creation: put it (same key) again.
             await self._due_quietly(decision.first_seen + self.escalate_after, "g", cpk, gk)
-        if decision is None:  # StateDown propagates: the queue retries, nothing goes out ungrouped
-            decision = await self._join_group(f, cpk, gk, key, now, ev, prefetched)
-            if decision.twin_of is not None:
-                ev.pop("finding", None)
-                await self._save_event(epk, key, ev, status="done", twin_of=decision.twin_of, lease_until="")
-                return PublishOutcome("duplicate", f.finding_id, gk, decision.count,
-                                      detail=f"same finding as event {decision.twin_of}")
+        if decision.twin_of is not None:
+            ev.pop("finding", None)
+            await self._save_event(epk, key, ev, status="done", twin_of=decision.twin_of, lease_until="")
+            return PublishOutcome("duplicate", f.finding_id, gk, decision.count,
+                                  detail=f"same finding as event {decision.twin_of}")
 
         current = f.model_copy(update={"status": decision.status, "occurrence_count": decision.count})
         card_sent = bool(ev.get("card_sent"))
@@ -280,7 +326,8 @@ class NoiseControl(StateTable):
             slot, change = self._card_window(w, now)
             if change is None:
                 return slot
-            if await self._call(self.state.transact(cpk, [change])):
+            if tx_committed(await self._call(self.state.transact(cpk, [change]))):
+                self._windows.pop(cpk, None)
                 return True
         raise StateDown("card counter: too much contention")
 
@@ -295,69 +342,112 @@ class NoiseControl(StateTable):
             return True, StateOp("replace", WINDOW_ROW, {**w, "cards": int(w.get("cards", 0)) + 1}, etag=w.get(ETAG))
         return False, None
 
-    async def _join_group(self, f: Finding, cpk: str, gk: str, key: str, now: datetime, ev: dict[str, Any],
-                          prefetched: tuple[Any, Any] | None) -> Decision:
-        """Count the event in its group: the finding, the group, the card window and the event's
-        decision written in one transaction of the cluster's partition (one round trip), retried on
-        a conflict from fresh reads. The decision is copied into `ev` for the event's next save."""
+    def _plan(self, f: Finding, key: str, now: datetime, g: dict[str, Any] | None, w: dict[str, Any] | None,
+              packed: str) -> _Plan:
+        """What counting this event in its group means, given the group and card window as read (or
+        guessed) -> the decision and the one transaction of the cluster's partition that records it:
+        the finding, the group, the card window and the event's decision row (created once)."""
         op = f.operation
+        recent: list[list[Any]] = json.loads(g.get("recent") or "[]") if g else []
+        decision, start = occurrence(g, recent, event_key=key, finding_id=f.finding_id, now=now, window=self.window)
+        fields = decision_fields(decision)
+        if decision.twin_of is not None:
+            return _Plan(decision, [StateOp("create", decision_row(key), {**fields, "twin_of": decision.twin_of})],
+                         fields)
+        if any(ek == key for ek, *_ in recent):  # counted by an earlier version, without a decision row
+            return _Plan(decision, [], fields)
+        fresh = g is None or g.get("status") not in OPEN
+        send, count, total, status = decision.send_card, decision.count, decision.total, decision.status
+        recent = [*([] if fresh else recent), [key, f.finding_id, send, count, status]][-RECENT_MAX:]
+        entity: dict[str, Any] = {k: v for k, v in (g or {}).items() if k != ETAG}
+        if fresh:
+            entity = {"first_seen": iso_z(now), "escalated_at": "", "resolved_at": "", "resolved_by": "",
+                      "card_pending": False, "notice": ""}
+        entity.update({
+            "cluster_id": op.cluster_id, "cluster_name": op.cluster_name, "agent_pool": op.agent_pool or "",
+            "error_code": f.classification.code, "transient": f.classification.transient,
+            "severity": f.severity, "status": status, "last_seen": iso_z(now), "window_start": iso_z(start),
+            "window_count": count, "total_count": total, "recent": json.dumps(recent),
+            "finding_id": f.finding_id,
+        })
+        gk = group_key(op.cluster_id, f.classification.code)
+        ops = [StateOp("upsert", finding_row(f.finding_id), {"finding": packed, "group": gk}),
+               StateOp("create", group_row(gk), entity) if g is None
+               else StateOp("replace", group_row(gk), entity, etag=g.get(ETAG))]
+        window: dict[str, Any] | None = None
+        if send:
+            fields["card_slot"], take = self._card_window(w, now)
+            if take is not None:
+                ops.append(take)
+                window = dict(take.entity)
+        ops.append(StateOp("create", decision_row(key), fields))
+        # The timer's escalation entry goes beside the group's creation (a crash leaving only the
+        # entry is harmless; a retry or the timer resuming the claim writes it again).
+        return _Plan(decision, ops, fields, group=entity, window=window,
+                     index_escalation=fresh and str(f.classification.transient) in self.escalate_transient)
+
+    def _committed(self, cpk: str, gk: str, plan: _Plan, answer: Any) -> _Plan | None:
+        """The plan if its transaction committed (what it wrote is remembered), else None."""
+        if not plan.ops or not tx_committed(answer):
+            self._forget(cpk, gk)
+            return None
+        etags = dict(zip((o.row for o in plan.ops), answer if isinstance(answer, list) else [], strict=False))
+        if plan.group is not None and etags.get(group_row(gk)):
+            self._remember(self._groups, (cpk, gk), {**plan.group, ETAG: etags[group_row(gk)]})
+        if plan.window is not None and etags.get(WINDOW_ROW):
+            self._remember(self._windows, cpk, {**plan.window, ETAG: etags[WINDOW_ROW]})
+        return plan
+
+    async def _join_group(self, f: Finding, cpk: str, gk: str, key: str, now: datetime,
+                          ev: dict[str, Any]) -> Decision:
+        """Count the event in its group from fresh reads (the decision row first: a decision an
+        earlier run committed is replayed exactly), retried on a conflict. The decision is copied
+        into `ev` for the event's next save."""
         packed = str(ev.get("finding") or "") or pack_finding(f)
-        transient = str(f.classification.transient) in self.escalate_transient
         for _ in range(8):
-            if prefetched is not None:
-                g, w = prefetched
-                prefetched = None
-            else:
-                g, w = await concurrently(self._get_group(cpk, gk), self._call(self.state.get(cpk, WINDOW_ROW)))
-            for read in (g, w):
+            g, w, d = await concurrently(self._get_group(cpk, gk), self._call(self.state.get(cpk, WINDOW_ROW)),
+                                         self._call(self.state.get(cpk, decision_row(key))))
+            for read in (g, w, d):
                 if isinstance(read, BaseException):
                     raise read
-            recent: list[list[Any]] = json.loads(g.get("recent") or "[]") if g else []
-            decision, start = occurrence(g, recent, event_key=key, finding_id=f.finding_id, now=now,
-                                         window=self.window)
-            if decision.twin_of is not None:
-                return decision
-            if any(ek == key for ek, *_ in recent):  # counted by an earlier version, without a decision row
-                ev.update(decision_fields(decision))
-                return decision
-            fresh = g is None or g.get("status") not in OPEN
-            send, count, total, status = decision.send_card, decision.count, decision.total, decision.status
-            if fresh:
-                recent = []
-            recent = [*recent, [key, f.finding_id, send, count, status]][-RECENT_MAX:]
-            entity: dict[str, Any] = {} if fresh or g is None else {k: v for k, v in g.items() if k != ETAG}
-            if fresh:
-                entity = {"first_seen": iso_z(now), "escalated_at": "", "resolved_at": "", "resolved_by": "",
-                          "card_pending": False, "notice": ""}
-            entity.update({
-                "cluster_id": op.cluster_id, "cluster_name": op.cluster_name, "agent_pool": op.agent_pool or "",
-                "error_code": f.classification.code, "transient": f.classification.transient,
-                "severity": f.severity, "status": status, "last_seen": iso_z(now), "window_start": iso_z(start),
-                "window_count": count, "total_count": total, "recent": json.dumps(recent),
-                "finding_id": f.finding_id,
-            })
-            fields = decision_fields(decision)
-            ops = [StateOp("upsert", finding_row(f.finding_id), {"finding": packed, "group": gk}),
-                   StateOp("create", group_row(gk), entity) if g is None
-                   else StateOp("replace", group_row(gk), entity, etag=g.get(ETAG))]
-            if send:
-                fields["card_slot"], take = self._card_window(w, now)
-                if take is not None:
-                    ops.append(take)
-            ops.append(StateOp("upsert", decision_row(key), fields))
-            calls = [self._call(self.state.transact(cpk, ops))]
-            if fresh and transient:
-                # The timer's escalation entry beside the group's creation (a crash leaving only the
-                # entry is harmless; a retry or the timer resuming the claim writes it again).
+            if d is not None and (done := stored_decision(d, now)) is not None:
+                ev.update({k: v for k, v in d.items() if k in DECISION_FIELDS})
+                return done
+            self._remember(self._groups, (cpk, gk), g)
+            self._remember(self._windows, cpk, w)
+            plan = self._plan(f, key, now, g, w, packed)
+            calls: list[Awaitable[Any]] = [self._call(self.state.transact(cpk, plan.ops))] if plan.ops else []
+            if plan.index_escalation:
                 calls.append(self._due(now + self.escalate_after, "g", cpk, gk))
-            done = await concurrently(*calls)
-            for step in done:
+            steps = await concurrently(*calls)
+            for step in steps:
                 if isinstance(step, BaseException):
                     raise step
-            if done[0]:
-                ev.update(fields)
-                return decision
+            if not plan.ops or self._committed(cpk, gk, plan, steps[0]) is not None:
+                ev.update(plan.fields)
+                return plan.decision
         raise StateDown(f"group {gk}: too much contention")
+
+    # What this process last wrote (or read) of groups and card windows, with their etags: the
+    # guess the next transaction is planned on. Bounded; a stale entry only costs a failed guess.
+    CACHE_MAX = 1024
+
+    def _cached(self, cpk: str, gk: str) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        return self._groups.get((cpk, gk)), self._windows.get(cpk)
+
+    def _remember(self, cache: OrderedDict[Any, dict[str, Any]], k: Any, entity: dict[str, Any] | None) -> None:
+        if entity is None or not entity.get(ETAG):
+            cache.pop(k, None)
+            return
+        cache[k] = entity
+        cache.move_to_end(k)
+        while len(cache) > self.CACHE_MAX:
+            cache.popitem(last=False)
+
+    def _forget(self, cpk: str, gk: str | None = None) -> None:
+        if gk is not None:
+            self._groups.pop((cpk, gk), None)
+        self._windows.pop(cpk, None)
 
     def _finding_notice(self, kind: NoticeKind, key: str, f: Finding, *, first_seen: datetime, total: int,
                         now: datetime) -> Notice:
@@ -612,6 +702,7 @@ class NoiseControl(StateTable):
                 start = parse_time((w or {}).get("window_start"))
                 if w is not None and (start is None or now - start >= self.window):  # a spent card counter
                     await self._call(self.state.delete(cpk, WINDOW_ROW, w.get(ETAG)))
+                    self._forget(cpk)
                 out.pruned += 1
                 return label, None
             return label, now  # changed meanwhile (reopened?): look again next run

@@ -41,7 +41,7 @@ class Decision:
 
 
 # What an event's decision is stored as (on the event entity, and in its decision row).
-DECISION_FIELDS = ("count", "send_card", "total", "group_status", "first_seen", "card_slot")
+DECISION_FIELDS = ("count", "send_card", "total", "group_status", "first_seen", "card_slot", "twin_of")
 
 
 def decision_fields(d: Decision) -> dict[str, Any]:
@@ -57,7 +57,8 @@ def stored_decision(ev: dict[str, Any], now: datetime) -> Decision | None:
         return None
     count = int(ev.get("count") or 1)
     return Decision(bool(ev["send_card"]), count, int(ev.get("total") or count),
-                    str(ev.get("group_status") or "open"), parse_time(ev.get("first_seen")) or now)
+                    str(ev.get("group_status") or "open"), parse_time(ev.get("first_seen")) or now,
+                    twin_of=str(ev["twin_of"]) if ev.get("twin_of") else None)
 
 
 def occurrence(group: dict[str, Any] | None, recent: list[list[Any]], *, event_key: str, finding_id: str,

@@ -12,7 +12,8 @@ Layout (one table; every read names its partition, so no call reads the whole ta
   c-<cluster key>      f|<finding id>           a finding, packed once (30K characters at most)
   c-<cluster key>      w|cards                  the cluster's finding cards in the current window (cap)
   c-<cluster key>      d|<idempotency key>      an event's decision (count, card or not, its card slot),
-                                                written in the same transaction as the group it joined
+                                                created (once) in the transaction that counts the event
+                                                in its group: the first decision is the only one
   due                  <ISO time>|<kind>|...    the timer's index: what to look at, when. Kinds:
                                                 `e` an event claim to finish if its worker died,
                                                 `g` a group (escalation, a card to retry, an interrupted
@@ -134,6 +135,9 @@ class StateTable:
         # and the lease released) before a redelivery can resume it.
         self.call_deadline_s = lease_s / 3
 
+    def _forget(self, cpk: str, gk: str | None = None) -> None:
+        """Drop what a subclass remembers of this group (and the cluster's card window)."""
+
     # --- state helpers ---------------------------------------------------------------------
 
     async def _call(self, coro: Awaitable[Any]) -> Any:
@@ -207,6 +211,7 @@ class StateTable:
 
         `mutate` returns None for "no change"; it is re-applied to a fresh read after a conflict.
         """
+        self._forget(cpk, gk)
         for _ in range(attempts):
             g = await self._get_group(cpk, gk)
             if g is None:
