@@ -1,4 +1,4 @@
-"""ArmReader over the real Azure SDK (azure-mgmt-resource generic reads, async).
+"""ArmReader over the real Azure SDK (azure-mgmt-resource's async client pipeline: token, retries, hooks).
 
 Owns: every HTTP read of ARM the app makes.
   * `AzureArmReader` - one per process (see `get_arm_reader`): one credential, one
