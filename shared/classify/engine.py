@@ -171,7 +171,12 @@ def _gather(err: OperationError, raw: str | None, idx: CatalogIndex, clean: str 
     # A title or paste cut off mid-code: the last word, or a word before an ellipsis.
     # Only when the error has no code field of its own: a title cut mid-code, not a paste that already
     # names its code and was cut somewhere after it.
-    tail = _TRUNC_RX.search(ev.text[-400:]) if not any(c.origin == "field" for c in ev.codes) else None
+    tail = None
+    if not any(c.origin == "field" for c in ev.codes):
+        last = ev.text[-400:]
+        # A match ends at the end of the text and is at most _TRUNC_REACH long: starting the search
+        # there finds the same leftmost match without trying (and backtracking from) every position.
+        tail = _TRUNC_RX.search(last, max(0, len(last) - _TRUNC_REACH))
     if tail is not None:
         word = tail.group(1)
         # Only a code-shaped cut (`SubnetIsF`, `VMExtensionError_K8SAPIServerC`): a plain last word
@@ -560,6 +565,7 @@ _LAYERS = {"field": "code", "subcode": "subcode", "mention": "code_mention", "tr
 _CODE_OK = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{1,100}")
 # The last code-shaped word of the text (optionally before an ellipsis): a title cut mid-code.
 _TRUNC_RX = re.compile(r"([A-Za-z][A-Za-z0-9_]{7,120})(?:\.\.\.|…)?[\s\"'`)\]]{0,4}$")
+_TRUNC_REACH = 1 + 120 + 3 + 4 + 1 + 8  # the longest _TRUNC_RX match (word, ellipsis, closers, a final \n) + slack
 # HTTP status carried by the layout: Go `RESPONSE 409: 409 Conflict`, autorest `StatusCode=409`, old az CLI
 # `Operation failed with status: 'Bad Request'`, Python `(409) Conflict` / `Status code: 409`.
 # Each alternative starts with a literal (fast scan) and runs on the lower-cased text.

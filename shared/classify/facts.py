@@ -156,9 +156,13 @@ class _Alt:
         self.full = re.compile(head + "|".join(frag for _lits, frag in alts) + tail)
         self._built: dict[tuple[int, ...], re.Pattern[str]] = {}
 
-    def pick(self, has: Callable[[str], bool]) -> re.Pattern[str] | None:
-        """The regex of the alternatives present (None: nothing can match)."""
-        key = tuple(i for i, (lits, _frag) in enumerate(self.alts) if all(has(lit) for lit in lits))
+    def pick(self, probe: Probe) -> re.Pattern[str] | None:
+        """The regex of the alternatives present (None: nothing can match). A short text is scanned
+        faster by the whole regex than asked about each literal."""
+        if not probe.long:
+            return self.full
+        has = probe.has
+        key = tuple(i for i, (lits, _frag) in enumerate(self.alts) if all([has(lit) for lit in lits]))
         if not key:
             return None
         rx = self._built.get(key)
@@ -305,17 +309,17 @@ def extract_facts(text: str, probe: Probe | None = None) -> dict[str, Any]:
             if region:
                 facts["region"] = region
     if has_any(("api server at", "apiserver", "api server", "connect to", "dial tcp", "tcp ")):
-        for rx in (_API_IP_ALT.pick(has), _API_IP_RXS[1]):
+        for rx in (_API_IP_ALT.pick(probe), _API_IP_RXS[1]):
             ip = _first(rx, t)
             if ip:
                 facts["api_server_ip"] = ip
                 break
     if has_any(("node ip", "node_ip", "nodeip", "source ip", "from node", "private ip", "node ")):
-        node_ip = _first(_NODE_IP_ALT.pick(has), t)
+        node_ip = _first(_NODE_IP_ALT.pick(probe), t)
         if node_ip:
             facts["node_ip"] = node_ip
     if "region" not in facts and has_any(("region", "location")):
-        for rx in (_REGION_ALT.pick(has),):
+        for rx in (_REGION_ALT.pick(probe),):
             for m in rx.finditer(low) if rx is not None else ():
                 region = normalise_region(m.group(1))
                 if region:
@@ -331,11 +335,11 @@ def extract_facts(text: str, probe: Probe | None = None) -> dict[str, Any]:
             if len(sizes) > 1:
                 facts["vm_sizes"] = sizes
     if has_any(("family", "cores", "vcpu")):
-        family = _first(_FAMILY_ALT.pick(has), t)
+        family = _first(_FAMILY_ALT.pick(probe), t)
         if family:
             facts["quota_family"] = family
         for key, rx in _QUOTA_NUM_RXS.items():
-            num = _first(_QUOTA_ALTS[key].pick(has) if key in _QUOTA_ALTS else rx, t)
+            num = _first(_QUOTA_ALTS[key].pick(probe) if key in _QUOTA_ALTS else rx, t)
             if num is not None:
                 facts[key] = int(num)
 
@@ -372,15 +376,15 @@ def extract_facts(text: str, probe: Probe | None = None) -> dict[str, Any]:
                 facts["current_version"], facts["target_version"] = up.group(1), up.group(2)
 
     if has_any(("correlation", "tracking id", "activity id")):
-        corr = _first(_CORRELATION_ALT.pick(has), t)
+        corr = _first(_CORRELATION_ALT.pick(probe), t)
         if corr:
             facts["correlation_id"] = corr.lower()
     if has_any(("object id", "principal id", "objectid")):
-        principal = _first(_PRINCIPAL_ALT.pick(has), t)
+        principal = _first(_PRINCIPAL_ALT.pick(probe), t)
         if principal:
             facts["principal_id"] = principal.lower()
     if has_any(("the client", "clientid", "client id", "app '")):
-        client = _first(_CLIENT_ALT.pick(has), t)
+        client = _first(_CLIENT_ALT.pick(probe), t)
         if client:
             facts["client_id"] = client.lower()
     if has("perform action"):
@@ -388,7 +392,7 @@ def extract_facts(text: str, probe: Probe | None = None) -> dict[str, Any]:
         if action:
             facts["action"] = action
     if has("scope"):
-        scope = _first(_SCOPE_ALT.pick(has), t)
+        scope = _first(_SCOPE_ALT.pick(probe), t)
         if scope:
             facts["scope"] = scope
     if has("namespace"):
@@ -400,7 +404,7 @@ def extract_facts(text: str, probe: Probe | None = None) -> dict[str, Any]:
         if feature:
             facts["feature"] = feature.rstrip(".")
     if has_any(("statuscode", "status code", "status=", "status:", "unexpected status", "http ")):
-        for rx in (_HTTP_ALT.pick(has),):
+        for rx in (_HTTP_ALT.pick(probe),):
             status = _first(rx, t)
             if status:
                 facts["http_status"] = int(status)
@@ -544,7 +548,7 @@ def _more_facts(t: _Text, facts: dict[str, Any], probe: Probe) -> None:
         if port is not None:
             facts["port"] = port
     if has("locked"):
-        locked = [armid.clean(x.rstrip(".,;:)'")) for x in _findall(_LOCKED_SCOPE_ALT.pick(has), t)]
+        locked = [armid.clean(x.rstrip(".,;:)'")) for x in _findall(_LOCKED_SCOPE_ALT.pick(probe), t)]
         ids_so_far: list[str] = facts.get("_ids", [])
         for sc in locked:
             if sc and not any(sc.lower() == i.lower() for i in ids_so_far):
@@ -569,11 +573,11 @@ def _more_facts(t: _Text, facts: dict[str, Any], probe: Probe) -> None:
         if feats:
             facts["features"] = _capped(feats, "features", facts)
     if has("namespace") or has("provider"):
-        spaces = [n.rstrip(".") for n in _findall(_NAMESPACE_ALL_ALT.pick(has), t)]
+        spaces = [n.rstrip(".") for n in _findall(_NAMESPACE_ALL_ALT.pick(probe), t)]
         if spaces:
             facts["provider_namespaces"] = _capped(spaces, "provider_namespaces", facts)
     if has("pdb") or has("poddisruptionbudget"):
-        names = [n.rstrip(".") for n in _findall(_PDB_ALT.pick(has), t) if n.rstrip(".").lower() not in _PDB_STOP]
+        names = [n.rstrip(".") for n in _findall(_PDB_ALT.pick(probe), t) if n.rstrip(".").lower() not in _PDB_STOP]
         if names:
             facts["pdb_names"] = _capped(names, "pdb_names", facts)
     if has("perform action"):
@@ -616,6 +620,9 @@ def _deepest_target(tree: OperationError | None) -> str | None:
             best = (depth, node.target.strip()[:300])
         stack.extend((d, depth + 1) for d in node.details)
     return best[1] if best else None
+
+
+_FACT_FIELDS = frozenset(ErrorFacts.model_fields)
 
 
 def error_facts(text: str, *, tree: OperationError | None = None, probe: Probe | None = None,
@@ -664,8 +671,8 @@ def error_facts(text: str, *, tree: OperationError | None = None, probe: Probe |
         key = dropped + "s"
         if one and not raw.get(key):
             raw[key] = [one]
-    fields = {k: v for k, v in raw.items() if k in ErrorFacts.model_fields}
-    fields.update({k: v for k, v in known.items() if v is not None and k in ErrorFacts.model_fields})
+    fields = {k: v for k, v in raw.items() if k in _FACT_FIELDS}
+    fields.update({k: v for k, v in known.items() if v is not None and k in _FACT_FIELDS})
     return ErrorFacts(
         **{k: (tuple(v) if isinstance(v, list) else v) for k, v in fields.items()},
         resources=tuple(refs), quota=quota, vm_sizes=tuple(sizes[:MAX_LISTED]), fqdns=tuple(fqdns[:MAX_LISTED]),

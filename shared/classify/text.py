@@ -367,13 +367,14 @@ class Probe:
 
     Below PROBE_MIN_CHARS `has` is the text's own `__contains__` (no word set is built)."""
 
-    __slots__ = ("_joined", "has", "text")
+    __slots__ = ("_joined", "has", "long", "text")
 
     def __init__(self, text: str, words: set[str] | frozenset[str] | None = None) -> None:
         self.text = text
         self._joined = ""
         self.has: Callable[[str], bool] = text.__contains__
-        if len(text) >= PROBE_MIN_CHARS:
+        self.long = len(text) >= PROBE_MIN_CHARS
+        if self.long:
             self._joined = " ".join(words if words is not None else set(word_split(text)))
             self.has = self._has_long
 
