@@ -576,6 +576,7 @@ _HTTP_RXS = (
     re.compile(r"status[ \t]{0,2}[=:][ \t]{0,2}([1-5]\d\d)(?!\d)"),
     re.compile(r"unexpected status ([1-5]\d\d)(?!\d)"),
 )
+_HTTP_LITERALS = ("response", "statuscode", "status code", "status", "unexpected status ")
 _REASON_RX = re.compile(
     r"(?i:operation failed with status:?|returned an invalid status(?: code)?:?)[ \t]{0,2}"
     r"(?:'([A-Za-z ]{3,40})'|\"([A-Za-z ]{3,40})\"|([A-Za-z]{3,20}(?: [A-Za-z]{3,20})?))"
@@ -590,7 +591,9 @@ def _http_status(text: str, idx: CatalogIndex, probe: Probe | None = None) -> st
         head = text[:65536].lower()
         has = head.__contains__
     if has("status") or has("response "):
-        for rx in _HTTP_RXS:
+        for lit, rx in zip(_HTTP_LITERALS, _HTTP_RXS, strict=True):
+            if not has(lit):  # the regex's leading literal is not in the text: it cannot match
+                continue
             for n, m in enumerate(rx.finditer(head)):
                 if n >= 20:
                     break

@@ -350,16 +350,31 @@ def word_split(text: str) -> list[str]:
     return text.encode("utf-8", "surrogatepass").translate(_TOKEN_BYTES).decode("utf-8", "surrogatepass").split()
 
 
-_RUNS: dict[str, tuple[str, ...]] = {}  # literal -> its word runs (literals are code constants and catalog text)
+# literal -> (needles that must be in " " + joined words + " ", words that must be words of the text).
+# A word run of the literal bounded on both sides by separators inside the literal is a whole word of
+# the text; bounded on the left only, it starts one (" run"); on the right only, it ends one ("run ");
+# else it lies somewhere inside one.
+_SPECS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+_RUN_RX = re.compile(r"\S+")
 
 
-def _runs(literal: str) -> tuple[str, ...]:
-    runs = _RUNS.get(literal)
-    if runs is None:
-        runs = tuple(word_split(literal))
-        if len(_RUNS) < 65536:
-            _RUNS[literal] = runs
-    return runs
+def _spec(literal: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    spec = _SPECS.get(literal)
+    if spec is None:
+        spaced = literal.encode("utf-8", "surrogatepass").translate(_TOKEN_BYTES).decode("utf-8", "surrogatepass")
+        needles: list[str] = []
+        exact: list[str] = []
+        for m in _RUN_RX.finditer(spaced):
+            left, right = m.start() > 0, m.end() < len(spaced)
+            run = m.group(0)
+            if left and right:
+                exact.append(run)
+            else:
+                needles.append((" " if left else "") + run + (" " if right else ""))
+        spec = (tuple(needles), tuple(exact))
+        if len(_SPECS) < 65536:
+            _SPECS[literal] = spec
+    return spec
 
 
 class Probe:
@@ -367,22 +382,29 @@ class Probe:
 
     Below PROBE_MIN_CHARS `has` is the text's own `__contains__` (no word set is built)."""
 
-    __slots__ = ("_joined", "has", "long", "text")
+    __slots__ = ("_joined", "_words", "has", "long", "text")
 
     def __init__(self, text: str, words: set[str] | frozenset[str] | None = None) -> None:
         self.text = text
         self._joined = ""
+        self._words: set[str] | frozenset[str] = frozenset()
         self.has: Callable[[str], bool] = text.__contains__
         self.long = len(text) >= PROBE_MIN_CHARS
         if self.long:
-            self._joined = " ".join(words if words is not None else set(word_split(text)))
+            self._words = words if words is not None else set(word_split(text))
+            self._joined = " " + " ".join(self._words) + " "
             self.has = self._has_long
 
     def _has_long(self, literal: str) -> bool:
+        spec = _SPECS.get(literal)
+        needles, exact = _spec(literal) if spec is None else spec
+        words = self._words
+        for w in exact:
+            if w not in words:
+                return False
         joined = self._joined
-        runs = _RUNS.get(literal)
-        for run in _runs(literal) if runs is None else runs:
-            if run not in joined:
+        for needle in needles:
+            if needle not in joined:
                 return False
         return literal in self.text
 
