@@ -33,6 +33,7 @@ _PS_PREFIX = re.compile(r"(?m)^[ \t]*[A-Za-z][\w.-]{0,40} : (?=ERROR|\(|Code|Dep
 # A PowerShell error record starts with the command name: `az : ERROR: ...`, `New-AzAksCluster : ...`.
 _PS_START = re.compile(r"[ \t]*[A-Za-z][\w.-]{0,40} : (?:ERROR|\(|Code|Operation|Long running)")
 _BACKSLASHES = re.compile(r"\\+")
+_AFTER_BACKSLASH = re.compile(r"\\(.)", re.DOTALL)
 _ESCAPES = (
     ('\\"', '"'), ("\\'", "'"), ("\\n", "\n"), ("\\r", " "), ("\\t", " "), ("\\/", "/"),
     ("\\u0027", "'"), ("\\u0022", '"'), ("\\u003c", "<"), ("\\u003e", ">"), ("\\u0026", "&"),
@@ -77,15 +78,17 @@ _TYPOGRAPHIC = str.maketrans({"\u201c": '"', "\u201d": '"', "\u201e": '"', "\u00
 def decorations(text: str) -> str:
     """Layout noise that carries no meaning: ANSI escapes, CI timestamps, markdown, typographic quotes
     (Pulumi prints `Code=\u201cX\u201d`)."""
-    if "\x1b" in text or "[0m" in text or "[31m" in text or "m\x1b" in text:
+    # A one-character `in` is a memchr; a longer literal is a slow scan, so its rarest character is
+    # asked first (a literal can't be in a text that lacks one of its characters).
+    if "\x1b" in text or ("[" in text and ("[0m" in text or "[31m" in text)):
         text = _ANSI.sub("", text)
-    if "##[" in text or "::error" in text or "::warning" in text:
+    if ("#" in text and "##[" in text) or ("::" in text and ("::error" in text or "::warning" in text)):
         text = _CI_PREFIX.sub("", text)
     elif "T" in text[:40] and _TIMESTAMP_ONLY.match(text):
         text = _TIMESTAMP_LINE.sub("\n", _TIMESTAMP_ONLY.sub("", text, count=1))
-    if "```" in text or "~~~" in text:
+    if ("`" in text and "```" in text) or ("~" in text and "~~~" in text):
         text = _MD_FENCE.sub("", text)
-    if "\n>" in text or text.lstrip().startswith(">"):
+    if ">" in text and ("\n>" in text or text.lstrip().startswith(">")):
         text = _MD_QUOTE.sub("", text)
     if not text.isascii():
         text = text.translate(_TYPOGRAPHIC)
@@ -218,8 +221,11 @@ def flatten(text: str) -> str:
     if "\\" not in text:
         return text
     text = _BACKSLASHES.sub(r"\\", text)
+    # Replacing removes backslashes and adds none, so an escape absent now stays absent: only the
+    # escapes whose second character follows some backslash are looked for (each `in` is a scan).
+    after = set(_AFTER_BACKSLASH.findall(text)) if text.count("\\") <= 2000 else None
     for old, new in _ESCAPES:
-        if old in text:
+        if (after is None or old[1] in after) and old in text:
             text = text.replace(old, new)
     return text
 
