@@ -193,6 +193,7 @@ async def _samples(variants: dict[tuple[str, float], list[dict[str, Any]]], emu:
         for (path, lat), events in variants.items():
             emu.set_latency(lat)
             cards, rows, handler, trips, gets, rounds = [], [], [], [], [], []
+            split: dict[str, int] = {}
             first_arm, arm_span, tail = [], [], []
             for i, ev in enumerate(events):
                 sinks.call("clear_log")
@@ -225,6 +226,8 @@ async def _samples(variants: dict[tuple[str, float], list[dict[str, Any]]], emu:
                 rows.append(max(ingest) - t0)
                 handler.append(t_done - t0)
                 trips.append(storage["queue"] + storage["table"] - 1)  # minus the host's receive
+                for kind, count in storage.items():
+                    split[kind] = max(split.get(kind, 0), count)
                 gets.append(len(wire))
                 rounds.append(wire_rounds(wire))
                 if wire:
@@ -240,6 +243,7 @@ async def _samples(variants: dict[tuple[str, float], list[dict[str, Any]]], emu:
                 "row_floor_s": round(row_floor, 4), "card_ratio": round(card / card_floor, 3),
                 "row_ratio": round(row / row_floor, 3), "handler_done_s": round(statistics.median(handler), 4),
                 "storage_round_trips_per_finding": max(trips), "samples": len(cards),
+                "storage_requests_max": split,  # queue (the host's write and receive included) and table
                 "arm_depth_floor": depth, "arm_wire_rounds": max(rounds), "arm_gets_per_finding": max(gets),
                 "entry_to_first_arm_s": _median(first_arm), "arm_span_s": _median(arm_span),
                 "last_arm_to_card_s": _median(tail), "loadavg": [round(x, 2) for x in os.getloadavg()],

@@ -170,3 +170,33 @@ def test_wire_rounds_is_the_longest_chain_of_requests_sent_after_an_answer() -> 
     assert wire_rounds([]) == 0
     assert wire_rounds([(0.0, 1.0), (0.1, 1.1), (0.2, 1.0)]) == 1  # overlapping: one round
     assert wire_rounds([(0.0, 1.0), (1.0, 2.0), (0.5, 1.5), (2.5, 3.0)]) == 3
+
+
+def test_e2e_component_reports_card_and_row_ratios_against_the_dependent_chain() -> None:
+    """The e2e code path (indexed functions, production wiring, Azurite, sink server), one sample per
+    path: the keys are numbers, the floors are the dependent chains (3 on the cluster status, 4 on the
+    Activity Log), the code runs at them, and each setting says its reads and storage requests."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--json", "--fast", "--only", "e2e", "--samples", "1"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False, env=dict(os.environ),
+    )
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    reason = report["errors"].get("e2e", "")
+    if reason.startswith(("the ARM emulator needs", "Azurite")) or "azurite" in reason.lower():
+        return  # a prerequisite is missing: the component says so instead of inventing figures
+    for key in ("card_latency_ratio", "row_latency_ratio"):
+        assert isinstance(report[key], float) and report[key] > 0, (key, report[key])
+    details = report["details"]["e2e"]
+    assert details["e2e_dataflow_depth"] == {"cluster_status": 3, "activity_log": 4}
+    assert details["e2e_observed_critical_path"] == details["e2e_dataflow_depth"]
+    assert details["e2e_error_sources"] == {"cluster_status": "cluster_status", "activity_log": "activity_log"}
+    per = details["e2e_per_setting"]
+    assert set(per) == {"cluster_status@50ms", "activity_log@50ms"}
+    for name, setting in per.items():
+        path = name.split("@")[0]
+        assert setting["arm_depth_floor"] == details["e2e_dataflow_depth"][path]
+        assert setting["arm_gets_per_finding"] == details["e2e_traced_reads"][path]
+        assert setting["arm_wire_rounds"] >= setting["arm_depth_floor"]
+        assert setting["storage_round_trips_per_finding"] >= 3
+        assert set(setting["storage_requests_max"]) == {"queue", "table"}
