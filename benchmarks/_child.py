@@ -20,6 +20,7 @@ MODULES = {
     "scale": ("benchmarks.scale_bench", "events"),
     "state": ("benchmarks.state_bench", "samples"),
     "cold_wiring": ("benchmarks.cold_wiring", "samples"),
+    "queue_hop": ("benchmarks.queue_hop_bench", "samples"),
 }
 
 
