@@ -400,3 +400,38 @@ async def test_a_write_cancelled_before_its_request_left_is_not_sent(
             await dropped
     assert [[row["Summary"] for row in r["rows"]] for r in emulator.requests] == [[_row(0)["Summary"]],
                                                                                   [_row(2)["Summary"]]]
+
+
+async def test_concurrent_publishes_share_requests_and_a_failed_one_is_retried_by_each(
+        https_server: HTTPServer, tls: TlsMaterial, emulator: Emulator, credential: FakeCredential) -> None:
+    """Noise control over the real sink: eight work items publishing at once (host.json batchSize 8)
+    while a request is out go in one request; when that request fails, every one of them fails
+    (the queue retries each), and the retries write each row once."""
+    import asyncio
+
+    from shared.local.state import MemoryStateStore
+    from shared.noise import NoiseControl
+    from tests.factories import make_operation
+    from tests.sinks.conftest import FakeClock, NoiseTestSettings, RecordingNotifier
+
+    emulator.script = [Response(status=204), error_response(503, "ServiceUnavailable", "try later")]
+    gate = await _gated(https_server, emulator)
+    clock = FakeClock()
+    findings = [make_finding(op=make_operation(event_id=f"evt-batch-{i}", cluster=f"aks-batch-{i}"))
+                for i in range(9)]
+    async with make_sink(https_server, tls, credential, retry_total=0) as sink:
+        nc = NoiseControl(MemoryStateStore(), sink, RecordingNotifier(), clock, NoiseTestSettings())
+        first = asyncio.create_task(nc.publish(findings[0]))
+        await _in_flight(gate)
+        rest = [asyncio.create_task(nc.publish(f)) for f in findings[1:]]
+        await asyncio.sleep(0.2)
+        gate.release.set()
+        assert (await first).row_written
+        failed = await asyncio.gather(*rest, return_exceptions=True)
+        assert all(isinstance(r, SinkError) and r.retryable for r in failed), failed
+        clock.advance(seconds=31)  # the queue's redeliveries
+        again = await asyncio.gather(*(nc.publish(f) for f in findings[1:]))
+    assert [len(r["rows"]) for r in emulator.requests] == [1, 8, 8]
+    written = [row["EventId"] for r in emulator.requests[::2] for row in r["rows"]]
+    assert sorted(written) == sorted(f.operation.event_id for f in findings)
+    assert all(o.row_written and not o.card_sent for o in again)  # the cards went out the first time
