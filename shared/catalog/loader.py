@@ -63,6 +63,8 @@ class CatalogIndex:
     # pattern can only match a squeezed text holding that piece, so one C-level `in` per distinct
     # piece decides which of them are tried at all.
     unanchored_by_piece: tuple[tuple[str, tuple[CompiledPattern, ...]], ...] = ()
+    unanchored_pieces: tuple[str, ...] = ()  # the pieces of unanchored_by_piece, in order
+    unanchored_of: dict[str, tuple[CompiledPattern, ...]] = field(default_factory=dict)  # piece -> patterns
     container_names: frozenset[str] = frozenset()  # generic + wrapper codes, lower-cased
     code_names: frozenset[str] = frozenset()  # the keys of `codes` (a set operand without a copy per message)
     linux_exit: dict[int, ExitStatus] = field(default_factory=dict)
@@ -196,6 +198,8 @@ def catalog_index() -> CatalogIndex:
         else:
             idx.anchored.setdefault(cp.anchor, []).append(cp)
     idx.unanchored_by_piece = tuple((piece, tuple(ps)) for piece, ps in by_piece.items())
+    idx.unanchored_pieces = tuple(by_piece)
+    idx.unanchored_of = {piece: tuple(ps) for piece, ps in by_piece.items()}
     idx.anchor_words = frozenset(idx.anchored)
     idx.linux_exit = {x.status: x for x in cat.cse_exit_statuses.linux}
     idx.windows_exit = {x.status: x for x in cat.cse_exit_statuses.windows}

@@ -25,7 +25,6 @@ import operator
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 from shared.catalog.loader import CatalogIndex, CompiledPattern, catalog_index
@@ -226,8 +225,8 @@ def _gather(err: OperationError, raw: str | None, idx: CatalogIndex, clean: str 
         present |= wrapped & idx.anchor_words
     cands = [p for anchor in present for p in idx.anchored[anchor]
              if p.also is None or p.also in tokens or p.also in wrapped]
-    has_piece = ev.sq_probe.has
-    cands += [p for piece, ps in idx.unanchored_by_piece if has_piece(piece) for p in ps]
+    for piece in ev.sq_probe.present(idx.unanchored_pieces):
+        cands.extend(idx.unanchored_of[piece])
     cands.sort(key=_ORDER)
     for p in cands:
         if _pattern_hit(p, sq):
@@ -633,17 +632,27 @@ def _first_exit(ev: Evidence) -> int | None:
 
 def _subcategory(entry: Entry, sq_probe: Probe) -> Subcategory | None:
     """First sub-cause whose telling phrase appears; then the same on the weaker phrases."""
-    for attr in ("match", "weak_match"):
-        for sub in entry.subcategories:
-            for frag in getattr(sub, attr):
-                if sq_probe.has(_squeezed(frag)):
-                    return sub
+    has = sq_probe.has
+    for sub, frags in _sub_phrases(entry):
+        if any(map(has, frags)):
+            return sub
     return None
 
 
-@lru_cache(maxsize=4096)
-def _squeezed(fragment: str) -> str:
-    return squeeze(fragment)
+_SubPhrases = tuple[tuple[Subcategory, tuple[str, ...]], ...]
+_SUB_PHRASES: dict[str, tuple[Entry, _SubPhrases]] = {}
+
+
+def _sub_phrases(entry: Entry) -> _SubPhrases:
+    """(sub-cause, its squeezed phrases): every sub-cause's telling phrases, then every one's weaker ones.
+    Cached per entry object (the catalog is loaded once per process)."""
+    hit = _SUB_PHRASES.get(entry.id)
+    if hit is not None and hit[0] is entry:
+        return hit[1]
+    out = tuple((sub, tuple(squeeze(f) for f in getattr(sub, attr)))
+                for attr in ("match", "weak_match") for sub in entry.subcategories)
+    _SUB_PHRASES[entry.id] = (entry, out)
+    return out
 
 
 def _quoted_links(text: str) -> list[str]:
