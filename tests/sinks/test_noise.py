@@ -18,7 +18,7 @@ import pytest
 from shared.local.state import MemoryStateStore, SqliteStateStore
 from shared.noise import LeaseHeld, NoiseControl, StateDown, group_key
 from shared.ports import SinkError
-from tests.conftest import Azurite
+from tests.azurite_support import Azurite
 from tests.factories import make_finding, make_operation, make_success
 from tests.sinks.conftest import FakeClock, NoiseTestSettings, RecordingNotifier, RecordingSink
 
@@ -289,7 +289,7 @@ async def test_any_exception_after_the_claim_releases_the_lease(state: Any, sink
     held, or the queue's retry would look like a concurrent duplicate and the finding would be lost."""
     import shared.noise.controller
 
-    real = shared.noise.controller.finding_to_row
+    real = shared.noise.controller.finding_to_row  # type: ignore[attr-defined]
     calls = {"n": 0}
 
     def flaky(*a: Any, **kw: Any) -> Any:

@@ -77,7 +77,7 @@ async def test_retried_event_replays_its_stored_decision(tmp_path: Path, sink: R
     async def die(card: Any) -> None:
         raise Killed
 
-    notifier.notify = die  # type: ignore[method-assign]
+    notifier.notify = die  # type: ignore[method-assign,assignment]
     with pytest.raises(Killed):
         await nc.publish(first)
     notifier.notify = real_send  # type: ignore[method-assign]
