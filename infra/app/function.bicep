@@ -138,7 +138,7 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
         { name: 'AKS_TRIAGE_CHECK_TIMEOUT_S', value: '20' }
         { name: 'AKS_TRIAGE_ACTIVITY_LOG_SOURCE', value: activityLogSource }
         { name: 'AKS_TRIAGE_ACTIVITY_WORKSPACE_ID', value: activityWorkspaceId }
-        { name: 'AKS_TRIAGE_ERROR_RETRY_SCHEDULE_S', value: '15,30,60,120' }
+        { name: 'AKS_TRIAGE_ERROR_RETRY_SCHEDULE_S', value: '15,30' }
         { name: 'AKS_TRIAGE_ERROR_DEADLINE_MIN', value: '30' }
         { name: 'AKS_TRIAGE_STORAGE_ACCOUNT_URL', value: storageQueueEndpoint }
         { name: 'AKS_TRIAGE_WORK_QUEUE', value: workQueueName }

@@ -10,7 +10,7 @@ from shared.settings import Settings
 
 def test_default_schedule_steps_up_then_repeats_its_last_delay() -> None:
     settings = Settings()
-    assert [settings.error_retry_delay_s(a) for a in range(6)] == [15, 30, 60, 120, 120, 120]
+    assert [settings.error_retry_delay_s(a) for a in range(6)] == [15, 30, 30, 30, 30, 30]
 
 
 def test_app_setting_is_a_comma_list(monkeypatch: pytest.MonkeyPatch) -> None:
