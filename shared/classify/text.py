@@ -220,6 +220,10 @@ def flatten(text: str) -> str:
     """
     if "\\" not in text:
         return text
+    last = _LAST_FLAT[0]  # one tuple read: safe if another thread replaces it
+    if text is last[0]:  # the same string object again (the parser and the classifier both flatten it)
+        return last[1]
+    src = text
     text = _BACKSLASHES.sub(r"\\", text)
     # Replacing removes backslashes and adds none, so an escape absent now stays absent: only the
     # escapes whose second character follows some backslash are looked for (each `in` is a scan).
@@ -227,7 +231,11 @@ def flatten(text: str) -> str:
     for old, new in _ESCAPES:
         if (after is None or old[1] in after) and old in text:
             text = text.replace(old, new)
+    _LAST_FLAT[0] = (src, text)
     return text
+
+
+_LAST_FLAT: list[tuple[str, str]] = [("", "")]  # (input, output) of the last flatten that did work
 
 
 def squeeze(text: str) -> str:
