@@ -6,8 +6,11 @@ Two table services, the same protocol on each:
 - the **stand-in** (`benchmarks.table_standin`, a child process): Azure Table Storage's one index,
   (PartitionKey, RowKey) sorted, so an operation costs what it reads and not what is stored. The
   keys `state_resolve_flat_ratio` / `state_timer_flat_ratio` are wall-time ratios on it, largest
-  level / smallest, taken per sampling round and their median reported: our process (the code and
-  the SDK) plus loopback HTTP plus a service whose per-request cost does not depend on the size.
+  level / smallest, taken per sampling round (the levels of a round run back to back and share
+  the machine's load) and their median over the rounds, with its bootstrap standard error: our
+  process (the code and the SDK) plus loopback HTTP plus a service whose per-request cost does
+  not depend on the size. Ratios of the fastest samples, lower quartiles and medians are reported
+  next to them.
   It also counts the index entries each request walked (`x-standin-scanned`): a query that read
   rows it does not return shows there.
 - **Azurite** (LokiJS, in memory): the same figures, reported as the emulator's cost
@@ -56,7 +59,7 @@ GROUP_LEVELS = (10, 100, 1000, 10000)
 FAST_LEVELS = (10, 100, 1000)
 GROUPS_PER_CLUSTER = 10
 SEED_GROUPS = 10  # real findings published per level (one cluster, ten error codes)
-SAMPLES, AZURITE_SAMPLES, FAST_SAMPLES = 25, 7, 3
+SAMPLES, AZURITE_SAMPLES, FAST_SAMPLES = 201, 7, 3
 CODES = (
     "SubnetIsFull",
     "QuotaExceeded",
@@ -126,8 +129,8 @@ class CountingStore:
     async def delete(self, partition: str, row: str, etag: str | None = None) -> bool:
         return bool(await self._timed("delete", self.inner.delete(partition, row, etag)))
 
-    async def transact(self, partition: str, ops: Any) -> bool:
-        return bool(await self._timed("transact", self.inner.transact(partition, ops)))
+    async def transact(self, partition: str, ops: Any) -> Any:  # the port's answer, passed through as it is
+        return await self._timed("transact", self.inner.transact(partition, ops))
 
 
 class Wire:
@@ -423,7 +426,11 @@ def _summary(lv: Level) -> dict[str, Any]:
     out: dict[str, Any] = {"groups_stored": lv.groups}
     for op in ("resolve", "timer"):
         s = lv.samples[op]
-        out[f"{op}_ms"] = round(1000 * med([x["wall"] for x in s]), 2)
+        walls = sorted(x["wall"] for x in s)
+        out[f"{op}_ms"] = round(1000 * med(walls), 2)
+        out[f"{op}_min_ms"] = round(1000 * walls[0], 2)
+        out[f"{op}_p25_ms"] = round(1000 * walls[len(walls) // 4], 2)
+        out[f"{op}_wall_ms_samples"] = [round(1000 * x["wall"], 2) for x in s]
         out[f"{op}_cpu_ms"] = round(1000 * med([x["cpu"] for x in s]), 2)
         for key in ("calls", "http", "entities", "scanned", "bytes_out", "bytes_in"):
             values = [x[key] for x in s]
@@ -457,9 +464,25 @@ def _code_version() -> dict[str, Any]:
 def _paired(lvs: list[Level], op: str) -> float | None:
     """Median over rounds of (wall at the largest level / wall at the smallest) in the same round:
     the levels of one round run back to back, so they share the machine's load of that moment."""
-    lo, hi = lvs[0].samples[op], lvs[-1].samples[op]
-    ratios = [b["wall"] / a["wall"] for a, b in zip(lo, hi, strict=True) if a["wall"] > 0]
+    ratios = _round_ratios(lvs, op)
     return round(statistics.median(ratios), 3) if ratios else None
+
+
+def _round_ratios(lvs: list[Level], op: str) -> list[float]:
+    lo, hi = lvs[0].samples[op], lvs[-1].samples[op]
+    return [b["wall"] / a["wall"] for a, b in zip(lo, hi, strict=True) if a["wall"] > 0]
+
+
+def _paired_se(lvs: list[Level], op: str, resamples: int = 1000) -> float | None:
+    """Bootstrap standard error of the paired median (rounds resampled with replacement, seeded)."""
+    import random
+
+    ratios = _round_ratios(lvs, op)
+    if len(ratios) < 3:
+        return None
+    rng = random.Random(6)
+    meds = [statistics.median(rng.choices(ratios, k=len(ratios))) for _ in range(resamples)]
+    return round(statistics.pstdev(meds), 3)
 
 
 def _ratio(per: dict[str, dict[str, Any]], lo: str, hi: str, key: str) -> float | None:
@@ -496,15 +519,20 @@ def run(fast: bool = False, samples: int | None = None, levels: tuple[int, ...] 
         az = {str(lv.groups): _summary(lv) for lv in az_lvs}
     load["end"] = [round(x, 2) for x in os.getloadavg()]
     counted = ("calls", "http", "entities", "scanned", "bytes_out", "bytes_in", "py_calls")
-    per_level = {
-        g: {k: r[k] for k in ("resolve_ms", "resolve_cpu_ms", "timer_ms", "timer_cpu_ms")} for g, r in stand.items()
-    }
+    timed = ("resolve_min_ms", "resolve_ms", "resolve_cpu_ms", "timer_min_ms", "timer_ms", "timer_cpu_ms")
+    per_level = {g: {k: r[k] for k in timed} for g, r in stand.items()}
     return {
         "state_resolve_flat_ratio": _paired(stand_lvs, "resolve"),
         "state_timer_flat_ratio": _paired(stand_lvs, "timer"),
         "state_method": METHOD,
+        "state_resolve_flat_ratio_se": _paired_se(stand_lvs, "resolve"),
+        "state_timer_flat_ratio_se": _paired_se(stand_lvs, "timer"),
+        "state_resolve_min_ratio": _ratio(stand, lo, hi, "resolve_min_ms"),
+        "state_timer_min_ratio": _ratio(stand, lo, hi, "timer_min_ms"),
         "state_resolve_median_ratio": _ratio(stand, lo, hi, "resolve_ms"),
         "state_timer_median_ratio": _ratio(stand, lo, hi, "timer_ms"),
+        "state_resolve_p25_ratio": _ratio(stand, lo, hi, "resolve_p25_ms"),
+        "state_timer_p25_ratio": _ratio(stand, lo, hi, "timer_p25_ms"),
         "state_resolve_cpu_ratio": _ratio(stand, lo, hi, "resolve_cpu_ms"),
         "state_timer_cpu_ratio": _ratio(stand, lo, hi, "timer_cpu_ms"),
         "state_resolve_py_calls_ratio": _ratio(stand, lo, hi, "resolve_py_calls"),
@@ -516,7 +544,10 @@ def run(fast: bool = False, samples: int | None = None, levels: tuple[int, ...] 
                                              for op in ("resolve", "timer")},
         "state_azurite_resolve_flat_ratio": _paired(az_lvs, "resolve") if az_lvs else None,
         "state_azurite_timer_flat_ratio": _paired(az_lvs, "timer") if az_lvs else None,
-        "state_azurite_ms": {g: {k: r[k] for k in ("resolve_ms", "resolve_cpu_ms", "timer_ms", "timer_cpu_ms",
+        "state_azurite_resolve_median_ratio": _ratio(az, lo, hi, "resolve_ms") if az else None,
+        "state_azurite_timer_median_ratio": _ratio(az, lo, hi, "timer_ms") if az else None,
+        "state_azurite_ms": {g: {k: r[k] for k in ("resolve_min_ms", "resolve_ms", "resolve_cpu_ms", "timer_min_ms",
+                                                    "timer_ms", "timer_cpu_ms",
                                                     "partition_query_ms", "event_insert_ms")} for g, r in az.items()},
         "state_standin_levels": stand,
         "state_azurite_levels": az,
