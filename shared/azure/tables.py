@@ -190,8 +190,14 @@ class TableStateStore:
     async def query_range(self, pk_from: str, pk_to: str, rk_from: str = "", rk_to: str | None = None, *,
                           limit: int | None = None) -> list[dict[str, Any]]:
         """A key range (the table's index: PartitionKey, RowKey), entities with `_pk`/`_rk`."""
-        text = "PartitionKey ge @pf and PartitionKey le @pt and RowKey ge @rf"
-        params: dict[str, Any] = {"pf": pk_from, "pt": pk_to, "rf": rk_from}
+        params: dict[str, Any] = {"pf": pk_from, "rf": rk_from}
+        if pk_from == pk_to:
+            # The range-query form the Table service documents (one partition, a RowKey range):
+            # served from the index whatever the table's size.
+            text = "PartitionKey eq @pf and RowKey ge @rf"
+        else:
+            text = "PartitionKey ge @pf and PartitionKey le @pt and RowKey ge @rf"
+            params["pt"] = pk_to
         if rk_to is not None:
             text += " and RowKey le @rt"
             params["rt"] = rk_to
