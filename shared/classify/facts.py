@@ -10,6 +10,7 @@ ids must not turn into thousands of ARM reads).
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable
 from typing import Any
@@ -481,17 +482,16 @@ def _hosts(t: _Text) -> list[str]:
     seen_at: set[str] = set()
     last_host = ""
     last_len = 0
-    for n, m in enumerate(_TLD_RX.finditer(low)):
-        if n >= MAX_SCAN_HITS or len(seen_at) >= MAX_LISTED:
+    # The first MAX_SCAN_HITS suffix hits, those where the name goes on past the suffix (`.azure` of
+    # `management.azure.com`) dropped, collected in one comprehension.
+    spans = [m.span() for m in itertools.islice(_TLD_RX.finditer(low), MAX_SCAN_HITS) if m.group(1) is None]
+    for begin, end in spans:
+        if len(seen_at) >= MAX_LISTED:
             break
-        if m.group(1) is not None:
-            continue  # `management.azure.com`: the name goes on past this suffix
-        end = m.end()
         if last_len:
             at = end - last_len
             if low.startswith(last_host, at) and (at == 0 or low[at - 1] not in _HOST_CHARS):
                 continue  # the same host again (a log naming one endpoint per line)
-        begin = m.start()
         window = low[max(0, begin - 254): begin]
         labels = window[len(window.rstrip(_HOST_CHARS)):].lstrip(".-")
         if not labels or _HOST_BEFORE_TLD.fullmatch(labels) is None:
