@@ -228,8 +228,11 @@ def _gather(err: OperationError, raw: str | None, idx: CatalogIndex, clean: str 
     for piece in ev.sq_probe.present(idx.unanchored_pieces):
         cands.extend(idx.unanchored_of[piece])
     cands.sort(key=_ORDER)
+    # Every piece must be in the squeezed text (the probe rules most out from the word set); only then
+    # is the order and spacing of the pieces checked.
+    has_sq = ev.sq_probe.has
     for p in cands:
-        if _pattern_hit(p, sq):
+        if all(map(has_sq, p.parts)) and _pattern_hit(p, sq):
             _score(ev, p)
     return ev
 

@@ -261,6 +261,7 @@ _CODE_RXS = (
     re.compile(r"cse failed with '([a-z0-9_]{3,100})'"),
     re.compile(r"cse error:[ \t]{0,3}([a-z0-9_]{3,100})"),
 )
+_CODE_LITERALS = ("code", "(", "with error:", "error:", "azure error:", "cse failed with '", "cse error:")
 _CODE_KEY_PREFIXES = ("internalerror", "error", "sub")
 
 
@@ -279,6 +280,8 @@ def find_codes(text: str, limit: int = 40) -> list[tuple[str, int, int]]:
     same = len(low) == len(text)
     hits: list[tuple[int, int, int, int]] = []
     for i, rx in enumerate(_CODE_RXS):
+        if _CODE_LITERALS[i] not in low:  # each regex starts with its literal: absent, it cannot match
+            continue
         n = 0
         for m in rx.finditer(low):
             if i == 0 and not _code_key_ok(low, m.start()):

@@ -132,3 +132,13 @@ def test_collapse_output_is_a_fixed_point(lines: list[str]) -> None:
     fresh = once[:] + ""  # an equal string that is not the cached object
     assert collapse_repeats(once) == once
     assert collapse_repeats("".join([fresh])) == once
+
+
+def test_gate_literals_lead_their_regexes() -> None:
+    """A regex skipped because its literal is absent must start with that literal (else it could match)."""
+    from shared.classify import text
+
+    pairs = [*zip(text._CODE_RXS, text._CODE_LITERALS, strict=True),
+             *zip(engine._HTTP_RXS, engine._HTTP_LITERALS, strict=True)]
+    for rx, lit in pairs:
+        assert rx.pattern.startswith(lit.replace("(", "\\(")), (rx.pattern, lit)
