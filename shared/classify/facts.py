@@ -155,15 +155,16 @@ class _Alt:
     def __init__(self, head: str, alts: tuple[tuple[tuple[str, ...], str], ...], tail: str) -> None:
         self.head, self.alts, self.tail = head, alts, tail
         self.full = re.compile(head + "|".join(frag for _lits, frag in alts) + tail)
+        self._first = tuple(lits[0] for lits, _frag in alts)
+        self._rest = {i: lits[1:] for i, (lits, _frag) in enumerate(alts) if len(lits) > 1}
         self._built: dict[tuple[int, ...], re.Pattern[str]] = {}
 
     def pick(self, probe: Probe) -> re.Pattern[str] | None:
-        """The regex of the alternatives present (None: nothing can match). A short text is scanned
-        faster by the whole regex than asked about each literal."""
-        if not probe.long:
-            return self.full
+        """The regex of the alternatives present (None: nothing can match)."""
         has = probe.has
-        key = tuple(i for i, (lits, _frag) in enumerate(self.alts) if all([has(lit) for lit in lits]))
+        rest = self._rest
+        key = tuple(i for i, hit in enumerate(map(has, self._first))
+                    if hit and (i not in rest or all(map(has, rest[i]))))
         if not key:
             return None
         rx = self._built.get(key)
