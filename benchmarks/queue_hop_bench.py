@@ -312,6 +312,9 @@ def run(
         "queue_hop_p95_s": round(percentile(hops, 95), 3) if hops else None,
         "queue_hop_samples": len(hops),
         "queue_hop_mean_s": round(statistics.mean(hops), 3) if hops else None,
+        "queue_hop_p99_s": round(percentile(hops, 99), 3) if hops else None,
+        "queue_hop_max_s": round(max(hops), 3) if hops else None,
+        "queue_hop_over_1s": sum(h > 1.0 for h in hops),
         "queue_hop_settings": {
             "maxPollingInterval_s": cfg.max_polling_interval_s,
             "batchSize": cfg.batch_size,
