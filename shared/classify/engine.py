@@ -228,11 +228,12 @@ def _gather(err: OperationError, raw: str | None, idx: CatalogIndex, clean: str 
     for piece in ev.sq_probe.present(idx.unanchored_pieces):
         cands.extend(idx.unanchored_of[piece])
     cands.sort(key=_ORDER)
-    # Every piece must be in the squeezed text (the probe rules most out from the word set); only then
-    # is the order and spacing of the pieces checked.
+    # On a long text every piece must be in the squeezed text (the probe rules most out from the word
+    # set) before the order and spacing of the pieces are checked.
     has_sq = ev.sq_probe.has
+    long = ev.sq_probe.long  # a short text: the ordered match's own find is as cheap
     for p in cands:
-        if all(map(has_sq, p.parts)) and _pattern_hit(p, sq):
+        if (not long or all(map(has_sq, p.parts))) and _pattern_hit(p, sq):
             _score(ev, p)
     return ev
 

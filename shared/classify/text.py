@@ -224,7 +224,8 @@ def flatten(text: str) -> str:
     if text is last[0]:  # the same string object again (the parser and the classifier both flatten it)
         return last[1]
     src = text
-    text = _BACKSLASHES.sub(r"\\", text)
+    if "\\\\" in text:  # squashing runs of backslashes: nothing to do without a run of two
+        text = _BACKSLASHES.sub(r"\\", text)
     # Replacing removes backslashes and adds none, so an escape absent now stays absent: only the
     # escapes whose second character follows some backslash are looked for (each `in` is a scan).
     after = set(_AFTER_BACKSLASH.findall(text)) if text.count("\\") <= 2000 else None
