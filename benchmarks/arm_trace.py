@@ -106,6 +106,20 @@ def install_task_tracker(loop: asyncio.AbstractEventLoop | None = None) -> None:
     loop.set_task_factory(factory)
 
 
+@contextlib.contextmanager
+def task_tracker(loop: asyncio.AbstractEventLoop | None = None) -> Iterator[None]:
+    """`install_task_tracker()` for the block only: the loop's previous task factory comes back after
+    it, so runs measured later on the same loop (the production samples of `e2e`) pay nothing for
+    the tracing (its bookkeeping walks every finished child of the creating task at each new task)."""
+    loop = loop or asyncio.get_running_loop()
+    previous = loop.get_task_factory()
+    install_task_tracker(loop)
+    try:
+        yield
+    finally:
+        loop.set_task_factory(previous)
+
+
 def fresh_task(coro: Any) -> asyncio.Task[Any]:
     """A task that starts knowing nothing (one measured run): no inherited depth, no parent."""
     task: asyncio.Task[Any] = asyncio.ensure_future(coro)
@@ -346,9 +360,9 @@ class TimedErrorSource:
         self.inner = inner
         self.done_at: float | None = None
 
-    async def fetch(self, op: Any, arm: Any = None) -> Any:
+    async def fetch(self, op: Any, arm: Any = None, *, attempt: int = 0) -> Any:
         try:
-            return await self.inner.fetch(op, arm)
+            return await (self.inner.fetch(op, arm, attempt=attempt) if attempt else self.inner.fetch(op, arm))
         finally:
             self.done_at = time.monotonic()
 

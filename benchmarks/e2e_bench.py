@@ -52,7 +52,7 @@ from benchmarks.arm_trace import (
     capture_bodies,
     dataflow_depth,
     fresh_task,
-    install_task_tracker,
+    task_tracker,
     wire_rounds,
 )
 from benchmarks.infra import arm_emulator, azurite, sink_server, trust_benchmark_ca
@@ -104,7 +104,6 @@ async def _dataflow(event: dict[str, Any], emu: Any) -> dict[str, Any]:
     from shared.pipeline import Deps, WorkItem, process
     from shared.settings import Settings
 
-    install_task_tracker()
     op = parse_event(copy.deepcopy(event))
     settings = Settings(arm_endpoint=emu.base_url, arm_cache_ttl_s=0.0)
     now = event_now(op.event_time)  # type: ignore[union-attr]
@@ -113,7 +112,7 @@ async def _dataflow(event: dict[str, Any], emu: Any) -> dict[str, Any]:
     recorder: Any = RecordingPublisher()  # records the finding; the sinks are not this pass's concern
     deps = Deps(settings=settings, arm=tracer, errors=errors, publisher=recorder, queue=None, now=lambda: now)
     try:
-        with capture_bodies(tracer) as bodies:
+        with task_tracker(), capture_bodies(tracer) as bodies:
             outcome = await fresh_task(process(WorkItem(op=op, enqueued_at=datetime.now(UTC)), deps))
     finally:
         await arm.aclose()
@@ -194,7 +193,7 @@ async def _samples(variants: dict[tuple[str, float], list[dict[str, Any]]], emu:
             emu.set_latency(lat)
             cards, rows, handler, trips, gets, rounds = [], [], [], [], [], []
             split: dict[str, int] = {}
-            first_arm, arm_span, tail = [], [], []
+            first_arm, arm_span, tail, intake_s, hop_s, to_arm = [], [], [], [], [], []
             for i, ev in enumerate(events):
                 sinks.call("clear_log")
                 emu.clear_log()
@@ -204,8 +203,10 @@ async def _samples(variants: dict[tuple[str, float], list[dict[str, Any]]], emu:
                     func.meta.Datum(json.dumps(ev), "json"), trigger_metadata={}), work_out, poison_out)
                 if poison_out.get() is not None:
                     raise RuntimeError(f"intake dead-lettered the event: {str(poison_out.get())[:300]}")
+                t_intake = time.monotonic()
                 await _host_writes(work_out, host_queue)  # what the host does after the function returns
                 got = await host_queue.receive(max_messages=1, visibility_timeout=300)
+                t_received = time.monotonic()
                 if len(got) != 1:
                     raise RuntimeError(f"intake enqueued {len(got)} work items for one event")
                 body, receipt = got[0]
@@ -225,6 +226,8 @@ async def _samples(variants: dict[tuple[str, float], list[dict[str, Any]]], emu:
                 cards.append(max(teams) - t0)
                 rows.append(max(ingest) - t0)
                 handler.append(t_done - t0)
+                intake_s.append(t_intake - t0)
+                hop_s.append(t_received - t_intake)
                 trips.append(storage["queue"] + storage["table"] - 1)  # minus the host's receive
                 for kind, count in storage.items():
                     split[kind] = max(split.get(kind, 0), count)
@@ -232,6 +235,7 @@ async def _samples(variants: dict[tuple[str, float], list[dict[str, Any]]], emu:
                 rounds.append(wire_rounds(wire))
                 if wire:
                     first_arm.append(min(a for a, _ in wire) - t0)
+                    to_arm.append(min(a for a, _ in wire) - t_received)
                     arm_span.append(max(b for _, b in wire) - min(a for a, _ in wire))
                     tail.append(max(teams) - max(b for _, b in wire))
             depth = floors[path]
@@ -245,7 +249,9 @@ async def _samples(variants: dict[tuple[str, float], list[dict[str, Any]]], emu:
                 "storage_round_trips_per_finding": max(trips), "samples": len(cards),
                 "storage_requests_max": split,  # queue (the host's write and receive included) and table
                 "arm_depth_floor": depth, "arm_wire_rounds": max(rounds), "arm_gets_per_finding": max(gets),
-                "entry_to_first_arm_s": _median(first_arm), "arm_span_s": _median(arm_span),
+                "entry_to_first_arm_s": _median(first_arm), "intake_call_s": _median(intake_s),
+                "enqueue_receive_s": _median(hop_s), "work_item_to_first_arm_s": _median(to_arm),
+                "arm_span_s": _median(arm_span),
                 "last_arm_to_card_s": _median(tail), "loadavg": [round(x, 2) for x in os.getloadavg()],
                 # against the chain the code actually runs (observed critical path), for comparison
                 "card_ratio_observed_chain": round(card / (3 * STORAGE_S + chains[path] * lat + TEAMS_S), 3),

@@ -137,10 +137,31 @@ class ArmErrorSource:
         self.now = now
         self.activity_log_source = activity_log_source
 
-    async def fetch(self, op: FailedOperation, arm: ArmReader | None = None) -> OperationError:
+    async def fetch(self, op: FailedOperation, arm: ArmReader | None = None, *, attempt: int = 0) -> OperationError:
         if arm is not None and arm is not self.arm:  # the work item's own view of ARM
             return await ArmErrorSource(arm, workspace_query=self.workspace_query, now=self.now,
-                                        activity_log_source=self.activity_log_source).fetch(op)
+                                        activity_log_source=self.activity_log_source).fetch(op, attempt=attempt)
+        corr = (op.correlation_id or "").strip()
+        # On a retry an earlier attempt found no error in the status, so the Activity Log is read
+        # beside the status GETs (one ARM round instead of two); the first attempt reads it only
+        # when the status holds no error (no Activity Log query for an error in the status).
+        early: asyncio.Task[tuple[list[tuple[dict[str, Any], str]], bool]] | None = None
+        early_tried: list[str] = []
+        early_hard: list[ArmError] = []
+        if attempt >= 1 and _GUID.match(corr):
+            early = asyncio.ensure_future(self._activity_events(op, corr, early_tried, early_hard))
+        try:
+            return await self._fetch(op, corr, early, early_tried, early_hard)
+        finally:
+            if early is not None:
+                if not early.done():
+                    early.cancel()  # the status had the error: the Activity Log is not needed
+                elif not early.cancelled():
+                    early.exception()  # retrieved, whether or not the answer was used
+
+    async def _fetch(self, op: FailedOperation, corr: str,
+                     early: asyncio.Task[tuple[list[tuple[dict[str, Any], str]], bool]] | None,
+                     early_tried: list[str], early_hard: list[ArmError]) -> OperationError:
         tried: list[str] = []
         hard: list[ArmError] = []
         answered = False
@@ -159,15 +180,19 @@ class ArmErrorSource:
             answered = True
             err_a = self._provisioning_error(body, tag)
             if err_a is not None:
-                return await self._with_vmss_detail(err_a, body, op)
+                return await self._with_vmss_detail(err_a, body, op, early)
 
-        corr = (op.correlation_id or "").strip()
         if not _GUID.match(corr):
             tried.append("activity_log (no correlation id)" if not corr else "activity_log (invalid correlation id)")
             return self._give_up(tried, hard, answered)
 
-        # (b) Activity Log entries of the correlation id
-        events, ok = await self._activity_events(op, corr, tried, hard)
+        # (b) Activity Log entries of the correlation id (read already on a retry)
+        if early is not None:
+            events, ok = await early
+            tried.extend(early_tried)
+            hard.extend(early_hard)
+        else:
+            events, ok = await self._activity_events(op, corr, tried, hard)
         answered = answered or ok
         candidates = [
             _Candidate(err, _on_target(str(e.get("resourceId", "")), op))
@@ -200,11 +225,14 @@ class ArmErrorSource:
 
     # -- helpers ----------------------------------------------------------------------------
 
-    async def _with_vmss_detail(self, err: OperationError, body: dict[str, Any],
-                                op: FailedOperation) -> OperationError:
+    async def _with_vmss_detail(
+        self, err: OperationError, body: dict[str, Any], op: FailedOperation,
+        early: asyncio.Task[tuple[list[tuple[dict[str, Any], str]], bool]] | None = None,
+    ) -> OperationError:
         """`err`, plus the node resource group's failed VMSS write of the same correlation id as a
         detail when `err` is a node-provisioning failure without the CSE exit status. Best effort:
-        an Activity Log that can't be read or holds nothing better leaves `err` as it is."""
+        an Activity Log that can't be read or holds nothing better leaves `err` as it is. `early`:
+        the Activity Log read a retry started beside the status GETs (used when it read REST)."""
         text = " ".join(f"{e.code} {e.message}" for e in err.walk())[:MAX_ENRICH_TEXT]
         corr = (op.correlation_id or "").strip()
         if _CSE_DETAIL.search(text) or not _NODE_PROVISIONING.search(text) or not _GUID.match(corr):
@@ -213,11 +241,15 @@ class ArmErrorSource:
         node_rg = str(props.get("nodeResourceGroup") or "").strip().lower() if isinstance(props, dict) else ""
         if not node_rg:
             return err
-        start, end = self._window(op)
-        try:
-            events = await self.arm.activity_log(op.subscription_id, correlation_id=corr, start=start, end=end)
-        except ArmError:
-            return err
+        events: list[dict[str, Any]]
+        if early is not None and self.activity_log_source in ("rest", "both"):
+            events = [e for e, _ in (await early)[0]]  # its ArmErrors were noted, not raised
+        else:
+            start, end = self._window(op)
+            try:
+                events = await self.arm.activity_log(op.subscription_id, correlation_id=corr, start=start, end=end)
+            except ArmError:
+                return err
         scope = f"/subscriptions/{op.subscription_id}/resourcegroups/{node_rg}/providers/microsoft.compute/"
         for event in events:
             if not isinstance(event, dict) or not is_failed_event(event):

@@ -87,9 +87,13 @@ class ErrorNotYetAvailable(Exception):
 
 
 class ErrorSource(Protocol):
-    async def fetch(self, op: FailedOperation, arm: ArmReader | None = None) -> OperationError:
+    async def fetch(self, op: FailedOperation, arm: ArmReader | None = None, *, attempt: int = 0) -> OperationError:
         """The operation's error, read through `arm` (the work item's view; default: the source's
-        own reader), or ErrorNotYetAvailable. ArmError for hard failures of all sources."""
+        own reader), or ErrorNotYetAvailable. ArmError for hard failures of all sources.
+
+        `attempt` is the work item's retry number (0: the first look; the pipeline passes it only on
+        retries, >= 1, when an earlier attempt already found the error in no source): a source may
+        then read its sources side by side instead of one after the other."""
         ...
 
 

@@ -5,10 +5,11 @@ number or a date falls back to the backoff instead of failing the read."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
-from shared.azure.arm import AzureArmReader
+from shared.azure.arm import AzureArmReader, env_proxy_for
 from shared.ports import ArmError
 from shared.settings import Settings
 from tests.emulators.arm_emulator import ArmEmulator, Fault
@@ -63,3 +64,41 @@ async def test_a_read_has_a_total_deadline(arm_emulator: ArmEmulator,  # noqa: F
         assert err.value.code == "Timeout"
     finally:
         await r.aclose()
+
+
+@pytest.mark.security
+async def test_a_netrc_entry_for_the_arm_host_neither_breaks_reads_nor_replaces_the_token(
+        reader: AzureArmReader, arm_emulator: ArmEmulator,  # noqa: F811
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The session does not read the environment per request (no ~/.netrc, no proxy lookup, each a
+    thread-pool hop per request): a .netrc naming the ARM host changes nothing, the bearer token goes."""
+    netrc = tmp_path / ".netrc"
+    netrc.write_text("machine 127.0.0.1 login someone password not-for-arm\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    body = await reader.get(CLUSTER_ID, API)
+    assert body["id"].lower() == CLUSTER_ID.lower()
+    assert arm_emulator.authorization_headers[-1].startswith("Bearer ")
+
+
+def test_the_environment_proxy_for_arm_is_resolved_once_as_the_environment_says(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy", "HTTP_PROXY", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    assert env_proxy_for("https://management.azure.com") is None
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    assert env_proxy_for("https://management.azure.com") == "http://proxy.internal:3128"
+    assert env_proxy_for("http://management.azure.com") is None  # no HTTP_PROXY
+    monkeypatch.setenv("NO_PROXY", "localhost,.azure.com")
+    assert env_proxy_for("https://management.azure.com") is None
+    assert env_proxy_for("https://management.usgovcloudapi.net") == "http://proxy.internal:3128"
+
+
+def test_the_reader_hands_the_environment_proxy_to_the_client_pipeline(
+        monkeypatch: pytest.MonkeyPatch, fake_credential: FakeAsyncCredential) -> None:  # noqa: F811
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    r = AzureArmReader(Settings(), credential=fake_credential, base_url="https://management.azure.com")
+    assert r._client._config.proxy_policy.proxies == {"https": "http://proxy.internal:3128"}

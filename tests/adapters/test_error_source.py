@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -447,3 +448,72 @@ async def test_cluster_error_with_exit_status_reads_no_activity_log(world: dict[
     src, reader = source(world)
     err = await src.fetch(operation())
     assert not err.details and reader.reads_made == 1
+
+
+# --- retries: the status and the Activity Log side by side --------------------------------------
+
+ACTIVITY_PATH = "/providers/microsoft.insights/eventtypes/management/values"
+
+
+def _status_and_activity(log: list[Any]) -> tuple[Any, Any]:
+    status = [r for r in log if normalize_path(r.path) == normalize_path(CLUSTER_ID)]
+    activity = [r for r in log if normalize_path(r.path).endswith(ACTIVITY_PATH)]
+    assert len(status) == 1 and len(activity) == 1, [r.path for r in log]
+    return status[0], activity[0]
+
+
+def normalize_path(path: str) -> str:
+    return path.rstrip("/").lower()
+
+
+@pytest.mark.parametrize("attempt", [0, 1, 3])
+async def test_a_retry_reads_the_status_and_the_activity_log_side_by_side(
+        attempt: int, arm_emulator: ArmEmulator, azure_reader: Any) -> None:  # noqa: F811
+    """The first attempt asks the Activity Log only after the status answered without an error; a
+    retry (the status had none last time) sends both at once: one ARM round instead of two, the
+    same reads, the same error."""
+    arm_emulator.serve(without_cluster_error(failed_world()))
+    arm_emulator.latency_s = 0.15
+    err = await ArmErrorSource(azure_reader.for_run(), now=lambda: NOW).fetch(operation(), attempt=attempt)
+    assert err.source == "activity_log" and err.code
+    status, activity = _status_and_activity(arm_emulator.log)
+    if attempt == 0:
+        assert activity.started >= status.finished  # sequential: the Activity Log waited for the status
+    else:
+        assert activity.started < status.finished and status.started < activity.finished  # overlapping
+    offline = await ArmErrorSource(SnapshotArmReader(Snapshot.from_obj(without_cluster_error(failed_world()))),
+                                   now=lambda: NOW).fetch(operation(), attempt=attempt)
+    assert err == offline
+
+
+async def test_a_retry_whose_status_gained_the_error_returns_the_status_error(
+        world: dict[str, Any], arm_emulator: ArmEmulator, azure_reader: Any) -> None:  # noqa: F811
+    """The status wins over the Activity Log on a retry as on the first attempt (the most specific
+    source first), and a slow Activity Log read started beside it is not waited for."""
+    arm_emulator.serve(world)
+    arm_emulator.latency_by_id = {f"/subscriptions/{operation().subscription_id}/providers/microsoft.insights": 2.0}
+    first = await ArmErrorSource(azure_reader.for_run(), now=lambda: NOW).fetch(operation())
+    retry_src = ArmErrorSource(azure_reader.for_run(), now=lambda: NOW)
+    t0 = time.monotonic()
+    retried = await retry_src.fetch(operation(), attempt=2)
+    assert time.monotonic() - t0 < 1.5  # the status answered; the Activity Log read was dropped
+    assert retried == first and retried.source == "cluster_status"
+
+
+@pytest.mark.parametrize("activity", ["empty", "500"])
+async def test_a_retry_that_finds_nothing_says_what_it_tried_like_the_first_attempt(
+        activity: str, arm_emulator: ArmEmulator, azure_reader: Any) -> None:  # noqa: F811
+    """Side by side changes the timing only: a status without an error and an Activity Log with no
+    entry of the correlation (or answering 500 on every try) end in ErrorNotYetAvailable naming the
+    same sources as on the first attempt."""
+    w = without_cluster_error(failed_world())
+    w["activity_log"] = []
+    arm_emulator.serve(w)
+    if activity == "500":
+        arm_emulator.fail(500, resource_id=f"/subscriptions/{operation().subscription_id}/providers/microsoft.insights")
+    with pytest.raises(ErrorNotYetAvailable) as first:
+        await ArmErrorSource(azure_reader.for_run(), now=lambda: NOW).fetch(operation())
+    with pytest.raises(ErrorNotYetAvailable) as retried:
+        await ArmErrorSource(azure_reader.for_run(), now=lambda: NOW).fetch(operation(), attempt=1)
+    assert retried.value.tried == first.value.tried
+    assert "cluster_status" in retried.value.tried and "activity_log" in retried.value.tried

@@ -47,7 +47,7 @@ class RecordingPublisher:
 
 
 class NotYet:
-    async def fetch(self, op: FailedOperation, arm: Any = None) -> OperationError:
+    async def fetch(self, op: FailedOperation, arm: Any = None, *, attempt: int = 0) -> OperationError:
         raise ErrorNotYetAvailable(["cluster_status", "activity_log"])
 
 
@@ -55,7 +55,7 @@ class Known:
     def __init__(self, error: OperationError) -> None:
         self.error = error
 
-    async def fetch(self, op: FailedOperation, arm: Any = None) -> OperationError:
+    async def fetch(self, op: FailedOperation, arm: Any = None, *, attempt: int = 0) -> OperationError:
         return self.error
 
 
@@ -288,7 +288,7 @@ class _AppearsAt:
     def __init__(self, clock: list[datetime], at: datetime) -> None:
         self.clock, self.at = clock, at
 
-    async def fetch(self, op: FailedOperation, arm: Any = None) -> OperationError:
+    async def fetch(self, op: FailedOperation, arm: Any = None, *, attempt: int = 0) -> OperationError:
         if self.clock[0] < self.at:
             raise ErrorNotYetAvailable(["cluster_status", "activity_log"])
         return QUOTA
