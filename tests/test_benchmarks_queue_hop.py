@@ -80,3 +80,11 @@ def test_component_is_registered_with_the_runner() -> None:
 
     assert COMPONENTS["queue_hop"] == ("queue_hop_p50_s",)
     assert "queue_hop_p50_s" in ALL_KEYS
+
+
+def test_runner_reports_a_component_missing_from_the_child_table_as_unavailable() -> None:
+    from benchmarks.__main__ import run_component
+
+    out = run_component("no_such_component", fast=True, samples=None, timeout=10)
+    assert out["status"] == "unavailable"
+    assert "no_such_component" in out["error"]
