@@ -60,10 +60,9 @@ class CatalogIndex:
     anchor_words: frozenset[str] = frozenset()
     unanchored: list[CompiledPattern] = field(default_factory=list)
     # Unanchored patterns grouped by their longest squeezed piece (computed from the pattern): a
-    # pattern can only match a squeezed text holding that piece, so one C-level `in` per distinct
-    # piece decides which of them are tried at all.
-    unanchored_by_piece: tuple[tuple[str, tuple[CompiledPattern, ...]], ...] = ()
-    unanchored_pieces: tuple[str, ...] = ()  # the pieces of unanchored_by_piece, in order
+    # pattern can only match a squeezed text holding that piece, so one `in` per distinct piece
+    # decides which of them are tried at all.
+    unanchored_pieces: tuple[str, ...] = ()  # the distinct pieces, in catalog order
     unanchored_of: dict[str, tuple[CompiledPattern, ...]] = field(default_factory=dict)  # piece -> patterns
     container_names: frozenset[str] = frozenset()  # generic + wrapper codes, lower-cased
     code_names: frozenset[str] = frozenset()  # the keys of `codes` (a set operand without a copy per message)
@@ -197,7 +196,6 @@ def catalog_index() -> CatalogIndex:
             by_piece.setdefault(max(cp.parts, key=len), []).append(cp)
         else:
             idx.anchored.setdefault(cp.anchor, []).append(cp)
-    idx.unanchored_by_piece = tuple((piece, tuple(ps)) for piece, ps in by_piece.items())
     idx.unanchored_pieces = tuple(by_piece)
     idx.unanchored_of = {piece: tuple(ps) for piece, ps in by_piece.items()}
     idx.anchor_words = frozenset(idx.anchored)
