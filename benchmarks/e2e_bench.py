@@ -27,12 +27,21 @@ it. Cluster status: cluster -> subnet -> NSG = 3; Activity Log: cluster -> Activ
 -> NSG = 4. `e2e_dataflow_depth_data_only` is the chain without the control edges.
 `card_latency_ratio` / `row_latency_ratio` = the worst, over paths and ARM latencies, of the
 median wall / floor. Every new sample uses its own cluster (a new finding each time).
+The samples are first attempts (WorkItem.attempt 0). A retry of an Activity-Log-only item
+(attempt >= 1: an earlier attempt found no error in the status) reads the status and the Activity
+Log side by side (shared.errors.ArmErrorSource.fetch), so its floor is 3 ARM rounds (cluster +
+Activity Log -> subnet -> NSG), not 4; the first attempt keeps the status-then-Activity-Log order
+(the control edge above), or every cluster-status item would pay an Activity Log query.
+The traced pass runs with the task tracker installed (`arm_trace.task_tracker()`), removed before
+the production samples: they run with the loop's own task factory.
 
 Per setting, measured on the production run itself (no tracer in it): the ARM GETs per finding and
 the ARM rounds seen on the wire (`arm_wire_rounds`: the longest chain of GETs in the emulator's log
 each sent after the one before had been answered), the storage round trips per finding (queue and
 table requests through the delay line, minus the host's receive), and where the time went:
-entry -> first ARM GET, the ARM span, last ARM answer -> card.
+entry -> first ARM GET (split into the intake call, the host's enqueue + receive, and work item in
+hand -> first GET), the ARM span, the ARM emulator's own time per GET past the injected latency
+(`arm_emulator_service_s`: not the app's, but inside the span), last ARM answer -> card.
 """
 
 from __future__ import annotations
@@ -193,7 +202,7 @@ async def _samples(variants: dict[tuple[str, float], list[dict[str, Any]]], emu:
             emu.set_latency(lat)
             cards, rows, handler, trips, gets, rounds = [], [], [], [], [], []
             split: dict[str, int] = {}
-            first_arm, arm_span, tail, intake_s, hop_s, to_arm = [], [], [], [], [], []
+            first_arm, arm_span, tail, intake_s, hop_s, to_arm, service = [], [], [], [], [], [], []
             for i, ev in enumerate(events):
                 sinks.call("clear_log")
                 emu.clear_log()
@@ -233,6 +242,7 @@ async def _samples(variants: dict[tuple[str, float], list[dict[str, Any]]], emu:
                     split[kind] = max(split.get(kind, 0), count)
                 gets.append(len(wire))
                 rounds.append(wire_rounds(wire))
+                service.extend(b - a - lat for a, b in wire)  # the emulator's own time per GET, past the latency
                 if wire:
                     first_arm.append(min(a for a, _ in wire) - t0)
                     to_arm.append(min(a for a, _ in wire) - t_received)
@@ -251,7 +261,7 @@ async def _samples(variants: dict[tuple[str, float], list[dict[str, Any]]], emu:
                 "arm_depth_floor": depth, "arm_wire_rounds": max(rounds), "arm_gets_per_finding": max(gets),
                 "entry_to_first_arm_s": _median(first_arm), "intake_call_s": _median(intake_s),
                 "enqueue_receive_s": _median(hop_s), "work_item_to_first_arm_s": _median(to_arm),
-                "arm_span_s": _median(arm_span),
+                "arm_span_s": _median(arm_span), "arm_emulator_service_s": _median(service),
                 "last_arm_to_card_s": _median(tail), "loadavg": [round(x, 2) for x in os.getloadavg()],
                 # against the chain the code actually runs (observed critical path), for comparison
                 "card_ratio_observed_chain": round(card / (3 * STORAGE_S + chains[path] * lat + TEAMS_S), 3),

@@ -501,7 +501,9 @@ class AzureArmReader:
             try:
                 # A total deadline per read (retries included): the transport's read timeout
                 # restarts with every chunk, so a trickling answer could otherwise hold a read.
-                return await asyncio.wait_for(call(), timeout=self.read_deadline_s)
+                # asyncio.timeout, not wait_for: no task per read (3.11's wait_for wraps the call in one).
+                async with asyncio.timeout(self.read_deadline_s):
+                    return await call()
             finally:
                 self.in_flight -= 1
 
