@@ -12,15 +12,16 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
 
 from shared import armid
 from shared.armid import ResourceKind
 
-# The views are frozen keyword-only dataclasses, not pydantic models: they are built only here, from
-# values this module has already typed (_str, _int, _strs, _ids), so there is nothing to validate, and
-# the three pydantic models cost ~40 ms of a cold instance's first finding to build their validators.
+
+class _View(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 def _props(body: Any) -> Mapping[str, Any]:
@@ -70,8 +71,7 @@ def _region(location: Any) -> str:
     return "".join(str(location or "").split()).lower()
 
 
-@dataclass(frozen=True, kw_only=True)
-class PoolView:
+class PoolView(_View):
     name: str
     mode: str = "User"  # System | User | Gateway
     os_type: str = "Linux"
@@ -131,8 +131,7 @@ class PoolView:
         return self.provisioning_state.lower() == "failed"
 
 
-@dataclass(frozen=True, kw_only=True)
-class IdentityView:
+class IdentityView(_View):
     """Who the control plane acts as, and the kubelet identity."""
 
     kind: Literal["SystemAssigned", "UserAssigned", "ServicePrincipal", "none"] = "none"
@@ -144,8 +143,7 @@ class IdentityView:
     kubelet_resource_id: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
-class ClusterView:
+class ClusterView(_View):
     id: str
     name: str
     subscription: str
