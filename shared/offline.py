@@ -58,12 +58,23 @@ def _parts(snapshot: str | Path | None, home: Path | None, *, now: datetime | No
             arm = SnapshotArmReader.from_file(snapshot)
         except SnapshotError as err:
             raise OfflineInputError(str(err)) from err
-    return Parts(arm=arm, home=home, cards_dir=cards_dir, clock=SystemClock(now), queues=False)
+    # One run at a time per home (runlock): a lease found in the store was left by a run that died.
+    return Parts(arm=arm, home=home, cards_dir=cards_dir, clock=SystemClock(now), queues=False,
+                 noise_options={"sole_writer": home is not None})
 
 
 def build_local_deps(snapshot: str | Path | None, home: Path, *, now: datetime | None = None,
                      cards_dir: Path | None = None, settings: Settings | None = None) -> Deps:
-    """The composition root with the local edges: snapshot (or Azure) ARM, SQLite, card files."""
+    """The composition root with the local edges: snapshot (or Azure) ARM, SQLite, card files.
+    Holds the home's run lock for the rest of the process (RunDeferred while another run has it)."""
+    from shared.local.runlock import HomeBusy, hold_home
+
+    try:
+        hold_home(home)
+    except HomeBusy as err:
+        raise RunDeferred(f"deferred: {err}; run the same command again when it ends") from err
+    except OSError as err:
+        raise OfflineInputError(f"cannot use the home folder {home}: {err.strerror or err}") from err
     return build_deps(settings or get_settings(), _parts(snapshot, home, now=now, cards_dir=cards_dir))
 
 

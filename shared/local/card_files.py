@@ -1,8 +1,9 @@
 """Cards as files: the offline Notifier (CLI, demo) and HTML/PNG previews of Adaptive Cards.
 
 Owns:
-- `FileNotifier(folder)`: Notifier.notify writes each notice's Teams message as `NNN-<slug>.json`, so
-  `diagnose` and the demo show what would have been posted.
+- `FileNotifier(folder)`: Notifier.notify writes each notice's Teams message as
+  `NNN-<slug>-<notice tag>.json` (the same notice again replaces its file), so `diagnose` and the demo
+  show what would have been posted.
 - `render_card(message, png)`: renders a card with Microsoft's `adaptivecards` JS renderer and
   markdown-it (the npm packages of the repo's package.json, inlined into one HTML page) in
   headless Debian Chromium, checks that rendering did not throw (a marker in the DOM), and takes
@@ -14,6 +15,7 @@ PreviewUnavailable and callers treat the JSON file as the artefact.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import html
 import json
 import os
@@ -67,15 +69,24 @@ class FileNotifier:
         self.workbook_url = workbook_url
         self.written: list[Path] = []
 
-    def _write(self, card_message: dict[str, Any]) -> Path:
+    def _write(self, card_message: dict[str, Any], tag: str = "") -> Path:
         self.folder.mkdir(parents=True, exist_ok=True)
-        seq = len(list(self.folder.glob("[0-9][0-9][0-9]-*.json"))) + 1
-        path = self.folder / f"{seq:03d}-{_slug(card_message)}.json"
+        # A notice written again (a run killed between writing its card and recording that, then
+        # rerun) replaces its own file: unlike a webhook, a folder can be written idempotently.
+        same = sorted(self.folder.glob(f"[0-9][0-9][0-9]-*-{tag}.json")) if tag else []
+        if same:
+            path = same[0]
+        else:
+            seq = len(list(self.folder.glob("[0-9][0-9][0-9]-*.json"))) + 1
+            path = self.folder / f"{seq:03d}-{_slug(card_message)}{'-' + tag if tag else ''}.json"
         path.write_bytes(json.dumps(card_message, ensure_ascii=False, indent=2).encode("utf-8"))
         return path
 
     async def notify(self, notice: Notice) -> None:
-        await self.send(teams_message(notice, workbook_url=self.workbook_url))
+        message = teams_message(notice, workbook_url=self.workbook_url)
+        encode_message(message)  # same serialisability check the Teams notifier makes
+        tag = hashlib.sha256(notice.notice_id.encode("utf-8")).hexdigest()[:8]
+        self.written.append(await asyncio.to_thread(self._write, message, tag))
 
     async def send(self, card_message: dict[str, Any]) -> None:
         encode_message(card_message)  # same serialisability check the Teams notifier makes

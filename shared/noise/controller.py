@@ -167,8 +167,9 @@ class NoiseControl(StateTable):
                  settings: NoiseSettings, *, lease_s: float = 25.0,
                  escalate_transient: tuple[str, ...] = ("true", "depends"),
                  dedup_days: float = DEDUP_DAYS, resolved_ttl_days: float = RESOLVED_TTL_DAYS,
-                 timer_budget_s: float = TIMER_BUDGET_S, max_cards_per_cluster: int = MAX_CARDS_PER_CLUSTER) -> None:
-        super().__init__(state, lease_s=lease_s)
+                 timer_budget_s: float = TIMER_BUDGET_S, max_cards_per_cluster: int = MAX_CARDS_PER_CLUSTER,
+                 sole_writer: bool = False) -> None:
+        super().__init__(state, lease_s=lease_s, sole_writer=sole_writer)
         self.sink = sink
         self.notifier = notifier
         self.clock = clock

@@ -124,13 +124,16 @@ def parse_due_row(row: str) -> tuple[datetime | None, str, str, str]:
 class StateTable:
     """Claims, leases and etags on one StateStore; `call_deadline_s` bounds every call."""
 
-    def __init__(self, state: StateStore, *, lease_s: float) -> None:
+    def __init__(self, state: StateStore, *, lease_s: float, sole_writer: bool = False) -> None:
         missing = [m for m in ("replace_if_match", "query_range", "delete", "transact") if not hasattr(state, m)]
         if missing:  # a store written against an older port
             raise TypeError(f"{type(state).__name__} lacks {', '.join(missing)}: noise control needs the "
                             "whole StateStore port (shared.ports)")
         self.state = state
         self.lease = timedelta(seconds=lease_s)
+        # The caller guarantees no other live process writes this store (a local run holding its
+        # home's lock): a lease it finds was left by a run that died, and is taken over at once.
+        self.sole_writer = sole_writer
         # One sink or store call may take a third of the lease: the work is finished (or abandoned
         # and the lease released) before a redelivery can resume it.
         self.call_deadline_s = lease_s / 3
@@ -176,7 +179,7 @@ class StateTable:
         if ev.get("status") == "done":
             return "done", ev
         lease = parse_time(ev.get("lease_until"))
-        if lease is not None and lease > now:
+        if lease is not None and lease > now and not self.sole_writer:
             return "busy", ev
         taken = {**ev, "lease_until": iso_z(now + self.lease)}
         if await self._replace(pk, key, taken, ev.get(ETAG)):

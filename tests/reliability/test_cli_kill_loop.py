@@ -41,7 +41,9 @@ def _rows(home: Path) -> list[tuple[str, str]]:
         return []
     with sqlite3.connect(db) as conn:
         tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-        table = next(t for t in tables if "finding" in t.lower())
+        table = next((t for t in tables if "finding" in t.lower()), None)
+        if table is None:  # a run killed between creating the file and its table
+            return []
         return [(str(a), str(b)) for a, b in conn.execute(f'SELECT "FindingId", "Status" FROM "{table}"')]
 
 

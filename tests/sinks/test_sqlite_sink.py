@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from pathlib import Path
 
@@ -60,8 +61,32 @@ async def test_replaying_an_event_offline_gives_one_row_and_one_card_file(tmp_pa
     await nc.publish(f)
     assert len(list_findings(tmp_path / "findings.db")) == 1
     files = sorted((tmp_path / "cards").glob("*.json"))
-    assert [p.name for p in files] == ["001-aks-prod-01-subnet-aks-subnet-has-0-free-ips-of-251.json"]
+    expected = r"001-aks-prod-01-subnet-aks-subnet-has-0-free-ips-of-251-[0-9a-f]{8}\.json"
+    assert len(files) == 1 and re.fullmatch(expected, files[0].name), files
     assert files[0].read_text(encoding="utf-8").startswith("{")
+
+
+async def test_the_same_notice_written_again_replaces_its_card_file(tmp_path: Path) -> None:
+    """A local run killed between writing a card and recording it writes the notice again on the rerun:
+    the folder keeps one file for it (a webhook cannot be told; a folder can)."""
+    from shared.notify.notice import Notice, NoticeItem
+
+    f = make_finding()
+    item = NoticeItem(error_code=f.classification.code, finding=f, first_seen=f.operation.event_time,
+                      occurrences=1, total=1)
+
+    def notice(key: str) -> Notice:
+        return Notice(kind="opened", notice_id=f"opened:{key}", at=f.operation.event_time,
+                      cluster_id=f.operation.cluster_id, cluster_name=f.operation.cluster_name, items=(item,),
+                      window_min=60, event_type=f.operation.event_type)
+
+    n = FileNotifier(tmp_path)
+    await n.notify(notice("evt-1"))
+    await n.notify(notice("evt-1"))
+    await n.notify(notice("evt-2"))
+    names = sorted(p.name for p in tmp_path.glob("*.json"))
+    assert [x[:4] for x in names] == ["001-", "002-"], names
+    assert n.written[0] == n.written[1] != n.written[2]
 
 
 async def test_file_notifier_numbers_files(tmp_path: Path) -> None:
