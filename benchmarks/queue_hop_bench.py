@@ -14,8 +14,10 @@ documented in "Azure Queue storage trigger for Azure Functions", section "Pollin
   then about 300, 500 ...), capped at `maxPollingInterval`. With 250 ms the idle interval is
   250 ms after three empty receives.
 - a message enqueued by a queue *output binding* of a function on the same host instance wakes the
-  listener at once (`SharedQueueWatcher.Notify`); intake enqueues with the Storage SDK, so that
-  shortcut does not apply and is not modelled.
+  listener at once (`SharedQueueWatcher.Notify`). Intake does write through an output binding, but
+  on Flex Consumption the Event Grid and queue functions scale on separate instances, so the
+  shortcut is not counted on and not modelled; the enqueue here is the host's write of that binding
+  (`StorageWorkQueue.enqueue`, the same one message).
 
 Arrivals are warm but idle: Poisson at one event per `MEAN_GAP_S` seconds; a share of them start
 a burst of `BURST_SIZE` events (gaps exponential, mean `BURST_GAP_S`). Several independent
@@ -27,7 +29,8 @@ that returned it answered. Parts in the details: the enqueue round trip, the wai
 answered -> start of the receive that found it) and that receive's round trip. Azurite's round
 trips (Node, on this shared machine) stand in for Azure's in-region ones.
 
-Idle cost: the lane-0 poller's requests are counted over an idle window with no arrivals; per hour
+Idle cost: every lane's receives are counted over an idle window with no arrivals, and their mean
+is taken per poller; per hour
 and per month (730 h) at an assumed public price (QUEUE_PRICE_PER_10K_USD, stated in the output).
 """
 
