@@ -202,7 +202,8 @@ async def _samples(variants: dict[tuple[str, float], list[dict[str, Any]]], emu:
             emu.set_latency(lat)
             cards, rows, handler, trips, gets, rounds = [], [], [], [], [], []
             split: dict[str, int] = {}
-            first_arm, arm_span, tail, intake_s, hop_s, to_arm, service = [], [], [], [], [], [], []
+            first_arm, arm_span, tail, intake_s, hop_s, to_arm = [], [], [], [], [], []
+            service: list[float] = []
             for i, ev in enumerate(events):
                 sinks.call("clear_log")
                 emu.clear_log()
