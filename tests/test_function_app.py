@@ -299,7 +299,7 @@ def test_handler_dead_letter_threshold_matches_host_json() -> None:
 
 
 class _FailingErrors:
-    async def fetch(self, op: Any, arm: Any = None) -> Any:
+    async def fetch(self, op: Any, arm: Any = None, *, attempt: int = 0) -> Any:
         raise RuntimeError("ARM is on fire")
 
 

@@ -313,6 +313,19 @@ def env_proxy_for(url: str) -> str | None:
     return proxy
 
 
+def quiet_transport(endpoint: str | None, connection_verify: bool | str = True, **timeouts: Any) -> dict[str, Any]:
+    """Client keyword arguments for any azure-core client: a transport that reads no environment per
+    request (aiohttp's trust_env costs two thread-pool hops per request, for ~/.netrc and the proxy
+    variables, and a ~/.netrc entry for the host breaks the SDK's Authorization header), plus the
+    proxy the environment names for `endpoint`, resolved once. `timeouts`: connection_timeout /
+    read_timeout, which a given transport takes instead of the client."""
+    out: dict[str, Any] = {"transport": make_transport(connection_verify, use_env_settings=False, **timeouts)}
+    proxy = env_proxy_for(endpoint) if endpoint else None
+    if proxy is not None:
+        out["proxies"] = {urlsplit(endpoint or "").scheme: proxy}
+    return out
+
+
 # --- caches ----------------------------------------------------------------------------------
 
 

@@ -93,7 +93,13 @@ class LogsIngestionSink:
             raise ValueError("deadline_s must be in (0, 60]: one write must stay well inside the function timeout")
         kwargs: dict[str, Any] = {"read_timeout": min(read_timeout_s, deadline_s),
                                   "connection_timeout": min(connect_timeout_s, deadline_s), **client_kwargs}
-        if connection_verify is not None:
+        if "transport" not in kwargs:
+            from shared.azure.arm import quiet_transport
+
+            timeouts = {k: kwargs.pop(k) for k in ("read_timeout", "connection_timeout")}
+            verify = kwargs.pop("connection_verify", True) if connection_verify is None else connection_verify
+            kwargs.update(quiet_transport(endpoint, verify, **timeouts))
+        elif connection_verify is not None:
             kwargs["connection_verify"] = connection_verify
         self.rule_id = rule_id
         self.stream = stream

@@ -37,10 +37,14 @@ class StorageWorkQueue:
                  connection_string: str | None = None, credential: Any = None) -> None:
         from azure.storage.queue.aio import QueueClient
 
+        from shared.azure.arm import quiet_transport
+
         if connection_string:
-            self._client = QueueClient.from_connection_string(connection_string, queue_name)
+            self._client = QueueClient.from_connection_string(connection_string, queue_name,
+                                                              **quiet_transport(None))
         elif account_url:
-            self._client = QueueClient(account_url, queue_name, credential=credential)
+            self._client = QueueClient(account_url, queue_name, credential=credential,
+                                       **quiet_transport(account_url))
         else:
             raise ValueError("a queue needs account_url (managed identity) or connection_string (Azurite)")
         self.name = queue_name

@@ -114,7 +114,14 @@ class TableStateStore:
                          "connection_timeout": min(CONNECT_TIMEOUT_S, deadline_s),
                          "retry_total": RETRY_TOTAL, "retry_backoff_max": 2, **client_kwargs}
 
-        if "AccountName=" in account or "UseDevelopmentStorage" in account:
+        local = "AccountName=" in account or "UseDevelopmentStorage" in account
+        if "transport" not in client_kwargs:
+            from shared.azure.arm import quiet_transport
+
+            timeouts = {k: client_kwargs.pop(k) for k in ("read_timeout", "connection_timeout") if k in client_kwargs}
+            client_kwargs.update(quiet_transport(None if local else table_endpoint(account),
+                                                 client_kwargs.pop("connection_verify", True), **timeouts))
+        if local:
             self._client = TableClient.from_connection_string(account, table_name, **client_kwargs)
         else:
             if credential is None:
