@@ -1,5 +1,6 @@
-"""Azure Functions entry points: bindings only. All logic is in shared/ (imported lazily so the
-worker indexes this module fast; the first invocation pays for the imports it needs)."""
+"""Azure Functions entry points: bindings only (and the collector's set-up at the end). All logic is in
+shared/ (imported lazily so the worker indexes this module fast; the first invocation pays for the
+imports it needs)."""
 
 import gc
 
