@@ -47,7 +47,9 @@ def safe_url(url: str) -> str | None:
         parts = urlsplit(candidate)
     except ValueError:
         return None
-    if parts.scheme != "https" or not parts.netloc or any(ch.isspace() for ch in candidate):
+    # split() breaks on exactly the characters str.isspace() names, in C (this runs for every link of
+    # every card, before the post).
+    if parts.scheme != "https" or not parts.netloc or candidate.split(maxsplit=1) != [candidate]:
         return None
     return candidate
 
