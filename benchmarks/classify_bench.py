@@ -13,7 +13,7 @@ and backslashes, an escaped JSON error buried in the middle, a megabyte of code-
 each the best of `repeats` runs (best-of removes scheduler noise; the max over inputs keeps the
 worst shape).
 
-Size sweep (issue 19 item 7; targets >= 2,000 msgs/s at 10 KB, <= 25 ms worst anywhere 1 KB - 1 MB).
+Size sweep (targets >= 2,000 msgs/s at 10 KB, <= 25 ms worst anywhere 1 KB - 1 MB).
 Every fixture message is padded to 10 KB of CLI log text, the error in the middle, three ways:
 - `classify_10kb_msgs_per_s`: `az ... --debug` output, the request / response blocks of a polling
   loop (URLs, headers, response bodies; ids, dates and counters change per block, the rest repeats as

@@ -1,4 +1,4 @@
-"""Cold start with the production wiring (issue 19, item 4): a fresh interpreter per sample runs what a
+"""Cold start with the production wiring: a fresh interpreter per sample runs what a
 new Functions instance runs for its first event and its first finding.
 
 Setup (this process): Azurite, the HTTPS ARM emulator and benchmarks.sink_server (Teams, Logs

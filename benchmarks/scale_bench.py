@@ -1,4 +1,4 @@
-"""Scale (issue 19, item 5): a 10,000-event burst over 100 clusters on a simulated clock spanning several
+"""Scale: a 10,000-event burst over 100 clusters on a simulated clock spanning several
 cache TTLs, against the HTTPS ARM emulator throttling per subscription like ARM.
 
 Setup: 100 variants of the seed ConnFail scenario (benchmarks.scenario.variant: resource groups,

@@ -1,4 +1,4 @@
-"""Done-when table (issue 13): every documented example, in every layout, whole and cut at its tail,
+"""The layout table: every documented example, in every layout, whole and cut at its tail,
 classifies to its own entry. Built from the catalog's examples and tests/classify/layouts.py, not written
 per code."""
 

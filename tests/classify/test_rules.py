@@ -1,4 +1,4 @@
-"""Classification rules of issue 13, each on its own: literal codes win, subcodes, CSE exit statuses
+"""Classification rules, each on its own: literal codes win, subcodes, CSE exit statuses
 (Linux and Windows tables, the exit-124 ambiguity, constant tables in traces), AADSTS, generic and
 HTTP-status fallbacks, the CLI contract."""
 

@@ -14,7 +14,7 @@ from shared.models import OperationError
 
 ERRORS = Path(__file__).resolve().parents[1] / "fixtures" / "errors"
 CASES: list[dict[str, Any]] = json.loads((ERRORS / "wrapped_cases.json").read_text(encoding="utf-8"))["cases"]
-# Expectations issue 13 changed (the fixture file is shared; the lead updates it from the requests file):
+# Expectations that differ from the shared fixture file (a literal code now wins, subcodes decide):
 # every AgentBaker exit status now reports its own code (34 -> VMExtensionError_KubeletStartFail).
 
 

@@ -143,7 +143,7 @@ def test_error_shaped_garbage_never_raises(text: str) -> None:
     assert result.code and result.confidence in ("high", "medium", "low")
 
 
-# --- issue 13: truncated codes and the layouts of tests/classify/layouts.py ----------------------------
+# --- truncated codes and the layouts of tests/classify/layouts.py ----------------------------
 
 _IDX = catalog_index()
 _CODES = sorted({c for e in CATALOG.entries if e.role != "fallback" for c in (e.code, *e.aliases, *e.variant_codes)
