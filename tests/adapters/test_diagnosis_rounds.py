@@ -64,23 +64,29 @@ async def reader(arm_emulator: ArmEmulator,  # noqa: F811
     await r.aclose()
 
 
-@pytest.mark.parametrize(("path", "floor"), [("cluster_status", 3), ("activity_log", 4)])
-async def test_the_diagnosis_reads_in_as_many_rounds_as_its_dependent_chain(
-        path: str, floor: int, reader: AzureArmReader, arm_emulator: ArmEmulator) -> None:  # noqa: F811
+async def _traced_run(path: str, reader: AzureArmReader, arm_emulator: ArmEmulator  # noqa: F811
+                      ) -> tuple[FailedOperation, TracingArmReader, TimedErrorSource, dict[Any, Any], Any]:
+    """One work item of `path`'s world through the pipeline, every read traced and its body kept."""
     snap, event = _world(path)
     arm_emulator.serve(snap)
-    arm_emulator.latency_s = 0.02
     op = parse_event(copy.deepcopy(event))
     assert isinstance(op, FailedOperation)
     now = event_now(op.event_time)
     install_task_tracker()
     tracer = TracingArmReader(reader)
     errors = TimedErrorSource(ArmErrorSource(tracer, now=lambda: now))
-    publisher = RecordingPublisher()
-    deps = Deps(settings=Settings(arm_cache_ttl_s=0), arm=tracer, errors=errors, publisher=publisher,  # type: ignore[arg-type]
-                queue=None, now=lambda: now)
+    deps = Deps(settings=Settings(arm_cache_ttl_s=0), arm=tracer, errors=errors,
+                publisher=RecordingPublisher(), queue=None, now=lambda: now)  # type: ignore[arg-type]
     with capture_bodies(tracer) as bodies:
         outcome = await fresh_task(process(WorkItem(op=op, enqueued_at=datetime.now(UTC)), deps))
+    return op, tracer, errors, bodies, outcome
+
+
+@pytest.mark.parametrize(("path", "floor"), [("cluster_status", 3), ("activity_log", 4)])
+async def test_the_diagnosis_reads_in_as_many_rounds_as_its_dependent_chain(
+        path: str, floor: int, reader: AzureArmReader, arm_emulator: ArmEmulator) -> None:  # noqa: F811
+    arm_emulator.latency_s = 0.02
+    op, tracer, errors, bodies, outcome = await _traced_run(path, reader, arm_emulator)
 
     assert outcome.status == "published" and outcome.finding is not None
     assert outcome.finding.classification.code == CODE
@@ -101,18 +107,7 @@ async def test_the_floor_without_control_edges_is_the_data_chain_alone(
         reader: AzureArmReader, arm_emulator: ArmEmulator) -> None:  # noqa: F811
     """The Activity Log path's floor is one round deeper than its data chain: the checks need the
     classified error, which needs the Activity Log entry (reported next to the floor as data-only)."""
-    snap, event = _world("activity_log")
-    arm_emulator.serve(snap)
-    op = parse_event(copy.deepcopy(event))
-    assert isinstance(op, FailedOperation)
-    now = event_now(op.event_time)
-    install_task_tracker()
-    tracer = TracingArmReader(reader)
-    errors = TimedErrorSource(ArmErrorSource(tracer, now=lambda: now))
-    deps = Deps(settings=Settings(arm_cache_ttl_s=0), arm=tracer, errors=errors,
-                publisher=RecordingPublisher(), queue=None, now=lambda: now)  # type: ignore[arg-type]
-    with capture_bodies(tracer) as bodies:
-        await fresh_task(process(WorkItem(op=op, enqueued_at=datetime.now(UTC)), deps))
+    op, tracer, errors, bodies, _ = await _traced_run("activity_log", reader, arm_emulator)
     known = {op.subscription_id, op.resource_group, op.cluster_name}
     assert max(dataflow_depth(tracer.reads, bodies, known).values()) == 3
     assert max(dataflow_depth(tracer.reads, bodies, known, error_known_at=errors.done_at).values()) == 4
