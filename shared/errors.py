@@ -24,7 +24,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeAlias
 
 from shared import armid
 from shared.errortree import error_from_obj, error_from_status_message, specificity
@@ -49,6 +49,8 @@ _CSE_DETAIL = re.compile(
     r"exit ?status\W{0,3}\d{1,3}|exit ?code\W{0,3}\d{1,3}|\bERR_[A-Z_]{3,}|/azure-kubernetes/error-code-", re.I)
 MAX_ENRICH_TEXT = 64 * 1024  # how much of an error tree's text the CSE-detail test reads
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+# An Activity Log read started beside the status GETs: (events with their source tag, answered?).
+_ActivityRead: TypeAlias = "asyncio.Task[tuple[list[tuple[dict[str, Any], str]], bool]]"
 _DEPLOYMENT_ID = re.compile(
     r"^(/subscriptions/[0-9a-fA-F-]{36}(?:/resourceGroups/[A-Za-z0-9._\-()]{1,90})?"
     r"/providers/Microsoft\.Resources/deployments/[A-Za-z0-9._\-()]{1,64})$",
@@ -145,7 +147,7 @@ class ArmErrorSource:
         # On a retry an earlier attempt found no error in the status, so the Activity Log is read
         # beside the status GETs (one ARM round instead of two); the first attempt reads it only
         # when the status holds no error (no Activity Log query for an error in the status).
-        early: asyncio.Task[tuple[list[tuple[dict[str, Any], str]], bool]] | None = None
+        early: _ActivityRead | None = None
         early_tried: list[str] = []
         early_hard: list[ArmError] = []
         if attempt >= 1 and _GUID.match(corr):
@@ -160,7 +162,7 @@ class ArmErrorSource:
                     early.exception()  # retrieved, whether or not the answer was used
 
     async def _fetch(self, op: FailedOperation, corr: str,
-                     early: asyncio.Task[tuple[list[tuple[dict[str, Any], str]], bool]] | None,
+                     early: _ActivityRead | None,
                      early_tried: list[str], early_hard: list[ArmError]) -> OperationError:
         tried: list[str] = []
         hard: list[ArmError] = []
@@ -227,7 +229,7 @@ class ArmErrorSource:
 
     async def _with_vmss_detail(
         self, err: OperationError, body: dict[str, Any], op: FailedOperation,
-        early: asyncio.Task[tuple[list[tuple[dict[str, Any], str]], bool]] | None = None,
+        early: _ActivityRead | None = None,
     ) -> OperationError:
         """`err`, plus the node resource group's failed VMSS write of the same correlation id as a
         detail when `err` is a node-provisioning failure without the CSE exit status. Best effort:

@@ -306,9 +306,8 @@ async def fetch_error(item: WorkItem, deps: Deps) -> tuple[OperationError | None
 
         return parse_error_text(item.error_text), ()
     try:
-        if item.attempt:  # a retry: the sources may be read side by side (ErrorSource.fetch)
-            return await deps.errors.fetch(op, deps.arm, attempt=item.attempt), ()
-        return await deps.errors.fetch(op, deps.arm), ()
+        # On a retry the sources may be read side by side (ErrorSource.fetch).
+        return await deps.errors.fetch(op, deps.arm, attempt=item.attempt), ()
     except ErrorNotYetAvailable as err:
         age = deps.now() - op.event_time
         deadline = timedelta(minutes=deps.settings.error_deadline_min)

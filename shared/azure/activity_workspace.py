@@ -15,9 +15,8 @@ import json
 import logging
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
-from shared.azure.arm import env_proxy_for, get_arm_reader, make_transport, map_status, response_body, validate_guid
+from shared.azure.arm import get_arm_reader, map_status, quiet_transport, response_body, validate_guid
 from shared.azure.credentials import LOGS_AUDIENCE
 from shared.ports import ArmForbidden, ArmUnavailable
 from shared.settings import Settings
@@ -127,12 +126,8 @@ class WorkspaceActivitySource:
         self._server_timeout_s = server_timeout_s
         client_kwargs.setdefault("retry_total", 2)
         if "transport" not in client_kwargs:
-            # As the ARM reader's: no per-request reads of ~/.netrc and the proxy variables (two
-            # thread-pool hops per request); the environment's proxy is resolved once.
-            client_kwargs["transport"] = make_transport(connection_verify, use_env_settings=False)
-            proxy = env_proxy_for(endpoint)
-            if proxy is not None:
-                client_kwargs.setdefault("proxies", {urlsplit(endpoint).scheme: proxy})
+            for key, value in quiet_transport(endpoint, connection_verify).items():
+                client_kwargs.setdefault(key, value)
         self._client = LogsQueryClient(credential, endpoint=endpoint.rstrip("/"), audience=audience,
                                        connection_verify=connection_verify, **client_kwargs)
         self.queries_made = 0

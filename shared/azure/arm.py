@@ -408,14 +408,10 @@ class AzureArmReader:
         timeouts = {"connection_timeout": client_kwargs.pop("connection_timeout", 10),
                     "read_timeout": client_kwargs.pop("read_timeout", max(5.0, settings.check_timeout_s))}
         if "transport" not in client_kwargs:
-            # The session does not read the environment per request (aiohttp's trust_env: two
-            # thread-pool hops per request, for ~/.netrc and the proxy variables: measured 0.35 ms
-            # CPU and 0.9 ms wall at p50, 1.6 ms at p90, per GET); the proxy the environment names
-            # for the ARM host is resolved once here instead and goes through the ProxyPolicy.
-            client_kwargs["transport"] = make_transport(connection_verify, use_env_settings=False, **timeouts)
-            proxy = env_proxy_for(self.base_url)
-            if proxy is not None:
-                client_kwargs.setdefault("proxies", {urlsplit(self.base_url).scheme: proxy})
+            # No per-request reads of the environment (measured 0.35 ms CPU and 0.9 ms wall at p50,
+            # 1.6 ms at p90, per GET); the proxy for the ARM host goes through the ProxyPolicy.
+            for key, value in quiet_transport(self.base_url, connection_verify, **timeouts).items():
+                client_kwargs.setdefault(key, value)
         # Redirects are not followed: ARM never redirects a read, and a followed redirect would
         # carry the bearer token to whatever host the Location names. A 3xx is an ArmError.
         from azure.core.pipeline.policies import AsyncRedirectPolicy

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from shared.azure.arm import validate_guid
+from shared.azure.arm import quiet_transport, validate_guid
 from shared.azure.credentials import LOGS_AUDIENCE
 from shared.ports import ArmError
 
@@ -88,6 +88,9 @@ class FindingsHistory:
         self._now = now or (lambda: datetime.now(UTC))
         self._server_timeout_s = server_timeout_s
         client_kwargs.setdefault("retry_total", 2)
+        if "transport" not in client_kwargs:
+            for key, value in quiet_transport(endpoint, connection_verify).items():
+                client_kwargs.setdefault(key, value)
         self._client = LogsQueryClient(credential, endpoint=endpoint.rstrip("/"), audience=audience,
                                        connection_verify=connection_verify, **client_kwargs)
         self.queries_made = 0
