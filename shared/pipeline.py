@@ -240,13 +240,13 @@ async def diagnose(op: FailedOperation, error: OperationError, deps: Deps,
     """Classify the error, run the checks it calls for, rank, and build the Finding."""
     # Imported here so the intake path (Event Grid trigger) never pays for catalog and checks.
     from shared.checklib.base import CheckContext, run_checks
-    from shared.checklib.ranking import rank, select
-    from shared.checks.registry import REGISTRY
+    from shared.checklib.ranking import rank
+    from shared.checks.registry import selected
     from shared.classify import classify_error
 
     now = deps.now()
     classification = classify_error(error)
-    specs = select(tuple(REGISTRY.values()), classification)
+    specs = selected(classification)  # imports only the checks this failure calls for
     extras = dict(deps.extras)
     ctx = CheckContext(operation=op, error=error, classification=classification, arm=deps.arm,
                        now=now, extras=extras)
@@ -276,7 +276,7 @@ async def diagnose(op: FailedOperation, error: OperationError, deps: Deps,
     by_spec = dict(zip([s.id for s in others], plain, strict=True))
     by_spec.update(zip([s.id for s in historic], historic_results, strict=True))
     results = tuple(by_spec[s.id] for s in specs)
-    ranked = rank(classification, results, REGISTRY)
+    ranked = rank(classification, results, {s.id: s for s in specs})
     top = _first_failing(results, ranked)
     remediation = top.remediation if top is not None and top.remediation else (classification.guidance or None)
     return Finding(

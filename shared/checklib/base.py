@@ -165,11 +165,52 @@ class CheckSpec(Generic[F]):
         return self.relevance.get(fam, 50 if fam in {str(f) for f in self.families} else 0)
 
     def names_target(self, target: str | None) -> bool:
-        if not target or not self.targets:
-            return False
-        path = _path(target)
-        return any(path == t or path.endswith("." + t) or path.startswith(t + ".") or ("." + t + ".") in path
-                   for t in (_path(x) for x in self.targets))
+        return names_any_target(self.targets, target)
+
+
+@dataclass(frozen=True)
+class CheckMeta:
+    """What selection reads of a check (its id, families, targets, resource kinds), known without
+    importing the check: shared/checks/index.json holds one per registered check, generated from the
+    specs, so a worker imports only the checks a failure selects."""
+
+    id: str
+    families: frozenset[Family]
+    targets: tuple[str, ...]
+    resource_kinds: frozenset[ResourceKind]
+
+    @classmethod
+    def of(cls, spec: CheckSpec[Any]) -> CheckMeta:
+        return cls(id=spec.id, families=frozenset(spec.families), targets=tuple(spec.targets),
+                   resource_kinds=frozenset(spec.resource_kinds))
+
+    def names_target(self, target: str | None) -> bool:
+        return names_any_target(self.targets, target)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "families": sorted(str(f) for f in self.families), "targets": list(self.targets),
+                "resource_kinds": sorted(str(k) for k in self.resource_kinds)}
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> CheckMeta:
+        """One index entry; unknown fields, families or kinds raise ValueError (a stale or hand-edited
+        index must not select silently)."""
+        extra = set(raw) - {"id", "families", "targets", "resource_kinds"}
+        if extra or not isinstance(raw.get("id"), str):
+            raise ValueError(f"check index entry {raw.get('id')!r}: bad fields {sorted(extra) or 'id'}")
+        return cls(id=raw["id"], families=frozenset(Family(f) for f in raw["families"]),
+                   targets=tuple(str(t) for t in raw["targets"]),
+                   resource_kinds=frozenset(ResourceKind(k) for k in raw["resource_kinds"]))
+
+
+def names_any_target(targets: Sequence[str], target: str | None) -> bool:
+    """Whether the ARM error `target` path names one of `targets` (case-insensitive, dotted suffix,
+    prefix or infix match; list indexes ignored)."""
+    if not target or not targets:
+        return False
+    path = _path(target)
+    return any(path == t or path.endswith("." + t) or path.startswith(t + ".") or ("." + t + ".") in path
+               for t in (_path(x) for x in targets))
 
 
 def _path(text: str) -> str:

@@ -24,11 +24,11 @@ then the check id, so the order is deterministic.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from shared.armid import ResourceKind, kind_of
 from shared.checklib.base import CheckSpec
-from shared.models import CheckResult, CheckStatus, Classification, Evidence
+from shared.models import CheckResult, CheckStatus, Classification, Evidence, Family
 
 SECONDARY_FAMILY_DISCOUNT = 0.2  # per position after the primary family
 TARGET_BOOST = 60
@@ -38,7 +38,20 @@ BLOCKS_REQUEST_BOOST = 25
 LIKELY_PENALTY = 20
 
 
-def select(specs: Sequence[CheckSpec[Any]], c: Classification) -> list[CheckSpec[Any]]:
+class Selectable(Protocol):
+    """What selection reads of a check: a CheckSpec, or its CheckMeta from the registry's index."""
+
+    @property
+    def families(self) -> frozenset[Family]: ...
+    @property
+    def resource_kinds(self) -> frozenset[ResourceKind]: ...
+    def names_target(self, target: str | None) -> bool: ...
+
+
+S = TypeVar("S", bound=Selectable)
+
+
+def select(specs: Sequence[S], c: Classification) -> list[S]:
     """The checks that can explain this failure, in registry order."""
     families = set(c.families)
     kinds = {r.kind for r in c.facts.resources}

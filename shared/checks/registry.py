@@ -1,84 +1,143 @@
-"""THE list of checks. Adding a check = one module, one line here, one test file.
+"""THE list of checks. Adding a check = one module, one line here, one test file (then
+`python -m shared.checks.registry` refreshes the selection index; a unit test says when it is stale).
 
-Network engineers add their lines in the first block, platform checks in the second; keep one
-import and one mapping entry per check so a diff shows exactly what was added.
+Network engineers add their lines in the first block, platform checks in the second; one line per
+check (its module name, which is its id) so a diff shows exactly what was added.
+
+A worker imports only the checks a failure selects: selection reads `index.json` (each check's
+families, targets and resource kinds, generated from the specs by this module), and `selected()`
+imports just the chosen modules. A chosen spec that disagrees with its index entry, or an index
+that does not list exactly these modules, makes `selected()` log it and select from every spec
+instead, so a stale index costs time, never a wrong selection. `REGISTRY` (every spec, imported on
+first use) serves pre-flight, the offline tools and the tests.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+import json
+import logging
+import sys
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from shared.checklib.base import CheckSpec
+from shared.checklib.base import CheckMeta, CheckSpec
 
-# --- network / connectivity checks ---
-# (lines added by the checks modules: `from shared.checks import x` + `x.SPEC,` below)
-# isort: off
-from shared.checks import api_authorized_ranges
-from shared.checks import apiserver_subnet
-from shared.checks import cidr_overlap
-from shared.checks import cluster_state
-from shared.checks import egress_bootstrap
-from shared.checks import firewall_aks_fqdns
-from shared.checks import firewall_tls_inspection
-from shared.checks import nsg_apiserver_egress
-from shared.checks import nsg_vnet_integration
-from shared.checks import outbound_connectivity
-from shared.checks import private_dns_zone_link
-from shared.checks import private_endpoint_apiserver
-from shared.checks import route_apiserver
-from shared.checks import vnet_custom_dns
-# isort: on
+if TYPE_CHECKING:
+    from shared.models import Classification
 
-# --- platform checks (capacity, quota, identity, policy, versions) ---
-# isort: off
-from shared.checks import capacity_history
-from shared.checks import feature_registration
-from shared.checks import identity_role_assignments
-from shared.checks import identity_subnet_permissions
-from shared.checks import kubernetes_version
-from shared.checks import node_resource_group
-from shared.checks import node_subnet_capacity
-from shared.checks import policy_denial
-from shared.checks import provider_registration
-from shared.checks import public_ip_quota
-from shared.checks import resource_locks
-from shared.checks import service_principal_credentials
-from shared.checks import sku_availability
-from shared.checks import vcpu_quota
-# isort: on
+log = logging.getLogger(__name__)
 
-_SPECS: tuple[CheckSpec[Any], ...] = (
-    # --- network specs ---
-    cluster_state.SPEC,
-    api_authorized_ranges.SPEC,
-    nsg_apiserver_egress.SPEC,
-    nsg_vnet_integration.SPEC,
-    route_apiserver.SPEC,
-    firewall_aks_fqdns.SPEC,
-    firewall_tls_inspection.SPEC,
-    private_endpoint_apiserver.SPEC,
-    private_dns_zone_link.SPEC,
-    vnet_custom_dns.SPEC,
-    apiserver_subnet.SPEC,
-    cidr_overlap.SPEC,
-    outbound_connectivity.SPEC,
-    egress_bootstrap.SPEC,
-    # --- platform specs ---
-    identity_subnet_permissions.SPEC,
-    identity_role_assignments.SPEC,
-    service_principal_credentials.SPEC,
-    feature_registration.SPEC,
-    provider_registration.SPEC,
-    policy_denial.SPEC,
-    node_resource_group.SPEC,
-    resource_locks.SPEC,
-    capacity_history.SPEC,
-    node_subnet_capacity.SPEC,
-    vcpu_quota.SPEC,
-    public_ip_quota.SPEC,
-    sku_availability.SPEC,
-    kubernetes_version.SPEC,
+CHECK_MODULES: tuple[str, ...] = (
+    # --- network / connectivity checks ---
+    "cluster_state",
+    "api_authorized_ranges",
+    "nsg_apiserver_egress",
+    "nsg_vnet_integration",
+    "route_apiserver",
+    "firewall_aks_fqdns",
+    "firewall_tls_inspection",
+    "private_endpoint_apiserver",
+    "private_dns_zone_link",
+    "vnet_custom_dns",
+    "apiserver_subnet",
+    "cidr_overlap",
+    "outbound_connectivity",
+    "egress_bootstrap",
+    # --- platform checks (capacity, quota, identity, policy, versions) ---
+    "identity_subnet_permissions",
+    "identity_role_assignments",
+    "service_principal_credentials",
+    "feature_registration",
+    "provider_registration",
+    "policy_denial",
+    "node_resource_group",
+    "resource_locks",
+    "capacity_history",
+    "node_subnet_capacity",
+    "vcpu_quota",
+    "public_ip_quota",
+    "sku_availability",
+    "kubernetes_version",
 )
 
-REGISTRY: dict[str, CheckSpec[Any]] = {spec.id: spec for spec in _SPECS}
-CHECK_IDS: frozenset[str] = frozenset(REGISTRY)
+CHECK_IDS: frozenset[str] = frozenset(CHECK_MODULES)
+INDEX_PATH = Path(__file__).with_name("index.json")
+
+if TYPE_CHECKING:
+    REGISTRY: dict[str, CheckSpec[Any]]
+
+
+def spec(check_id: str) -> CheckSpec[Any]:
+    """One registered check's spec (imports its module)."""
+    if check_id not in CHECK_IDS:
+        raise KeyError(f"no registered check {check_id!r}")
+    found: CheckSpec[Any] = importlib.import_module(f"shared.checks.{check_id}").SPEC
+    if found.id != check_id:
+        raise ValueError(f"shared.checks.{check_id} declares id {found.id!r}: module name and id must agree")
+    return found
+
+
+@cache
+def all_specs() -> dict[str, CheckSpec[Any]]:
+    """Every registered spec, in registry order."""
+    return {cid: spec(cid) for cid in CHECK_MODULES}
+
+
+def __getattr__(name: str) -> Any:
+    if name == "REGISTRY":
+        return all_specs()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def build_index() -> list[dict[str, Any]]:
+    """The selection index as written to index.json: one entry per check, in registry order."""
+    return [CheckMeta.of(s).to_json() for s in all_specs().values()]
+
+
+@cache
+def index() -> tuple[CheckMeta, ...] | None:
+    """The selection index, or None when it is missing, unreadable or lists other checks than
+    CHECK_MODULES (logged: selection then reads every spec)."""
+    try:
+        raw = json.loads(INDEX_PATH.read_text(encoding="utf-8"))
+        metas = tuple(CheckMeta.from_json(e) for e in raw["checks"])
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        log.error("check index %s unusable (%s): selecting from every check", INDEX_PATH.name, err)
+        return None
+    if tuple(m.id for m in metas) != CHECK_MODULES:
+        log.error("check index %s is stale (run `python -m shared.checks.registry`): selecting from every check",
+                  INDEX_PATH.name)
+        return None
+    return metas
+
+
+def selected(classification: Classification) -> list[CheckSpec[Any]]:
+    """The specs that can explain this failure, in registry order; imports only those checks."""
+    from shared.checklib.ranking import select
+
+    metas = index()
+    if metas is not None:
+        chosen = select(metas, classification)
+        specs = [spec(m.id) for m in chosen]
+        stale = [m.id for m, s in zip(chosen, specs, strict=True) if CheckMeta.of(s) != m]
+        if not stale:
+            return specs
+        log.error("check index entries %s differ from their specs (run `python -m shared.checks.registry`): "
+                  "selecting from every check", stale)
+    return select(tuple(all_specs().values()), classification)
+
+
+def write_index(path: Path = INDEX_PATH) -> bool:
+    """Write index.json from the specs; True when it changed."""
+    text = json.dumps({"checks": build_index()}, indent=1) + "\n"
+    if path.exists() and path.read_text(encoding="utf-8") == text:
+        return False
+    path.write_text(text, encoding="utf-8")
+    return True
+
+
+if __name__ == "__main__":
+    changed = write_index()
+    sys.stdout.write(f"{INDEX_PATH}: {'written' if changed else 'already current'}\n")

@@ -178,7 +178,7 @@ async def test_every_selected_check_starts_at_once_more_than_the_arm_concurrency
     started: a per-item check gate of 8 would leave four waiting for a slot and the eight time out."""
     import asyncio
 
-    from shared.checklib import ranking
+    from shared.checks import registry
 
     started: list[int] = []
     all_in = asyncio.Event()
@@ -191,7 +191,7 @@ async def test_every_selected_check_starts_at_once_more_than_the_arm_concurrency
         return "all started"
 
     specs = _specs(12, gather)
-    monkeypatch.setattr(ranking, "select", lambda registry, classification: tuple(specs))
+    monkeypatch.setattr(registry, "selected", lambda classification: list(specs))
     pub = RecordingPublisher()
     d = deps(Known(QUOTA), RecordingQueue(), pub)
     d.settings = Settings(arm_concurrency=8, check_timeout_s=2)
@@ -205,7 +205,7 @@ async def test_checks_needing_the_failure_history_wait_for_it_and_the_others_do_
         monkeypatch: pytest.MonkeyPatch) -> None:
     import asyncio
 
-    from shared.checklib import ranking
+    from shared.checks import registry
 
     plain_ran = asyncio.Event()
 
@@ -221,7 +221,7 @@ async def test_checks_needing_the_failure_history_wait_for_it_and_the_others_do_
         return [{"code": "QuotaExceeded"}]
 
     specs = [*_specs(1, historic, inputs=("failure_history",)), *_specs(2, plain)]
-    monkeypatch.setattr(ranking, "select", lambda registry, classification: tuple(specs))
+    monkeypatch.setattr(registry, "selected", lambda classification: list(specs))
     pub = RecordingPublisher()
     d = deps(Known(QUOTA), RecordingQueue(), pub)
     d.history = history
