@@ -9,14 +9,15 @@ by the host, not here.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 MAX_RETRY_STEPS = 16
+ENV_PREFIX = "AKS_TRIAGE_"
 
 
 def default_home() -> Path:
@@ -24,9 +25,28 @@ def default_home() -> Path:
     return Path(base) / "aks-triage"
 
 
-class Settings(BaseSettings):
-    # env_ignore_empty: Bicep sets unconfigured optional settings to "" (e.g. no Teams webhook).
-    model_config = SettingsConfigDict(env_prefix="AKS_TRIAGE_", frozen=True, extra="ignore", env_ignore_empty=True)
+def env_values(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The AKS_TRIAGE_* settings present in the environment, by field name. Names match without
+    regard to case; an empty value counts as unset (Bicep sets unconfigured optional settings to "",
+    e.g. no Teams webhook)."""
+    env = os.environ if environ is None else environ
+    fields = {ENV_PREFIX.lower() + name: name for name in Settings.model_fields}
+    out: dict[str, str] = {}
+    for key, value in env.items():
+        name = fields.get(key.lower())
+        if name is not None and value != "":
+            out[name] = value
+    return out
+
+
+class Settings(BaseModel):
+    """`Settings()` reads the environment; keyword arguments override what it says. Values arrive as
+    text and are validated like any other input (lax: "8" is 8)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    def __init__(self, **values: Any) -> None:
+        super().__init__(**{**env_values(), **values})
 
     # ARM
     arm_endpoint: str = "https://management.azure.com"
@@ -44,7 +64,7 @@ class Settings(BaseSettings):
     # Monitor's ingestion-time figures): steps of at most 30 s keep the card within 30 s of the entry
     # at any lag, for one status GET + one Activity Log query per attempt (about 60 by a 30 min
     # deadline). "15,30,60,120" reads less and posts up to 120 s after the entry.
-    error_retry_schedule_s: Annotated[tuple[int, ...], NoDecode] = (15, 30)
+    error_retry_schedule_s: tuple[int, ...] = (15, 30)
     error_deadline_min: int = Field(30, ge=1, le=1440)
 
     # Queues and state (storage account comes from AzureWebJobsStorage / __queueServiceUri)
