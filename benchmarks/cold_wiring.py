@@ -28,6 +28,14 @@ process) and VmHWM from /proc/self/status:
    + that first invocation; the same without OpenTelemetry and the set-up alone are reported next
    to it. The exporter and live metrics point at the sink server (loopback).
 
+3. SDK import floor, right after each worker probe with OpenTelemetry: a fresh process runs the same
+   OpenTelemetry set-up, then imports every module outside the app (not `shared.*`, not
+   `function_app`) that the worker probe ended with, in the order they were loaded. No app code
+   runs. `cold_finding_sdk_floor_cpu_s` is its median; `cold_finding_own_cpu_s` the median of the
+   paired differences (finding minus its floor): our imports and everything the first invocation
+   does, the SDKs' work on our calls included. CPU time on this kind of shared machine moves by
+   +-30 % between runs; a paired difference moves far less.
+
 Reported with each: modules loaded, and which HTTP stacks are imported (aiohttp, httpx, anyio,
 requests, urllib3, msal) - `cold_http_stacks` is the number of client stacks (aiohttp, httpx,
 requests) loaded after the first finding with OpenTelemetry on; `cold_stack_forced_by` names, for
@@ -82,13 +90,25 @@ def point(**kw):
     return {"cpu_s": time.process_time(), "wall_s": time.perf_counter(), "modules": len(sys.modules),
             "stacks": [s for s in STACKS if s in sys.modules], **mem(), **kw}
 pts = {"start": point()}
-if mode == "otel":
+if mode in ("otel", "floor"):
     # What azure_functions_worker's Dispatcher.initialize_azure_monitor does.
     os.environ.setdefault("OTEL_EXPERIMENTAL_RESOURCE_DETECTORS", "azure_functions")
     from azure.monitor.opentelemetry import configure_azure_monitor
     configure_azure_monitor(connection_string=os.environ.get("APPLICATIONINSIGHTS_CONNECTION_STRING"),
                             logger_name=os.environ.get("PYTHON_AZURE_MONITOR_LOGGER_NAME", ""))
     pts["otel"] = point()
+if mode == "floor":
+    # The OpenTelemetry set-up, then every module outside the app that the first finding loaded,
+    # imported in the order it was loaded: what any app on these SDKs and this worker pays.
+    failed = 0
+    for name in json.loads(sys.stdin.read())["modules"]:
+        try:
+            __import__(name)
+        except Exception:
+            failed += 1
+    pts["import"] = pts["invoke_start"] = pts["invoked"] = point(failed=failed)
+    print(json.dumps(pts))
+    sys.exit(0)
 import function_app
 import azure.functions as func
 pts["import"] = point()
@@ -121,6 +141,8 @@ async def main():
         pts["invoke_start"], pts["invoked"] = c, point()
 asyncio.run(main())
 pts["forced_by"] = forced
+OURS = ("shared", "function_app", "benchmarks", "tests", "__main__", "__mp_main__")
+pts["loaded"] = [m for m in list(sys.modules) if m.split(".")[0] not in OURS]
 print(json.dumps(pts))
 sys.stdout.flush()
 """
@@ -204,6 +226,7 @@ def _figures(pts: dict[str, Any]) -> dict[str, Any]:
         "modules_after_invocation": b["modules"],
         "stacks_after_invocation": b["stacks"],
         "forced_by": pts.get("forced_by", {}),
+        "failed_imports": pts["invoked"].get("failed"),
     }
 
 
@@ -225,7 +248,7 @@ def run(fast: bool = False, samples: int | None = None) -> dict[str, Any]:
         merged["resources"].update(snap["resources"])
         merged["activity_log"].extend(snap.get("activity_log", []))
         events.append(ev)
-    runs: dict[str, list[dict[str, Any]]] = {"intake": [], "finding_otel": [], "finding": []}
+    runs: dict[str, list[dict[str, Any]]] = {"intake": [], "finding_otel": [], "finding": [], "floor": []}
     with azurite() as az, arm_emulator() as emu, sink_server(az) as sinks:
         emu.serve(merged)
         emu.set_latency(0.0)
@@ -271,7 +294,10 @@ def run(fast: bool = False, samples: int | None = None) -> dict[str, Any]:
                 runs["intake"].append(_figures(pts))
                 k += 1
                 item = asyncio.run(host_side(pts["outputs"]))
-                runs[kind].append(_figures(_probe("otel" if kind == "finding_otel" else "worker", item, env)))
+                pts = _probe("otel" if kind == "finding_otel" else "worker", item, env)
+                runs[kind].append(_figures(pts))
+                if kind == "finding_otel":  # the floor right after the finding it mirrors
+                    runs["floor"].append(_figures(_probe("floor", {"modules": pts["loaded"]}, env)))
         # One more of each under -X importtime (not in the medians: its own overhead is large).
         pts = _probe("intake", {"event": events[k]}, env, importtime=True)
         intake_top = pts["importtime_top"]
@@ -293,6 +319,11 @@ def run(fast: bool = False, samples: int | None = None) -> dict[str, Any]:
         "cold_intake_import_cpu_s": m("intake", "import_cpu_s"),
         "cold_intake_modules": runs["intake"][-1]["modules_after_invocation"],
         "cold_intake_stacks": runs["intake"][-1]["stacks_after_invocation"],
+        "cold_finding_sdk_floor_cpu_s": m("floor", "total_cpu_s"),
+        # our code's share, paired sample by sample (a machine that runs slower moves both alike)
+        "cold_finding_own_cpu_s": round(med([a["total_cpu_s"] - b["total_cpu_s"]
+                                             for a, b in zip(runs["finding_otel"], runs["floor"], strict=True)]), 4),
+        "cold_finding_floor_failed_imports": runs["floor"][-1]["failed_imports"],
         "cold_finding_no_otel_cpu_s": m("finding", "total_cpu_s"),
         "cold_finding_invocation_cpu_s": m("finding_otel", "first_invocation_cpu_s"),
         "cold_finding_invocation_wall_s": m("finding_otel", "first_invocation_wall_s"),
