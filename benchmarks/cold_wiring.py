@@ -8,6 +8,10 @@ Ingestion, the managed-identity token endpoint), no injected latency (this measu
 ARM reader, Table state, the ingestion sink, the Teams notifier, Storage queues built on first use).
 Every sample uses a new cluster (a new finding).
 
+The probes run on an interpreter with only requirements.lock installed (`.venv-runtime`, built on
+first use and whenever the lock changes; `cold_interpreter` says which ran), because the Function App
+has only those distributions and OpenTelemetry's set-up scans every installed one.
+
 Per sample, two fresh processes (`_PROBE`), timed inside with time.process_time (user + sys of that
 process) and VmHWM from /proc/self/status:
 1. intake instance: `import function_app`, then the indexed `on_aks_event` with the decoded Event
@@ -190,9 +194,38 @@ def _importtime_top(stderr: str, n: int = 12) -> list[tuple[str, float]]:
     return [(k, round(v / 1000, 1)) for k, v in sorted(per.items(), key=lambda kv: -kv[1])[:n]]
 
 
+RUNTIME_VENV = ROOT / ".venv-runtime"
+
+
+def runtime_python() -> tuple[str, str]:
+    """An interpreter with only the runtime lock installed, as the Function App has (the dev venv's
+    test and lint tools add distributions that OpenTelemetry's entry-point scan reads at set-up).
+    Built once per requirements.lock (hash-checked, from the same indexes as setup); the dev
+    interpreter, said so, when it cannot be built."""
+    import hashlib
+
+    want = hashlib.sha256((ROOT / "requirements.lock").read_bytes()).hexdigest()[:16]
+    py = RUNTIME_VENV / "bin" / "python"
+    stamp = RUNTIME_VENV / ".runtime-lock"
+    if py.exists() and stamp.exists() and stamp.read_text().strip() == want:
+        return str(py), f"runtime-only venv ({RUNTIME_VENV.name}, requirements.lock {want})"
+    try:
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(RUNTIME_VENV)], check=True,
+                       capture_output=True, timeout=300)
+        subprocess.run([str(py), "-m", "pip", "install", "-q", "--require-hashes", "-r",
+                        str(ROOT / "requirements.lock")], check=True, capture_output=True, timeout=900)
+    except (OSError, subprocess.SubprocessError) as err:
+        return sys.executable, f"dev venv (a runtime-only venv could not be built: {str(err)[:200]})"
+    stamp.write_text(want + "\n")
+    return str(py), f"runtime-only venv ({RUNTIME_VENV.name}, requirements.lock {want}, built now)"
+
+
+PROBE_PYTHON = sys.executable
+
+
 def _probe(mode: str, payload: dict[str, Any], env: dict[str, str], importtime: bool = False) -> dict[str, Any]:
     proc = subprocess.run(
-        [sys.executable, *(["-X", "importtime"] if importtime else []), "-c", _PROBE % {"stacks": STACKS}, mode],
+        [PROBE_PYTHON, *(["-X", "importtime"] if importtime else []), "-c", _PROBE % {"stacks": STACKS}, mode],
         cwd=str(ROOT),
         env=env,
         input=json.dumps(payload),
@@ -235,7 +268,9 @@ def run(fast: bool = False, samples: int | None = None) -> dict[str, Any]:
     from benchmarks.intake_bench import HostOut, host_write
     from benchmarks.scenario import load_scenario
 
+    global PROBE_PYTHON
     n = samples or (1 if fast else 5)
+    PROBE_PYTHON, interpreter = runtime_python()
     scn = load_scenario("connfail")
     telemetry = deployed_telemetry_settings()
     pooled = trust_benchmark_ca()  # SSL_CERT_FILE: the probes inherit it (pooled, verified TLS)
@@ -337,6 +372,7 @@ def run(fast: bool = False, samples: int | None = None) -> dict[str, Any]:
         "cold_finding_no_otel_stacks": runs["finding"][-1]["stacks_after_invocation"],
         "cold_finding_no_otel_forced_by": runs["finding"][-1]["forced_by"],
         "cold_telemetry_settings": telemetry,
+        "cold_interpreter": interpreter,
         "cold_import_top_intake_ms": intake_top,
         "cold_import_top_finding_ms": finding_top,
         "cold_cards_posted": sum(1 for r in log if r[0] == "teams"),
