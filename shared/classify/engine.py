@@ -32,14 +32,17 @@ from shared.catalog.schema import Entry, Subcategory
 from shared.classify.facts import error_facts
 from shared.classify.normalizer import parse_with_clean, text_codes
 from shared.classify.text import (
+    PROBE_MIN_CHARS,
     WINDOWS_HINTS,
     Probe,
     code_shaped,
     collapse_repeats,
+    distinct_words,
     exit_statuses,
     flatten,
     preclean,
     squeeze,
+    unique_parts,
     window,
     word_split,
 )
@@ -141,9 +144,14 @@ def _gather(err: OperationError, raw: str | None, idx: CatalogIndex, clean: str 
     low = ev.text.lower()
     # Known codes named anywhere in the text (URLs included: error-code-<name> doc links). The set
     # intersection runs in C; only the few hits are looked at one by one.
-    tokens = set(word_split(low))
-    probe = ev.probe = Probe(low, tokens)
-    ev.sq_probe = Probe(ev.squeezed)
+    # The word set is read from the distinct lines (a line break separates words: the same set).
+    if len(low) >= PROBE_MIN_CHARS:
+        uniq = unique_parts(low)
+        tokens = distinct_words(uniq)
+    else:
+        uniq, tokens = low, set(word_split(low))
+    probe = ev.probe = Probe(low, tokens, uniq)
+    ev.sq_probe = Probe(ev.squeezed, sep="'")  # no line breaks left: the pieces between quotes
     ev.windows = probe.any(WINDOWS_HINTS)
 
     hits = tokens & idx.code_names
@@ -216,7 +224,7 @@ def _gather(err: OperationError, raw: str | None, idx: CatalogIndex, clean: str 
     # (a set intersection in C), plus words a line wrap cut in two; the match itself runs on the
     # squeezed text, so wrapping and re-indenting never matter.
     sq = ev.squeezed
-    wrapped = _wrapped_words(ev.text)
+    wrapped = _wrapped_words(ev.text, low)
     # Unanchored patterns are tried only when their longest piece is in the squeezed text. All
     # candidates run in catalog order, so ties (equal weights, equal scores) break the same way in
     # every process (set iteration order depends on the string hash seed).
@@ -247,18 +255,20 @@ _WORD_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789_"
 MAX_WRAP_LINES = 4000
 
 
-def _wrapped_words(text: str) -> set[str]:
-    """Words a hard line wrap cut in two, joined back: the last word of a long line + the first of the next."""
+def _wrapped_words(text: str, low: str | None = None) -> set[str]:
+    """Words a hard line wrap cut in two, joined back: the last word of a long line + the first of the next.
+    `low`: text.lower(), when the caller has it."""
     out: set[str] = set()
     if "\n" not in text:
         return out
-    lines = text.lower().split("\n", MAX_WRAP_LINES)
-    for line, nxt in itertools.pairwise(lines):
-        if len(line) >= MIN_WRAP_WIDTH and line[-1:].isalnum():
-            rest = nxt.lstrip(" \t")
-            first = rest[: len(rest) - len(rest.lstrip(_WORD_CHARS))]
-            if first:
-                out.add(line[len(line.rstrip(_WORD_CHARS)):] + first)
+    lines = (text.lower() if low is None else low).split("\n", MAX_WRAP_LINES)
+    # The long lines ending in a letter or digit, picked in one comprehension (most lines are not).
+    for line, nxt in [pair for pair in itertools.pairwise(lines)
+                      if len(pair[0]) >= MIN_WRAP_WIDTH and pair[0][-1:].isalnum()]:
+        rest = nxt.lstrip(" \t")
+        first = rest[: len(rest) - len(rest.lstrip(_WORD_CHARS))]
+        if first:
+            out.add(line[len(line.rstrip(_WORD_CHARS)):] + first)
     return out
 
 

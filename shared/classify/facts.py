@@ -159,19 +159,42 @@ class _Alt:
         self._rest = {i: lits[1:] for i, (lits, _frag) in enumerate(alts) if len(lits) > 1}
         self._built: dict[tuple[int, ...], re.Pattern[str]] = {}
 
-    def pick(self, probe: Probe) -> re.Pattern[str] | None:
-        """The regex of the alternatives present (None: nothing can match)."""
+    def _key(self, probe: Probe) -> tuple[int, ...]:
+        """The alternatives whose literals are all in the text, in order."""
         has = probe.has
         rest = self._rest
-        key = tuple(i for i, hit in enumerate(map(has, self._first))
-                    if hit and (i not in rest or all(map(has, rest[i]))))
+        return tuple(i for i, hit in enumerate(map(has, self._first))
+                     if hit and (i not in rest or all(map(has, rest[i]))))
+
+    def pick(self, probe: Probe) -> re.Pattern[str] | None:
+        """The regex of the alternatives present (None: nothing can match)."""
+        key = self._key(probe)
         if not key:
             return None
+        return self._regex(key)
+
+    def _regex(self, key: tuple[int, ...]) -> re.Pattern[str]:
         rx = self._built.get(key)
         if rx is None:
             rx = re.compile(self.head + "|".join(self.alts[i][1] for i in key) + self.tail)
             self._built[key] = rx
         return rx
+
+    def first(self, probe: Probe, t: _Text) -> str | None:
+        """`_first(self.pick(probe), t)`. With several alternatives present, each is searched on its own
+        (literal-led: the engine skips to its literal) and the leftmost match wins, the earlier
+        alternative on a tie: the match the alternation finds (it takes, at the leftmost position where
+        any alternative matches, the first one that does). An alternation is tried at every position
+        whose character can start one of its alternatives, and those are common letters."""
+        key = self._key(probe)
+        if len(key) <= 1:
+            return _first(self._regex(key) if key else None, t)
+        best: re.Match[str] | None = None
+        for i in key:
+            m = self._regex((i,)).search(t.low)
+            if m is not None and (best is None or m.start() < best.start()):
+                best = m
+        return t.cut(best) if best is not None else None
 
 
 # The alternation-led regexes above, as _Alt (checked equal below).
@@ -311,13 +334,11 @@ def extract_facts(text: str, probe: Probe | None = None) -> dict[str, Any]:
             if region:
                 facts["region"] = region
     if has_any(("api server at", "apiserver", "api server", "connect to", "dial tcp", "tcp ")):
-        for rx in (_API_IP_ALT.pick(probe), _API_IP_RXS[1]):
-            ip = _first(rx, t)
-            if ip:
-                facts["api_server_ip"] = ip
-                break
+        ip = _API_IP_ALT.first(probe, t) or _first(_API_IP_RXS[1], t)
+        if ip:
+            facts["api_server_ip"] = ip
     if has_any(("node ip", "node_ip", "nodeip", "source ip", "from node", "private ip", "node ")):
-        node_ip = _first(_NODE_IP_ALT.pick(probe), t)
+        node_ip = _NODE_IP_ALT.first(probe, t)
         if node_ip:
             facts["node_ip"] = node_ip
     if "region" not in facts and has_any(("region", "location")):
@@ -337,11 +358,11 @@ def extract_facts(text: str, probe: Probe | None = None) -> dict[str, Any]:
             if len(sizes) > 1:
                 facts["vm_sizes"] = sizes
     if has_any(("family", "cores", "vcpu")):
-        family = _first(_FAMILY_ALT.pick(probe), t)
+        family = _FAMILY_ALT.first(probe, t)
         if family:
             facts["quota_family"] = family
         for key, rx in _QUOTA_NUM_RXS.items():
-            num = _first(_QUOTA_ALTS[key].pick(probe) if key in _QUOTA_ALTS else rx, t)
+            num = _QUOTA_ALTS[key].first(probe, t) if key in _QUOTA_ALTS else _first(rx, t)
             if num is not None:
                 facts[key] = int(num)
 
@@ -378,15 +399,15 @@ def extract_facts(text: str, probe: Probe | None = None) -> dict[str, Any]:
                 facts["current_version"], facts["target_version"] = up.group(1), up.group(2)
 
     if has_any(("correlation", "tracking id", "activity id")):
-        corr = _first(_CORRELATION_ALT.pick(probe), t)
+        corr = _CORRELATION_ALT.first(probe, t)
         if corr:
             facts["correlation_id"] = corr.lower()
     if has_any(("object id", "principal id", "objectid")):
-        principal = _first(_PRINCIPAL_ALT.pick(probe), t)
+        principal = _PRINCIPAL_ALT.first(probe, t)
         if principal:
             facts["principal_id"] = principal.lower()
     if has_any(("the client", "clientid", "client id", "app '")):
-        client = _first(_CLIENT_ALT.pick(probe), t)
+        client = _CLIENT_ALT.first(probe, t)
         if client:
             facts["client_id"] = client.lower()
     if has("perform action"):
@@ -394,7 +415,7 @@ def extract_facts(text: str, probe: Probe | None = None) -> dict[str, Any]:
         if action:
             facts["action"] = action
     if has("scope"):
-        scope = _first(_SCOPE_ALT.pick(probe), t)
+        scope = _SCOPE_ALT.first(probe, t)
         if scope:
             facts["scope"] = scope
     if has("namespace"):
@@ -406,11 +427,9 @@ def extract_facts(text: str, probe: Probe | None = None) -> dict[str, Any]:
         if feature:
             facts["feature"] = feature.rstrip(".")
     if has_any(("statuscode", "status code", "status=", "status:", "unexpected status", "http ")):
-        for rx in (_HTTP_ALT.pick(probe),):
-            status = _first(rx, t)
-            if status:
-                facts["http_status"] = int(status)
-                break
+        status = _HTTP_ALT.first(probe, t)
+        if status:
+            facts["http_status"] = int(status)
     if has("target"):
         for n, tm in enumerate(_TARGET_RX.finditer(low)):
             if n >= MAX_SCAN_HITS:

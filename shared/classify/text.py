@@ -11,6 +11,10 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from shared.catalog.loader import CatalogIndex
 
 # The analysed window: ARM error bodies are kilobytes; anything past this is CSE stdout noise or an
 # attack. Head keeps the outer error, tail keeps a truncated inner one.
@@ -32,7 +36,8 @@ _PS_NOISE = re.compile(
 _PS_PREFIX = re.compile(r"(?m)^[ \t]*[A-Za-z][\w.-]{0,40} : (?=ERROR|\(|Code|Deployment|Operation|The |Long running)")
 # A PowerShell error record starts with the command name: `az : ERROR: ...`, `New-AzAksCluster : ...`.
 _PS_START = re.compile(r"[ \t]*[A-Za-z][\w.-]{0,40} : (?:ERROR|\(|Code|Operation|Long running)")
-_BACKSLASHES = re.compile(r"\\+")
+# Runs of two or more: a lone backslash is already squashed, and every match costs a replacement call.
+_BACKSLASHES = re.compile(r"\\\\+")
 _AFTER_BACKSLASH = re.compile(r"\\(.)", re.DOTALL)
 _ESCAPES = (
     ('\\"', '"'), ("\\'", "'"), ("\\n", "\n"), ("\\r", " "), ("\\t", " "), ("\\/", "/"),
@@ -102,7 +107,8 @@ def preclean(text: str) -> str:
     PowerShell's `+ CategoryInfo : ... (ERROR: (SubnetI...:String)` line holds a cut-off copy of the
     code, which must not be read as a code of its own.
     """
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if "\r" in text:  # a one-character `in` is a memchr; each replace is a full pass
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
     text = collapse_repeats(decorations(text))
     # Unwrap first: line lengths are only meaningful before other decoration is stripped.
     powershell = "CategoryInfo" in text or "At line:" in text or "FullyQualifiedErrorId" in text
@@ -127,6 +133,15 @@ MAX_WRAP_LINES = 4000  # line breaks examined per text
 MAX_WRAP_JOINS = 200
 
 
+_WORD_SET = frozenset(_WORD_CHARS)
+
+
+def _cut_code_end(tail: str, idx: CatalogIndex) -> bool:
+    """The last word of `tail` could be the first half of a known code cut by a wrap (the walk's test)."""
+    a = tail[len(tail.rstrip(_WORD_CHARS)):]
+    return len(a) >= 3 and a[0].isalpha() and idx.is_prefix_of_known(a)
+
+
 def join_wrapped_codes(text: str) -> str:
     """Join the two halves of a code a hard line wrap cut in two, when together they name a known code.
 
@@ -137,6 +152,12 @@ def join_wrapped_codes(text: str) -> str:
 
     idx = catalog_index()
     known = idx.wrap_words
+    # A join needs a line of MIN_WRAP_WIDTH or more ending in a word character (ASCII: the cut word is
+    # at least 3 of them) whose last word starts a known code. Most logs have none: the distinct lines
+    # are checked in one comprehension, and the walk below runs only when one qualifies.
+    ends = [line for line in dict.fromkeys(text.split("\n")) if len(line) >= MIN_WRAP_WIDTH and line[-1] in _WORD_SET]
+    if not any(_cut_code_end(line[-121:], idx) for line in ends):
+        return text
     out: list[str] = []
     last = 0
     joins = 0
@@ -192,23 +213,25 @@ def collapse_repeats(text: str) -> str:
 
 def _collapse(text: str) -> str:
     # The keys come from one translate over the whole text (line breaks are kept, so keyed lines line
-    # up with the lines; utf-8 bytes compare like the text); only keys of long lines seen more than
-    # REPEAT_KEEP times are walked.
+    # up with the lines; utf-8 bytes compare like the text); one walk then drops, of every key of long
+    # lines seen more than REPEAT_KEEP times, the copies after the first REPEAT_KEEP and before the last.
     keyed = text.encode("utf-8", "surrogatepass").translate(None, _HEX_BYTES).split(b"\n")
     lines = text.split("\n")
     counts = Counter([k for k, line in zip(keyed, lines, strict=True) if len(line) >= REPEAT_MIN_LINE])
-    repeated = [k for k, n in counts.items() if n > REPEAT_KEEP]
-    if not repeated:
+    total = {k: n for k, n in counts.items() if n > REPEAT_KEEP}
+    if not total:
         return text
-    wanted = set(repeated)
-    at: dict[bytes, list[int]] = {}
-    for i, k in enumerate(keyed):
-        if k in wanted and len(lines[i]) >= REPEAT_MIN_LINE:
-            at.setdefault(k, []).append(i)
-    drop: set[int] = set()
-    for positions in at.values():
-        drop.update(positions[REPEAT_KEEP:-1])  # keep the first REPEAT_KEEP copies and the last
-    return "\n".join([line for i, line in enumerate(lines) if i not in drop])
+    seen = dict.fromkeys(total, 0)
+    out: list[str] = []
+    for k, line in zip(keyed, lines, strict=True):
+        n = seen.get(k)
+        if n is not None and len(line) >= REPEAT_MIN_LINE:
+            n += 1
+            seen[k] = n
+            if REPEAT_KEEP < n < total[k]:
+                continue
+        out.append(line)
+    return "\n".join(out)
 
 
 def flatten(text: str) -> str:
@@ -395,36 +418,67 @@ def _spec(literal: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return spec
 
 
+def unique_parts(text: str, sep: str = "\n") -> str:
+    """The distinct pieces of `text` between `sep`s, in order of first appearance, joined by `sep`. For a
+    separator that is not a word character this has the words of `text` (no word spans it), and a
+    literal without `sep` is in it exactly when it is in `text` (it lies inside one piece). A polling
+    log is half repeated lines, even once collapsed, and its lines repeat pieces between quotes."""
+    return sep.join(dict.fromkeys(text.split(sep)))
+
+
+def distinct_words(text: str) -> set[str]:
+    """set(word_split(text)), read from the distinct pieces between quotes (fewer words to cut and hash)."""
+    return set(word_split(unique_parts(text, "'")))
+
+
 class Probe:
     """`probe.has(lit)` == `lit in probe.text`, answered from the text's distinct words first.
 
-    Below PROBE_MIN_CHARS `has` is the text's own `__contains__` (no word set is built)."""
+    Below PROBE_MIN_CHARS `has` is the text's own `__contains__` (no word set is built). Past it the
+    exact `in` runs on the text's distinct pieces between `sep`s (`unique_parts`: `uniq`) for a literal
+    without `sep`, and every answer is kept: the classifier and the fact scans ask some literals more
+    than once."""
 
-    __slots__ = ("_joined", "_words", "has", "long", "text")
+    __slots__ = ("_joined", "_memo", "_sep", "_uniq", "_words", "has", "long", "text")
 
-    def __init__(self, text: str, words: set[str] | frozenset[str] | None = None) -> None:
+    def __init__(self, text: str, words: set[str] | frozenset[str] | None = None, uniq: str | None = None,
+                 sep: str = "\n") -> None:
         self.text = text
+        self._sep = sep
         self._joined = ""
+        self._uniq = text
+        self._memo: dict[str, bool] = {}
         self._words: set[str] | frozenset[str] = frozenset()
         self.has: Callable[[str], bool] = text.__contains__
         self.long = len(text) >= PROBE_MIN_CHARS
         if self.long:
-            self._words = words if words is not None else set(word_split(text))
-            self._joined = " " + " ".join(self._words) + " "
+            if words is None:
+                uniq = unique_parts(text, sep) if uniq is None else uniq
+                words = distinct_words(uniq)
+            self._uniq = text if uniq is None else uniq
+            self._words = words
+            self._joined = " " + " ".join(words) + " "
             self.has = self._has_long
 
     def _has_long(self, literal: str) -> bool:
+        hit = self._memo.get(literal)
+        if hit is not None:
+            return hit
         spec = _SPECS.get(literal)
         needles, exact = _spec(literal) if spec is None else spec
         words = self._words
         for w in exact:
             if w not in words:
+                self._memo[literal] = False
                 return False
         joined = self._joined
         for needle in needles:
             if needle not in joined:
+                self._memo[literal] = False
                 return False
-        return literal in self.text
+        hit = literal in (self.text if self._sep in literal else self._uniq)
+        self._memo[literal] = hit
+        return hit
 
     def any(self, literals: tuple[str, ...]) -> bool:
         return any(map(self.has, literals))  # map + any iterate in C
