@@ -218,7 +218,9 @@ def _collapse(text: str) -> str:
     keyed = text.encode("utf-8", "surrogatepass").translate(None, _HEX_BYTES).split(b"\n")
     lines = text.split("\n")
     counts = Counter([k for k, line in zip(keyed, lines, strict=True) if len(line) >= REPEAT_MIN_LINE])
-    total = {k: n for k, n in counts.items() if n > REPEAT_KEEP}
+    # A key seen REPEAT_KEEP + 1 times keeps every copy (the first REPEAT_KEEP and the last): only keys
+    # seen more often drop any, so a text already collapsed comes back without a walk.
+    total = {k: n for k, n in counts.items() if n > REPEAT_KEEP + 1}
     if not total:
         return text
     seen = dict.fromkeys(total, 0)
@@ -303,8 +305,11 @@ def find_codes(text: str, limit: int = 40) -> list[tuple[str, int, int]]:
     low = text.lower()
     same = len(low) == len(text)
     hits: list[tuple[int, int, int, int]] = []
+    has_error = "error:" in low  # in three of the literals: without it, none of them is there
     for i, rx in enumerate(_CODE_RXS):
-        if _CODE_LITERALS[i] not in low:  # each regex starts with its literal: absent, it cannot match
+        lit = _CODE_LITERALS[i]
+        # each regex starts with its literal: absent, it cannot match
+        if not (has_error and (lit == "error:" or lit in low)) if "error:" in lit else lit not in low:
             continue
         n = 0
         for m in rx.finditer(low):
