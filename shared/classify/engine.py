@@ -37,7 +37,6 @@ from shared.classify.text import (
     Probe,
     code_shaped,
     collapse_repeats,
-    distinct_words,
     exit_statuses,
     flatten,
     preclean,
@@ -145,11 +144,8 @@ def _gather(err: OperationError, raw: str | None, idx: CatalogIndex, clean: str 
     # Known codes named anywhere in the text (URLs included: error-code-<name> doc links). The set
     # intersection runs in C; only the few hits are looked at one by one.
     # The word set is read from the distinct lines (a line break separates words: the same set).
-    if len(low) >= PROBE_MIN_CHARS:
-        uniq = unique_parts(low)
-        tokens = distinct_words(uniq)
-    else:
-        uniq, tokens = low, set(word_split(low))
+    uniq = unique_parts(low) if len(low) >= PROBE_MIN_CHARS else low
+    tokens = set(word_split(uniq))
     probe = ev.probe = Probe(low, tokens, uniq)
     ev.sq_probe = Probe(ev.squeezed, sep="'")  # no line breaks left: the pieces between quotes
     ev.windows = probe.any(WINDOWS_HINTS)

@@ -423,17 +423,18 @@ def _spec(literal: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return spec
 
 
+MIN_PIECE = 16  # average characters per piece below which splitting costs more than deduplicating saves
+
+
 def unique_parts(text: str, sep: str = "\n") -> str:
     """The distinct pieces of `text` between `sep`s, in order of first appearance, joined by `sep`. For a
     separator that is not a word character this has the words of `text` (no word spans it), and a
     literal without `sep` is in it exactly when it is in `text` (it lies inside one piece). A polling
-    log is half repeated lines, even once collapsed, and its lines repeat pieces between quotes."""
+    log is half repeated lines, even once collapsed, and its lines repeat pieces between quotes. Short
+    pieces (`{'code': {'code': ...`) are not worth a string each: the text itself is returned."""
+    if text.count(sep) * MIN_PIECE > len(text):
+        return text
     return sep.join(dict.fromkeys(text.split(sep)))
-
-
-def distinct_words(text: str) -> set[str]:
-    """set(word_split(text)), read from the distinct pieces between quotes (fewer words to cut and hash)."""
-    return set(word_split(unique_parts(text, "'")))
 
 
 class Probe:
@@ -459,7 +460,7 @@ class Probe:
         if self.long:
             if words is None:
                 uniq = unique_parts(text, sep) if uniq is None else uniq
-                words = distinct_words(uniq)
+                words = set(word_split(uniq))
             self._uniq = text if uniq is None else uniq
             self._words = words
             self._joined = " " + " ".join(words) + " "

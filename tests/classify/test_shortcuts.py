@@ -1,7 +1,7 @@
 """Each per-text shortcut of the classifier answers like the long way round it replaced.
 
-- `unique_parts` / `distinct_words`: a literal without the separator is in the distinct pieces exactly when
-  it is in the text, and the word set read from them is the text's word set.
+- `unique_parts`: a literal without the separator is in the distinct pieces exactly when it is in the
+  text, and the word set read from them is the text's word set.
 - `Probe` on the distinct pieces (line breaks for the lower-cased text, quotes for the squeezed one) says
   what `in` says.
 - `_collapse` (one walk) drops the lines the two-pass version dropped.
@@ -30,7 +30,6 @@ from shared.classify.text import (
     REPEAT_KEEP,
     REPEAT_MIN_LINE,
     Probe,
-    distinct_words,
     squeeze,
     unique_parts,
     word_split,
@@ -59,11 +58,11 @@ LITERALS = st.text(alphabet=st.sampled_from(list("ab_ .:'\"-/\n\tAZ9\u00e9")), m
 @given(LINES, LITERALS, st.sampled_from(["\n", "'", ":"]))
 def test_unique_parts_hold_the_words_and_the_literals(lines: list[str], literal: str, sep: str) -> None:
     joined = "\n".join(lines)
-    uniq = unique_parts(joined, sep)
-    assert set(word_split(uniq)) == set(word_split(joined))
-    assert distinct_words(joined) == set(word_split(joined))
-    if sep not in literal:
-        assert (literal in uniq) == (literal in joined)
+    for sample in (joined, joined.replace(" ", sep)):  # long pieces, and pieces too short to split
+        uniq = unique_parts(sample, sep)
+        assert set(word_split(uniq)) == set(word_split(sample))
+        if sep not in literal:
+            assert (literal in uniq) == (literal in sample)
 
 
 @SLOW
@@ -72,7 +71,7 @@ def test_probe_on_distinct_pieces_answers_like_in(lines: list[str], literal: str
     joined = padded("\n".join(lines), 2 * PROBE_MIN_CHARS + pad)  # the squeezed text is shorter
     low = joined.lower()
     sq = squeeze(joined)
-    for probe, target in ((Probe(low), low), (Probe(low, distinct_words(unique_parts(low)), unique_parts(low)), low),
+    for probe, target in ((Probe(low), low), (Probe(low, set(word_split(unique_parts(low))), unique_parts(low)), low),
                           (Probe(sq, sep="'"), sq)):
         assert probe.long
         for lit in (literal, literal.lower(), squeeze(literal)):
