@@ -396,15 +396,18 @@ def word_split(text: str) -> list[str]:
     return text.encode("utf-8", "surrogatepass").translate(_TOKEN_BYTES).decode("utf-8", "surrogatepass").split()
 
 
-# literal -> (needles that must be in " " + joined words + " ", words that must be words of the text).
-# A word run of the literal bounded on both sides by separators inside the literal is a whole word of
-# the text; bounded on the left only, it starts one (" run"); on the right only, it ends one ("run ");
-# else it lies somewhere inside one.
-_SPECS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+# literal -> (needles that must be in " " + joined words + " ", words that must be words of the text,
+# whether the literal is one word run and nothing else). A word run of the literal bounded on both
+# sides by separators inside the literal is a whole word of the text; bounded on the left only, it
+# starts one (" run"); on the right only, it ends one ("run "); else it lies somewhere inside one. A
+# literal that is a single run is in the text exactly when it is inside one of its words: the needle
+# answers for it, without the `in` over the text.
+_Spec = tuple[tuple[str, ...], tuple[str, ...], bool]
+_SPECS: dict[str, _Spec] = {}
 _RUN_RX = re.compile(r"\S+")
 
 
-def _spec(literal: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def _spec(literal: str) -> _Spec:
     spec = _SPECS.get(literal)
     if spec is None:
         spaced = literal.encode("utf-8", "surrogatepass").translate(_TOKEN_BYTES).decode("utf-8", "surrogatepass")
@@ -417,7 +420,8 @@ def _spec(literal: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
                 exact.append(run)
             else:
                 needles.append((" " if left else "") + run + (" " if right else ""))
-        spec = (tuple(needles), tuple(exact))
+        whole = spaced == literal and _RUN_RX.fullmatch(literal) is not None  # no separator in it
+        spec = (tuple(needles), tuple(exact), whole)
         if len(_SPECS) < 65536:
             _SPECS[literal] = spec
     return spec
@@ -471,7 +475,7 @@ class Probe:
         if hit is not None:
             return hit
         spec = _SPECS.get(literal)
-        needles, exact = _spec(literal) if spec is None else spec
+        needles, exact, whole = _spec(literal) if spec is None else spec
         words = self._words
         for w in exact:
             if w not in words:
@@ -482,7 +486,7 @@ class Probe:
             if needle not in joined:
                 self._memo[literal] = False
                 return False
-        hit = literal in (self.text if self._sep in literal else self._uniq)
+        hit = whole or literal in (self.text if self._sep in literal else self._uniq)
         self._memo[literal] = hit
         return hit
 
