@@ -139,8 +139,8 @@ def _gather(err: OperationError, raw: str | None, idx: CatalogIndex, clean: str 
         if raw is not None:
             parts.append(raw[:MAX_TEXT])
         ev.text = collapse_repeats(flatten(window(preclean("\n".join(parts)))))
-    ev.squeezed = squeeze(ev.text)
     low = ev.text.lower()
+    ev.squeezed = "".join(low.split())  # squeeze(ev.text), from the lower-cased text already made
     # Known codes named anywhere in the text (URLs included: error-code-<name> doc links). The set
     # intersection runs in C; only the few hits are looked at one by one.
     # The word set is read from the distinct lines (a line break separates words: the same set).
@@ -237,7 +237,8 @@ def _gather(err: OperationError, raw: str | None, idx: CatalogIndex, clean: str 
     has_sq = ev.sq_probe.has
     long = ev.sq_probe.long  # a short text: the ordered match's own find is as cheap
     for p in cands:
-        if (not long or all(map(has_sq, p.parts))) and _pattern_hit(p, sq):
+        # The probe answers `in` exactly, which is the whole match of a one-piece template.
+        if (not long or all(map(has_sq, p.parts))) and ((long and len(p.parts) == 1) or _pattern_hit(p, sq)):
             _score(ev, p)
     return ev
 
