@@ -86,6 +86,8 @@ def _settings_with_redaction() -> Settings:
     # Always installed: bearer tokens and SAS signatures are redacted even with no webhook.
     hook = settings.teams_webhook_url
     install_redaction(*([hook.get_secret_value()] if hook is not None else []))
+    # The worker's root logger is at INFO; the SDKs' request logs stay out unless asked for.
+    logging.getLogger("azure").setLevel(settings.sdk_log_level)
     return settings
 
 

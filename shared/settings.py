@@ -94,6 +94,11 @@ class Settings(BaseModel):
     group_window_min: int = Field(60, ge=1, le=10080)
     escalate_after_h: float = Field(24.0, gt=0, le=720)
 
+    # Level of the Azure SDKs' Python loggers ("azure.*"). The Functions worker sets the root logger
+    # to INFO and forwards every record to the host (and its OpenTelemetry handler exports them), so
+    # at INFO azure-core would log each request's URL and headers, about 40 records per finding.
+    sdk_log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
+
     # Offline / CLI
     home: Path = Field(default_factory=default_home)
 

@@ -155,6 +155,7 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
         { name: 'AKS_TRIAGE_FINDINGS_NAMESPACE_TOPIC', value: '' }
         { name: 'AKS_TRIAGE_GROUP_WINDOW_MIN', value: '60' }
         { name: 'AKS_TRIAGE_ESCALATE_AFTER_H', value: '24' }
+        { name: 'AKS_TRIAGE_SDK_LOG_LEVEL', value: 'WARNING' }
       ]
     }
   }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -58,3 +59,29 @@ def test_settings_are_frozen() -> None:
     s = Settings()
     with pytest.raises(ValidationError):
         s.arm_concurrency = 3  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(("value", "level"),
+                         [(None, logging.WARNING), ("INFO", logging.INFO), ("ERROR", logging.ERROR)])
+def test_the_composition_root_sets_the_sdk_loggers_level(monkeypatch: pytest.MonkeyPatch, value: str | None,
+                                                         level: int) -> None:
+    """The worker runs the root logger at INFO and forwards every record: azure-core's per-request
+    INFO lines stay out unless the setting asks for them."""
+    from shared import handlers, redact
+    from shared.settings import get_settings
+
+    if value is None:
+        monkeypatch.delenv("AKS_TRIAGE_SDK_LOG_LEVEL", raising=False)
+    else:
+        monkeypatch.setenv("AKS_TRIAGE_SDK_LOG_LEVEL", value)
+    monkeypatch.setattr(redact, "install_redaction", lambda *secrets: None)
+    sdk = logging.getLogger("azure")
+    monkeypatch.setattr(sdk, "level", sdk.level)  # restored after the test
+    get_settings.cache_clear()
+    try:
+        handlers._settings_with_redaction()
+    finally:
+        get_settings.cache_clear()
+    assert sdk.level == level
+    policy = logging.getLogger("azure.core.pipeline.policies.http_logging_policy")
+    assert policy.isEnabledFor(logging.INFO) is (level <= logging.INFO)
