@@ -40,6 +40,10 @@ process) and VmHWM from /proc/self/status:
    does, the SDKs' work on our calls included. CPU time on this kind of shared machine moves by
    +-30 % between runs; a paired difference moves far less.
 
+Every probe first does what the Python worker does before it loads anything: the root logger at
+INFO with a handler that formats each record for the host (`cold_finding_log_records` counts what
+the first finding forwarded, `cold_finding_log_records_azure_sdk` those from `azure.*` loggers).
+
 Reported with each: modules loaded, and which HTTP stacks are imported (aiohttp, httpx, anyio,
 requests, urllib3, msal) - `cold_http_stacks` is the number of client stacks (aiohttp, httpx,
 requests) loaded after the first finding with OpenTelemetry on; `cold_stack_forced_by` names, for
@@ -94,6 +98,18 @@ def point(**kw):
     return {"cpu_s": time.process_time(), "wall_s": time.perf_counter(), "modules": len(sys.modules),
             "stacks": [s for s in STACKS if s in sys.modules], **mem(), **kw}
 pts = {"start": point()}
+import logging
+class _Forward(logging.Handler):
+    # The worker's gRPC log handler: the root logger at INFO, every record formatted and queued
+    # for the host (azure_functions_worker.dispatcher sets this up before anything else runs).
+    def __init__(self):
+        super().__init__()
+        self.sent = []
+    def emit(self, record):
+        self.sent.append((record.levelno, record.name, self.format(record)))
+forward = _Forward()
+logging.getLogger().setLevel(logging.INFO)
+logging.getLogger().addHandler(forward)
 if mode in ("otel", "floor"):
     # What azure_functions_worker's Dispatcher.initialize_azure_monitor does.
     os.environ.setdefault("OTEL_EXPERIMENTAL_RESOURCE_DETECTORS", "azure_functions")
@@ -145,6 +161,8 @@ async def main():
         pts["invoke_start"], pts["invoked"] = c, point()
 asyncio.run(main())
 pts["forced_by"] = forced
+pts["log_records"] = len(forward.sent)
+pts["log_records_azure"] = sum(1 for _, name, _ in forward.sent if name.split(".")[0] == "azure")
 OURS = ("shared", "function_app", "benchmarks", "tests", "__main__", "__mp_main__")
 pts["loaded"] = [m for m in list(sys.modules) if m.split(".")[0] not in OURS]
 print(json.dumps(pts))
@@ -260,6 +278,8 @@ def _figures(pts: dict[str, Any]) -> dict[str, Any]:
         "stacks_after_invocation": b["stacks"],
         "forced_by": pts.get("forced_by", {}),
         "failed_imports": pts["invoked"].get("failed"),
+        "log_records": pts.get("log_records"),
+        "log_records_azure": pts.get("log_records_azure"),
     }
 
 
@@ -359,6 +379,9 @@ def run(fast: bool = False, samples: int | None = None) -> dict[str, Any]:
         "cold_finding_own_cpu_s": round(med([a["total_cpu_s"] - b["total_cpu_s"]
                                              for a, b in zip(runs["finding_otel"], runs["floor"], strict=True)]), 4),
         "cold_finding_floor_failed_imports": runs["floor"][-1]["failed_imports"],
+        # records the worker would forward to the host during set-up, import and the first finding
+        "cold_finding_log_records": last["log_records"],
+        "cold_finding_log_records_azure_sdk": last["log_records_azure"],
         "cold_finding_no_otel_cpu_s": m("finding", "total_cpu_s"),
         "cold_finding_invocation_cpu_s": m("finding_otel", "first_invocation_cpu_s"),
         "cold_finding_invocation_wall_s": m("finding_otel", "first_invocation_wall_s"),
