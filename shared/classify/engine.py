@@ -666,8 +666,12 @@ def _sub_phrases(entry: Entry) -> _SubPhrases:
     return out
 
 
-def _quoted_links(text: str) -> list[str]:
+def _quoted_links(text: str, probe: Probe | None = None) -> list[str]:
+    """Documentation links the message quotes. `probe`: the literals of text.lower() (a literal absent
+    from the lower-cased text is absent from the text)."""
     out: list[str] = []
+    if probe is not None and not probe.has("aka.ms/") and not probe.has("learn.microsoft.com/"):
+        return out
     if "aka.ms/" not in text and "learn.microsoft.com/" not in text:
         return out
     for m in _URL_RX.finditer(text[:65536]):
@@ -690,7 +694,7 @@ def _build(decision: Decision, ev: Evidence, idx: CatalogIndex) -> Classificatio
         causes.sort(key=lambda c: c.id != sub.cause)
     docs: list[str] = []
     seen: set[str] = set()
-    for url in (*entry.docs, *_quoted_links(ev.text)):
+    for url in (*entry.docs, *_quoted_links(ev.text, ev.probe)):
         key = url.lower().rstrip("/")
         if key not in seen:
             seen.add(key)

@@ -198,3 +198,11 @@ def test_alternatives_searched_alone_find_what_the_alternation_finds(parts: list
         probe = Probe(low)
         for alt in ALTS:
             assert alt.first(probe, t) == facts._first(alt.pick(probe), t), (alt.full.pattern, sample[:200])
+
+
+@SLOW
+@given(st.lists(st.sampled_from([*PIECES, "see https://aka.ms/aks-sp-help.", "AKA.MS/x", "https://learn.microsoft.com/"
+                                 "en-us/azure/aks/x", "learn.microsoft.com/"]), min_size=0, max_size=60))
+def test_quoted_links_gated_by_the_probe_are_the_links(lines: list[str]) -> None:
+    src = padded("\n".join(lines), PROBE_MIN_CHARS + 100)
+    assert engine._quoted_links(src, Probe(src.lower())) == engine._quoted_links(src)
