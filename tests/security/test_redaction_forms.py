@@ -54,6 +54,7 @@ def test_redaction_is_installed_without_any_secret_configured() -> None:
         "sys.stdout.write(buf.getvalue())\n"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("AKS_TRIAGE_") and "TEAMS" not in k}
+    env["AKS_TRIAGE_SDK_LOG_LEVEL"] = "INFO"  # the SDK's request lines are off by default; redacted when on
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env,
                          cwd=Path(__file__).resolve().parents[2], check=True).stdout
     assert "GET https://x.blob.core.windows.net" in out
