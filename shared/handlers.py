@@ -79,7 +79,8 @@ def build_azure_deps(settings: Settings, intake_deps: IntakeDeps | None = None) 
     return build_deps(settings, parts)
 
 
-def _settings_with_redaction() -> Settings:
+def _settings_with_logging() -> Settings:
+    """The settings, with this process's log redaction and SDK log level applied."""
     from shared.redact import install_redaction
 
     settings = get_settings()
@@ -104,7 +105,7 @@ async def get_deps() -> Deps:
         return _deps
     async with _the_lock():
         if _deps is None:
-            _deps = build_azure_deps(_settings_with_redaction(), _intake_deps)
+            _deps = build_azure_deps(_settings_with_logging(), _intake_deps)
     return _deps
 
 
@@ -121,7 +122,7 @@ async def get_intake_deps() -> IntakeEdges:
         if _intake_deps is None:
             from shared.compose import build_intake_deps
 
-            _intake_deps = build_intake_deps(_settings_with_redaction())
+            _intake_deps = build_intake_deps(_settings_with_logging())
     return _intake_deps
 
 
@@ -172,7 +173,7 @@ async def on_event_to_bindings(event: Any, work: Any, poison: Any) -> IntakeResu
     nothing and Event Grid redelivers. Settings are read only for the log redaction every entry
     point installs."""
     if _deps is None:
-        _settings_with_redaction()  # the log redaction, as every entry point installs it
+        _settings_with_logging()  # the log redaction, as every entry point installs it
     edges = _BindingEdges(OutputBindingQueue("work"), OutputBindingQueue("poison"),
                           _deps.now if _deps is not None else _utc_now)
     result = await intake(event_to_dict(event), edges)

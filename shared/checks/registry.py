@@ -113,6 +113,14 @@ def index() -> tuple[CheckMeta, ...] | None:
     return metas
 
 
+@cache
+def _spec_declaring(meta: CheckMeta) -> CheckSpec[Any] | None:
+    """The spec of an index entry, or None when the spec declares otherwise (a stale entry); compared
+    once per entry, since neither changes while the process runs."""
+    found = spec(meta.id)
+    return found if CheckMeta.of(found) == meta else None
+
+
 def selected(classification: Classification) -> list[CheckSpec[Any]]:
     """The specs that can explain this failure, in registry order; imports only those checks."""
     from shared.checklib.ranking import select
@@ -120,10 +128,11 @@ def selected(classification: Classification) -> list[CheckSpec[Any]]:
     metas = index()
     if metas is not None:
         chosen = select(metas, classification)
-        specs = [spec(m.id) for m in chosen]
-        stale = [m.id for m, s in zip(chosen, specs, strict=True) if CheckMeta.of(s) != m]
-        if not stale:
+        found = [_spec_declaring(m) for m in chosen]
+        specs = [s for s in found if s is not None]
+        if len(specs) == len(found):
             return specs
+        stale = [m.id for m, s in zip(chosen, found, strict=True) if s is None]
         log.error("check index entries %s differ from their specs (run `python -m shared.checks.registry`): "
                   "selecting from every check", stale)
     return select(tuple(all_specs().values()), classification)

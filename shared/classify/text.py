@@ -136,10 +136,10 @@ MAX_WRAP_JOINS = 200
 _WORD_SET = frozenset(_WORD_CHARS)
 
 
-def _cut_code_end(tail: str, idx: CatalogIndex) -> bool:
-    """The last word of `tail` could be the first half of a known code cut by a wrap (the walk's test)."""
+def _cut_code_start(tail: str, idx: CatalogIndex) -> str | None:
+    """The last word of `tail` when it could be the first half of a known code a wrap cut in two."""
     a = tail[len(tail.rstrip(_WORD_CHARS)):]
-    return len(a) >= 3 and a[0].isalpha() and idx.is_prefix_of_known(a)
+    return a if len(a) >= 3 and a[0].isalpha() and idx.is_prefix_of_known(a) else None
 
 
 def join_wrapped_codes(text: str) -> str:
@@ -156,7 +156,7 @@ def join_wrapped_codes(text: str) -> str:
     # at least 3 of them) whose last word starts a known code. Most logs have none: the distinct lines
     # are checked in one comprehension, and the walk below runs only when one qualifies.
     ends = [line for line in dict.fromkeys(text.split("\n")) if len(line) >= MIN_WRAP_WIDTH and line[-1] in _WORD_SET]
-    if not any(_cut_code_end(line[-121:], idx) for line in ends):
+    if not any(_cut_code_start(line[-121:], idx) for line in ends):
         return text
     out: list[str] = []
     last = 0
@@ -168,11 +168,10 @@ def join_wrapped_codes(text: str) -> str:
         lines += 1
         # Only a long line can have been cut by a terminal; only a word character before the break.
         if pos - line_start >= MIN_WRAP_WIDTH and (text[pos - 1].isalnum() or text[pos - 1] == "_"):
-            tail = text[max(last, pos - 121): pos]
-            a = tail[len(tail.rstrip(_WORD_CHARS)):]
             # Most line ends are ordinary words: only the start of a known code name is worth a look.
-            after = _WORD_AFTER.match(text, pos + 1) if len(a) >= 3 and idx.is_prefix_of_known(a) else None
-            if after is not None and a[0].isalpha():
+            a = _cut_code_start(text[max(last, pos - 121): pos], idx)
+            after = _WORD_AFTER.match(text, pos + 1) if a is not None else None
+            if a is not None and after is not None:
                 b = after.group(1)
                 if (a + b).lower() in known and a.lower() not in known:
                     out.append(text[last: pos - len(a)])
@@ -308,8 +307,10 @@ def find_codes(text: str, limit: int = 40) -> list[tuple[str, int, int]]:
     has_error = "error:" in low  # in three of the literals: without it, none of them is there
     for i, rx in enumerate(_CODE_RXS):
         lit = _CODE_LITERALS[i]
-        # each regex starts with its literal: absent, it cannot match
-        if not (has_error and (lit == "error:" or lit in low)) if "error:" in lit else lit not in low:
+        # Each regex starts with its literal: absent, it cannot match.
+        if "error:" in lit and not has_error:
+            continue
+        if lit != "error:" and lit not in low:
             continue
         n = 0
         for m in rx.finditer(low):

@@ -79,7 +79,7 @@ def test_the_composition_root_sets_the_sdk_loggers_level(monkeypatch: pytest.Mon
     monkeypatch.setattr(sdk, "level", sdk.level)  # restored after the test
     get_settings.cache_clear()
     try:
-        handlers._settings_with_redaction()
+        handlers._settings_with_logging()
     finally:
         get_settings.cache_clear()
     assert sdk.level == level
